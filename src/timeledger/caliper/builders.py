@@ -1,0 +1,171 @@
+"""Build Timeback events and envelopes from domain values: the one place URLs and shapes are made."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from timeledger.caliper.errors import CaliperError, Problem
+from timeledger.caliper.metrics import Metrics
+from timeledger.caliper.timeback import CALIPER_CONTEXT, TIMEBACK_PROFILE
+from timeledger.caliper.times import format_utc
+
+ONEROSTER_USERS = "/ims/oneroster/rostering/v1p2/users/"
+
+
+def new_event_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def stable_event_id(*parts: str) -> str:
+    """An event id derived from what identifies the fact, so a resend keeps its id."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, '|'.join(parts))}"
+
+
+def normalize_run_id(run_id: str | uuid.UUID, field: str = "run_id") -> str:
+    """A run id is a UUID (optionally as urn:uuid:...); returns the bare lower-case form."""
+    text = str(run_id).removeprefix("urn:uuid:")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise CaliperError([Problem(field, "Expected UUID")]) from None
+
+
+def _is_iri(value: str) -> bool:
+    scheme, sep, rest = value.partition(":")
+    return bool(sep and scheme and scheme[0].isalpha() and rest and " " not in value)
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    """Who did the work, as an app names them: an email, and an id or IRI if it has one."""
+
+    email: str
+    id: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_mapping(cls, user: Mapping[str, Any] | Learner, field: str = "user") -> Learner:
+        if isinstance(user, Learner):
+            return user
+        if not isinstance(user, Mapping):
+            raise CaliperError([Problem(field, "Expected an object with an email")])
+        email = user.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise CaliperError([Problem(f"{field}.email", "Expected an email address")])
+        ident = user.get("id")
+        if ident is not None and (not isinstance(ident, str) or not ident.strip()):
+            raise CaliperError([Problem(f"{field}.id", "Expected a non-empty string")])
+        name = user.get("name")
+        return cls(email=email, id=ident, name=name if isinstance(name, str) else None)
+
+    def actor(self, roster_base: str) -> dict[str, Any]:
+        """The Caliper actor: an IRI id as is, a bare id under OneRoster, else `mailto:`."""
+        if self.id and _is_iri(self.id):
+            actor_id = self.id
+        elif self.id:
+            actor_id = roster_base.rstrip("/") + ONEROSTER_USERS + quote(self.id, safe="")
+        else:
+            actor_id = f"mailto:{self.email}"
+        actor: dict[str, Any] = {"id": actor_id, "type": "TimebackUser", "email": self.email}
+        if self.name:
+            actor["name"] = self.name
+        return actor
+
+
+def activity_url(sensor: str, slug: str, *, subject: str | None = None, grade: int | None = None,
+                 course_code: str | None = None) -> str:
+    """`{sensor}/activities/{subject}/g{grade}/{slug}` or `{sensor}/activities/{code}/{slug}`."""
+    base = sensor.rstrip("/") + "/activities/"
+    encoded_slug = quote(slug, safe="")
+    if course_code is not None:
+        return f"{base}{quote(course_code, safe='')}/{encoded_slug}"
+    if subject is None or grade is None:
+        raise ValueError("activity_url needs a course code, or a subject and a grade")
+    return f"{base}{quote(subject, safe='')}/g{grade}/{encoded_slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRef:
+    """Everything an event says about the activity and its course."""
+
+    url: str
+    name: str
+    subject: str
+    app_name: str
+    course_id: str
+    course_name: str
+    course_iri: str | None = None
+    process: bool | None = None
+
+    def caliper_object(self) -> dict[str, Any]:
+        course: dict[str, Any] = {"name": self.course_name}
+        if self.course_iri:
+            course = {"id": self.course_iri, "name": self.course_name}
+        obj: dict[str, Any] = {
+            "id": self.url, "type": "TimebackActivityContext", "subject": self.subject,
+            "app": {"name": self.app_name}, "course": course, "activity": {"name": self.name},
+        }
+        if self.process is not None:
+            obj["process"] = self.process
+        return obj
+
+
+def _event(kind: str, action: str, *, event_id: str, actor: Mapping[str, Any],
+           activity: ActivityRef, event_time: datetime, run_id: str | None,
+           generated: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "@context": CALIPER_CONTEXT,
+        "id": event_id,
+        "type": kind,
+        "action": action,
+        "actor": dict(actor),
+        "object": activity.caliper_object(),
+        "eventTime": format_utc(event_time),
+        "profile": TIMEBACK_PROFILE,
+        "generated": generated,
+    }
+    extensions: dict[str, Any] = {"courseId": activity.course_id}
+    if run_id is not None:
+        event["session"] = f"urn:uuid:{run_id}"
+        extensions["runId"] = run_id
+    event["extensions"] = extensions
+    return event
+
+
+def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: str | None,
+                     started_at: datetime, ended_at: datetime, active_ms: float,
+                     inactive_ms: float, event_id: str | None = None) -> dict[str, Any]:
+    """One heartbeat window; the window travels on the items (`startDate`/`endDate`)."""
+    window = {"startDate": format_utc(started_at), "endDate": format_utc(ended_at)}
+    items: list[dict[str, Any]] = [{"type": "active", "value": round(active_ms / 1000, 3), **window}]
+    if inactive_ms > 0:
+        items.append({"type": "inactive", "value": round(inactive_ms / 1000, 3), **window})
+    generated = {"id": new_event_id(), "type": "TimebackTimeSpentMetricsCollection", "items": items}
+    return _event("TimeSpentEvent", "SpentTime", event_id=event_id or new_event_id(), actor=actor,
+                  activity=activity, event_time=ended_at, run_id=run_id, generated=generated)
+
+
+def completed_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: str | None,
+                    ended_at: datetime, metrics: Metrics, attempt: int | None = 1,
+                    event_id: str | None = None) -> dict[str, Any]:
+    """One completion with its metric items (and `pctCompleteApp` when given)."""
+    items = [{"type": name, "value": value} for name, value in metrics.to_wire().items()]
+    generated: dict[str, Any] = {
+        "id": new_event_id(), "type": "TimebackActivityMetricsCollection", "items": items,
+    }
+    if attempt is not None:
+        generated["attempt"] = attempt
+    if metrics.pct_complete is not None:
+        generated["extensions"] = {"pctCompleteApp": metrics.pct_complete}
+    return _event("ActivityEvent", "Completed", event_id=event_id or new_event_id(), actor=actor,
+                  activity=activity, event_time=ended_at, run_id=run_id, generated=generated)
+
+
+def envelope(sensor: str, events: Sequence[Mapping[str, Any]], send_time: datetime) -> dict[str, Any]:
+    return {"sensor": sensor, "sendTime": format_utc(send_time),
+            "dataVersion": CALIPER_CONTEXT, "data": list(events)}

@@ -1,0 +1,109 @@
+"""Literal value checks (IRIs, event ids, date-times, durations, numbers) that say what was expected."""
+
+from __future__ import annotations
+
+import re
+
+from timeledger.caliper.times import TimeFormatError, parse_utc
+
+# An absolute IRI: a scheme, a colon, then no whitespace and none of the characters RFC 3987 excludes.
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+\Z")
+_URN_UUID = re.compile(
+    r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+# ISO 8601 duration (PnYnMnWnDTnHnMnS, at least one part, a fraction only on seconds).
+_DURATION = re.compile(
+    r"P(?=\d|T\d)(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?"
+    r"(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:[.,]\d+)?S)?)?\Z"
+)
+
+
+def describe(value: object) -> str:
+    """Name a JSON value's kind for messages: `got null`, `got the string 'x'`, `got an array`."""
+    if value is None:
+        return "got null"
+    if isinstance(value, bool):
+        return f"got {'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"got the integer {value}"
+    if isinstance(value, float):
+        return f"got the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"got the string {shown!r}"
+    if isinstance(value, list):
+        return "got an array"
+    if isinstance(value, dict):
+        return "got an object"
+    return f"got {type(value).__name__}"
+
+
+def is_iri(value: object) -> bool:
+    return isinstance(value, str) and _IRI.match(value) is not None
+
+
+def is_urn_uuid(value: object) -> bool:
+    return isinstance(value, str) and _URN_UUID.match(value) is not None
+
+
+def iri_problem(value: object) -> str | None:
+    if is_iri(value):
+        return None
+    return f"Expected an IRI, like https://example.edu/things/1; {describe(value)}"
+
+
+def event_id_problem(value: object) -> str | None:
+    if is_urn_uuid(value):
+        return None
+    return f"Expected an event id of the form urn:uuid:<uuid>; {describe(value)}"
+
+
+def date_time_problem(value: object) -> str | None:
+    try:
+        parse_utc(value)
+    except TimeFormatError as exc:
+        if not isinstance(value, str):
+            return f"Expected an ISO 8601 UTC date-time string; {describe(value)}"
+        return str(exc)
+    return None
+
+
+def duration_problem(value: object) -> str | None:
+    if isinstance(value, str) and _DURATION.match(value) is not None:
+        return None
+    return f"Expected an ISO 8601 duration, like PT50M30S; {describe(value)}"
+
+
+def string_problem(value: object) -> str | None:
+    if isinstance(value, str):
+        return None
+    return f"Expected a string; {describe(value)}"
+
+
+def integer_problem(value: object, *, non_negative: bool = False) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if non_negative and value < 0:
+            return f"Expected a non-negative integer; {describe(value)}"
+        return None
+    kind = "a non-negative integer" if non_negative else "an integer"
+    return f"Expected {kind}; {describe(value)}"
+
+
+def decimal_problem(value: object) -> str | None:
+    """Caliper decimals are JSON numbers written with a fractional part: 25.0, never 25."""
+    if isinstance(value, float):
+        return None
+    return f"Expected a number with a fractional part (float), like 25.0; {describe(value)}"
+
+
+def boolean_problem(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    return f"Expected true or false; {describe(value)}"
+
+
+def one_of(terms: tuple[str, ...], limit: int = 24) -> str:
+    """List allowed terms for a message, cut short when the list is long."""
+    if len(terms) <= limit:
+        return ", ".join(terms)
+    return ", ".join(terms[:limit]) + f", ... ({len(terms)} in all)"

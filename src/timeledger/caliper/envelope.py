@@ -1,0 +1,107 @@
+"""The Caliper envelope: parse a request body into checked events, or say exactly what is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from timeledger.caliper.errors import CaliperError, Problem
+from timeledger.caliper.timeback import (
+    CALIPER_CONTEXT,
+    ActivityCompletedEvent,
+    TimeSpentEvent,
+    is_timeback_event,
+    parse_timeback_event,
+)
+from timeledger.caliper.times import TimeFormatError, parse_utc
+
+ENVELOPE_KEYS = ("sensor", "sendTime", "dataVersion", "data")
+SUPPORTED_DATA_VERSIONS = (CALIPER_CONTEXT,)
+DEFAULT_MAX_EVENTS = 1000
+
+
+class MalformedJSON(CaliperError):
+    """The body is not JSON at all."""
+
+
+class UnsupportedDataVersion(CaliperError):
+    """The envelope speaks a Caliper version this platform does not (HTTP 422)."""
+
+
+class TooManyEvents(CaliperError):
+    """More items in `data` than one envelope may carry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A checked envelope: raw items kept as received, Timeback events parsed beside them."""
+
+    sensor: str
+    send_time: str
+    data_version: str
+    data: list[dict[str, Any]]
+    timeback: dict[int, ActivityCompletedEvent | TimeSpentEvent] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sensor": self.sensor, "sendTime": self.send_time,
+                "dataVersion": self.data_version, "data": self.data}
+
+
+def loads(raw: bytes | str) -> Any:
+    """Decode JSON, turning a decode error into a CaliperError at the root path."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJSON([Problem("", f"Malformed JSON: {exc}")]) from None
+
+
+def parse_envelope(raw: bytes | str, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
+    """Parse and check a whole envelope; raises CaliperError (or a subclass) naming the path."""
+    return check_envelope(loads(raw), max_events=max_events)
+
+
+def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
+    from timeledger.caliper.core import check_item  # the core Caliper 1.2 rules
+
+    if not isinstance(body, dict):
+        kind = "an array" if isinstance(body, list) else type(body).__name__
+        raise CaliperError([Problem("", f"Expected a JSON object (a Caliper envelope), got {kind}")])
+    problems = [Problem(key, "Required") for key in ENVELOPE_KEYS if key not in body]
+    problems += [Problem(str(key), "Unknown envelope property; expected only "
+                         + ", ".join(ENVELOPE_KEYS)) for key in body if key not in ENVELOPE_KEYS]
+    if problems:
+        raise CaliperError(problems)
+    version = body["dataVersion"]
+    if version not in SUPPORTED_DATA_VERSIONS:
+        raise UnsupportedDataVersion([Problem(
+            "dataVersion", f"Unsupported dataVersion {version!r}; expected {CALIPER_CONTEXT}")])
+    sensor, send_time, data = body["sensor"], body["sendTime"], body["data"]
+    if not isinstance(sensor, str) or ":" not in sensor:
+        problems.append(Problem("sensor", "Expected an IRI identifying the sensor"))
+    try:
+        parse_utc(send_time)
+    except TimeFormatError as exc:
+        problems.append(Problem("sendTime", str(exc)))
+    if not isinstance(data, list) or not data:
+        problems.append(Problem("data", "Expected a non-empty array of events or entities"))
+        raise CaliperError(problems)
+    if len(data) > max_events:
+        raise TooManyEvents([Problem(
+            "data", f"An envelope may carry at most {max_events} items; got {len(data)}")])
+    timeback: dict[int, ActivityCompletedEvent | TimeSpentEvent] = {}
+    for index, item in enumerate(data):
+        path = f"data[{index}]"
+        item_problems = check_item(item, path)
+        if item_problems:
+            problems += item_problems
+            continue
+        if is_timeback_event(item):
+            try:
+                timeback[index] = parse_timeback_event(item, path)
+            except CaliperError as exc:
+                problems += exc.problems
+    if problems:
+        raise CaliperError(problems)
+    return Envelope(sensor, send_time, version, data, timeback)

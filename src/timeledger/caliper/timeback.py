@@ -1,0 +1,362 @@
+"""The TimebackProfile events: strict models, profile rules, and the facts the platform reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from timeledger.caliper.errors import CaliperError, Problem
+from timeledger.caliper.metrics import metric_problems
+from timeledger.caliper.times import TimeFormatError, parse_utc
+
+CALIPER_CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
+TIMEBACK_PROFILE = "TimebackProfile"
+SUBJECTS = (
+    "Reading", "Language", "Vocabulary", "Social Studies", "Writing",
+    "Science", "FastMath", "Math", "None", "Other",
+)
+TIME_ITEM_TYPES = ("active", "inactive", "waste", "unknown", "anti-pattern")
+METRIC_ITEM_TYPES = ("xpEarned", "totalQuestions", "correctQuestions", "masteredUnits")
+MAX_WINDOW_SECONDS = 86400
+
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
+_URN_UUID = re.compile(
+    r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def _iri(value: str) -> str:
+    if not _IRI.match(value):
+        raise ValueError("Expected an IRI, like https://example.edu/things/1")
+    return value
+
+
+def _urn_uuid(value: str) -> str:
+    if not _URN_UUID.match(value):
+        raise ValueError("Expected urn:uuid:<uuid>")
+    return value
+
+
+def _utc(value: str) -> str:
+    try:
+        parse_utc(value)
+    except TimeFormatError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("Expected an email address")
+    return value
+
+
+Iri = Annotated[StrictStr, AfterValidator(_iri)]
+UrnUuid = Annotated[StrictStr, AfterValidator(_urn_uuid)]
+UtcTime = Annotated[StrictStr, AfterValidator(_utc)]
+Email = Annotated[StrictStr, AfterValidator(_email)]
+Number = StrictInt | StrictFloat
+
+
+class _Wire(BaseModel):
+    """Strict on what we read, keeping every other key so nothing is lost on a round trip."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+class TimebackUser(_Wire):
+    id: Iri
+    type: Literal["TimebackUser"]
+    email: Email
+    name: StrictStr | None = None
+    role: StrictStr | None = None
+
+
+class Named(_Wire):
+    name: StrictStr
+
+
+class CourseRef(_Wire):
+    id: Iri | None = None
+    name: StrictStr
+
+
+class TimebackActivityContext(_Wire):
+    id: Iri
+    type: Literal["TimebackActivityContext"]
+    subject: Literal[SUBJECTS]  # type: ignore[valid-type]
+    app: Named
+    course: CourseRef | None = None
+    activity: Named | None = None
+    process: StrictBool | None = None
+
+
+class MetricItem(_Wire):
+    type: Literal[METRIC_ITEM_TYPES]  # type: ignore[valid-type]
+    value: Number
+
+
+class ActivityMetricsExtensions(_Wire):
+    pctCompleteApp: Annotated[Number, Field(ge=0, le=100)] | None = None
+
+
+class ActivityMetricsCollection(_Wire):
+    id: Iri | None = None
+    type: Literal["TimebackActivityMetricsCollection"]
+    items: list[MetricItem]
+    attempt: Annotated[StrictInt, Field(ge=1)] | None = None
+    extensions: ActivityMetricsExtensions | None = None
+
+    @model_validator(mode="after")
+    def _metric_rules(self) -> ActivityMetricsCollection:
+        seen: dict[str, object] = {}
+        for index, item in enumerate(self.items):
+            if item.type in seen:
+                raise _PathError(f"items[{index}].type", f"Duplicate metric item {item.type!r}")
+            seen[item.type] = item.value
+        problems = metric_problems(seen, prefix="items")
+        if problems:
+            first = problems[0]
+            where = first.path.removeprefix("items.").removeprefix("items")
+            index = next((i for i, it in enumerate(self.items) if it.type == where), None)
+            path = f"items[{index}].value" if index is not None else "items"
+            raise _PathError(path, first.message)
+        return self
+
+
+class TimeItem(_Wire):
+    type: Literal[TIME_ITEM_TYPES]  # type: ignore[valid-type]
+    value: Annotated[Number, Field(ge=0, le=MAX_WINDOW_SECONDS)]
+    subType: StrictStr | None = None
+    startDate: UtcTime | None = None
+    endDate: UtcTime | None = None
+
+
+class TimeSpentMetricsCollection(_Wire):
+    id: Iri | None = None
+    type: Literal["TimebackTimeSpentMetricsCollection"]
+    items: Annotated[list[TimeItem], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _one_item_per_type(self) -> TimeSpentMetricsCollection:
+        seen: set[str] = set()
+        for index, item in enumerate(self.items):
+            if item.type in seen:
+                raise _PathError(f"items[{index}].type", f"Duplicate time item {item.type!r}")
+            seen.add(item.type)
+        return self
+
+
+class _TimebackEvent(_Wire):
+    context: Annotated[StrictStr | list[Any], Field(alias="@context")]
+    id: UrnUuid
+    actor: TimebackUser
+    object: TimebackActivityContext
+    eventTime: UtcTime
+    profile: Literal["TimebackProfile"]
+    session: UrnUuid | None = None
+    extensions: dict[str, Any] | None = None
+
+
+class ActivityCompletedEvent(_TimebackEvent):
+    type: Literal["ActivityEvent"]
+    action: Literal["Completed"]
+    generated: ActivityMetricsCollection
+
+
+class TimeSpentEvent(_TimebackEvent):
+    type: Literal["TimeSpentEvent"]
+    action: Literal["SpentTime"]
+    generated: TimeSpentMetricsCollection
+
+
+TimebackEvent = Annotated[ActivityCompletedEvent | TimeSpentEvent, Field(discriminator="type")]
+_EVENT_ADAPTER: TypeAdapter[ActivityCompletedEvent | TimeSpentEvent] = TypeAdapter(TimebackEvent)
+
+
+class _PathError(ValueError):
+    """A rule broken below the model being validated, at a path relative to it."""
+
+    def __init__(self, relative_path: str, message: str) -> None:
+        super().__init__(message)
+        self.relative_path = relative_path
+        self.message = message
+
+
+def is_timeback_event(item: object) -> bool:
+    """True for items that claim the TimebackProfile (by profile, or by a Timeback-only type)."""
+    if not isinstance(item, dict):
+        return False
+    return item.get("profile") == TIMEBACK_PROFILE or item.get("type") == "TimeSpentEvent"
+
+
+def _loc_to_path(base: str, loc: tuple[int | str, ...]) -> str:
+    path = base
+    for part in loc:
+        if part in ("ActivityEvent", "TimeSpentEvent"):
+            continue  # the discriminator's own loc entry
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-after", "int", "float", "str", "list", "literal")):
+            continue
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "Required"
+    if kind == "extra_forbidden":
+        return "Unknown property"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        return "Expected type ActivityEvent or TimeSpentEvent for the TimebackProfile"
+    return message
+
+
+def parse_timeback_event(item: object, path: str) -> ActivityCompletedEvent | TimeSpentEvent:
+    """Parse one TimebackProfile event; every problem names its full path from the envelope."""
+    try:
+        return _EVENT_ADAPTER.validate_python(item)
+    except ValidationError as exc:
+        problems: list[Problem] = []
+        for error in exc.errors(include_url=False):
+            loc = tuple(error["loc"])
+            ctx_error = (error.get("ctx") or {}).get("error")
+            if isinstance(ctx_error, _PathError):
+                prefix = _loc_to_path(path, loc)
+                problems.append(Problem(f"{prefix}.{ctx_error.relative_path}", ctx_error.message))
+            elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                problems.append(Problem(_loc_to_path(path, (*loc, "type")), _message(error)))
+            else:
+                problems.append(Problem(_loc_to_path(path, loc), _message(error)))
+        raise CaliperError(_dedupe_union_noise(problems)) from None
+
+
+def _dedupe_union_noise(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    return [p for p in problems if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+
+
+def dump_event(event: ActivityCompletedEvent | TimeSpentEvent) -> dict[str, Any]:
+    """Serialize back to the wire shape (aliases, only what was set)."""
+    return event.model_dump(by_alias=True, exclude_unset=True)
+
+
+# --- the facts the pipeline needs, read once from a parsed event ---------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TimebackFacts:
+    """One Timeback event reduced to what projections use."""
+
+    event_id: str
+    kind: Literal["time", "completion"]
+    event_time: datetime
+    run_id: str | None
+    learner_email: str
+    actor_id: str
+    actor_name: str | None
+    activity_id: str
+    activity_name: str | None
+    subject: str
+    app_name: str
+    course_id: str
+    course_name: str | None
+    # time events
+    seconds: dict[str, float]
+    window_start: datetime | None
+    window_end: datetime | None
+    # completion events
+    xp_earned: float | None
+    total_questions: int | None
+    correct_questions: int | None
+    mastered_units: int | None
+    attempt: int | None
+    pct_complete: float | None
+
+
+_SESSION_PREFIX = "urn:uuid:"
+
+
+def run_id_of(event: ActivityCompletedEvent | TimeSpentEvent) -> str | None:
+    """`extensions.runId` first, then `session` (protocol.md 2.3), as a bare lower-case uuid."""
+    ext_run = (event.extensions or {}).get("runId")
+    if isinstance(ext_run, str) and ext_run:
+        return ext_run.removeprefix(_SESSION_PREFIX).lower()
+    if event.session:
+        return event.session.removeprefix(_SESSION_PREFIX).lower()
+    return None
+
+
+def course_key_of(event: ActivityCompletedEvent | TimeSpentEvent) -> tuple[str, str | None]:
+    """The course's id and name: `extensions.courseId`, else the course ref, else the subject."""
+    ext_course = (event.extensions or {}).get("courseId")
+    ref = event.object.course
+    name = ref.name if ref else None
+    if isinstance(ext_course, str) and ext_course:
+        return ext_course, name
+    if ref is not None:
+        return (ref.id or ref.name), name
+    return event.object.subject, name
+
+
+def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
+    course_id, course_name = course_key_of(event)
+    common: dict[str, Any] = {
+        "event_id": event.id,
+        "event_time": parse_utc(event.eventTime),
+        "run_id": run_id_of(event),
+        "learner_email": event.actor.email.strip().lower(),
+        "actor_id": event.actor.id,
+        "actor_name": event.actor.name,
+        "activity_id": event.object.id,
+        "activity_name": event.object.activity.name if event.object.activity else None,
+        "subject": event.object.subject,
+        "app_name": event.object.app.name,
+        "course_id": course_id,
+        "course_name": course_name,
+    }
+    if isinstance(event, TimeSpentEvent):
+        seconds = {item.type: float(item.value) for item in event.generated.items}
+        starts = [parse_utc(i.startDate) for i in event.generated.items if i.startDate]
+        ends = [parse_utc(i.endDate) for i in event.generated.items if i.endDate]
+        return TimebackFacts(
+            kind="time", seconds=seconds,
+            window_start=min(starts) if starts else None, window_end=max(ends) if ends else None,
+            xp_earned=None, total_questions=None, correct_questions=None, mastered_units=None,
+            attempt=None, pct_complete=None, **common,
+        )
+    values = {item.type: item.value for item in event.generated.items}
+
+    def count(name: str) -> int | None:
+        value = values.get(name)
+        return None if value is None else int(value)
+
+    ext = event.generated.extensions
+    pct = ext.pctCompleteApp if ext else None
+    return TimebackFacts(
+        kind="completion", seconds={}, window_start=None, window_end=None,
+        xp_earned=float(values["xpEarned"]),
+        total_questions=count("totalQuestions"), correct_questions=count("correctQuestions"),
+        mastered_units=count("masteredUnits"), attempt=event.generated.attempt,
+        pct_complete=None if pct is None else float(pct), **common,
+    )

@@ -1,0 +1,49 @@
+"""UTC timestamps as Caliper writes them: parse strictly, format one way."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_UTC_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)$"
+)
+
+
+class TimeFormatError(ValueError):
+    """A timestamp that is not ISO-8601 in UTC."""
+
+
+def parse_utc(value: object) -> datetime:
+    """Parse `2025-01-15T10:05:00.000Z` (fraction optional, `Z` or `+00:00`) into an aware datetime."""
+    if not isinstance(value, str):
+        raise TimeFormatError("Expected an ISO-8601 UTC timestamp string")
+    match = _UTC_TIME.match(value)
+    if match is None:
+        raise TimeFormatError(
+            f"Invalid datetime {value!r}: expected ISO-8601 in UTC, like 2025-01-15T10:05:00.000Z"
+        )
+    year, month, day, hour, minute, second, fraction, _zone = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tzinfo=UTC
+        )
+    except ValueError as exc:
+        raise TimeFormatError(f"Invalid datetime {value!r}: {exc}") from None
+
+
+def format_utc(moment: datetime) -> str:
+    """Format as `2025-01-15T10:05:00.000Z` (milliseconds, always UTC)."""
+    if moment.tzinfo is None:
+        raise ValueError("format_utc needs an aware datetime")
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def from_epoch_ms(ms: float) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+def to_epoch_ms(moment: datetime) -> float:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(milliseconds=1)

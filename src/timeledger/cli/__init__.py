@@ -1,0 +1,1 @@
+"""Command-line entry points: thin commands over the SDK and the platform."""

@@ -1,0 +1,81 @@
+"""`timeledger serve`: run the platform (API and dashboard) on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from timeledger.cli.options import database_options, resolve_db_url
+from timeledger.server.app import create_app
+from timeledger.server.platform import open_platform
+from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="TIMELEDGER_HOST")
+@click.option("--port", default=8000, show_default=True, type=int, envvar="TIMELEDGER_PORT")
+@database_options
+@click.option("--timezone", default="UTC", show_default=True, envvar="TIMELEDGER_TIMEZONE",
+              help="Time zone learner days are counted in (IANA name).")
+@click.option("--max-body-bytes", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=int)
+@click.option("--max-events", default=DEFAULT_MAX_EVENTS, show_default=True, type=int,
+              help="Most events one envelope may carry.")
+@click.option("--demo", is_flag=True, help="Fill an empty data dir with a realistic school week.")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Server processes (PostgreSQL only; SQLite has one writer).")
+def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str,
+          max_body_bytes: int, max_events: int, demo: bool, workers: int) -> None:
+    """Start the platform: Caliper API, query API and dashboard."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone") from None
+    url, folder = resolve_db_url(db_url, data_dir)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    public_url = f"http://{shown_host}:{port}"
+    settings = Settings(db_url=url, data_dir=folder, timezone=timezone,
+                        max_body_bytes=max_body_bytes, max_events_per_envelope=max_events,
+                        public_url=public_url, dashboard_open=host in LOOPBACK)
+    platform = open_platform(settings)
+    console = Console(stderr=True)
+    first_start = not platform.credentials.list_clients()
+    if first_start:
+        issued = platform.credentials.create_client(
+            "development", ("events:write", "reports:read"), platform.now())
+        console.print(Panel.fit(
+            f"[bold]Development API client created[/bold] (shown once; secret stored hashed)\n"
+            f"  client id:     {issued.client_id}\n"
+            f"  client secret: {issued.client_secret}",
+            title="timeledger: first start"))
+    if demo:
+        from timeledger.server.demo import fill_demo
+
+        fill_demo(platform, console)
+    console.print(
+        f"  Caliper endpoint: {public_url}/caliper/event   (token: {public_url}/oauth2/token)\n"
+        f"  Dashboard:        {public_url}/\n"
+        f"  Query API:        {public_url}/api/v1   (OpenAPI: {public_url}/openapi.json)\n"
+        f"  Database:         {_display_url(url)}"
+    )
+    app = create_app(platform)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=10)
+    platform.close()
+
+
+def _display_url(url: str) -> str:
+    if "@" in url:  # hide a password in postgresql://user:pw@host/db
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+COMMANDS = [serve]

@@ -1,0 +1,1 @@
+"""The platform: Caliper API, event store, pipeline, query API and dashboard."""

@@ -1,0 +1,90 @@
+"""OAuth2 client credentials: the token endpoint, and the scope check every other call makes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from timeledger.server.api.responses import JsonResponse
+from starlette.concurrency import run_in_threadpool
+
+from timeledger.server.api.errors import ApiError
+from timeledger.server.platform import Platform
+from timeledger.server.store.credentials import AccessToken
+
+router = APIRouter(tags=["auth"])
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def _invalid_client() -> JsonResponse:
+    return JsonResponse({"error": "invalid_client"}, status_code=401,
+                          headers={"WWW-Authenticate": 'Basic realm="timeledger"'})
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+@router.post("/oauth2/token", summary="Issue a bearer token for client credentials")
+async def token(request: Request) -> JsonResponse:
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    form = {key: values[0] for key, values in parse_qs(raw).items()}
+    if form.get("grant_type") != "client_credentials":
+        return JsonResponse({"error": "unsupported_grant_type",
+                               "error_description": "grant_type must be client_credentials"},
+                              status_code=400)
+    credentials = _basic_credentials(request.headers.get("authorization", ""))
+    if credentials is None and "client_id" in form:
+        credentials = (form["client_id"], form.get("client_secret", ""))
+    if credentials is None:
+        return _invalid_client()
+    platform = platform_of(request)
+    scopes = tuple(form.get("scope", "").split())
+    issued = await run_in_threadpool(platform.credentials.issue_token, credentials[0],
+                                     credentials[1], scopes, platform.now())
+    if issued is None:
+        return _invalid_client()
+    return JsonResponse({
+        "access_token": issued.token, "token_type": "Bearer",
+        "expires_in": int((issued.expires_at - platform.now()).total_seconds()),
+        "scope": " ".join(issued.scopes),
+    }, headers={"Cache-Control": "no-store"})
+
+
+def require_scope(scope: str) -> Callable[[Request], Awaitable[AccessToken]]:
+    """A dependency that admits a request only with a live bearer token holding `scope`."""
+
+    async def check(request: Request) -> AccessToken:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "Missing bearer token",
+                           headers={"WWW-Authenticate": 'Bearer realm="timeledger"'})
+        platform = platform_of(request)
+        found = await run_in_threadpool(platform.credentials.lookup_token, value.strip(),
+                                        platform.now())
+        if found is None:
+            raise ApiError(401, "Invalid or expired bearer token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if scope not in found.scopes:
+            raise ApiError(403, f"This token lacks the {scope!r} scope",
+                           headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", '
+                                                        f'scope="{scope}"'})
+        return found
+
+    return check

@@ -1,0 +1,93 @@
+"""`GET /caliper/events` (filtered, keyset-paginated) and `GET /caliper/events/{id}`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from timeledger.caliper.errors import Problem
+from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
+from timeledger.server.api.auth import platform_of, require_scope
+from timeledger.server.api.errors import ApiError
+from timeledger.server.store.credentials import AccessToken
+from timeledger.server.store.schema import events
+
+router = APIRouter(tags=["caliper"])
+MAX_PAGE = 1000
+
+
+def _time_param(name: str, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_utc(value)
+    except TimeFormatError as exc:
+        raise ApiError(400, f"Invalid {name}: {exc}", [Problem(name, str(exc))]) from None
+
+
+def stored_event_json(row: Any) -> dict[str, Any]:
+    return {
+        "seq": row.seq, "eventId": row.event_id, "type": row.type, "action": row.action,
+        "profile": row.profile, "learner": row.learner_email, "actorId": row.actor_id,
+        "runId": row.run_id, "sensor": row.sensor,
+        "eventTime": format_utc(row.event_time) if row.event_time else None,
+        "receivedAt": format_utc(row.received_at), "event": orjson.loads(row.body),
+    }
+
+
+@router.get("/caliper/events", summary="List stored events, newest first")
+async def list_events(
+    request: Request,
+    _token: Annotated[AccessToken, Depends(require_scope("reports:read"))],
+    learner: Annotated[str | None, Query(description="Email or actor id")] = None,
+    type: Annotated[str | None, Query(description="Caliper type, e.g. TimeSpentEvent")] = None,
+    run_id: Annotated[str | None, Query(alias="runId")] = None,
+    since: Annotated[str | None, Query(alias="from", description="eventTime >= (UTC)")] = None,
+    until: Annotated[str | None, Query(alias="to", description="eventTime < (UTC)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    before: Annotated[int | None, Query(description="Cursor: the `next` of the last page")] = None,
+) -> dict[str, Any]:
+    query = sa.select(events).order_by(events.c.seq.desc()).limit(limit + 1)
+    if learner:
+        query = query.where(sa.or_(events.c.learner_email == learner.strip().lower(),
+                                   events.c.actor_id == learner))
+    if type:
+        query = query.where(events.c.type == type)
+    if run_id:
+        query = query.where(events.c.run_id == run_id.removeprefix("urn:uuid:").lower())
+    if (start := _time_param("from", since)) is not None:
+        query = query.where(events.c.event_time >= start)
+    if (end := _time_param("to", until)) is not None:
+        query = query.where(events.c.event_time < end)
+    if before is not None:
+        query = query.where(events.c.seq < before)
+    platform = platform_of(request)
+
+    def load() -> list[Any]:
+        with platform.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    rows = await run_in_threadpool(load)
+    page = rows[:limit]
+    return {"events": [stored_event_json(r) for r in page],
+            "next": page[-1].seq if len(rows) > limit else None}
+
+
+@router.get("/caliper/events/{event_id}", summary="One stored event by its id")
+async def get_event(event_id: str, request: Request,
+                    _token: Annotated[AccessToken, Depends(require_scope("reports:read"))],
+                    ) -> dict[str, Any]:
+    platform = platform_of(request)
+
+    def load() -> Any:
+        with platform.engine.connect() as conn:
+            return conn.execute(sa.select(events).where(events.c.event_id == event_id)).first()
+
+    row = await run_in_threadpool(load)
+    if row is None:
+        raise ApiError(404, f"No event {event_id!r}")
+    return stored_event_json(row)

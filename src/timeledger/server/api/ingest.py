@@ -1,0 +1,111 @@
+"""`POST /caliper/event` and `/validate`: check the envelope, then append it exactly once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from timeledger.server.api.responses import JsonResponse
+from starlette.concurrency import run_in_threadpool
+
+from timeledger.caliper.envelope import (
+    SUPPORTED_DATA_VERSIONS,
+    Envelope,
+    TooManyEvents,
+    UnsupportedDataVersion,
+    parse_envelope,
+)
+from timeledger.caliper.errors import CaliperError, Problem
+from timeledger.server.api.auth import platform_of, require_scope
+from timeledger.server.api.errors import ApiError
+from timeledger.server.store.credentials import AccessToken
+
+router = APIRouter(tags=["caliper"])
+
+JSON_TYPES = ("application/json", "application/ld+json")
+ENVELOPE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["sensor", "sendTime", "dataVersion", "data"],
+        "properties": {
+            "sensor": {"type": "string", "format": "iri"},
+            "sendTime": {"type": "string", "format": "date-time"},
+            "dataVersion": {"type": "string", "enum": list(SUPPORTED_DATA_VERSIONS)},
+            "data": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+        },
+    }}},
+}
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) anything over `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"Body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise ApiError(415, f"Content-Type must be application/json, got {media_type or 'none'!r}",
+                       [Problem("Content-Type", "Expected application/json")])
+
+
+def to_api_error(exc: CaliperError) -> ApiError:
+    status = 422 if isinstance(exc, UnsupportedDataVersion) else 400
+    if isinstance(exc, TooManyEvents):
+        status = 413
+    first = exc.problems[0]
+    where = f"{first.path}: " if first.path else ""
+    return ApiError(status, f"Invalid envelope: {where}{first.message}", exc.problems)
+
+
+async def _checked_envelope(request: Request) -> Envelope:
+    require_json(request)
+    platform = platform_of(request)
+    raw = await read_limited_body(request, platform.settings.max_body_bytes)
+    try:
+        return await run_in_threadpool(parse_envelope, raw,
+                                       platform.settings.max_events_per_envelope)
+    except CaliperError as exc:
+        raise to_api_error(exc) from None
+
+
+@router.post("/caliper/event", summary="Send a Caliper envelope",
+             openapi_extra={"requestBody": ENVELOPE_BODY})
+async def send_events(request: Request,
+                      token: Annotated[AccessToken, Depends(require_scope("events:write"))],
+                      ) -> JsonResponse:
+    envelope = await _checked_envelope(request)
+    platform = platform_of(request)
+    job = await run_in_threadpool(platform.ingestor.ingest, envelope, token.client_id)
+    return JsonResponse({"status": "success", "jobId": job.job_id})
+
+
+@router.post("/caliper/event/validate", summary="Check a Caliper envelope without storing it",
+             openapi_extra={"requestBody": ENVELOPE_BODY})
+async def validate_events(request: Request,
+                          _token: Annotated[AccessToken, Depends(require_scope("events:write"))],
+                          ) -> JsonResponse:
+    envelope = await _checked_envelope(request)
+    return JsonResponse({"status": "success", "valid": True, "events": len(envelope.data)})
+
+
+@router.get("/caliper/event", summary="The endpoint's configuration (Caliper endpoint config)")
+async def endpoint_config(request: Request) -> dict[str, Any]:
+    platform = platform_of(request)
+    return {
+        "caliper_maximum_payload_size": platform.settings.max_body_bytes,
+        "caliper_supported_versions": list(SUPPORTED_DATA_VERSIONS),
+        "caliper_supported_extensions": {"endpoint_name": "timeledger",
+                                         "profiles": ["TimebackProfile"]},
+    }

@@ -1,0 +1,184 @@
+"""Turn a checked envelope into stored events and projections, exactly once, in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from timeledger.caliper.envelope import Envelope
+from timeledger.caliper.timeback import facts_of
+from timeledger.caliper.times import TimeFormatError, parse_utc
+from timeledger.server.pipeline import PipelineSettings, StoredTimebackEvent, project_events
+from timeledger.server.store.database import insert, is_sqlite
+from timeledger.server.store.schema import events, jobs
+
+ResultStatus = Literal["stored", "duplicate", "conflict", "duplicate_window",
+                       "duplicate_completion"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    external_id: str
+    allocated_id: str | None
+    status: ResultStatus
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"allocatedId": self.allocated_id, "externalId": self.external_id,
+                               "status": self.status}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    job_id: str
+    results: list[EventResult] = field(default_factory=list)
+
+    def count(self, *statuses: ResultStatus) -> int:
+        return sum(1 for r in self.results if r.status in statuses)
+
+
+def body_hash(item: Any) -> str:
+    """A digest of an event's content that ignores key order and whitespace."""
+    return hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _item_id(item: dict[str, Any], index: int) -> str:
+    ident = item.get("id")
+    return ident if isinstance(ident, str) else f"urn:timeledger:anonymous:{index}"
+
+
+def _event_time(item: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_utc(item.get("eventTime"))
+    except TimeFormatError:
+        return None
+
+
+def _actor(item: dict[str, Any]) -> tuple[str | None, str | None]:
+    actor = item.get("actor")
+    if isinstance(actor, str):
+        return actor, None
+    if isinstance(actor, dict):
+        email = actor.get("email")
+        return actor.get("id"), email.strip().lower() if isinstance(email, str) else None
+    return None, None
+
+
+class Ingestor:
+    """Appends envelopes. Event ids are unique in the store, so a resend is a no-op success."""
+
+    def __init__(self, engine: Engine, settings: PipelineSettings,
+                 now: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._now = now
+        # SQLite has one writer; queueing here beats spinning on the busy timeout.
+        self._write_lock = threading.Lock() if is_sqlite(engine) else None
+
+    def ingest(self, envelope: Envelope, client_id: str | None = None) -> JobResult:
+        if self._write_lock is None:
+            return self._ingest(envelope, client_id)
+        with self._write_lock:
+            return self._ingest(envelope, client_id)
+
+    def _ingest(self, envelope: Envelope, client_id: str | None) -> JobResult:
+        job_id = str(uuid.uuid4())
+        received_at = self._now()
+        rows: list[dict[str, Any]] = []
+        for index, item in enumerate(envelope.data):
+            is_event = "action" in item or index in envelope.timeback
+            actor_id, email = _actor(item)
+            facts = envelope.timeback.get(index)
+            run_id = facts_of(facts).run_id if facts is not None else None
+            rows.append({
+                "event_id": _item_id(item, index),
+                "body_hash": body_hash(item),
+                "kind": "event" if is_event else "entity",
+                "type": str(item.get("type")),
+                "action": item.get("action") if is_event else None,
+                "profile": item.get("profile") if isinstance(item.get("profile"), str) else None,
+                "actor_id": actor_id if isinstance(actor_id, str) else None,
+                "learner_email": email,
+                "run_id": run_id,
+                "event_time": _event_time(item),
+                "sensor": envelope.sensor,
+                "received_at": received_at,
+                "job_id": job_id,
+                "body": orjson.dumps(item).decode(),
+            })
+        with self._engine.begin() as conn:
+            results = self._append(conn, envelope, rows, received_at)
+            conn.execute(jobs.insert().values(
+                id=job_id, client_id=client_id, state="completed", created_at=received_at,
+                processed_on=self._now(),
+                results=orjson.dumps([r.to_json() for r in results]).decode(),
+            ))
+        return JobResult(job_id, results)
+
+    def _append(self, conn: sa.Connection, envelope: Envelope, rows: list[dict[str, Any]],
+                received_at: datetime) -> list[EventResult]:
+        stmt = insert(events, conn.dialect.name).on_conflict_do_nothing(
+            index_elements=["event_id"]).returning(events.c.event_id, events.c.seq)
+        inserted = {row.event_id: row.seq for row in conn.execute(stmt, rows)} if rows else {}
+        # `executemany ... RETURNING` is not available everywhere; fall back per row.
+        missing = [r["event_id"] for r in rows if r["event_id"] not in inserted]
+        existing: dict[str, tuple[int, str]] = {}
+        if missing:
+            found = conn.execute(sa.select(events.c.event_id, events.c.seq, events.c.body_hash)
+                                 .where(events.c.event_id.in_(missing)))
+            existing = {row.event_id: (row.seq, row.body_hash) for row in found}
+        results: list[EventResult] = []
+        fresh: list[StoredTimebackEvent] = []
+        claimed: set[str] = set()
+        for index, row in enumerate(rows):
+            event_id = row["event_id"]
+            if event_id in inserted and event_id not in claimed:
+                claimed.add(event_id)
+                seq = inserted[event_id]
+                results.append(EventResult(event_id, str(seq), "stored"))
+                if index in envelope.timeback:
+                    fresh.append(StoredTimebackEvent(seq, facts_of(envelope.timeback[index]),
+                                                     received_at))
+                continue
+            if event_id in existing:
+                seq, digest = existing[event_id]
+            else:  # the same id twice inside this envelope
+                seq, digest = inserted[event_id], rows[
+                    next(i for i, r in enumerate(rows) if r["event_id"] == event_id)]["body_hash"]
+            if digest == row["body_hash"]:
+                results.append(EventResult(event_id, str(seq), "duplicate",
+                                           "Already stored with the same body"))
+            else:
+                results.append(EventResult(event_id, str(seq), "conflict",
+                                           "An event with this id was stored with a different "
+                                           "body; this one was not stored"))
+        outcomes = project_events(conn, fresh, self._settings)
+        if outcomes:
+            by_seq = {str(seq): outcome for seq, outcome in outcomes.items()}
+            results = [
+                EventResult(r.external_id, r.allocated_id, by_seq[r.allocated_id],
+                            _OUTCOME_MESSAGES[by_seq[r.allocated_id]])
+                if r.status == "stored" and r.allocated_id in by_seq else r
+                for r in results
+            ]
+        return results
+
+
+_OUTCOME_MESSAGES: dict[str, str] = {
+    "counted": "",
+    "duplicate_window": "Stored, but this run's window was already counted; not counted again",
+    "duplicate_completion": "Stored, but this run's completion (same attempt and time) was "
+                            "already counted; not counted again",
+}

@@ -1,0 +1,47 @@
+"""The running platform's parts, built once from Settings and shared by every request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from timeledger.server.ingestion import Ingestor
+from timeledger.server.pipeline import PipelineSettings
+from timeledger.server.settings import Settings
+from timeledger.server.store.credentials import CredentialStore
+from timeledger.server.store.database import create_engine
+from timeledger.server.store.schema import metadata
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    ingestor: Ingestor
+    credentials: CredentialStore
+    now: Callable[[], datetime]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_platform(settings: Settings, now: Callable[[], datetime] = utc_now,
+                  create_schema: bool = True) -> Platform:
+    engine = create_engine(settings.db_url)
+    if create_schema:
+        metadata.create_all(engine)
+    pipeline_settings = PipelineSettings(timezone=settings.timezone)
+    return Platform(
+        settings=settings,
+        engine=engine,
+        ingestor=Ingestor(engine, pipeline_settings, now),
+        credentials=CredentialStore(engine),
+        now=now,
+    )

@@ -1,0 +1,20 @@
+"""What an operator can set when starting the platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_EVENTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_url: str
+    data_dir: Path | None = None
+    timezone: str = "UTC"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_events_per_envelope: int = DEFAULT_MAX_EVENTS
+    public_url: str = "http://127.0.0.1:8000"
+    dashboard_open: bool = True

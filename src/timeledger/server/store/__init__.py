@@ -1,0 +1,1 @@
+"""Where events, jobs and API clients live: SQLAlchemy Core over SQLite or PostgreSQL."""

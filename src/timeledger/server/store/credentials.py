@@ -1,0 +1,109 @@
+"""API clients (id + hashed secret + scopes) and the bearer tokens issued to them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from timeledger.server.secrets import hash_secret, new_token, token_digest, verify_secret
+from timeledger.server.store.schema import access_tokens, api_clients
+
+SCOPES = ("events:write", "reports:read")
+TOKEN_LIFETIME = timedelta(hours=1)
+
+
+class UnknownScope(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClient:
+    client_id: str
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredentials:
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: datetime
+
+
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text.split() if s)
+
+
+class CredentialStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create_client(self, name: str, scopes: tuple[str, ...], now: datetime) -> IssuedCredentials:
+        unknown = [s for s in scopes if s not in SCOPES]
+        if unknown:
+            raise UnknownScope(f"Unknown scope {unknown[0]!r}; expected one of: {', '.join(SCOPES)}")
+        client_id = "tl_" + secrets.token_hex(8)
+        secret = new_token(24)
+        with self._engine.begin() as conn:
+            conn.execute(api_clients.insert().values(
+                client_id=client_id, name=name, secret_hash=hash_secret(secret),
+                scopes=" ".join(scopes or SCOPES), created_at=now))
+        return IssuedCredentials(client_id, secret)
+
+    def list_clients(self) -> list[ApiClient]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(api_clients).order_by(api_clients.c.created_at))
+            return [ApiClient(r.client_id, r.name, _scopes(r.scopes), r.created_at, r.revoked_at)
+                    for r in rows]
+
+    def revoke(self, client_id: str, now: datetime) -> bool:
+        with self._engine.begin() as conn:
+            changed = conn.execute(api_clients.update()
+                                   .where(api_clients.c.client_id == client_id,
+                                          api_clients.c.revoked_at.is_(None))
+                                   .values(revoked_at=now)).rowcount
+            conn.execute(access_tokens.delete().where(access_tokens.c.client_id == client_id))
+        return bool(changed)
+
+    def issue_token(self, client_id: str, secret: str, requested: tuple[str, ...],
+                    now: datetime) -> AccessToken | None:
+        """A token for valid credentials (scopes narrowed to those requested), else None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(api_clients).where(
+                api_clients.c.client_id == client_id)).first()
+        if row is None or row.revoked_at is not None or not verify_secret(secret, row.secret_hash):
+            return None
+        allowed = _scopes(row.scopes)
+        scopes = tuple(s for s in requested if s in allowed) if requested else allowed
+        token = new_token()
+        expires_at = now + TOKEN_LIFETIME
+        with self._engine.begin() as conn:
+            conn.execute(access_tokens.delete().where(access_tokens.c.expires_at < now))
+            conn.execute(access_tokens.insert().values(
+                token_hash=token_digest(token), client_id=client_id, scopes=" ".join(scopes),
+                expires_at=expires_at))
+        return AccessToken(token, client_id, scopes, expires_at)
+
+    def lookup_token(self, token: str, now: datetime) -> AccessToken | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(access_tokens).where(
+                access_tokens.c.token_hash == token_digest(token))).first()
+        if row is None:
+            return None
+        expires_at = row.expires_at
+        if expires_at <= now:
+            return None
+        return AccessToken(token, row.client_id, _scopes(row.scopes), expires_at)

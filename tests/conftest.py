@@ -1,0 +1,36 @@
+"""Fixtures every test may use: a shared real platform, and fresh ones where state matters."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.platform import PlatformProcess  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+    """One platform for the session; tests keep apart by using their own learners and runs."""
+    with PlatformProcess(tmp_path_factory.mktemp("platform")) as running:
+        yield running
+
+
+@pytest.fixture
+def make_platform(tmp_path: Path) -> Iterator[Callable[..., PlatformProcess]]:
+    """Start platforms of this test's own (stopped at the end)."""
+    started: list[PlatformProcess] = []
+
+    def make(**kwargs: object) -> PlatformProcess:
+        folder = tmp_path / f"platform{len(started)}"
+        running = PlatformProcess(folder, **kwargs).start()  # type: ignore[arg-type]
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()

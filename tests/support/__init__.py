@@ -1,0 +1,1 @@
+"""Helpers the tests share: a real platform process, shared fixtures, free ports."""

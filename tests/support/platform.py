@@ -1,0 +1,140 @@
+"""A real platform in a subprocess (uvicorn on 127.0.0.1), restartable on the same port and data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+STARTUP_DEADLINE_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
+            input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "timeledger", *args], capture_output=True, text=True, check=check,
+        env={**os.environ, **(env or {})}, input=input_text, timeout=timeout,
+    )
+
+
+class PlatformProcess:
+    """`timeledger serve` on a free loopback port, over a data dir (SQLite) or a database URL."""
+
+    def __init__(self, data_dir: Path, *, db_url: str | None = None, timezone: str = "UTC",
+                 extra_args: Sequence[str] = (), port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.db_url = db_url
+        self.timezone = timezone
+        self.extra_args = list(extra_args)
+        self.port = port or free_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.log_path = data_dir / "server.log"
+        self._token_cache: dict[tuple[str, ...], str] = {}
+        self._admin: tuple[str, str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def db_args(self) -> list[str]:
+        return ["--db", self.db_url] if self.db_url else ["--data-dir", str(self.data_dir)]
+
+    def start(self) -> PlatformProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "timeledger", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--timezone", self.timezone, *self.db_args(),
+             *self.extra_args],
+            stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"platform exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)  # polling a real process coming up
+        self.stop()
+        raise RuntimeError(f"platform did not come up:\n{self.log_path.read_text()}")
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, *self.db_args(), check=check)
+
+    def create_client(self, name: str = "test", scopes: Sequence[str] = ()) -> tuple[str, str]:
+        scope_args = [arg for s in scopes for arg in ("--scope", s)]
+        out = self.cli("clients", "create", name, *scope_args, "--json").stdout
+        data = json.loads(out)
+        return data["client_id"], data["client_secret"]
+
+    def admin_credentials(self) -> tuple[str, str]:
+        if self._admin is None:
+            self._admin = self.create_client("test-admin")
+        return self._admin
+
+    def token(self, scopes: Sequence[str] = ()) -> str:
+        key = tuple(scopes)
+        if key not in self._token_cache:
+            client_id, secret = self.admin_credentials()
+            data: dict[str, str] = {"grant_type": "client_credentials"}
+            if scopes:
+                data["scope"] = " ".join(scopes)
+            reply = httpx.post(f"{self.base_url}/oauth2/token", data=data,
+                               auth=(client_id, secret), timeout=10)
+            reply.raise_for_status()
+            self._token_cache[key] = reply.json()["access_token"]
+        return self._token_cache[key]
+
+    def http(self) -> httpx.Client:
+        """An httpx client holding a token with every scope."""
+        return httpx.Client(base_url=self.base_url, timeout=30,
+                            headers={"Authorization": f"Bearer {self.token()}"})
+
+    def send(self, envelope: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
+        body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
+        with self.http() as client:
+            return client.post("/caliper/event", content=body,
+                               headers={"Content-Type": "application/json", **headers})
+
+    def get(self, path: str, **params: Any) -> Any:
+        with self.http() as client:
+            reply = client.get(path, params=params)
+            reply.raise_for_status()
+            return reply.json()
+
+    def __enter__(self) -> PlatformProcess:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
