@@ -12,6 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.platform import PlatformProcess  # noqa: E402
 
+# --backend, the `backend` parametrization (sqlite and pg) and the `postgres_cluster` fixture.
+pytest_plugins = ("support.postgres",)
+
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:

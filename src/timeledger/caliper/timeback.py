@@ -201,10 +201,15 @@ class _PathError(ValueError):
 
 
 def is_timeback_event(item: object) -> bool:
-    """True for items that claim the TimebackProfile (by profile, or by a Timeback-only type)."""
+    """True for items that claim the TimebackProfile (by profile, or by a Timeback-only type).
+
+    Caliper 1.2 core has no ActivityEvent or TimeSpentEvent, so either type is held to the
+    profile's rules even when `profile` is missing (and then fails for the lack of it).
+    """
     if not isinstance(item, dict):
         return False
-    return item.get("profile") == TIMEBACK_PROFILE or item.get("type") == "TimeSpentEvent"
+    return item.get("profile") == TIMEBACK_PROFILE or item.get("type") in (
+        "TimeSpentEvent", "ActivityEvent")
 
 
 def _loc_to_path(base: str, loc: tuple[int | str, ...]) -> str:

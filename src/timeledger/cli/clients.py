@@ -47,11 +47,20 @@ def create(name: str, scopes: tuple[str, ...], as_json: bool, db_url: str | None
 
 
 @clients.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @database_options
-def list_(db_url: str | None, data_dir: Path | None) -> None:
+def list_(as_json: bool, db_url: str | None, data_dir: Path | None) -> None:
     """List clients with their scopes."""
+    found = _store(db_url, data_dir).list_clients()
+    if as_json:
+        click.echo(json.dumps([{
+            "client_id": c.client_id, "name": c.name, "scopes": list(c.scopes),
+            "created_at": format_utc(c.created_at),
+            "revoked_at": format_utc(c.revoked_at) if c.revoked_at else None,
+        } for c in found]))
+        return
     table = Table("client id", "name", "scopes", "created", "revoked")
-    for c in _store(db_url, data_dir).list_clients():
+    for c in found:
         table.add_row(c.client_id, c.name, " ".join(c.scopes), format_utc(c.created_at),
                       format_utc(c.revoked_at) if c.revoked_at else "")
     Console().print(table)

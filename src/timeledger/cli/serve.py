@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from pathlib import Path
 
 import click
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
@@ -13,8 +17,10 @@ from timeledger.cli.options import database_options, resolve_db_url
 from timeledger.server.app import create_app
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
+from timeledger.server.store.migrate import SchemaError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 
 
 @click.command()
@@ -26,11 +32,14 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--max-body-bytes", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=int)
 @click.option("--max-events", default=DEFAULT_MAX_EVENTS, show_default=True, type=int,
               help="Most events one envelope may carry.")
+@click.option("--require-login", is_flag=True, envvar="TIMELEDGER_REQUIRE_LOGIN",
+              help="Dashboard sign-in even on loopback (off loopback it is always required).")
 @click.option("--demo", is_flag=True, help="Fill an empty data dir with a realistic school week.")
-@click.option("--workers", default=1, show_default=True, type=int,
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Server processes (PostgreSQL only; SQLite has one writer).")
 def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str,
-          max_body_bytes: int, max_events: int, demo: bool, workers: int) -> None:
+          max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
+          workers: int) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,12 +48,19 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone") from None
     url, folder = resolve_db_url(db_url, data_dir)
+    if workers > 1 and url.startswith("sqlite"):
+        raise click.BadParameter("more than one worker needs PostgreSQL (--db postgresql://...); "
+                                 "SQLite has a single writer", param_hint="--workers")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     public_url = f"http://{shown_host}:{port}"
     settings = Settings(db_url=url, data_dir=folder, timezone=timezone,
                         max_body_bytes=max_body_bytes, max_events_per_envelope=max_events,
-                        public_url=public_url, dashboard_open=host in LOOPBACK)
-    platform = open_platform(settings)
+                        public_url=public_url,
+                        dashboard_open=host in LOOPBACK and not require_login)
+    try:
+        platform = open_platform(settings)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
     console = Console(stderr=True)
     first_start = not platform.credentials.list_clients()
     if first_start:
@@ -65,10 +81,26 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
         f"  Query API:        {public_url}/api/v1   (OpenAPI: {public_url}/openapi.json)\n"
         f"  Database:         {_display_url(url)}"
     )
+    if workers > 1:  # each worker process opens its own platform from the environment
+        platform.close()
+        values = dataclasses.asdict(settings)
+        os.environ[WORKER_SETTINGS_ENV] = json.dumps(
+            {k: str(v) if isinstance(v, Path) else v for k, v in values.items()})
+        uvicorn.run("timeledger.cli.serve:worker_app", factory=True, workers=workers, host=host,
+                    port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        return
     app = create_app(platform)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=10)
     platform.close()
+
+
+def worker_app() -> FastAPI:
+    """The app of one `--workers` process, from the settings `serve` put in the environment."""
+    values = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    if values.get("data_dir") is not None:
+        values["data_dir"] = Path(values["data_dir"])
+    return create_app(open_platform(Settings(**values), create_schema=False))
 
 
 def _display_url(url: str) -> str:

@@ -46,4 +46,6 @@ def _include_optional(app: FastAPI, module_name: str) -> None:
         if exc.name != module_name:
             raise
         return
-    module.install(app)
+    install = getattr(module, "install", None)
+    if install is not None:
+        install(app)

@@ -1,4 +1,4 @@
-"""The kinds of value a Caliper property can hold, and the checks for those that are not entities."""
+"""The kinds of value a Caliper property can hold, and checks for the non-entity kinds."""
 
 from __future__ import annotations
 

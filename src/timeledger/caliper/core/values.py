@@ -1,4 +1,4 @@
-"""Literal value checks (IRIs, event ids, date-times, durations, numbers) that say what was expected."""
+"""Checks for literal values (IRIs, event ids, date-times, durations, numbers), saying what fits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from timeledger.caliper.times import TimeFormatError, parse_utc
 
-# An absolute IRI: a scheme, a colon, then no whitespace and none of the characters RFC 3987 excludes.
+# An absolute IRI: a scheme, a colon, then no whitespace and no character RFC 3987 excludes.
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+\Z")
 _URN_UUID = re.compile(
     r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"

@@ -1,0 +1,38 @@
+# The two commands: `make serve` runs the platform, `make test` runs the whole suite.
+# Both set up everything they need on a fresh machine (Python venv; Chromium and React for tests).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: setup serve demo test test-deps lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+serve: setup
+	$(BIN)/timeledger serve --port $(PORT)
+
+demo: setup
+	$(BIN)/timeledger serve --port $(PORT) --demo --data-dir .timeledger-demo
+
+test-deps: setup
+	bash scripts/install-test-deps.sh
+
+test: test-deps
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts node_modules

@@ -1,0 +1,151 @@
+"""Run the IMS Caliper 1.2 conformance fixtures through the platform's own envelope parser."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT
+from timeledger.caliper.envelope import parse_envelope
+from timeledger.caliper.errors import CaliperError, Problem
+
+#: The sensor and send time a bare event or entity fixture is wrapped with.
+WRAP_SENSOR = "https://example.edu/sensors/1"
+WRAP_SEND_TIME = "2025-01-15T10:05:00.000Z"
+ENDPOINT_CONFIG_FILE = "caliperEndpointConfigPayload.json"
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What happened to one fixture file: accepted, or rejected with the problems named."""
+
+    name: str
+    expected_valid: bool
+    accepted: bool
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.accepted == self.expected_valid
+
+    @property
+    def first_path(self) -> str | None:
+        return self.problems[0].path if self.problems else None
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteResult:
+    """Per-file outcomes of a conformance run, and the totals a report prints."""
+
+    outcomes: tuple[FileOutcome, ...]
+
+    @property
+    def valid_total(self) -> int:
+        return sum(1 for o in self.outcomes if o.expected_valid)
+
+    @property
+    def valid_accepted(self) -> int:
+        return sum(1 for o in self.outcomes if o.expected_valid and o.accepted)
+
+    @property
+    def invalid_total(self) -> int:
+        return sum(1 for o in self.outcomes if not o.expected_valid)
+
+    @property
+    def invalid_rejected(self) -> int:
+        return sum(1 for o in self.outcomes if not o.expected_valid and not o.accepted)
+
+    @property
+    def failures(self) -> tuple[FileOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.passed)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def summary_line(self) -> str:
+        return (f"valid_accepted={self.valid_accepted}/{self.valid_total} "
+                f"invalid_rejected={self.invalid_rejected}/{self.invalid_total}")
+
+
+def is_envelope(document: object) -> bool:
+    return isinstance(document, dict) and "dataVersion" in document and "data" in document
+
+
+def wrap_item(item: Any) -> dict[str, Any]:
+    """The envelope a sensor would send carrying one bare event or entity."""
+    return {"sensor": WRAP_SENSOR, "sendTime": WRAP_SEND_TIME, "dataVersion": CALIPER_CONTEXT,
+            "data": [item]}
+
+
+def wrap_for_endpoint(path: Path) -> bytes:
+    """The exact request body to POST for a fixture file.
+
+    Envelope files go as they are; a bare event or entity is wrapped in an envelope; a file that
+    is not JSON at all (and the endpoint-config payload, which is not an event) goes as raw bytes.
+    """
+    raw = path.read_bytes()
+    if path.name == ENDPOINT_CONFIG_FILE:
+        return raw
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return raw
+    if is_envelope(document):
+        return raw
+    return json.dumps(wrap_item(document)).encode()
+
+
+def endpoint_config_problems(raw: bytes) -> list[Problem]:
+    """Check an endpoint-config payload: supported versions (strings) and max payload size."""
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        return [Problem("", f"Malformed JSON: {exc}")]
+    if not isinstance(document, dict):
+        return [Problem("", "Expected a JSON object")]
+    problems: list[Problem] = []
+    versions = document.get("caliper_supported_versions")
+    if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+        problems.append(Problem("caliper_supported_versions", "Expected an array of strings"))
+    size = document.get("caliper_maximum_payload_size")
+    if not isinstance(size, int) or isinstance(size, bool):
+        problems.append(Problem("caliper_maximum_payload_size", "Expected an integer"))
+    return problems
+
+
+def run_file(path: Path, expected_valid: bool) -> FileOutcome:
+    """Send one fixture through `parse_envelope` and record the verdict."""
+    if path.name == ENDPOINT_CONFIG_FILE:
+        problems = endpoint_config_problems(path.read_bytes())
+        return FileOutcome(path.name, expected_valid, not problems, tuple(problems))
+    try:
+        parse_envelope(wrap_for_endpoint(path))
+    except CaliperError as exc:
+        return FileOutcome(path.name, expected_valid, False, exc.problems)
+    return FileOutcome(path.name, expected_valid, True)
+
+
+def fixture_files(directory: Path) -> list[tuple[Path, bool]]:
+    """Every fixture under `directory/valid` and `directory/invalid`, with its expected verdict."""
+    files: list[tuple[Path, bool]] = []
+    for sub, expected_valid in (("valid", True), ("invalid", False)):
+        files += [(p, expected_valid) for p in sorted((directory / sub).iterdir()) if p.is_file()]
+    return files
+
+
+def run_suite(directory: Path) -> SuiteResult:
+    """Send every fixture through `parse_envelope` as the platform would receive it."""
+    return SuiteResult(tuple(run_file(path, ok) for path, ok in fixture_files(directory)))
+
+
+if __name__ == "__main__":  # python -m timeledger.caliper.conformance <fixtures dir>
+    import sys
+
+    result = run_suite(Path(sys.argv[1]))
+    for outcome in result.failures:
+        print(f"FAIL {outcome.name}: {outcome.problems[:1]}")
+    print(result.summary_line())
+    raise SystemExit(0 if result.passed else 1)

@@ -1,0 +1,32 @@
+"""`timeledger conformance DIR`: run the IMS Caliper 1.2 fixtures through the platform's checks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from timeledger.caliper.conformance import run_suite
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--verbose", "-v", is_flag=True, help="Print every file's verdict.")
+def conformance(directory: Path, verbose: bool) -> None:
+    """Check every file in DIR/valid is accepted and every file in DIR/invalid rejected."""
+    if not (directory / "valid").is_dir() or not (directory / "invalid").is_dir():
+        raise click.BadParameter(f"{directory} has no valid/ and invalid/ folders")
+    result = run_suite(directory)
+    for outcome in result.outcomes:
+        if verbose or not outcome.passed:
+            verdict = "ok  " if outcome.passed else "FAIL"
+            expected = "valid" if outcome.expected_valid else "invalid"
+            where = f" at {outcome.first_path}: {outcome.problems[0].message}" if (
+                outcome.problems) else ""
+            click.echo(f"{verdict} {expected:7} {outcome.name}{where}")
+    click.echo(result.summary_line())
+    sys.exit(0 if result.passed else 1)
+
+
+COMMANDS = [conformance]

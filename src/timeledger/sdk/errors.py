@@ -1,0 +1,89 @@
+"""The SDK's exceptions: validation before sending, and what delivery reports afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from timeledger.caliper.errors import CaliperError
+
+
+class TimeledgerError(Exception):
+    """Base class of every error the SDK raises."""
+
+
+class ValidationError(TimeledgerError, ValueError):
+    """Input that cannot be sent; `field` names it in snake_case (`metrics.correct_questions`)."""
+
+    def __init__(self, field: str, message: str, code: str = "INVALID_PAYLOAD") -> None:
+        self.field = field
+        self.message = message
+        self.code = code
+        super().__init__(f"{field}: {message}" if field else message)
+
+    @classmethod
+    def from_caliper(cls, error: CaliperError) -> ValidationError:
+        """The first problem of a caliper error, as the Python API names it."""
+        problem = error.problems[0]
+        return cls(problem.path, problem.message)
+
+
+class ActivityInProgressError(TimeledgerError, RuntimeError):
+    """`activity.start()` while this client already tracks an activity."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"Another activity is already in progress (run {run_id})")
+
+
+class ActivityEndedError(TimeledgerError, RuntimeError):
+    """`end()` on an activity that already ended."""
+
+
+class ClientClosedError(TimeledgerError, RuntimeError):
+    """The client was closed; nothing more can be queued through it."""
+
+
+class ConfigurationError(TimeledgerError, ValueError):
+    """The client cannot work as configured (no base URL, no config file, no sensor...)."""
+
+
+class DeliveryError(TimeledgerError):
+    """The platform did not accept an event: `status` is the HTTP status (None for the network)."""
+
+    def __init__(self, message: str, *, status: int | None = None, description: str | None = None,
+                 details: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.status = status
+        self.description = description
+        self.details = [dict(item) for item in details]
+        super().__init__(message)
+
+
+class RejectedError(DeliveryError):
+    """A 4xx rejection: the event is set aside as dead and never retried."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """A network error, a timeout, 408/429/5xx: the event stays queued and is retried."""
+
+
+class AuthError(DeliveryError):
+    """The token endpoint refused the credentials, or the API kept answering 401."""
+
+
+EventKind = Literal["heartbeat", "completion", "event"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorContext:
+    """What an `on_error` callback is told besides the error: which event, of which run."""
+
+    kind: EventKind
+    event_id: str
+    run_id: str | None
+    attempts: int
+    dead: bool
+
+    def __str__(self) -> str:
+        return self.kind

@@ -1,0 +1,37 @@
+"""The dashboard: server-rendered pages over the projections, at `/`, with its own sign-in."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from timeledger.server.dashboard import assets, pages, signin
+from timeledger.server.dashboard.access import (
+    AccessStore,
+    dashboard_admins,
+    dashboard_sessions,
+    dashboard_share_links,
+)
+from timeledger.server.dashboard.guard import Denied, viewer_of
+from timeledger.server.platform import Platform
+from timeledger.server.store.schema import metadata
+
+
+def install(app: FastAPI) -> None:
+    platform: Platform = app.state.platform
+    # The platform created its schema before this module was imported: add the dashboard's tables.
+    metadata.create_all(platform.engine, tables=[dashboard_admins, dashboard_share_links,
+                                                 dashboard_sessions])
+    app.state.dashboard_access = AccessStore(platform.engine)
+
+    async def denied(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Denied)
+        return signin.denied_response(request, await viewer_of(request), exc)
+
+    app.add_exception_handler(Denied, denied)
+    app.add_api_route(assets.STATIC_PREFIX + "/plotly-{version}.min.js", assets.plotly_js,
+                      methods=["GET"], include_in_schema=False)
+    app.add_api_route(assets.STATIC_PREFIX + "/{name}", assets.dashboard_file, methods=["GET"],
+                      include_in_schema=False)
+    app.include_router(signin.router)
+    app.include_router(pages.router)

@@ -1,0 +1,196 @@
+"""Dashboard access: admin accounts, sign-in sessions and learner share links, stored hashed."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from timeledger.server.secrets import hash_secret, new_token, token_digest, verify_secret
+from timeledger.server.store.schema import UtcDateTime, metadata
+
+ADMIN_SESSION_LIFETIME = timedelta(hours=12)
+MIN_PASSWORD_LENGTH = 8
+# Verified when a username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_secret("timeledger-no-such-admin")
+
+dashboard_admins = sa.Table(
+    "dashboard_admins",
+    metadata,
+    sa.Column("username", sa.String(100), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+dashboard_share_links = sa.Table(
+    "dashboard_share_links",
+    metadata,
+    sa.Column("link_id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("learner_email", sa.String(320), nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime()),
+)
+
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "admin" or "learner"
+    sa.Column("subject", sa.String(320), nullable=False),  # username or learner email
+    sa.Column("link_id", sa.String(32)),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_dashboard_sessions_expires", dashboard_sessions.c.expires_at)
+
+
+class AccessError(ValueError):
+    """A rule about accounts or links was broken; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser: an admin, or a student who opened a share link."""
+
+    token: str
+    kind: Literal["admin", "learner"]
+    subject: str
+    csrf_token: str
+    expires_at: datetime
+
+    def csrf_matches(self, candidate: str) -> bool:
+        return hmac.compare_digest(self.csrf_token.encode(), candidate.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLink:
+    link_id: str
+    token: str
+    learner_email: str
+    expires_at: datetime
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class AccessStore:
+    """Every read and write of the dashboard's own tables; time comes from the caller."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- admin accounts -------------------------------------------------------------------------
+
+    def create_admin(self, username: str, password: str, now: datetime,
+                     replace: bool = False) -> None:
+        username = username.strip()
+        if not username or len(username) > 100 or any(c.isspace() for c in username):
+            raise AccessError("A username is 1 to 100 characters without spaces")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise AccessError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+        hashed = hash_secret(password)
+        with self._engine.begin() as conn:
+            exists = conn.execute(sa.select(dashboard_admins.c.username).where(
+                dashboard_admins.c.username == username)).first() is not None
+            if exists and not replace:
+                raise AccessError(f"Admin {username!r} already exists (use --replace to set a "
+                                  "new password)")
+            if exists:
+                conn.execute(dashboard_admins.update()
+                             .where(dashboard_admins.c.username == username)
+                             .values(password_hash=hashed))
+                # A new password ends that admin's sessions.
+                conn.execute(dashboard_sessions.delete().where(
+                    dashboard_sessions.c.kind == "admin",
+                    dashboard_sessions.c.subject == username))
+            else:
+                conn.execute(dashboard_admins.insert().values(
+                    username=username, password_hash=hashed, created_at=now))
+
+    def has_admins(self) -> bool:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(dashboard_admins.c.username).limit(1)).first() is not None
+
+    def sign_in(self, username: str, password: str, now: datetime) -> Session | None:
+        """A fresh admin session for the right password, else None (same cost either way)."""
+        with self._engine.connect() as conn:
+            stored = conn.execute(sa.select(dashboard_admins.c.password_hash).where(
+                dashboard_admins.c.username == username.strip())).scalar()
+        if not verify_secret(password, stored or _DUMMY_HASH) or stored is None:
+            return None
+        return self._open_session("admin", username.strip(), None, now + ADMIN_SESSION_LIFETIME,
+                                  now)
+
+    # --- share links ----------------------------------------------------------------------------
+
+    def create_share_link(self, learner_email: str, days: float, created_by: str,
+                          now: datetime) -> ShareLink:
+        email = normalize_email(learner_email)
+        if "@" not in email:
+            raise AccessError(f"{learner_email!r} is not an email address")
+        if not 0 < days <= 366:
+            raise AccessError("A link lasts more than 0 and at most 366 days")
+        token = new_token()
+        link_id = secrets.token_hex(6)
+        expires_at = now + timedelta(days=days)
+        with self._engine.begin() as conn:
+            conn.execute(dashboard_share_links.insert().values(
+                link_id=link_id, token_hash=token_digest(token), learner_email=email,
+                created_by=created_by, created_at=now, expires_at=expires_at))
+        return ShareLink(link_id, token, email, expires_at)
+
+    def revoke_share_link(self, link_id: str, now: datetime) -> bool:
+        with self._engine.begin() as conn:
+            changed = conn.execute(dashboard_share_links.update().where(
+                dashboard_share_links.c.link_id == link_id,
+                dashboard_share_links.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount
+            conn.execute(dashboard_sessions.delete().where(
+                dashboard_sessions.c.link_id == link_id))
+        return bool(changed)
+
+    def open_share_link(self, token: str, now: datetime) -> Session | None:
+        """A learner-scoped session for a live link's token, lasting as long as the link."""
+        with self._engine.connect() as conn:
+            link = conn.execute(sa.select(dashboard_share_links).where(
+                dashboard_share_links.c.token_hash == token_digest(token))).first()
+        if link is None or link.revoked_at is not None or link.expires_at <= now:
+            return None
+        return self._open_session("learner", link.learner_email, link.link_id, link.expires_at,
+                                  now)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def _open_session(self, kind: Literal["admin", "learner"], subject: str, link_id: str | None,
+                      expires_at: datetime, now: datetime) -> Session:
+        token = new_token()
+        csrf = new_token(24)
+        with self._engine.begin() as conn:
+            conn.execute(dashboard_sessions.delete().where(dashboard_sessions.c.expires_at <= now))
+            conn.execute(dashboard_sessions.insert().values(
+                token_hash=token_digest(token), kind=kind, subject=subject, link_id=link_id,
+                csrf_token=csrf, created_at=now, expires_at=expires_at))
+        return Session(token, kind, subject, csrf, expires_at)
+
+    def session(self, token: str, now: datetime) -> Session | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(dashboard_sessions).where(
+                dashboard_sessions.c.token_hash == token_digest(token))).first()
+        if row is None or row.expires_at <= now:
+            return None
+        kind: Literal["admin", "learner"] = "admin" if row.kind == "admin" else "learner"
+        return Session(token, kind, row.subject, row.csrf_token, row.expires_at)
+
+    def end_session(self, token: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(dashboard_sessions.delete().where(
+                dashboard_sessions.c.token_hash == token_digest(token)))

@@ -1,0 +1,95 @@
+"""Each stored event read once into what every projection needs: integer amounts, bounds, days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from timeledger.caliper.timeback import TimebackFacts
+from timeledger.caliper.times import format_utc
+from timeledger.server.pipeline.calendar import MAX_SPLIT_SPAN, local_date, split_by_day
+from timeledger.server.pipeline.model import StoredTimebackEvent
+
+OTHER_TIME_TYPES = ("waste", "unknown", "anti-pattern")
+
+
+def to_ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def to_milli(value: float) -> int:
+    """XP is kept in thousandths so that sums are exact."""
+    return round(value * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class DayShare:
+    local_date: str
+    active_ms: int
+    inactive_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One event with its amounts as integers and its window placed in time and on local days."""
+
+    seq: int
+    facts: TimebackFacts
+    local_date: str  # of eventTime
+    active_ms: int
+    inactive_ms: int
+    other_ms: int
+    start: datetime  # the window's start: reported, else eventTime - (active + inactive)
+    end: datetime  # reported endDate, else eventTime
+    bounds_reported: bool
+    days: tuple[DayShare, ...]  # where the time goes; whole to eventTime's day without bounds
+    xp_milli: int
+
+    @property
+    def event_id(self) -> str:
+        return self.facts.event_id
+
+    @property
+    def run_id(self) -> str | None:
+        return self.facts.run_id
+
+    @property
+    def is_time(self) -> bool:
+        return self.facts.kind == "time"
+
+    @property
+    def window_key(self) -> str:
+        """Which window this is, for its run: its startDate, else its eventTime (behaviour.md 4)."""
+        if self.facts.window_start is not None:
+            return "s:" + format_utc(self.facts.window_start)
+        return "t:" + format_utc(self.facts.event_time)
+
+    @property
+    def completion_key(self) -> str | None:
+        """Same run, attempt and eventTime: a resent completion. None without a run."""
+        if self.facts.run_id is None:
+            return None
+        return (f"{self.facts.run_id}|{self.facts.attempt or 0}|"
+                f"{self.facts.event_time.isoformat()}")
+
+
+def prepare(event: StoredTimebackEvent, zone: ZoneInfo) -> Prepared:
+    facts = event.facts
+    day = local_date(facts.event_time, zone)
+    if facts.kind != "time":
+        return Prepared(event.seq, facts, day, 0, 0, 0, facts.event_time, facts.event_time, False,
+                        (), to_milli(facts.xp_earned or 0.0))
+    active = to_ms(facts.seconds.get("active", 0.0))
+    inactive = to_ms(facts.seconds.get("inactive", 0.0))
+    other = sum(to_ms(facts.seconds.get(kind, 0.0)) for kind in OTHER_TIME_TYPES)
+    end = facts.window_end or facts.event_time
+    start = facts.window_start
+    reported = start is not None and start <= end and end - start <= MAX_SPLIT_SPAN
+    if start is not None and reported:
+        shares = tuple(DayShare(d, a, i) for d, (a, i) in
+                       split_by_day(start, end, zone, (active, inactive)))
+    else:
+        start = end - timedelta(milliseconds=active + inactive)
+        shares = (DayShare(day, active, inactive),)
+    return Prepared(event.seq, facts, day, active, inactive, other, start, end, reported, shares, 0)

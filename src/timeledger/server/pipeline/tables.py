@@ -1,0 +1,248 @@
+"""The projection tables (rebuilt from events) and the course registry (loaded from config files)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from timeledger.server.store.schema import UtcDateTime, metadata
+
+# Seconds are kept as integer milliseconds and XP as integer thousandths, so that sums do not depend
+# on the order they were added in (float addition is not associative): an incremental build and a
+# rebuild in other batch sizes give the same rows, bit for bit.
+Ms = sa.BigInteger
+Milli = sa.BigInteger
+Email = sa.String(320)
+Iri = sa.String(2000)
+CourseId = sa.String(500)
+RunId = sa.String(64)
+EventId = sa.String(200)
+LocalDate = sa.String(10)  # YYYY-MM-DD in the platform's time zone
+
+
+def _counter(name: str) -> sa.Column[int]:
+    return sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+
+
+learners = sa.Table(
+    "learners", metadata,
+    sa.Column("email", Email, primary_key=True),
+    sa.Column("name", sa.String(300)),
+    sa.Column("first_actor_id", Iri, nullable=False),
+    sa.Column("first_seen", UtcDateTime(), nullable=False),
+    sa.Column("last_seen", UtcDateTime(), nullable=False),
+)
+
+learner_aliases = sa.Table(
+    "learner_aliases", metadata,
+    sa.Column("actor_id", Iri, primary_key=True),
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("first_seen", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_learner_aliases_email", learner_aliases.c.learner_email)
+
+courses = sa.Table(  # every course events have named, with what the first event said about it
+    "courses", metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("name", sa.String(300)),
+    sa.Column("subject", sa.String(50), nullable=False),
+    sa.Column("app_name", sa.String(300), nullable=False),
+    sa.Column("first_seen", UtcDateTime(), nullable=False),
+    sa.Column("last_seen", UtcDateTime(), nullable=False),
+)
+
+course_registry = sa.Table(  # NOT a projection: loaded from timeback.config.json; rebuild keeps it
+    "course_registry", metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("subject", sa.String(50), nullable=False),
+    sa.Column("grade", sa.Integer),
+    sa.Column("course_code", sa.String(200)),
+    sa.Column("app_name", sa.String(300), nullable=False),
+    sa.Column("goals", sa.Text, nullable=False),  # JSON object: dailyXp, dailyLessons, ...
+    sa.Column("total_lessons", sa.Integer),
+    sa.Column("total_xp", sa.Float),
+    sa.Column("env", sa.String(50), nullable=False),
+    sa.Column("source", sa.String(2000), nullable=False),
+    sa.Column("loaded_at", UtcDateTime(), nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("learner_email", Email, nullable=False),
+    sa.Column("actor_id", Iri, nullable=False),
+    sa.Column("activity_id", Iri, nullable=False),
+    sa.Column("activity_name", sa.String(300)),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("subject", sa.String(50), nullable=False),
+    sa.Column("app_name", sa.String(300), nullable=False),
+    sa.Column("first_seen", UtcDateTime(), nullable=False),
+    sa.Column("last_seen", UtcDateTime(), nullable=False),
+    _counter("active_ms"),
+    _counter("inactive_ms"),
+    _counter("other_ms"),
+    _counter("heartbeats"),
+    _counter("completions"),
+    _counter("xp_milli"),
+    # the run's first counted completion (in seq order); later ones are counted and flagged
+    sa.Column("completion_seq", sa.BigInteger),
+    sa.Column("completion_event_id", EventId),
+    sa.Column("completion_time", UtcDateTime()),
+    sa.Column("completion_attempt", sa.Integer),
+    sa.Column("completion_xp_milli", Milli),
+    sa.Column("completion_total_questions", sa.Integer),
+    sa.Column("completion_correct_questions", sa.Integer),
+    sa.Column("completion_mastered_units", sa.Integer),
+    sa.Column("completion_pct_complete", sa.Float),
+)
+sa.Index("ix_runs_learner", runs.c.learner_email, runs.c.first_seen)
+sa.Index("ix_runs_course", runs.c.course_id)
+
+run_windows = sa.Table(  # one row per counted time report; the key makes a resent window a no-op
+    "run_windows", metadata,
+    sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("window_key", sa.String(40), primary_key=True),  # "s:<startDate>" or "t:<eventTime>"
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("event_id", EventId, nullable=False),
+    sa.Column("event_time", UtcDateTime(), nullable=False),
+    sa.Column("start_at", UtcDateTime(), nullable=False),  # reported, else eventTime - seconds
+    sa.Column("end_at", UtcDateTime(), nullable=False),
+    sa.Column("bounds_reported", sa.Boolean, nullable=False),
+    sa.Column("active_ms", Ms, nullable=False),
+    sa.Column("inactive_ms", Ms, nullable=False),
+    sa.Column("other_ms", Ms, nullable=False),
+    sa.Column("overlap_event_id", EventId),  # an earlier window of the run this one overlaps
+)
+sa.Index("ix_run_windows_start", run_windows.c.run_id, run_windows.c.start_at)
+
+run_days = sa.Table(  # the local days a run had time on: its sessions
+    "run_days", metadata,
+    sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("local_date", LocalDate, primary_key=True),
+    _counter("active_ms"),
+    _counter("inactive_ms"),
+)
+
+learner_days = sa.Table(
+    "learner_days", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("local_date", LocalDate, primary_key=True),
+    _counter("active_ms"),
+    _counter("inactive_ms"),
+    _counter("xp_milli"),
+    _counter("completions"),
+    _counter("total_questions"),
+    _counter("correct_questions"),
+    _counter("mastered_units"),
+)
+sa.Index("ix_learner_days_date", learner_days.c.local_date)
+
+completions = sa.Table(  # counted completions; the dedupe key makes a resent completion a no-op
+    "completions", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("event_id", EventId, nullable=False),
+    sa.Column("dedupe_key", sa.String(200), unique=True),  # run|attempt|eventTime; NULL w/o run
+    sa.Column("run_id", RunId),
+    sa.Column("learner_email", Email, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("activity_id", Iri, nullable=False),
+    sa.Column("attempt", sa.Integer),
+    sa.Column("event_time", UtcDateTime(), nullable=False),
+    sa.Column("local_date", LocalDate, nullable=False),
+    sa.Column("xp_milli", Milli, nullable=False),
+    sa.Column("total_questions", sa.Integer),
+    sa.Column("correct_questions", sa.Integer),
+    sa.Column("mastered_units", sa.Integer),
+    sa.Column("pct_complete", sa.Float),
+)
+sa.Index("ix_completions_run", completions.c.run_id)
+
+xp_ledger = sa.Table(  # every counted completion's xpEarned, negative corrections included
+    "xp_ledger", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("event_id", EventId, nullable=False),
+    sa.Column("learner_email", Email, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("activity_id", Iri, nullable=False),
+    sa.Column("event_time", UtcDateTime(), nullable=False),
+    sa.Column("local_date", LocalDate, nullable=False),
+    sa.Column("xp_milli", Milli, nullable=False),
+)
+sa.Index("ix_xp_ledger_learner", xp_ledger.c.learner_email, xp_ledger.c.local_date)
+
+gradebook_line_items = sa.Table(
+    "gradebook_line_items", metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("activity_id", Iri, primary_key=True),
+    sa.Column("activity_name", sa.String(300)),
+    sa.Column("subject", sa.String(50), nullable=False),
+    sa.Column("app_name", sa.String(300), nullable=False),
+    sa.Column("first_seen", UtcDateTime(), nullable=False),
+)
+
+gradebook_results = sa.Table(  # one per learner × line item × attempt; a repeated attempt overwrites
+    "gradebook_results", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("activity_id", Iri, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("event_id", EventId, nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("score", sa.Float),  # correct / total × 100, when questions were given
+    sa.Column("total_questions", sa.Integer),
+    sa.Column("correct_questions", sa.Integer),
+    sa.Column("xp_milli", Milli, nullable=False),
+    sa.Column("mastered_units", sa.Integer),
+    sa.Column("pct_complete", sa.Float),
+    sa.Column("score_date", UtcDateTime(), nullable=False),
+)
+
+course_progress = sa.Table(
+    "course_progress", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("pct_complete", sa.Float),  # the latest pctCompleteApp (by eventTime, then seq)
+    sa.Column("pct_time", UtcDateTime()),
+    sa.Column("pct_seq", sa.BigInteger),
+    _counter("mastered_units"),
+    _counter("completions"),
+    _counter("xp_milli"),
+)
+
+mastery_streaks = sa.Table(  # the last three masteredUnits per learner × course, for the flag
+    "mastery_streaks", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("last_units", sa.Integer, nullable=False),
+    sa.Column("prev_units", sa.Integer),
+    sa.Column("prev2_units", sa.Integer),
+    sa.Column("last_event_id", EventId, nullable=False),
+    sa.Column("prev_event_id", EventId),
+    sa.Column("prev2_event_id", EventId),
+    sa.Column("rises", sa.Integer, nullable=False),  # consecutive strict rises ending at last
+)
+
+flags = sa.Table(
+    "flags", metadata,
+    sa.Column("flag_key", sa.String(1000), primary_key=True),  # kind:subject, unique per problem
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("run_id", RunId),
+    sa.Column("learner_email", Email, nullable=False),
+    sa.Column("course_id", CourseId),
+    sa.Column("event_ids", sa.Text, nullable=False),  # JSON array, from the first occurrence
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("event_time", UtcDateTime(), nullable=False),
+    _counter("occurrences"),
+)
+sa.Index("ix_flags_learner", flags.c.learner_email)
+sa.Index("ix_flags_run", flags.c.run_id)
+
+# Every projection, in the order rebuild clears them. The registry is not among them.
+PROJECTION_TABLES: tuple[sa.Table, ...] = (
+    learners, learner_aliases, courses, runs, run_windows, run_days, learner_days, completions,
+    xp_ledger, gradebook_line_items, gradebook_results, course_progress, mastery_streaks, flags,
+)

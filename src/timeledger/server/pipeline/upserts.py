@@ -1,0 +1,66 @@
+"""Row-level upserts, one statement per table per batch, the same on SQLite and PostgreSQL.
+
+Additive values are added by the database (`SET x = t.x + excluded.x`), never read and written
+back, so concurrent transactions on PostgreSQL cannot lose an update. Rows are sent sorted by key
+so that two transactions lock shared rows in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.store.database import insert
+
+Row = dict[str, Any]
+
+
+def least(column: sa.ColumnElement[Any], new: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.case((sa.or_(column.is_(None), new < column), new), else_=column)
+
+
+def greatest(column: sa.ColumnElement[Any], new: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.case((sa.or_(column.is_(None), new > column), new), else_=column)
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequence[str], *,
+           add: Sequence[str] = (), keep: Sequence[str] = (), latest: Sequence[str] = (),
+           least_of: Sequence[str] = (), greatest_of: Sequence[str] = (),
+           custom: Mapping[str, Any] | None = None,
+           returning: Sequence[str] = ()) -> list[sa.Row[Any]]:
+    """Insert `rows` (at most one per key); on a key that exists, combine column by column:
+    `add` sums, `keep` keeps the stored value when set, `latest` takes the new value when set,
+    `least_of`/`greatest_of` keep the extreme, `custom(table, excluded)` gives any other SET."""
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    if not ordered:
+        return []
+    stmt = insert(table, conn.dialect.name)
+    new = stmt.excluded
+    c = table.c
+    set_: dict[str, Any] = {}
+    set_.update({name: c[name] + new[name] for name in add})
+    set_.update({name: sa.func.coalesce(c[name], new[name]) for name in keep})
+    set_.update({name: sa.func.coalesce(new[name], c[name]) for name in latest})
+    set_.update({name: least(c[name], new[name]) for name in least_of})
+    set_.update({name: greatest(c[name], new[name]) for name in greatest_of})
+    if custom is not None:
+        set_.update(custom)
+    if set_:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    if returning:
+        return list(conn.execute(stmt.returning(*(c[name] for name in returning)), ordered))
+    conn.execute(stmt, ordered)
+    return []
+
+
+def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str],
+               returning: Sequence[str]) -> list[sa.Row[Any]]:
+    """Insert rows whose key is not stored yet (in the order given); returns those inserted."""
+    if not rows:
+        return []
+    stmt = insert(table, conn.dialect.name).on_conflict_do_nothing(index_elements=list(keys))
+    return list(conn.execute(stmt.returning(*(table.c[name] for name in returning)), list(rows)))

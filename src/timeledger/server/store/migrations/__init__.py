@@ -1,0 +1,1 @@
+"""Alembic migrations for both dialects (run them with `timeledger db upgrade`)."""

@@ -1,0 +1,160 @@
+"""Batch import (JSON envelopes or NDJSON events) and NDJSON export, through the ingest path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import sqlalchemy as sa
+
+from timeledger.caliper.envelope import Envelope, check_envelope, loads
+from timeledger.caliper.errors import CaliperError
+from timeledger.caliper.timeback import CALIPER_CONTEXT
+from timeledger.caliper.times import format_utc
+from timeledger.server.ingestion import JobResult
+from timeledger.server.platform import Platform
+from timeledger.server.store.schema import events
+
+IMPORT_SENSOR = "urn:timeledger:import"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    where: str  # file:line or file:envelope[n]
+    path: str
+    message: str
+
+
+@dataclass
+class ImportSummary:
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def add_job(self, job: JobResult) -> None:
+        self.accepted += job.count("stored")
+        self.duplicates += job.count("duplicate", "duplicate_window", "duplicate_completion")
+        self.conflicts += job.count("conflict")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One thing to check on its own: a whole envelope, or one NDJSON event."""
+
+    where: str
+    body: Any
+    is_envelope: bool
+
+
+def _units(path: Path) -> Iterator[_Unit]:
+    text = path.read_bytes()
+    stripped = text.lstrip()
+    if stripped.startswith((b"{", b"[")):
+        try:
+            whole = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and "dataVersion" in whole:
+            yield _Unit(f"{path.name}", whole, True)
+            return
+        if isinstance(whole, list):
+            for index, item in enumerate(whole):
+                is_env = isinstance(item, dict) and "dataVersion" in item
+                yield _Unit(f"{path.name}[{index}]", item, is_env)
+            return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{number}"
+        try:
+            item = loads(line)
+        except CaliperError as exc:
+            yield _Unit(where, exc, False)
+            continue
+        yield _Unit(where, item, isinstance(item, dict) and "dataVersion" in item)
+
+
+def count_units(paths: list[Path]) -> int:
+    return sum(1 for path in paths for _ in _units(path))
+
+
+def import_files(platform: Platform, paths: list[Path], batch_size: int = 500,
+                 on_progress: Callable[[int], None] = lambda _n: None) -> ImportSummary:
+    """Validate each envelope (or each NDJSON event) on its own; store the good, report the bad."""
+    summary = ImportSummary()
+    pending: list[dict[str, Any]] = []
+    limit = min(batch_size, platform.settings.max_events_per_envelope)
+
+    def flush() -> None:
+        if pending:
+            envelope = check_envelope(_wrap(pending), max_events=limit)
+            summary.add_job(platform.ingestor.ingest(envelope, client_id="import"))
+            pending.clear()
+
+    for path in paths:
+        for unit in _units(path):
+            on_progress(1)
+            if isinstance(unit.body, CaliperError):
+                first = unit.body.problems[0]
+                summary.rejected.append(Rejection(unit.where, first.path, first.message))
+                continue
+            try:
+                checked: Envelope = check_envelope(
+                    unit.body if unit.is_envelope else _wrap([unit.body]),
+                    max_events=platform.settings.max_events_per_envelope)
+            except CaliperError as exc:
+                first = exc.problems[0]
+                path_in_unit = first.path
+                if not unit.is_envelope:
+                    path_in_unit = path_in_unit.removeprefix("data[0]").lstrip(".")
+                summary.rejected.append(Rejection(unit.where, path_in_unit, first.message))
+                continue
+            if unit.is_envelope:
+                flush()
+                summary.add_job(platform.ingestor.ingest(checked, client_id="import"))
+            else:
+                pending.append(unit.body)
+                if len(pending) >= limit:
+                    flush()
+    flush()
+    return summary
+
+
+def _wrap(items: list[dict[str, Any]]) -> dict[str, Any]:
+    from datetime import UTC
+
+    return {"sensor": IMPORT_SENSOR, "sendTime": format_utc(datetime.now(UTC)),
+            "dataVersion": CALIPER_CONTEXT, "data": list(items)}
+
+
+def export_events(platform: Platform, out: IO[bytes], *, learner: str | None = None,
+                  event_type: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None, page_size: int = 5000) -> int:
+    """Write stored events as NDJSON in the order they were stored; returns how many."""
+    written = 0
+    last_seq = 0
+    while True:
+        query = (sa.select(events.c.seq, events.c.body).where(events.c.seq > last_seq)
+                 .order_by(events.c.seq).limit(page_size))
+        if learner:
+            query = query.where(sa.or_(events.c.learner_email == learner.strip().lower(),
+                                       events.c.actor_id == learner))
+        if event_type:
+            query = query.where(events.c.type == event_type)
+        if since is not None:
+            query = query.where(events.c.event_time >= since)
+        if until is not None:
+            query = query.where(events.c.event_time < until)
+        with platform.engine.connect() as conn:
+            rows = list(conn.execute(query))
+        if not rows:
+            return written
+        for row in rows:
+            out.write(row.body.encode() + b"\n")
+        written += len(rows)
+        last_seq = rows[-1].seq

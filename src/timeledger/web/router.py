@@ -1,0 +1,105 @@
+"""The adapter as a Starlette router, for Starlette and FastAPI apps to mount at its base path."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+
+from timeledger.web.adapter import (
+    AdapterClient,
+    ConfigSource,
+    Identity,
+    WebAdapter,
+    hook_failed,
+    is_cross_site,
+)
+from timeledger.web.assets import MEDIA_TYPE, SCRIPT_NAMES, script
+from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply
+from timeledger.web.protocol import Route as ProtocolRoute
+
+IdentityHook = Callable[[Request], Identity | Awaitable[Identity]]
+"""Who is asking: `{"email", "id"?, "name"?}` from the session or token, else None (→ 401)."""
+
+DEFAULT_BASE_PATH = "/api/timeback"
+
+
+class TimebackRouter(Router):
+    """The adapter's routes (relative), served wherever the app mounts it: mount at `base_path`."""
+
+    def __init__(self, adapter: WebAdapter, identity: IdentityHook, base_path: str) -> None:
+        self.adapter = adapter
+        self.identity = identity
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        routes = [Route(f"/activity/{name}", self._endpoint(name), methods=["POST"],
+                        name=f"timeback-{name}") for name in ("heartbeat", "submit")]
+        routes += [Route(f"/{name}", self._script(name), methods=["GET", "HEAD"],
+                         name=f"timeback-{name}") for name in SCRIPT_NAMES]
+        super().__init__(routes=routes)
+
+    @property
+    def script_url(self) -> str:
+        """Where the browser client is served once mounted at `base_path`."""
+        return f"{self.base_path}/timeledger.js"
+
+    def _endpoint(self, route: ProtocolRoute) -> Callable[[Request], Awaitable[Response]]:
+        adapter, hook = self.adapter, self.identity
+        asynchronous = inspect.iscoroutinefunction(hook)
+
+        def answer(request: Request, raw: bytes, identity: Any, known: bool) -> Reply:
+            if not known:
+                try:
+                    identity = hook(request)
+                except Exception:
+                    return hook_failed()
+            return adapter.handle(route, identity, raw,
+                                  cross_site=is_cross_site(request.headers.get("sec-fetch-site")))
+
+        async def endpoint(request: Request) -> Response:
+            raw = await request.body()
+            identity: Any = None
+            if asynchronous:
+                try:
+                    identity = await hook(request)  # type: ignore[misc]
+                except Exception:
+                    return _response(hook_failed())
+            reply = await run_in_threadpool(answer, request, raw, identity, asynchronous)
+            return _response(reply)
+
+        return endpoint
+
+    @staticmethod
+    def _script(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            found = script(name)
+            if found.fresh_for(request.headers.get("if-none-match")):
+                return Response(status_code=304, headers=found.headers())
+            return Response(found.content, media_type=MEDIA_TYPE, headers=found.headers())
+
+        return serve
+
+
+def _response(reply: Reply) -> Response:
+    if reply.body is None:
+        return Response(status_code=reply.status)
+    return Response(reply.content(), status_code=reply.status, media_type="application/json")
+
+
+def create_router(client: AdapterClient, *, identity: IdentityHook, config: ConfigSource = None,
+                  base_path: str = DEFAULT_BASE_PATH,
+                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                  allow_cross_site: bool = False) -> TimebackRouter:
+    """The adapter for a Starlette or FastAPI app: `app.mount(router.base_path, router)`.
+
+    `identity(request)` (sync or async) names the signed-in learner, never the request body.
+    `config` overrides the client's `timeback.config.json` for course lookups. Cross-site
+    requests (`Sec-Fetch-Site: cross-site`) are refused unless `allow_cross_site`.
+    """
+    adapter = WebAdapter(client, config=config, max_body_bytes=max_body_bytes,
+                         allow_cross_site=allow_cross_site)
+    return TimebackRouter(adapter, identity, base_path)

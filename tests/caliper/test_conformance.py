@@ -1,0 +1,306 @@
+"""The IMS Caliper 1.2 conformance fixtures: every valid file accepted, every invalid one rejected
+at the property its name says is wrong; and the core tables checked against the JSON-LD context."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.shared import CALIPER_FIXTURES, TIMEBACK_FIXTURES, require_shared
+from timeledger.caliper import conformance
+from timeledger.caliper.core import check_item, entities, events, vocabulary
+from timeledger.caliper.core.properties import (
+    BOOLEAN,
+    DATE_TIME,
+    DECIMAL,
+    DURATION,
+    INTEGER,
+    NON_NEGATIVE_INTEGER,
+    STRING,
+    ListOf,
+    Map,
+    Prop,
+    Ref,
+    Term,
+)
+from timeledger.caliper.envelope import MalformedJSON, parse_envelope
+from timeledger.caliper.errors import CaliperError
+
+CONTEXT_FILE = CALIPER_FIXTURES / "context" / "caliper-v1p2.jsonld"
+
+
+def _fixture_params(sub: str) -> list[Any]:
+    folder = CALIPER_FIXTURES / sub
+    if not folder.is_dir():
+        return [pytest.param(None, id=f"{sub}-fixtures-absent")]
+    return [pytest.param(p, id=p.name) for p in sorted(folder.iterdir()) if p.is_file()]
+
+
+def _context() -> dict[str, Any]:
+    require_shared()
+    terms: dict[str, Any] = json.loads(CONTEXT_FILE.read_text())["@context"]
+    return terms
+
+
+# --- which property each invalid file breaks ------------------------------------------------------
+
+# Where the file name does not spell the property (typos, no suffix): written from reading the file.
+EXPECTED_PROPERTY: dict[str, str] = {
+    "caliperEntity-MalformedCreationDate.json": "dateCreated",  # "2016-08-01", a date only
+    "caliperEntity-MalformedModifiedDate.json": "dateModified",  # "2016-09-02"
+    # "Dependant" in the name; the property is isTimeDependent ("No" instead of a boolean)
+    "caliperEntityAssessmentItem-MalformedIsTimeDependantNotAString.json": "isTimeDependent",
+    # "Generatable" in the name; the file's generated is a Person on an AssignableEvent
+    "caliperEventAssignable-MalformedGeneratableWrongEntityType.json": "generated",
+}
+NOT_JSON = {
+    "caliperEntity-BadJson.json",  # "THIS IS NOT VALID JSON" by design
+    # Meant to test items[0] being a Person, but the upstream file has a trailing comma after
+    # items[0].type, so a strict JSON parser rejects it first (see test_survey_items_intent).
+    "caliperEntitySurvey-MalformedItemsContainsWrongEntityType.json",
+}
+# What follows the property name: NotAnInt, InvalidDateTime, ContainsWrongType, WrongEntityType...
+_SUFFIX = (r"(?:Not|Invalid|Unknown|Contains?|ListElement|WrongListElement)[A-Z]\w*"
+           r"|WrongEntityTypes?|EntityType|NoValue")
+_MALFORMED = re.compile(
+    rf"^caliper(?:Entity|Event)\w*-Malf(?:or|ro)med([A-Z]\w*?)(?:{_SUFFIX})\.json$")
+_MISSING = re.compile(r"^caliper(?:Entity|Event)\w*-(?:No|Null)([A-Z]\w*)\.json$")
+_NAMED = {
+    "UnknownContext": "@context", "UnknownEntityType": "type", "UnknownEventType": "type",
+    "UnknownAction": "action", "WrongAction": "action", "UnknownProfile": "profile",
+}
+
+
+def expected_property(name: str) -> str:
+    if name in EXPECTED_PROPERTY:
+        return EXPECTED_PROPERTY[name]
+    match = _MALFORMED.match(name) or _MISSING.match(name)
+    if match:
+        word = match.group(1)
+        return word[0].lower() + word[1:]
+    rule = name.split("-", 1)[1].removesuffix(".json")
+    return _NAMED[rule]
+
+
+def expected_path(name: str) -> re.Pattern[str]:
+    """The offending top-level property, possibly an element of it, possibly its `type`."""
+    return re.compile(rf"^data\[0\]\.{re.escape(expected_property(name))}(\[\d+\])?(\.type)?$")
+
+
+# --- the suite, file by file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", _fixture_params("valid"))
+def test_valid_fixture_is_accepted(path: Path | None) -> None:
+    require_shared()
+    assert path is not None
+    if path.name == conformance.ENDPOINT_CONFIG_FILE:
+        assert conformance.endpoint_config_problems(path.read_bytes()) == []
+        return
+    parse_envelope(conformance.wrap_for_endpoint(path))
+
+
+@pytest.mark.parametrize("path", _fixture_params("invalid"))
+def test_invalid_fixture_is_rejected_at_its_property(path: Path | None) -> None:
+    require_shared()
+    assert path is not None
+    with pytest.raises(CaliperError) as caught:
+        parse_envelope(conformance.wrap_for_endpoint(path))
+    if path.name in NOT_JSON:
+        assert isinstance(caught.value, MalformedJSON)
+        assert caught.value.path == ""
+        return
+    pattern = expected_path(path.name)
+    first = caught.value.problems[0]
+    assert pattern.match(first.path), f"{first.path}: {first.message} (wanted {pattern.pattern})"
+    assert first.message
+
+
+def test_survey_items_intent() -> None:
+    """With its stray comma removed, the malformed Survey file fails where its name says."""
+    require_shared()
+    name = "caliperEntitySurvey-MalformedItemsContainsWrongEntityType.json"
+    text = (CALIPER_FIXTURES / "invalid" / name).read_text()
+    repaired = re.sub(r",(\s*})", r"\1", text)
+    problems = check_item(json.loads(repaired), "data[0]")
+    assert [p.path for p in problems] == ["data[0].items[0].type"]
+    assert problems[0].message == "Expected Questionnaire (or a subtype); got Person"
+
+
+def test_run_suite_totals() -> None:
+    require_shared()
+    result = conformance.run_suite(CALIPER_FIXTURES)
+    assert [o.name for o in result.failures] == []
+    assert result.summary_line() == "valid_accepted=144/144 invalid_rejected=279/279"
+
+
+def test_wrap_for_endpoint_shapes() -> None:
+    require_shared()
+    envelope = CALIPER_FIXTURES / "valid" / "caliperEnvelopeEventSingle.json"
+    assert conformance.wrap_for_endpoint(envelope) == envelope.read_bytes()
+    bare = CALIPER_FIXTURES / "valid" / "caliperEventSessionLoggedIn.json"
+    body = json.loads(conformance.wrap_for_endpoint(bare))
+    assert list(body) == ["sensor", "sendTime", "dataVersion", "data"]
+    assert body["dataVersion"] == vocabulary.CALIPER_CONTEXT
+    assert body["data"] == [json.loads(bare.read_text())]
+    bad = CALIPER_FIXTURES / "invalid" / "caliperEntity-BadJson.json"
+    assert conformance.wrap_for_endpoint(bad) == bad.read_bytes()
+
+
+# --- the TimebackProfile events pass the core rules -----------------------------------------------
+
+
+def _timeback_params() -> list[Any]:
+    if not TIMEBACK_FIXTURES.is_dir():
+        return [pytest.param(None, id="timeback-fixtures-absent")]
+    names = [p for p in sorted(TIMEBACK_FIXTURES.glob("*.json"))
+             if p.name.startswith(("envelope-", "record-"))
+             or (p.name.startswith("adapter-") and p.name.endswith("-resulting-envelope.json"))]
+    return [pytest.param(p, id=p.name) for p in names]
+
+
+@pytest.mark.parametrize("path", _timeback_params())
+def test_timeback_items_pass_core_rules(path: Path | None) -> None:
+    require_shared()
+    assert path is not None
+    data = json.loads(path.read_text())["data"]
+    assert data
+    for index, item in enumerate(data):
+        assert check_item(item, f"data[{index}]") == []
+
+
+def _timeback_event() -> dict[str, Any]:
+    require_shared()
+    item: dict[str, Any] = json.loads(
+        (TIMEBACK_FIXTURES / "envelope-time-spent.json").read_text())["data"][0]
+    return item
+
+
+def test_timeback_common_rules() -> None:
+    event = _timeback_event()
+    assert check_item({**event, "action": "Completed"}, "data[0]")[0].path == "data[0].action"
+    assert check_item({**event, "id": "df4966ad"}, "data[0]")[0].path == "data[0].id"
+    late = check_item({**event, "eventTime": "2025-01-15"}, "data[0]")
+    assert late[0].path == "data[0].eventTime"
+    without_actor = {k: v for k, v in event.items() if k != "actor"}
+    assert [(p.path, p.message) for p in check_item(without_actor, "data[0]")] == [
+        ("data[0].actor", "Required")]
+    wrong_type = {**event, "type": "SessionEvent", "action": "LoggedIn"}
+    assert check_item(wrong_type, "data[0]")[0].path == "data[0].type"
+    # detailed Timeback rules (items, values, email) are timeback.py's, not the core's
+    odd_items = {**event, "generated": {**event["generated"], "items": [{"value": "x"}]}}
+    assert check_item(odd_items, "data[0]") == []
+
+
+# --- messages say what was expected ---------------------------------------------------------------
+
+
+def _session_event() -> dict[str, Any]:
+    require_shared()
+    item: dict[str, Any] = json.loads(
+        (CALIPER_FIXTURES / "valid" / "caliperEventSessionLoggedIn.json").read_text())
+    return item
+
+
+def test_messages_name_what_was_expected() -> None:
+    event = _session_event()
+    problems = check_item({**event, "action": "Foo"}, "data[3]")
+    assert [(p.path, p.message) for p in problems] == [(
+        "data[3].action",
+        "Unknown action 'Foo' for SessionEvent; expected one of: LoggedIn, LoggedOut, TimedOut")]
+    problems = check_item({**event, "object": "not an iri"}, "data[0]")
+    assert problems[0].message.startswith("Expected a SoftwareApplication object or its IRI")
+    problems = check_item({**event, "surprise": 1}, "data[0]")
+    assert [p.path for p in problems] == ["data[0].surprise"]
+    measure = {"@context": vocabulary.CALIPER_CONTEXT, "id": "urn:uuid:1",
+               "type": "AggregateMeasure", "metric": "MinutesOnTask", "metricValue": 12}
+    problems = check_item(measure, "data[0]")
+    assert problems[0].path == "data[0].metricValue"
+    assert problems[0].message.startswith("Expected a number with a fractional part (float)")
+    assert check_item([], "data[0]")[0].path == "data[0]"
+
+
+def test_session_actor_and_object_follow_the_action() -> None:
+    event = _session_event()
+    timed_out = {**event, "action": "TimedOut"}  # a Person actor may not time out a session
+    assert [p.path for p in check_item(timed_out, "data[0]")] == [
+        "data[0].actor.type", "data[0].object.type"]
+
+
+# --- the tables agree with the JSON-LD context ----------------------------------------------------
+
+_CONTEXT_GROUPS = {
+    "caliper:actions/": vocabulary.CORE_ACTIONS,
+    "caliper:metrics/": vocabulary.METRICS,
+    "caliper:systemIdentifiers/": vocabulary.SYSTEM_IDENTIFIER_TYPES,
+    "caliper:lti/": vocabulary.LTI_MESSAGE_TYPES,
+    "lis:status#": vocabulary.STATUSES,
+    "caliper:profiles/": vocabulary.CORE_PROFILES,
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(_CONTEXT_GROUPS))
+def test_vocabulary_matches_context(prefix: str) -> None:
+    terms = _context()
+    in_context = {k for k, v in terms.items() if isinstance(v, str) and v.startswith(prefix)}
+    assert in_context == set(_CONTEXT_GROUPS[prefix])
+
+
+def test_roles_match_context() -> None:
+    terms = _context()
+    in_context = {k for k, v in terms.items()
+                  if isinstance(v, str) and v.startswith("lis:membership")}
+    assert set(vocabulary.ROLES) - in_context == {"Manager#Manager"}  # used by the IMS fixtures
+    assert in_context <= set(vocabulary.ROLES)
+
+
+def test_types_match_context() -> None:
+    terms = _context()
+    caliper_types = {k for k, v in terms.items() if isinstance(v, str)
+                     and re.fullmatch(r"caliper:[A-Z]\w*", v)}
+    core_entities = {t.name for t in entities.ENTITY_TABLE if not t.open}
+    core_events = {t.name for t in events.EVENT_TABLE if t.profile is None}
+    assert caliper_types == core_entities | core_events
+
+
+_STRING_LISTS = {"keywords", "itemLabels", "itemValues", "categories", "tags", "selections"}
+_NOT_IN_CONTEXT = {"storageName", "searchResults"}
+
+
+def _expected_kinds(definition: object) -> tuple[Prop | type, ...]:
+    kind = definition.get("@type") if isinstance(definition, dict) else None
+    return {
+        "xsd:string": (STRING,),
+        "xsd:dateTime": (DATE_TIME,),
+        "xsd:duration": (DURATION,),
+        "xsd:boolean": (BOOLEAN,),
+        "xsd:decimal": (DECIMAL,),
+        "xsd:integer": (INTEGER, NON_NEGATIVE_INTEGER),
+        "xsd:long": (INTEGER,),
+        "xsd:nonNegativeInteger": (NON_NEGATIVE_INTEGER,),
+        "@vocab": (Term,),
+        "@id": (Ref, Map),
+        None: (Ref, STRING),
+    }[kind]
+
+
+def test_property_kinds_match_context() -> None:
+    terms = _context()
+    for type_name, properties in entities.PROPERTIES.items():
+        for name, prop in properties.items():
+            if name in _NOT_IN_CONTEXT:
+                assert name not in terms
+                continue
+            assert name in terms, f"{type_name}.{name} is not a context term"
+            inner = prop.item if isinstance(prop, ListOf) else prop
+            if isinstance(prop, ListOf) and name in _STRING_LISTS:
+                assert inner == STRING, name  # strings in the fixtures, whatever @type says
+                continue
+            expected = _expected_kinds(terms[name])
+            assert any(inner == k or (isinstance(k, type) and isinstance(inner, k))
+                       for k in expected), f"{type_name}.{name}: {inner} vs {terms[name]}"
+            assert isinstance(prop, ListOf) == (terms[name].get("@container") == "@list"), name

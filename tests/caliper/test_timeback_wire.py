@@ -1,0 +1,86 @@
+"""The wire layer accepts every captured Timeback envelope and round-trips it without loss."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from support.shared import timeback_envelope_names, timeback_fixture
+
+from timeledger.caliper import CaliperError, facts_of, parse_envelope
+from timeledger.caliper.timeback import dump_event
+
+
+@pytest.mark.parametrize("name", timeback_envelope_names() or ["<shared data absent>"])
+def test_captured_envelope_is_accepted_and_round_trips(name: str) -> None:
+    original = timeback_fixture(name)
+    parsed = parse_envelope(json.dumps(original).encode())
+    assert parsed.to_json() == original
+    assert len(parsed.timeback) == len(original["data"])
+    reserialized = {**original, "data": [dump_event(parsed.timeback[i])
+                                         for i in range(len(original["data"]))]}
+    assert reserialized == original
+    again = parse_envelope(json.dumps(reserialized).encode())
+    assert [dump_event(e) for e in again.timeback.values()] == original["data"]
+
+
+def test_facts_read_run_course_and_time_split() -> None:
+    parsed = parse_envelope(json.dumps(timeback_fixture("envelope-time-spent.json")).encode())
+    facts = facts_of(parsed.timeback[0])
+    assert facts.kind == "time"
+    assert facts.run_id == "3f0c6a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
+    assert facts.course_id == "course-abc"
+    assert facts.seconds == {"active": 290.5, "inactive": 9.5}
+    assert facts.learner_email == "student@example.edu"
+    assert facts.window_start is None
+
+
+def test_extensions_run_id_wins_over_session() -> None:
+    body = timeback_fixture("envelope-activity-completed.json")
+    body["data"][0]["extensions"]["runId"] = "11111111-1111-4111-8111-111111111111"
+    facts = facts_of(parse_envelope(json.dumps(body).encode()).timeback[0])
+    assert facts.run_id == "11111111-1111-4111-8111-111111111111"
+    assert (facts.xp_earned, facts.total_questions, facts.correct_questions) == (12, 10, 8)
+    assert (facts.mastered_units, facts.attempt, facts.pct_complete) == (1, 1, 40)
+
+
+def _broken(mutate: str) -> CaliperError:
+    body = timeback_fixture("envelope-batch-two-events.json")
+    data = copy.deepcopy(body)
+    exec(mutate, {"d": data["data"]})
+    with pytest.raises(CaliperError) as caught:
+        parse_envelope(json.dumps(data).encode())
+    return caught.value
+
+
+@pytest.mark.parametrize(("mutate", "path"), [
+    ("d[0]['generated']['items'][1]['value'] = 11", "data[0].generated.items[1].value"),
+    ("del d[0]['generated']['items'][0]", "data[0].generated.items"),
+    ("del d[0]['generated']['items'][2]", "data[0].generated.items"),
+    ("d[0]['generated']['items'][0]['value'] = -1", "data[0].generated.items[0].value"),
+    ("d[0]['generated']['items'][0]['value'] = 2.5", "data[0].generated.items[0].value"),
+    ("d[0]['generated']['items'].append({'type': 'bonus', 'value': 1})",
+     "data[0].generated.items[4].type"),
+    ("d[1]['generated']['items'][0]['value'] = 86400.5", "data[1].generated.items[0].value"),
+    ("d[1]['generated']['items'][1]['value'] = -0.1", "data[1].generated.items[1].value"),
+    ("d[1]['generated']['items'][1]['type'] = 'sleeping'", "data[1].generated.items[1].type"),
+    ("d[1]['eventTime'] = '2025-01-15T12:05:00+02:00'", "data[1].eventTime"),
+    ("d[1]['eventTime'] = 'yesterday'", "data[1].eventTime"),
+    ("d[0]['actor']['email'] = 'not-an-email'", "data[0].actor.email"),
+    ("del d[0]['actor']['email']", "data[0].actor.email"),
+    ("d[0]['object']['subject'] = 'Alchemy'", "data[0].object.subject"),
+    ("d[0]['generated']['attempt'] = 0", "data[0].generated.attempt"),
+    ("d[0]['generated']['extensions']['pctCompleteApp'] = 101",
+     "data[0].generated.extensions.pctCompleteApp"),
+])
+def test_profile_rule_breaks_name_the_path(mutate: str, path: str) -> None:
+    assert _broken(mutate).problems[0].path == path
+
+
+def test_activity_event_without_profile_is_held_to_the_profile() -> None:
+    body = timeback_fixture("envelope-minimal-completed.json")
+    del body["data"][0]["profile"]
+    with pytest.raises(CaliperError) as caught:
+        parse_envelope(json.dumps(body).encode())
+    assert caught.value.problems[0].path == "data[0].profile"
