@@ -10,26 +10,31 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.platform import PlatformProcess  # noqa: E402
+from support.platform import PlatformProcess
+from support.postgres import Backend
 
 # --backend, the `backend` parametrization (sqlite and pg) and the `postgres_cluster` fixture.
 pytest_plugins = ("support.postgres",)
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
-    """One platform for the session; tests keep apart by using their own learners and runs."""
-    with PlatformProcess(tmp_path_factory.mktemp("platform")) as running:
+def platform(backend: Backend,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+    """One platform per backend for the session; tests keep apart by their own learners, runs."""
+    with PlatformProcess(tmp_path_factory.mktemp("platform"),
+                         db_url=backend.new_db_url()) as running:
         yield running
 
 
 @pytest.fixture
-def make_platform(tmp_path: Path) -> Iterator[Callable[..., PlatformProcess]]:
+def make_platform(backend: Backend, tmp_path: Path) -> Iterator[Callable[..., PlatformProcess]]:
     """Start platforms of this test's own (stopped at the end)."""
     started: list[PlatformProcess] = []
 
     def make(**kwargs: object) -> PlatformProcess:
         folder = tmp_path / f"platform{len(started)}"
+        if "db_url" not in kwargs:  # on pg, each platform gets a fresh database
+            kwargs["db_url"] = backend.new_db_url()
         running = PlatformProcess(folder, **kwargs).start()  # type: ignore[arg-type]
         started.append(running)
         return running

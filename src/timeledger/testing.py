@@ -1,4 +1,4 @@
-"""Test helpers for apps using the SDK: a fake clock, manual timers, and a platform that sends nothing.
+"""Test helpers for apps using the SDK: a fake clock, manual timers, a platform in memory.
 
     clock = FakeClock()
     platform = FakePlatform()
@@ -28,7 +28,7 @@ __all__ = ["FakeClock", "FakePlatform", "ManualScheduler", "ScriptedReply"]
 
 @dataclass(slots=True)
 class ScriptedReply:
-    """A reply FakePlatform gives instead of accepting: a status, or `network=True` for a failure."""
+    """A reply FakePlatform gives instead of accepting: a status, or a network failure."""
 
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)

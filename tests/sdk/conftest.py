@@ -1,4 +1,4 @@
-"""Fixtures for the SDK tests: a config, a fake clock, a fake platform and a deterministic client."""
+"""Fixtures for the SDK tests: a config, a fake clock, a fake platform, a deterministic client."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from .conftest import MATH, USER, make_client
 from timeledger.sdk import (
     ActivityEndedError,
     ActivityInProgressError,
@@ -15,6 +14,8 @@ from timeledger.sdk import (
     ValidationError,
 )
 from timeledger.testing import FakeClock, FakePlatform
+
+from .conftest import MATH, USER, make_client
 
 
 def start(client: Client, **kwargs: Any) -> Any:

@@ -318,7 +318,7 @@ class Activity:
             _call(self.callbacks.on_resume)
 
     def touch(self) -> None:
-        """The learner did something: with `idle_timeout`, idle time ends and active time resumes."""
+        """The learner did something: with `idle_timeout`, idle time ends, active time resumes."""
         woke = False
         with self._lock:
             if self._stopped:

@@ -37,6 +37,7 @@ from timeledger.sdk.errors import (
     ClientClosedError,
     ConfigurationError,
     EventKind,
+    RejectedError,
     ValidationError,
 )
 from timeledger.sdk.options import ClientOptions, TimeOptions
@@ -223,9 +224,19 @@ class ClientCore:
             if not fresh:
                 self.tracking.forget(row.event_id)
         fresh_ids = {row.event_id for row, fresh in zip(rows, added, strict=True) if fresh}
-        if wait_for is not None and wait_for not in fresh_ids:
-            waiter = None
+        if waiter is not None and wait_for not in fresh_ids:
+            self.tracking.forget_waiter(waiter)
+            waiter = self._settled_waiter(waiter)
         self.wake(wait_for is not None)
+        return waiter
+
+    def _settled_waiter(self, waiter: Waiter) -> Waiter:
+        """A completion queued before (same id): settle from what the outbox knows of it."""
+        state, error = self.outbox.state(waiter.event_id) or ("pending", None)
+        if state == "dead":
+            waiter.settle("rejected", RejectedError(error or "rejected earlier"))
+        else:
+            waiter.settle("delivered" if state == "delivered" else "failed")
         return waiter
 
     def enqueue(self, event: Mapping[str, Any]) -> bool:

@@ -1,4 +1,4 @@
-"""Client and time-tracking options, each also readable from a `TIMELEDGER_*` environment variable."""
+"""Client and time-tracking options, each also readable from a `TIMELEDGER_*` variable."""
 
 from __future__ import annotations
 

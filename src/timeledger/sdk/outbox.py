@@ -111,7 +111,7 @@ def _owner_alive(owner: str) -> bool:
 
 
 class Outbox:
-    """Queue, claim, acknowledge, release and bury events; `path=":memory:"` keeps them in memory."""
+    """Queue, claim, acknowledge, release and bury events; `":memory:"` keeps them in memory."""
 
     def __init__(self, path: str | Path, clock: Clock, lease_seconds: float = 60.0) -> None:
         self.path = str(path)
@@ -151,8 +151,9 @@ class Outbox:
         added: list[bool] = []
         with self._transaction() as db:
             for event in events:
-                fresh = db.execute("INSERT OR IGNORE INTO seen (event_id, first_seen) VALUES (?, ?)",
-                                   (event.event_id, now)).rowcount == 1
+                fresh = db.execute(
+                    "INSERT OR IGNORE INTO seen (event_id, first_seen) VALUES (?, ?)",
+                    (event.event_id, now)).rowcount == 1
                 if fresh:
                     db.execute(
                         "INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
@@ -239,11 +240,26 @@ class Outbox:
             return self._db.execute("SELECT 1 FROM events WHERE event_id = ? AND dead = 0",
                                     (event_id,)).fetchone() is not None
 
+    def state(self, event_id: str) -> tuple[str, str | None] | None:
+        """("pending" | "dead" | "delivered", last error) for an id this outbox has seen."""
+        with self._lock:
+            row = self._db.execute("SELECT dead, last_error FROM events WHERE event_id = ?",
+                                   (event_id,)).fetchone()
+            if row is not None:
+                return ("dead" if row[0] else "pending"), row[1]
+            known = self._db.execute("SELECT 1 FROM seen WHERE event_id = ?",
+                                     (event_id,)).fetchone()
+        return ("delivered", None) if known else None
+
     def seen(self, event_id: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM seen WHERE event_id = ?",
                                     (event_id,)).fetchone() is not None
 
     def close(self) -> None:
+        """Give back this outbox's leases (nothing is in flight any more) and close the file."""
+        with self._transaction() as db:
+            db.execute("UPDATE events SET lease_owner = NULL, lease_until = NULL"
+                       " WHERE lease_owner = ?", (self.owner,))
         with self._lock:
             self._db.close()

@@ -68,7 +68,7 @@ class Sender:
 
 
 class SenderThread:
-    """The background worker: wakes on new events, lingers briefly to batch, backs off on failure."""
+    """The background worker: wakes on new events, lingers to batch, backs off on failure."""
 
     def __init__(self, sender: Sender, *, batch_interval: float, poll_interval: float) -> None:
         self.sender = sender

@@ -20,7 +20,7 @@ Outcome = Literal["delivered", "rejected", "failed"]
 
 @dataclass(slots=True)
 class Watch:
-    """Callbacks for one event; `retry_attempts` transient failures are allowed before `on_error`."""
+    """Callbacks for one event; `retry_attempts` transient failures pass before `on_error`."""
 
     kind: EventKind
     on_error: ErrorCallback | None = None

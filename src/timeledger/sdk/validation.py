@@ -1,4 +1,4 @@
-"""Checks on what an app passes in, raising ValidationError with snake_case fields, before queueing."""
+"""Checks on what an app passes in, raising ValidationError (snake_case fields) before queueing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Caliper API as plain data (sans-IO): requests to make, replies to classify, envelope bytes."""
+"""The Caliper API as plain data (sans-IO): requests to make, replies to classify, envelopes."""
 
 from __future__ import annotations
 

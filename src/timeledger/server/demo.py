@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,11 +29,13 @@ from timeledger.caliper.builders import (
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
 from timeledger.config import TimebackConfig
+from timeledger.server.pipeline.registry import register_courses
 from timeledger.server.platform import Platform
 from timeledger.server.store.schema import events
 
 SEED = 20250915
-SCHOOL_DAYS = 10  # today and the nine days before it
+SCHOOL_DAYS = 8  # today and the week before it
+LEARNER_COUNT = 30
 HEARTBEAT = timedelta(seconds=60)  # the demo apps configure a 60 s heartbeat (default 15 s)
 EVENTS_PER_ENVELOPE = 500
 ROSTER_BASE = "https://sis.demo-school.example"
@@ -102,6 +105,8 @@ class DemoCourse:
     course_id: str
     name: str
     daily_minutes: float
+    total_lessons: int | None
+    reports_progress: bool  # the app sends pctComplete; the others leave it to masteredUnits
 
 
 @dataclass
@@ -110,6 +115,7 @@ class DemoLearner:
     courses: list[DemoCourse]
     diligence: float  # 0.5 (often short of goals) .. 1.3 (beats them)
     accuracy: float
+    lessons_passed: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 @dataclass
@@ -151,7 +157,9 @@ def _courses() -> list[DemoCourse]:
             out.append(DemoCourse(
                 app=config.app_name, sensor=course.sensor or "", subject=course.subject,
                 grade=course.grade, code=course.course_code, course_id=course.course_id,
-                name=course.name, daily_minutes=course.goals.get("dailyActiveMinutes", 20.0)))
+                name=course.name, daily_minutes=course.goals.get("dailyActiveMinutes", 20.0),
+                total_lessons=course.total_lessons,
+                reports_progress=config.app_name == "MathQuest"))
     return out
 
 
@@ -160,7 +168,7 @@ def _learners(rng: random.Random, courses: list[DemoCourse]) -> list[DemoLearner
     grade4 = [c for c in courses if c.grade == 4]
     spanish = [c for c in courses if c.code == "SPAN-101"]
     learners: list[DemoLearner] = []
-    for index, first in enumerate(FIRST_NAMES):
+    for index, first in enumerate(FIRST_NAMES[:LEARNER_COUNT]):
         last = LAST_NAMES[index % len(LAST_NAMES)]
         email = f"{first.lower()}.{last.lower()}@demo-school.example"
         sis_id = f"s{1000 + index}"
@@ -201,14 +209,22 @@ def _heartbeats(plan: EventPlan, course: DemoCourse, actor: dict[str, Any],
     return at
 
 
-def _metrics(rng: random.Random, learner: DemoLearner, active_minutes: float,
-             mastered: int | None = None) -> Metrics:
+def _metrics(rng: random.Random, learner: DemoLearner, course: DemoCourse,
+             active_minutes: float, mastered: int | None = None) -> Metrics:
     total = rng.choice((8, 10, 12, 15, 20))
     correct = min(total, max(0, round(total * min(1.0, rng.gauss(learner.accuracy, 0.06)))))
-    # 1 XP per focused minute, earned in full only when the work is mostly right.
-    xp = round(active_minutes * (1.0 if correct / total >= 0.8 else 0.5))
+    passed = correct / total >= 0.8
+    # Up to 1 XP per focused minute, and none below 80 % correct (the Timeback rule).
+    xp = math.floor(active_minutes * 0.97) if passed else 0
+    if mastered is None:
+        mastered = 1 if passed else 0
+    learner.lessons_passed[course.course_id] += int(passed)
+    pct: float | None = None
+    if course.reports_progress and course.total_lessons:
+        pct = min(100.0, round(learner.lessons_passed[course.course_id] * 100
+                               / course.total_lessons, 1))
     return Metrics(xp_earned=xp, total_questions=total, correct_questions=correct,
-                   mastered_units=mastered)
+                   mastered_units=mastered, pct_complete=pct)
 
 
 def _school_day(plan: EventPlan, learner: DemoLearner, first_start: datetime,
@@ -237,7 +253,7 @@ def _school_day(plan: EventPlan, learner: DemoLearner, first_start: datetime,
                     # The app's backend records the completion once the last sitting is done.
                     plan.add(course.sensor, completed_event(
                         actor=actor, activity=activity, run_id=run.run_id, ended_at=at,
-                        metrics=_metrics(rng, learner, run.done_minutes),
+                        metrics=_metrics(rng, learner, course, run.done_minutes),
                         event_id=plan.event_id()))
                     del open_runs[key]
             else:
@@ -245,7 +261,7 @@ def _school_day(plan: EventPlan, learner: DemoLearner, first_start: datetime,
                 at = _heartbeats(plan, course, actor, activity, run_id, at, minutes)
                 plan.add(course.sensor, completed_event(
                     actor=actor, activity=activity, run_id=run_id, ended_at=at,
-                    metrics=_metrics(rng, learner, minutes), event_id=plan.event_id()))
+                    metrics=_metrics(rng, learner, course, minutes), event_id=plan.event_id()))
             at += timedelta(minutes=rng.uniform(2, 25))
 
 
@@ -280,9 +296,9 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
     activity, run_id = _activity(course, LESSONS[course.name][2]), plan.run_id()
     start = day + timedelta(hours=2)
     end = _heartbeats(plan, course, actor, activity, run_id, start, 10)
-    plan.add(course.sensor, time_spent_event(
-        actor=actor, activity=activity, run_id=run_id, started_at=start, ended_at=end,
-        active_ms=600_000, inactive_ms=0, event_id=plan.event_id()))
+    plan.add(course.sensor, time_spent_event(  # the backend's own idea of when the run began
+        actor=actor, activity=activity, run_id=run_id, started_at=start + timedelta(seconds=4),
+        ended_at=end, active_ms=600_000, inactive_ms=0, event_id=plan.event_id()))
     plan.add(course.sensor, completed_event(
         actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
         metrics=Metrics(xp_earned=10, total_questions=10, correct_questions=9)))
@@ -311,15 +327,16 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
         actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
         metrics=Metrics(xp_earned=5, total_questions=8, correct_questions=8)))
 
-    # masteredUnits that look cumulative: 2, 4, 6, 8 across one learner's lessons.
-    learner, course, actor = setup(16)
+    # masteredUnits that look cumulative: 2, 4, 6, 8 in a course the learner tries on the side.
+    learner, _, actor = setup(16)
+    course = next(c for c in _courses() if c.name == "Science G4")
     at = day - timedelta(days=3)
     for number, units in enumerate((2, 4, 6, 8)):
         activity, run_id = _activity(course, LESSONS[course.name][number]), plan.run_id()
         end = _heartbeats(plan, course, actor, activity, run_id, at, 6)
         plan.add(course.sensor, completed_event(
             actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-            metrics=_metrics(rng, learner, 6, mastered=units)))
+            metrics=_metrics(rng, learner, course, 6, mastered=units)))
         at += timedelta(days=1)
 
     # A negative XP correction (allowed, not a flag): a teacher took back 5 XP.
@@ -386,14 +403,12 @@ def has_events(platform: Platform) -> bool:
         return conn.execute(sa.select(events.c.seq).limit(1)).first() is not None
 
 
-def register_courses(platform: Platform) -> int:
+def register_demo_courses(platform: Platform) -> int:
     """Put the demo apps' courses (goals, totalLessons) in the platform's course registry."""
-    from timeledger.server.pipeline import courses as registry
-
     count = 0
     with platform.engine.begin() as conn:
         for config in demo_configs():
-            count += registry.register_config(conn, config)
+            count += register_courses(conn, config, f"demo:{config.app_name}", platform.now())
     return count
 
 
@@ -403,7 +418,7 @@ def fill_demo(platform: Platform, console: Console) -> int:
         console.print("[yellow]--demo: the store already has events; leaving it as it is[/]")
         return 0
     now = platform.now()
-    courses = register_courses(platform)
+    courses = register_demo_courses(platform)
     plan = build_plan(now, platform.settings.timezone)
     batches = list(_envelopes(plan, now))
     total = sum(size for _, size in batches)

@@ -76,6 +76,17 @@ def _actor(item: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+# Deadlock detected, serialization failure: concurrent writers on PostgreSQL can lose either,
+# e.g. two envelopes carrying the same event ids in different orders.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+INGEST_ATTEMPTS = 5
+
+
+def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 class Ingestor:
     """Appends envelopes. Event ids are unique in the store, so a resend is a no-op success."""
 
@@ -88,10 +99,18 @@ class Ingestor:
         self._write_lock = threading.Lock() if is_sqlite(engine) else None
 
     def ingest(self, envelope: Envelope, client_id: str | None = None) -> JobResult:
-        if self._write_lock is None:
-            return self._ingest(envelope, client_id)
-        with self._write_lock:
-            return self._ingest(envelope, client_id)
+        for attempt in range(1, INGEST_ATTEMPTS + 1):
+            try:
+                if self._write_lock is None:
+                    return self._ingest(envelope, client_id)
+                with self._write_lock:
+                    return self._ingest(envelope, client_id)
+            except sa.exc.DBAPIError as exc:
+                # PostgreSQL aborted the transaction (deadlock, serialization): it changed
+                # nothing, so running it again is safe.
+                if attempt == INGEST_ATTEMPTS or _sqlstate(exc) not in RETRYABLE_SQLSTATES:
+                    raise
+        raise AssertionError("unreachable")
 
     def _ingest(self, envelope: Envelope, client_id: str | None) -> JobResult:
         job_id = str(uuid.uuid4())

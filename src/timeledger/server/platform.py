@@ -13,7 +13,7 @@ from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.settings import Settings
 from timeledger.server.store.credentials import CredentialStore
 from timeledger.server.store.database import create_engine
-from timeledger.server.store.schema import metadata
+from timeledger.server.store.migrate import ensure_schema
 
 
 def utc_now() -> datetime:
@@ -36,7 +36,7 @@ def open_platform(settings: Settings, now: Callable[[], datetime] = utc_now,
                   create_schema: bool = True) -> Platform:
     engine = create_engine(settings.db_url)
     if create_schema:
-        metadata.create_all(engine)
+        ensure_schema(engine, auto_create_empty=True)
     pipeline_settings = PipelineSettings(timezone=settings.timezone)
     return Platform(
         settings=settings,

@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 STATIC_PREFIX = "/static"
 IMMUTABLE = "public, max-age=31536000, immutable"
-_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".svg": "image/svg+xml"}
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from timeledger.server.dashboard import numbers
 from timeledger.server.store.schema import events
 
 PAGE_SIZE = 50
+POLL_MS = 5000  # how often an open explorer asks for newer events
 EVENT_TYPES = ("TimeSpentEvent", "ActivityEvent")
 
 
@@ -57,3 +58,7 @@ def events_page(conn: sa.Connection, where: EventFilter, *, before: int | None =
     more = len(rows) > limit
     return {"events": items, "next": page[-1].seq if more and after is None else None,
             "more": more}
+
+
+def newest_seq(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())

@@ -107,7 +107,10 @@ def csrf_token(request: Request, viewer: Viewer | None) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser's Origin (or Referer) must name this host; a request without either may pass."""
+    """A browser's Fetch metadata, Origin or Referer must say this site; a request without them
+    (not a browser's, or an old one) may pass: the token is checked either way."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source or source == "null":
         return source != "null"
@@ -120,4 +123,4 @@ def csrf_ok(request: Request, viewer: Viewer | None, submitted: str | None) -> b
     if viewer is not None and viewer.session is not None:
         return viewer.session.csrf_matches(submitted)
     cookie = request.cookies.get(CSRF_COOKIE)
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), submitted.encode())
+    return cookie is not None and hmac.compare_digest(cookie.encode(), submitted.encode())

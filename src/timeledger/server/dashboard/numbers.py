@@ -27,21 +27,12 @@ def minutes(value: float | None) -> str:
     return "–" if value is None else f"{decimal(value)} min"
 
 
-def seconds_as_minutes(value: float | None) -> str:
-    return "–" if value is None else minutes(value / 60)
-
-
 def xp(value: float | None) -> str:
     return "–" if value is None else f"{decimal(value)} XP"
 
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{decimal(value)} %"
-
-
-def ratio_percent(value: float | None) -> str:
-    """A 0..1 ratio written as a percentage."""
-    return "–" if value is None else percent(value * 100)
 
 
 def moment(value: datetime | str | None, timezone: str = "UTC") -> str:
@@ -63,8 +54,27 @@ def clock(value: datetime | str | None, timezone: str = "UTC") -> str:
     return value.astimezone(ZoneInfo(timezone)).strftime("%H:%M:%S")
 
 
+def _plural(value: float, one: str, many: str) -> str:
+    return f"{decimal(value)} {one if value == 1 else many}"
+
+
+def goal(name: str, value: float) -> str:
+    """A course's daily goal in words: `25 XP`, `2 lessons`, `80 % accuracy`."""
+    if name == "dailyXp":
+        return xp(value)
+    if name == "dailyActiveMinutes":
+        return minutes(value)
+    if name == "dailyLessons":
+        return _plural(value, "lesson", "lessons")
+    if name == "dailyAccuracy":
+        return f"{percent(value)} accuracy"
+    if name == "dailyMasteredUnits":
+        return _plural(value, "mastered unit", "mastered units")
+    return f"{decimal(value)} {name}"
+
+
 FILTERS = {
     "count": count, "decimal": decimal, "minutes": minutes,
-    "seconds_as_minutes": seconds_as_minutes, "xp": xp, "percent": percent,
-    "ratio_percent": ratio_percent,
+    "xp": xp, "percent": percent,
 }
+GLOBALS = {"goal": goal}

@@ -22,7 +22,9 @@ CONTENT_SECURITY_POLICY = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # a share link's token must not leak to other sites
+    # Never to other sites (a share link's token must not leak); same-origin keeps the Origin
+    # header on form posts, which the CSRF check reads ("no-referrer" would make it "null").
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -38,6 +40,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(numbers.FILTERS)
     env.globals["asset_url"] = asset_url
+    env.globals.update(numbers.GLOBALS)
     return env
 
 

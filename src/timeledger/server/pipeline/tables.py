@@ -1,4 +1,4 @@
-"""The projection tables (rebuilt from events) and the course registry (loaded from config files)."""
+"""The projection tables (rebuilt from events) and the course registry (loaded from config)."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ gradebook_line_items = sa.Table(
     sa.Column("first_seen", UtcDateTime(), nullable=False),
 )
 
-gradebook_results = sa.Table(  # one per learner × line item × attempt; a repeated attempt overwrites
+gradebook_results = sa.Table(  # per learner × line item × attempt; a repeat overwrites
     "gradebook_results", metadata,
     sa.Column("learner_email", Email, primary_key=True),
     sa.Column("course_id", CourseId, primary_key=True),

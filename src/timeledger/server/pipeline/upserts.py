@@ -7,7 +7,7 @@ so that two transactions lock shared rows in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,18 +25,22 @@ def greatest(column: sa.ColumnElement[Any], new: sa.ColumnElement[Any]) -> sa.Co
     return sa.case((sa.or_(column.is_(None), new > column), new), else_=column)
 
 
-def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequence[str], *,
-           add: Sequence[str] = (), keep: Sequence[str] = (), latest: Sequence[str] = (),
-           least_of: Sequence[str] = (), greatest_of: Sequence[str] = (),
-           custom: Mapping[str, Any] | None = None,
-           returning: Sequence[str] = ()) -> list[sa.Row[Any]]:
-    """Insert `rows` (at most one per key); on a key that exists, combine column by column:
-    `add` sums, `keep` keeps the stored value when set, `latest` takes the new value when set,
-    `least_of`/`greatest_of` keep the extreme, `custom(table, excluded)` gives any other SET."""
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    if not ordered:
-        return []
-    stmt = insert(table, conn.dialect.name)
+# Statements are built once per shape and reused: building an upsert (and its cache key) costs
+# far more than running it for a handful of rows.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...],
+                      add: tuple[str, ...], keep: tuple[str, ...], latest: tuple[str, ...],
+                      least_of: tuple[str, ...], greatest_of: tuple[str, ...],
+                      custom: Callable[[Any, Any], Mapping[str, Any]] | None,
+                      returning: tuple[str, ...]) -> Any:
+    shape = (dialect, table.name, keys, add, keep, latest, least_of, greatest_of, custom,
+             returning)
+    stmt = _STATEMENTS.get(shape)
+    if stmt is not None:
+        return stmt
+    stmt = insert(table, dialect)
     new = stmt.excluded
     c = table.c
     set_: dict[str, Any] = {}
@@ -46,15 +50,34 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequ
     set_.update({name: least(c[name], new[name]) for name in least_of})
     set_.update({name: greatest(c[name], new[name]) for name in greatest_of})
     if custom is not None:
-        set_.update(custom)
+        set_.update(custom(c, new))
     if set_:
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     if returning:
-        return list(conn.execute(stmt.returning(*(c[name] for name in returning)), ordered))
-    conn.execute(stmt, ordered)
-    return []
+        stmt = stmt.returning(*(c[name] for name in returning))
+    _STATEMENTS[shape] = stmt
+    return stmt
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequence[str], *,
+           add: Sequence[str] = (), keep: Sequence[str] = (), latest: Sequence[str] = (),
+           least_of: Sequence[str] = (), greatest_of: Sequence[str] = (),
+           custom: Callable[[Any, Any], Mapping[str, Any]] | None = None,
+           returning: Sequence[str] = ()) -> list[sa.Row[Any]]:
+    """Insert `rows` (at most one per key); on a key that exists, combine column by column:
+    `add` sums, `keep` keeps the stored value when set, `latest` takes the new value when set,
+    `least_of`/`greatest_of` keep the extreme, `custom(table columns, excluded)` gives any
+    other SET (pass a module-level function: statements are cached by it)."""
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    if not ordered:
+        return []
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(add), tuple(keep),
+                             tuple(latest), tuple(least_of), tuple(greatest_of), custom,
+                             tuple(returning))
+    result = conn.execute(stmt, ordered)
+    return list(result) if returning else []
 
 
 def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str],
@@ -62,5 +85,10 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: 
     """Insert rows whose key is not stored yet (in the order given); returns those inserted."""
     if not rows:
         return []
-    stmt = insert(table, conn.dialect.name).on_conflict_do_nothing(index_elements=list(keys))
-    return list(conn.execute(stmt.returning(*(table.c[name] for name in returning)), list(rows)))
+    shape = (conn.dialect.name, table.name, tuple(keys), "new", tuple(returning))
+    stmt = _STATEMENTS.get(shape)
+    if stmt is None:
+        stmt = _STATEMENTS[shape] = (
+            insert(table, conn.dialect.name).on_conflict_do_nothing(index_elements=list(keys))
+            .returning(*(table.c[name] for name in returning)))
+    return list(conn.execute(stmt, list(rows)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from timeledger.server.store.database import SQLITE_FILE_NAME
 from timeledger.server.store.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Alembic's INFO lines ("Context impl PostgresqlImpl.") are noise next to what our commands say.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 # Any constant will do: it names the lock that serializes schema changes on PostgreSQL.
 _PG_SCHEMA_LOCK = 0x74_6C_73_63_68_65_6D_61  # "tlschema"
 

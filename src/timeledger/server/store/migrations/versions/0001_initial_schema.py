@@ -1,6 +1,6 @@
 """Initial schema."""
 # ruff: noqa: E501
-# Revision 0001, after none (the first); generated 2026-11-22 08:59:25.533567.
+# Revision 0001, after none (the first); generated 2026-11-22 09:06:56.283254.
 
 from __future__ import annotations
 
@@ -31,6 +31,93 @@ def upgrade() -> None:
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('client_id')
     )
+    op.create_table('completions',
+    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('event_id', sa.String(length=200), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=True),
+    sa.Column('run_id', sa.String(length=64), nullable=True),
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('activity_id', sa.String(length=2000), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=True),
+    sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('local_date', sa.String(length=10), nullable=False),
+    sa.Column('xp_milli', sa.BigInteger(), nullable=False),
+    sa.Column('total_questions', sa.Integer(), nullable=True),
+    sa.Column('correct_questions', sa.Integer(), nullable=True),
+    sa.Column('mastered_units', sa.Integer(), nullable=True),
+    sa.Column('pct_complete', sa.Float(), nullable=True),
+    sa.PrimaryKeyConstraint('seq'),
+    sa.UniqueConstraint('dedupe_key')
+    )
+    with op.batch_alter_table('completions', schema=None) as batch_op:
+        batch_op.create_index('ix_completions_run', ['run_id'], unique=False)
+
+    op.create_table('course_progress',
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('pct_complete', sa.Float(), nullable=True),
+    sa.Column('pct_time', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('pct_seq', sa.BigInteger(), nullable=True),
+    sa.Column('mastered_units', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('completions', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('xp_milli', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('learner_email', 'course_id')
+    )
+    op.create_table('course_registry',
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('subject', sa.String(length=50), nullable=False),
+    sa.Column('grade', sa.Integer(), nullable=True),
+    sa.Column('course_code', sa.String(length=200), nullable=True),
+    sa.Column('app_name', sa.String(length=300), nullable=False),
+    sa.Column('goals', sa.Text(), nullable=False),
+    sa.Column('total_lessons', sa.Integer(), nullable=True),
+    sa.Column('total_xp', sa.Float(), nullable=True),
+    sa.Column('env', sa.String(length=50), nullable=False),
+    sa.Column('source', sa.String(length=2000), nullable=False),
+    sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('course_id')
+    )
+    op.create_table('courses',
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=True),
+    sa.Column('subject', sa.String(length=50), nullable=False),
+    sa.Column('app_name', sa.String(length=300), nullable=False),
+    sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('course_id')
+    )
+    op.create_table('dashboard_admins',
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('password_hash', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('username')
+    )
+    op.create_table('dashboard_sessions',
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('subject', sa.String(length=320), nullable=False),
+    sa.Column('link_id', sa.String(length=32), nullable=True),
+    sa.Column('csrf_token', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('token_hash')
+    )
+    with op.batch_alter_table('dashboard_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_dashboard_sessions_expires', ['expires_at'], unique=False)
+
+    op.create_table('dashboard_share_links',
+    sa.Column('link_id', sa.String(length=32), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('link_id'),
+    sa.UniqueConstraint('token_hash')
+    )
     op.create_table('events',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=200), nullable=False),
@@ -56,6 +143,49 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_time', ['event_time'], unique=False)
         batch_op.create_index('ix_events_type_time', ['type', 'event_time'], unique=False)
 
+    op.create_table('flags',
+    sa.Column('flag_key', sa.String(length=1000), nullable=False),
+    sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('run_id', sa.String(length=64), nullable=True),
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=True),
+    sa.Column('event_ids', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('first_seq', sa.BigInteger(), nullable=False),
+    sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('occurrences', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('flag_key')
+    )
+    with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.create_index('ix_flags_learner', ['learner_email'], unique=False)
+        batch_op.create_index('ix_flags_run', ['run_id'], unique=False)
+
+    op.create_table('gradebook_line_items',
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('activity_id', sa.String(length=2000), nullable=False),
+    sa.Column('activity_name', sa.String(length=300), nullable=True),
+    sa.Column('subject', sa.String(length=50), nullable=False),
+    sa.Column('app_name', sa.String(length=300), nullable=False),
+    sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('course_id', 'activity_id')
+    )
+    op.create_table('gradebook_results',
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('activity_id', sa.String(length=2000), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('event_id', sa.String(length=200), nullable=False),
+    sa.Column('run_id', sa.String(length=64), nullable=True),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('total_questions', sa.Integer(), nullable=True),
+    sa.Column('correct_questions', sa.Integer(), nullable=True),
+    sa.Column('xp_milli', sa.BigInteger(), nullable=False),
+    sa.Column('mastered_units', sa.Integer(), nullable=True),
+    sa.Column('pct_complete', sa.Float(), nullable=True),
+    sa.Column('score_date', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('learner_email', 'course_id', 'activity_id', 'attempt')
+    )
     op.create_table('jobs',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('client_id', sa.String(length=100), nullable=True),
@@ -65,12 +195,160 @@ def upgrade() -> None:
     sa.Column('results', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('learner_aliases',
+    sa.Column('actor_id', sa.String(length=2000), nullable=False),
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('actor_id', 'learner_email')
+    )
+    with op.batch_alter_table('learner_aliases', schema=None) as batch_op:
+        batch_op.create_index('ix_learner_aliases_email', ['learner_email'], unique=False)
+
+    op.create_table('learner_days',
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('local_date', sa.String(length=10), nullable=False),
+    sa.Column('active_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('inactive_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('xp_milli', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('completions', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('total_questions', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('correct_questions', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('mastered_units', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('learner_email', 'course_id', 'local_date')
+    )
+    with op.batch_alter_table('learner_days', schema=None) as batch_op:
+        batch_op.create_index('ix_learner_days_date', ['local_date'], unique=False)
+
+    op.create_table('learners',
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=True),
+    sa.Column('first_actor_id', sa.String(length=2000), nullable=False),
+    sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('email')
+    )
+    op.create_table('mastery_streaks',
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('last_units', sa.Integer(), nullable=False),
+    sa.Column('prev_units', sa.Integer(), nullable=True),
+    sa.Column('prev2_units', sa.Integer(), nullable=True),
+    sa.Column('last_event_id', sa.String(length=200), nullable=False),
+    sa.Column('prev_event_id', sa.String(length=200), nullable=True),
+    sa.Column('prev2_event_id', sa.String(length=200), nullable=True),
+    sa.Column('rises', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('learner_email', 'course_id')
+    )
+    op.create_table('run_days',
+    sa.Column('run_id', sa.String(length=64), nullable=False),
+    sa.Column('local_date', sa.String(length=10), nullable=False),
+    sa.Column('active_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('inactive_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('run_id', 'local_date')
+    )
+    op.create_table('run_windows',
+    sa.Column('run_id', sa.String(length=64), nullable=False),
+    sa.Column('window_key', sa.String(length=40), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('event_id', sa.String(length=200), nullable=False),
+    sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('bounds_reported', sa.Boolean(), nullable=False),
+    sa.Column('active_ms', sa.BigInteger(), nullable=False),
+    sa.Column('inactive_ms', sa.BigInteger(), nullable=False),
+    sa.Column('other_ms', sa.BigInteger(), nullable=False),
+    sa.Column('overlap_event_id', sa.String(length=200), nullable=True),
+    sa.PrimaryKeyConstraint('run_id', 'window_key')
+    )
+    with op.batch_alter_table('run_windows', schema=None) as batch_op:
+        batch_op.create_index('ix_run_windows_start', ['run_id', 'start_at'], unique=False)
+
+    op.create_table('runs',
+    sa.Column('run_id', sa.String(length=64), nullable=False),
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('actor_id', sa.String(length=2000), nullable=False),
+    sa.Column('activity_id', sa.String(length=2000), nullable=False),
+    sa.Column('activity_name', sa.String(length=300), nullable=True),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('subject', sa.String(length=50), nullable=False),
+    sa.Column('app_name', sa.String(length=300), nullable=False),
+    sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('active_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('inactive_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('other_ms', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('heartbeats', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('completions', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('xp_milli', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('completion_seq', sa.BigInteger(), nullable=True),
+    sa.Column('completion_event_id', sa.String(length=200), nullable=True),
+    sa.Column('completion_time', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('completion_attempt', sa.Integer(), nullable=True),
+    sa.Column('completion_xp_milli', sa.BigInteger(), nullable=True),
+    sa.Column('completion_total_questions', sa.Integer(), nullable=True),
+    sa.Column('completion_correct_questions', sa.Integer(), nullable=True),
+    sa.Column('completion_mastered_units', sa.Integer(), nullable=True),
+    sa.Column('completion_pct_complete', sa.Float(), nullable=True),
+    sa.PrimaryKeyConstraint('run_id')
+    )
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.create_index('ix_runs_course', ['course_id'], unique=False)
+        batch_op.create_index('ix_runs_learner', ['learner_email', 'first_seen'], unique=False)
+
+    op.create_table('xp_ledger',
+    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('event_id', sa.String(length=200), nullable=False),
+    sa.Column('learner_email', sa.String(length=320), nullable=False),
+    sa.Column('course_id', sa.String(length=500), nullable=False),
+    sa.Column('run_id', sa.String(length=64), nullable=True),
+    sa.Column('activity_id', sa.String(length=2000), nullable=False),
+    sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('local_date', sa.String(length=10), nullable=False),
+    sa.Column('xp_milli', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('seq')
+    )
+    with op.batch_alter_table('xp_ledger', schema=None) as batch_op:
+        batch_op.create_index('ix_xp_ledger_learner', ['learner_email', 'local_date'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('xp_ledger', schema=None) as batch_op:
+        batch_op.drop_index('ix_xp_ledger_learner')
+
+    op.drop_table('xp_ledger')
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_runs_learner')
+        batch_op.drop_index('ix_runs_course')
+
+    op.drop_table('runs')
+    with op.batch_alter_table('run_windows', schema=None) as batch_op:
+        batch_op.drop_index('ix_run_windows_start')
+
+    op.drop_table('run_windows')
+    op.drop_table('run_days')
+    op.drop_table('mastery_streaks')
+    op.drop_table('learners')
+    with op.batch_alter_table('learner_days', schema=None) as batch_op:
+        batch_op.drop_index('ix_learner_days_date')
+
+    op.drop_table('learner_days')
+    with op.batch_alter_table('learner_aliases', schema=None) as batch_op:
+        batch_op.drop_index('ix_learner_aliases_email')
+
+    op.drop_table('learner_aliases')
     op.drop_table('jobs')
+    op.drop_table('gradebook_results')
+    op.drop_table('gradebook_line_items')
+    with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.drop_index('ix_flags_run')
+        batch_op.drop_index('ix_flags_learner')
+
+    op.drop_table('flags')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_type_time')
         batch_op.drop_index('ix_events_time')
@@ -78,6 +356,19 @@ def downgrade() -> None:
         batch_op.drop_index('ix_events_learner_time')
 
     op.drop_table('events')
+    op.drop_table('dashboard_share_links')
+    with op.batch_alter_table('dashboard_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_dashboard_sessions_expires')
+
+    op.drop_table('dashboard_sessions')
+    op.drop_table('dashboard_admins')
+    op.drop_table('courses')
+    op.drop_table('course_registry')
+    op.drop_table('course_progress')
+    with op.batch_alter_table('completions', schema=None) as batch_op:
+        batch_op.drop_index('ix_completions_run')
+
+    op.drop_table('completions')
     op.drop_table('api_clients')
     op.drop_table('access_tokens')
     # ### end Alembic commands ###

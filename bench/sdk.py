@@ -1,0 +1,120 @@
+"""Benchmark the SDK: app-thread cost per heartbeat and per end(metrics), and delivery throughput.
+
+    .venv/bin/python bench/sdk.py [--heartbeats 3000] [--ends 300] [--events 5000]
+
+The first two numbers are what an Activity costs the app's own thread (the outbox write to a
+SQLite file included; end(metrics) measured without waiting for the acknowledgement). The third is
+events per second from the outbox to a local platform started for the run (`timeledger serve`
+on a temp SQLite), or to `--base-url` with `--client-id`/`--client-secret`.
+Last line: `heartbeat_us=<n> end_us=<n> delivered_events_per_s=<n>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from timeledger.sdk import Client  # noqa: E402
+from timeledger.testing import FakeClock  # noqa: E402
+
+CONFIG: dict[str, Any] = {"name": "Bench", "sensor": "https://bench.example.com",
+                          "courses": [{"subject": "Math", "grade": 3}]}
+COURSE = {"subject": "Math", "grade": 3}
+USER = {"email": "bench@example.edu", "id": "bench-1"}
+
+
+def offline_client(outbox: Path, clock: FakeClock) -> Client:
+    """Heartbeats on a fake clock (timers fire inline), nothing sent: only the app's share."""
+    return Client("http://127.0.0.1:9", config=CONFIG, clock=clock, outbox=str(outbox),
+                  environ={})
+
+
+def heartbeat_us(folder: Path, count: int) -> float:
+    clock = FakeClock()
+    client = offline_client(folder / "heartbeats.sqlite3", clock)
+    client.activity.start(id="bench", name="Bench", course=COURSE, user=USER)
+    started = time.perf_counter()
+    for _ in range(count):
+        clock.advance(15)  # fires exactly one heartbeat: window, event, outbox write
+    elapsed = time.perf_counter() - started
+    assert len(client.pending()) == count
+    return elapsed / count * 1e6
+
+
+def end_us(folder: Path, count: int) -> float:
+    clock = FakeClock()
+    client = offline_client(folder / "ends.sqlite3", clock)
+    total = 0.0
+    for n in range(count):
+        activity = client.activity.start(id=f"bench-{n}", name="Bench", course=COURSE,
+                                          user=USER)
+        clock.advance(5)
+        started = time.perf_counter()
+        activity.end({"xp_earned": 1, "total_questions": 5, "correct_questions": 4},
+                     wait=False)
+        total += time.perf_counter() - started
+    assert len(client.pending()) == 2 * count
+    return total / count * 1e6
+
+
+def delivered_per_s(folder: Path, count: int, base_url: str | None, client_id: str | None,
+                    secret: str | None) -> float:
+    outbox = folder / "delivery.sqlite3"
+    clock = FakeClock()
+    filler = offline_client(outbox, clock)
+    activity = filler.activity.start(id="bench", name="Bench", course=COURSE, user=USER)
+    clock.advance(15 * count)
+    activity.end(wait=False)
+    filler._core.closed = True  # leave the queue as it is: no flush on close
+    filler._core.outbox.close()
+    platform = None
+    if base_url is None:
+        from support.platform import PlatformProcess
+
+        platform = PlatformProcess(folder / "platform").start()
+        client_id, secret = platform.create_client("bench")
+        base_url = platform.base_url
+    try:
+        with Client(base_url, client_id=client_id, client_secret=secret, config=CONFIG,
+                    outbox=str(outbox), environ={}, batch_interval=0) as sender:
+            started = time.perf_counter()
+            assert sender.flush(timeout=600), "delivery did not finish"
+            elapsed = time.perf_counter() - started
+            assert sender.dead_letters() == []
+    finally:
+        if platform is not None:
+            platform.stop()
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="SDK benchmark")
+    parser.add_argument("--heartbeats", type=int, default=3000)
+    parser.add_argument("--ends", type=int, default=300)
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--base-url")
+    parser.add_argument("--client-id")
+    parser.add_argument("--client-secret")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        beat = heartbeat_us(folder, args.heartbeats)
+        print(f"heartbeat: {beat:.1f} µs of the app's thread ({args.heartbeats} windows)")
+        end = end_us(folder, args.ends)
+        print(f"end(metrics): {end:.1f} µs ({args.ends} activities, 2 events each)")
+        rate = delivered_per_s(folder, args.events, args.base_url, args.client_id,
+                               args.client_secret)
+        print(f"delivery: {rate:.0f} events/s from the outbox to the platform "
+              f"({args.events} events, batches of 100)")
+        print(f"heartbeat_us={beat:.0f} end_us={end:.0f} delivered_events_per_s={rate:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The query API (`/api/v1`, scope reports:read): learners, runs, gradebook, flags, courses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from timeledger.caliper.errors import Problem
+from timeledger.server import queries
+from timeledger.server.api.auth import platform_of, require_scope
+from timeledger.server.api.errors import ApiError
+from timeledger.server.store.credentials import AccessToken
+
+T = TypeVar("T")
+router = APIRouter(prefix="/api/v1", tags=["queries"])
+Reader = Annotated[AccessToken, Depends(require_scope("reports:read"))]
+
+
+def _read(request: Request, query: Callable[[sa.Connection], T]) -> T:
+    """Run one query on a connection of its own, turning its errors into 400 / 404 replies."""
+    platform = platform_of(request)
+    try:
+        with platform.engine.connect() as conn:
+            return query(conn)
+    except queries.InvalidParameter as exc:
+        raise ApiError(400, f"Invalid {exc.name}: {exc.message}",
+                       [Problem(exc.name, exc.message)]) from None
+    except queries.NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+def _learner(conn: sa.Connection, learner: str | None) -> str | None:
+    return None if not learner else queries.resolve_learner(conn, learner)
+
+
+@router.get("/learners", summary="Every learner with totals")
+def learners(request: Request, _token: Reader) -> dict[str, Any]:
+    return {"learners": _read(request, queries.list_learners)}
+
+
+@router.get("/learners/{learner:path}/summary",
+            summary="A learner's days, totals and goals (learner: email or actor id)")
+def learner_summary(
+    learner: str, request: Request, _token: Reader,
+    date_from: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")] = None,
+    course: Annotated[str | None, Query(description="Only this course id")] = None,
+) -> dict[str, Any]:
+    return _read(request, lambda conn: queries.learner_summary(
+        conn, learner, date_from, date_to, course or None))
+
+
+@router.get("/runs", summary="Runs, most recently seen first")
+def runs(request: Request, _token: Reader,
+         learner: Annotated[str | None, Query(description="Email or actor id")] = None,
+         course: str | None = None,
+         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    return {"runs": _read(request, lambda conn: queries.list_runs(
+        conn, _learner(conn, learner), course or None, limit))}
+
+
+@router.get("/runs/{run_id}", summary="One run: time, windows, sessions, completion, flags")
+def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
+    return _read(request, lambda conn: queries.get_run(conn, run_id))
+
+
+@router.get("/gradebook", summary="Line items, results per attempt, and course progress")
+def gradebook(request: Request, _token: Reader,
+              learner: Annotated[str | None, Query(description="Email or actor id")] = None,
+              course: str | None = None) -> dict[str, Any]:
+    return _read(request, lambda conn: queries.gradebook(
+        conn, _learner(conn, learner), course or None))
+
+
+@router.get("/flags", summary="Flags, newest first")
+def flags(request: Request, _token: Reader,
+          learner: Annotated[str | None, Query(description="Email or actor id")] = None,
+          run: Annotated[str | None, Query(description="Run id")] = None,
+          kind: str | None = None, course: str | None = None) -> dict[str, Any]:
+    def load(conn: sa.Connection) -> list[dict[str, Any]]:
+        checked_kind = queries.check_kind(kind)
+        return queries.list_flags(conn, _learner(conn, learner),
+                                  queries.normalize_run_id(run) if run else None,
+                                  checked_kind, course or None)
+
+    return {"flags": _read(request, load)}
+
+
+@router.get("/courses", summary="Every course with totals and progress")
+def courses(request: Request, _token: Reader) -> dict[str, Any]:
+    return {"courses": _read(request, queries.list_courses)}
+
+
+@router.get("/courses/{course_id:path}", summary="One course with totals and progress")
+def course(course_id: str, request: Request, _token: Reader) -> dict[str, Any]:
+    return _read(request, lambda conn: queries.get_course(conn, course_id))
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)

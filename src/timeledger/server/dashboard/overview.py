@@ -1,0 +1,85 @@
+"""The overview's figures: per-day series across all learners, read from the learner-day projection.
+
+The query API has no all-learner series; these use the same projection and the same unit helpers
+(`timeledger.server.queries.common`), and flags come from `queries.list_flags`, so every figure is
+the sum of what the API reports per learner (tests/dashboard check exactly that).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.tables import learner_days
+from timeledger.server.queries import list_flags
+from timeledger.server.queries.common import accuracy, minutes, xp
+
+SERIES = ("active_learners", "active_minutes", "xp", "completions", "accuracy", "flags")
+
+
+def day_range(today: date, days: int) -> list[str]:
+    return [(today - timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
+
+
+def overview(conn: sa.Connection, today: date, timezone: str, days: int = 14) -> dict[str, Any]:
+    """{dates: [YYYY-MM-DD, oldest first, ending today], series: {name: [value per date]},
+    today: {name: value}, window: {name: total over the dates; learners counted once},
+    recent_flags: [the five newest flags, as list_flags]}. Accuracy is percent correct over the
+    day's questions (None without questions), as the API computes it."""
+    dates = day_range(today, days)
+    d = learner_days.c
+    rows = {row.local_date: row for row in conn.execute(
+        sa.select(d.local_date,
+                  sa.func.count(sa.distinct(d.learner_email)).label("learners"),
+                  sa.func.coalesce(sa.func.sum(d.active_ms), 0).label("active_ms"),
+                  sa.func.coalesce(sa.func.sum(d.xp_milli), 0).label("xp_milli"),
+                  sa.func.coalesce(sa.func.sum(d.completions), 0).label("completions"),
+                  sa.func.coalesce(sa.func.sum(d.total_questions), 0).label("total_questions"),
+                  sa.func.coalesce(sa.func.sum(d.correct_questions), 0).label("correct"))
+        .where(d.local_date >= dates[0], d.local_date <= dates[-1])
+        .group_by(d.local_date))}
+    window_learners = conn.execute(
+        sa.select(sa.func.count(sa.distinct(d.learner_email)))
+        .where(d.local_date >= dates[0], d.local_date <= dates[-1])).scalar_one()
+    window_sums = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(d.active_ms), 0),
+                  sa.func.coalesce(sa.func.sum(d.xp_milli), 0),
+                  sa.func.coalesce(sa.func.sum(d.total_questions), 0),
+                  sa.func.coalesce(sa.func.sum(d.correct_questions), 0))
+        .where(d.local_date >= dates[0], d.local_date <= dates[-1])).one()
+    zone = ZoneInfo(timezone)
+    flags = list_flags(conn)
+    flags_per_day = dict.fromkeys(dates, 0)
+    for flag in flags:
+        if flag["event_time"]:
+            local = datetime.fromisoformat(flag["event_time"].replace("Z", "+00:00"))
+            key = local.astimezone(zone).date().isoformat()
+            if key in flags_per_day:
+                flags_per_day[key] += 1
+    series: dict[str, list[Any]] = {name: [] for name in SERIES}
+    for day in dates:
+        row = rows.get(day)
+        series["active_learners"].append(int(row.learners) if row else 0)
+        series["active_minutes"].append(minutes(int(row.active_ms)) if row else 0.0)
+        series["xp"].append(xp(int(row.xp_milli)) if row else 0)
+        series["completions"].append(int(row.completions) if row else 0)
+        series["accuracy"].append(accuracy(int(row.total_questions), int(row.correct))
+                                  if row else None)
+        series["flags"].append(flags_per_day[day])
+    return {
+        "dates": dates,
+        "series": series,
+        "today": {name: values[-1] for name, values in series.items()},
+        "window": {
+            "active_learners": int(window_learners),
+            "active_minutes": minutes(int(window_sums[0])),
+            "xp": xp(int(window_sums[1])),
+            "completions": sum(series["completions"]),
+            "accuracy": accuracy(int(window_sums[2]), int(window_sums[3])),
+            "flags": sum(series["flags"]),
+        },
+        "recent_flags": flags[:5],
+    }

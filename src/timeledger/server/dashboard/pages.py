@@ -1,0 +1,300 @@
+"""The dashboard's pages: each reads the projections through `timeledger.server.queries`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from timeledger.server import queries
+from timeledger.server.api.events import stored_event_json
+from timeledger.server.api.responses import JsonResponse
+from timeledger.server.dashboard import charts, explorer
+from timeledger.server.dashboard.access import AccessError
+from timeledger.server.dashboard.guard import (
+    Viewer,
+    access_of,
+    csrf_ok,
+    platform_of,
+    require_everyone_viewer,
+    require_learner_access,
+    require_viewer,
+)
+from timeledger.server.dashboard.overview import overview
+from timeledger.server.dashboard.rendering import render, secure
+from timeledger.server.dashboard.signin import BadForm, forbidden_form, read_form
+from timeledger.server.pipeline.flags import FLAG_KINDS
+from timeledger.server.queries.common import course_info
+from timeledger.server.store.schema import events
+
+T = TypeVar("T")
+router = APIRouter(include_in_schema=False)
+Everyone = Annotated[Viewer, Depends(require_everyone_viewer)]
+AnyViewer = Annotated[Viewer, Depends(require_viewer)]
+
+RANGE_DAYS = 14
+RECENT_RUNS = 25
+SHARE_LINK_DAYS = 14
+LEARNER_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "name": lambda row: (row["name"] or row["email"]).lower(),
+    "email": lambda row: row["email"],
+    "active_minutes": lambda row: row["totals"]["active_minutes"],
+    "xp": lambda row: row["totals"]["xp"],
+    "completions": lambda row: row["totals"]["completions"],
+    "accuracy": lambda row: -1 if row["totals"]["accuracy"] is None
+    else row["totals"]["accuracy"],
+    "days_active": lambda row: row["totals"]["days_active"],
+    "runs": lambda row: row["totals"]["runs"],
+    "flags": lambda row: row["totals"]["flags"],
+    "last_seen": lambda row: row["last_seen"] or "",
+}
+
+
+def _read(request: Request, query: Callable[[sa.Connection], T]) -> T:
+    with platform_of(request).engine.connect() as conn:
+        return query(conn)
+
+
+def _today(request: Request) -> date:
+    platform = platform_of(request)
+    return platform.now().astimezone(ZoneInfo(platform.settings.timezone)).date()
+
+
+def _missing(request: Request, viewer: Viewer, what: str) -> Response:
+    return render(request, viewer, "denied.html", {
+        "heading": "Not found", "message": f"There is no {what} here."}, status=404)
+
+
+def _bad_parameter(request: Request, viewer: Viewer, exc: queries.InvalidParameter) -> Response:
+    return render(request, viewer, "denied.html", {
+        "heading": "Invalid request", "message": f"{exc.name}: {exc.message}"}, status=400)
+
+
+@router.get("/")
+def overview_page(request: Request, viewer: Everyone) -> Response:
+    today = _today(request)
+    timezone = platform_of(request).settings.timezone
+    data = _read(request, lambda conn: overview(conn, today, timezone, RANGE_DAYS))
+    units = {"active_learners": "learners", "active_minutes": "min", "xp": "XP",
+             "completions": "completions", "accuracy": "%", "flags": "flags"}
+    figures = {name: charts.daily_bars(data["dates"], values, units[name],
+                                       color=charts.BAD if name == "flags" else charts.ACCENT)
+               for name, values in data["series"].items()}
+    return render(request, viewer, "overview.html", {
+        "data": data, "figures": figures, "charts": True, "today": today,
+        "range_days": RANGE_DAYS})
+
+
+@router.get("/learners")
+def learners_page(request: Request, viewer: Everyone, q: str = "", sort: str = "name",
+                  dir: str = "asc") -> Response:
+    rows = _read(request, queries.list_learners)
+    needle = q.strip().lower()
+    if needle:
+        rows = [row for row in rows if needle in row["email"]
+                or needle in (row["name"] or "").lower()
+                or any(needle in alias.lower() for alias in row["actor_ids"])]
+    if sort not in LEARNER_SORTS:
+        sort = "name"
+    descending = dir == "desc"
+    rows.sort(key=LEARNER_SORTS[sort], reverse=descending)
+    return render(request, viewer, "learners.html", {
+        "rows": rows, "q": q, "sort": sort, "dir": "desc" if descending else "asc"})
+
+
+def _learner_context(conn: sa.Connection, email: str, today: date, course: str | None,
+                     runs_shown: int) -> dict[str, Any]:
+    start = (today - timedelta(days=RANGE_DAYS - 1)).isoformat()
+    all_time = queries.learner_summary(conn, email)
+    courses_taken = sorted({cid for day in all_time["days"] for cid in day["courses"]})
+    if course not in courses_taken:
+        course = None
+    recent = queries.learner_summary(conn, email, start, today.isoformat(), course)
+    info = course_info(conn)
+    goal_courses = [course] if course else sorted(
+        {cid for day in recent["days"] for cid in day["courses"]})
+    goals: dict[str, float] = {}
+    for cid in goal_courses:
+        for name, value in (info.get(cid, {}).get("goals") or {}).items():
+            if name in ("dailyActiveMinutes", "dailyXp"):
+                goals[name] = goals.get(name, 0.0) + value
+    dates = [(today - timedelta(days=offset)).isoformat()
+             for offset in range(RANGE_DAYS - 1, -1, -1)]
+    by_date = {day["date"]: day for day in recent["days"]}
+    figures = {
+        "minutes": charts.daily_bars(
+            dates, [by_date[d]["active_minutes"] if d in by_date else 0 for d in dates], "min",
+            goal=goals.get("dailyActiveMinutes"), color=charts.GOOD),
+        "xp": charts.daily_bars(
+            dates, [by_date[d]["xp"] if d in by_date else 0 for d in dates], "XP",
+            goal=goals.get("dailyXp")),
+    }
+    book = queries.gradebook(conn, email, course)
+    results = sorted(
+        ({**result, "course_name": item["course_name"], "activity_name": item["activity_name"],
+          "activity_id": item["activity_id"]}
+         for item in book["line_items"] for result in item["results"]),
+        key=lambda result: result["score_date"] or "", reverse=True)
+    return {
+        "summary": all_time, "recent": recent, "course": course,
+        "courses_taken": [{"id": cid, "name": info.get(cid, {}).get("name", cid)}
+                          for cid in courses_taken],
+        "course_names": {cid: entry["name"] for cid, entry in info.items()},
+        "goals": goals, "figures": figures,
+        "days": list(reversed(recent["days"])),
+        "runs": queries.list_runs(conn, email, course, runs_shown + 1),
+        "runs_shown": runs_shown,
+        "results": results, "progress": book["progress"],
+        "flags": queries.list_flags(conn, learner=email, course=course),
+        "range": {"from": start, "to": today.isoformat()},
+    }
+
+
+@router.get("/learners/{learner:path}")
+def learner_page(request: Request, learner: str, viewer: AnyViewer, course: str | None = None,
+                 runs: Annotated[int, Query(ge=1, le=1000)] = RECENT_RUNS) -> Response:
+    today = _today(request)
+
+    def load(conn: sa.Connection) -> dict[str, Any] | None:
+        try:
+            email = queries.resolve_learner(conn, learner)
+        except queries.NotFound:
+            require_learner_access(viewer, learner)  # a link never learns who else exists
+            return None
+        require_learner_access(viewer, email)
+        return _learner_context(conn, email, today, course or None, runs)
+
+    context = _read(request, load)
+    if context is None:
+        return _missing(request, viewer, "such learner")
+    return render(request, viewer, "learner.html", {**context, "charts": True,
+                                                    "range_days": RANGE_DAYS})
+
+
+@router.post("/learners/{learner:path}/share")
+async def share_learner(request: Request, learner: str, viewer: Everyone) -> Response:
+    try:
+        form = await read_form(request)
+    except BadForm:
+        return forbidden_form(request, viewer)
+    if not csrf_ok(request, viewer, form.get("csrf_token")):
+        return forbidden_form(request, viewer)
+    platform = platform_of(request)
+
+    def email_of(conn: sa.Connection) -> str | None:
+        try:
+            return queries.resolve_learner(conn, learner)
+        except queries.NotFound:
+            return None
+
+    email = await run_in_threadpool(_read, request, email_of)
+    if email is None:
+        return _missing(request, viewer, "such learner")
+    try:
+        link = await run_in_threadpool(access_of(request).create_share_link, email,
+                                       SHARE_LINK_DAYS, viewer.name, platform.now())
+    except AccessError as exc:  # pragma: no cover - the email comes from the projection
+        return render(request, viewer, "denied.html", {"heading": "Cannot share",
+                                                       "message": str(exc)}, status=400)
+    url = str(request.base_url).rstrip("/") + "/share/" + link.token
+    return render(request, viewer, "shared.html", {"link": link, "url": url,
+                                                   "learner_url": "/learners/" + quote(email)})
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: str, viewer: AnyViewer) -> Response:
+    timezone = platform_of(request).settings.timezone
+
+    def load(conn: sa.Connection) -> dict[str, Any] | None:
+        try:
+            run = queries.get_run(conn, run_id)
+        except queries.NotFound:
+            require_learner_access(viewer, "")  # a link never learns which runs exist
+            return None
+        require_learner_access(viewer, run["learner"]["email"])
+        return run
+
+    run = _read(request, load)
+    if run is None:
+        return _missing(request, viewer, "such run")
+    return render(request, viewer, "run.html", {
+        "run": run, "charts": bool(run["windows"]),
+        "timeline": charts.run_timeline(run["windows"], timezone)})
+
+
+@router.get("/courses")
+def courses_page(request: Request, viewer: Everyone) -> Response:
+    return render(request, viewer, "courses.html",
+                  {"courses": _read(request, queries.list_courses)})
+
+
+@router.get("/courses/{course_id:path}")
+def course_page(request: Request, course_id: str, viewer: Everyone) -> Response:
+    def load(conn: sa.Connection) -> dict[str, Any] | None:
+        try:
+            course = queries.get_course(conn, course_id)
+        except queries.NotFound:
+            return None
+        book = queries.gradebook(conn, course=course_id)
+        names = {row["email"]: row["name"] for row in queries.list_learners(conn)}
+        return {"course": course, "progress": book["progress"], "names": names,
+                "line_items": book["line_items"]}
+
+    context = _read(request, load)
+    if context is None:
+        return _missing(request, viewer, "such course")
+    return render(request, viewer, "course.html", context)
+
+
+@router.get("/flags")
+def flags_page(request: Request, viewer: Everyone, kind: str = "") -> Response:
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        found = queries.list_flags(conn, kind=queries.check_kind(kind))
+        wanted = sorted({event_id for flag in found for event_id in flag["event_ids"]})
+        behind = {row.event_id: stored_event_json(row) for row in conn.execute(
+            sa.select(events).where(events.c.event_id.in_(wanted)))} if wanted else {}
+        return {"flags": found, "behind": behind}
+
+    try:
+        context = _read(request, load)
+    except queries.InvalidParameter as exc:
+        return _bad_parameter(request, viewer, exc)
+    return render(request, viewer, "flags.html", {
+        **context, "kind": kind, "kinds": FLAG_KINDS})
+
+
+def _event_filter(learner: str, type: str, run: str) -> explorer.EventFilter:
+    return explorer.EventFilter(learner=learner.strip() or None, type=type.strip() or None,
+                                run_id=run.strip() or None)
+
+
+@router.get("/events")
+def events_page(request: Request, viewer: Everyone, learner: str = "", type: str = "",
+                run: str = "") -> Response:
+    where = _event_filter(learner, type, run)
+    timezone = platform_of(request).settings.timezone
+    page = _read(request, lambda conn: explorer.events_page(conn, where, timezone=timezone))
+    newest = page["events"][0]["seq"] if page["events"] else _read(
+        request, explorer.newest_seq)
+    return render(request, viewer, "events.html", {
+        "page": page, "where": where, "newest": newest, "types": explorer.EVENT_TYPES,
+        "endpoint": "/data/events" + ("?" + where.query_string() if where.query_string() else ""),
+        "poll_ms": explorer.POLL_MS})
+
+
+@router.get("/data/events")
+def events_data(request: Request, viewer: Everyone, learner: str = "", type: str = "",
+                run: str = "", before: int | None = None, after: int | None = None) -> Response:
+    """The explorer's JSON: newer events (`after`) for the live refresh, older ones (`before`)."""
+    where = _event_filter(learner, type, run)
+    timezone = platform_of(request).settings.timezone
+    page = _read(request, lambda conn: explorer.events_page(
+        conn, where, before=before, after=after, timezone=timezone))
+    return secure(JsonResponse(page), request)

@@ -1,0 +1,215 @@
+"""Flags: problems in a learner's record surfaced to a person, each with its events and a reason.
+
+The rules (docs/pipeline.md says the same in prose):
+- low_accuracy: a completion that earns XP with correct/total under 80 %.
+- second_completion: a counted completion on a run that already has one (a new attempt should
+  take a new runId). Resends (same attempt and eventTime) are not counted, so never flagged.
+- heartbeats_after_completion: time on a run whose window starts after the run's first
+  completion's eventTime, arriving after that completion (the runId was reused).
+- overlapping_windows: a window of a run that shares more than a second with a window of the run
+  reported before it.
+- double_time: a time report on a run carrying the same eventTime as a completion of that run (the
+  shape of `record(time=...)`) that overlaps time the run's other windows already reported.
+- cumulative_mastered_units: for one learner and course, masteredUnits rose strictly at three
+  completions in a row, starting above 0 (1 → 2 → 3): a running total, not units newly mastered.
+- xp_above_focused_minutes is derived when read (timeledger.server.queries.flags): a completed
+  run whose XP is above its active minutes, always against the run's current totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from timeledger.caliper.times import format_utc
+from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.runs import RunState
+from timeledger.server.pipeline.tables import completions, flags, mastery_streaks, run_windows
+from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.pipeline.windows import Overlap
+
+MIN_ACCURACY_PCT = 80  # XP needs at least this accuracy
+FOCUSED_MINUTES_PER_XP = 1  # 1 XP = 1 focused minute of active learning
+MASTERY_RISES = 2  # strict rises in a row (three completions) that look cumulative
+
+FLAG_KINDS = ("xp_above_focused_minutes", "low_accuracy", "double_time",
+              "heartbeats_after_completion", "overlapping_windows", "cumulative_mastered_units",
+              "second_completion")
+
+
+def _xp_text(milli: int) -> str:
+    return f"{milli / 1000:g}"
+
+
+class FlagBook:
+    """The flags one batch raises, merged per flag key (the first occurrence describes it)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+
+    def raise_flag(self, kind: str, subject: str, *, cause: Prepared, run_id: str | None,
+                   event_ids: Sequence[str], reason: str) -> None:
+        key = f"{kind}:{subject}"
+        row = self.rows.get(key)
+        if row is not None:
+            row["occurrences"] += 1
+            if cause.seq >= row["first_seq"]:
+                return
+        self.rows[key] = {
+            "flag_key": key, "kind": kind, "run_id": run_id,
+            "learner_email": cause.facts.learner_email, "course_id": cause.facts.course_id,
+            "event_ids": orjson.dumps(list(event_ids)).decode(), "reason": reason,
+            "first_seq": cause.seq, "event_time": cause.facts.event_time,
+            "occurrences": row["occurrences"] if row else 1,
+        }
+
+    def save(self, conn: sa.Connection) -> None:
+        upsert(conn, flags, self.rows.values(), ["flag_key"], add=["occurrences"])
+
+
+def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[str, RunState],
+                overlaps: Sequence[Overlap]) -> None:
+    book = FlagBook()
+    done = [item for item in counted if not item.is_time]
+    for item in done:
+        _low_accuracy(book, item)
+        _second_completion(book, item, states)
+    for item in counted:
+        if item.is_time:
+            _after_completion(book, item, states)
+    for overlap in overlaps:
+        w = overlap.window
+        book.raise_flag(
+            "overlapping_windows", str(w.run_id), cause=w, run_id=w.run_id,
+            event_ids=[overlap.earlier_event_id, w.event_id],
+            reason=f"Windows of run {w.run_id} overlap: the window ending "
+                   f"{format_utc(w.end)} covers time an earlier window already reported.")
+    _double_time(conn, book, done, overlaps)
+    mastered = [item for item in done if item.facts.mastered_units is not None]
+    # in seq order per learner and course; keys in one order, so transactions lock alike
+    for item in sorted(mastered, key=lambda i: (i.facts.learner_email, i.facts.course_id, i.seq)):
+        _mastery(conn, book, item)
+    book.save(conn)
+
+
+def _low_accuracy(book: FlagBook, item: Prepared) -> None:
+    f = item.facts
+    total, correct = f.total_questions, f.correct_questions
+    if item.xp_milli <= 0 or not total or correct is None:
+        return
+    if correct * 100 >= MIN_ACCURACY_PCT * total:
+        return
+    book.raise_flag(
+        "low_accuracy", f.event_id, cause=item, run_id=f.run_id, event_ids=[f.event_id],
+        reason=f"{_xp_text(item.xp_milli)} XP earned with {correct}/{total} correct "
+               f"({correct * 100 / total:.0f} %), under the {MIN_ACCURACY_PCT} % accuracy "
+               f"XP needs.")
+
+
+def _second_completion(book: FlagBook, item: Prepared, states: dict[str, RunState]) -> None:
+    f = item.facts
+    state = states.get(f.run_id) if f.run_id else None
+    if state is None or state.completion_event_id in (None, f.event_id):
+        return
+    assert state.completion_time is not None and state.completion_event_id is not None
+    book.raise_flag(
+        "second_completion", f.event_id, cause=item, run_id=f.run_id,
+        event_ids=[state.completion_event_id, f.event_id],
+        reason=f"Run {f.run_id} completed again at {format_utc(f.event_time)} (attempt "
+               f"{f.attempt or '-'}) after completing at {format_utc(state.completion_time)}; "
+               f"it is counted, but a new attempt should take a new runId.")
+
+
+def _after_completion(book: FlagBook, item: Prepared, states: dict[str, RunState]) -> None:
+    state = states.get(item.run_id) if item.run_id else None
+    if state is None or state.completion_seq is None or state.completion_seq > item.seq:
+        return
+    assert state.completion_time is not None and state.completion_event_id is not None
+    if item.start <= state.completion_time:
+        return  # the last window of the run, delivered late, or record(time=...)
+    book.raise_flag(
+        "heartbeats_after_completion", str(item.run_id), cause=item, run_id=item.run_id,
+        event_ids=[state.completion_event_id, item.event_id],
+        reason=f"Time reported on run {item.run_id} from {format_utc(item.start)}, after its "
+               f"completion at {format_utc(state.completion_time)}: the runId was probably "
+               f"reused for a new attempt (a new attempt takes a new runId).")
+
+
+def _double_time(conn: sa.Connection, book: FlagBook, done: Sequence[Prepared],
+                 overlaps: Sequence[Overlap]) -> None:
+    """A (time report, completion) pair at the same eventTime, the report overlapping earlier
+    windows, is raised by whichever of the two comes later in seq order."""
+    pairs: list[tuple[Prepared, str, str, str, str, datetime]] = []
+    if overlaps:  # the report arrives after the completion
+        c = completions.c
+        run_ids = sorted({str(o.window.run_id) for o in overlaps})
+        found = conn.execute(sa.select(c.run_id, c.seq, c.event_id, c.event_time)
+                             .where(c.run_id.in_(run_ids))).all()
+        for o in overlaps:
+            w = o.window
+            match = min((r for r in found if r.run_id == w.run_id and r.seq < w.seq
+                         and r.event_time == w.facts.event_time), key=lambda r: r.seq,
+                        default=None)
+            if match is not None:
+                pairs.append((w, str(w.run_id), o.earlier_event_id, w.event_id, match.event_id,
+                              w.facts.event_time))
+    with_run = [item for item in done if item.run_id is not None]
+    if with_run:  # the completion arrives after the report
+        t = run_windows.c
+        found_w = conn.execute(
+            sa.select(t.run_id, t.seq, t.event_id, t.event_time, t.overlap_event_id)
+            .where(t.run_id.in_(sorted({str(i.run_id) for i in with_run})),
+                   t.overlap_event_id.is_not(None))).all()
+        for item in with_run:
+            match_w = min((r for r in found_w if r.run_id == item.run_id and r.seq < item.seq
+                           and r.event_time == item.facts.event_time), key=lambda r: r.seq,
+                          default=None)
+            if match_w is not None:
+                pairs.append((item, str(item.run_id), match_w.overlap_event_id,
+                              match_w.event_id, item.event_id, item.facts.event_time))
+    for cause, run_id, earlier, report, completion, at in pairs:
+        book.raise_flag(
+            "double_time", run_id, cause=cause, run_id=run_id,
+            event_ids=[earlier, report, completion],
+            reason=f"Run {run_id}'s time was reported twice: by its heartbeats, and again by a "
+                   f"time report sent with its completion at {format_utc(at)} "
+                   f"(record(time=...) while heartbeats were on).")
+
+
+def _mastery_shift(c: Any, new: Any) -> dict[str, Any]:
+    rose = sa.and_(new.last_units > c.last_units, c.last_units > 0)
+    return {
+        "rises": sa.case((rose, c.rises + 1), else_=0),
+        "prev2_units": c.prev_units, "prev_units": c.last_units, "last_units": new.last_units,
+        "prev2_event_id": c.prev_event_id, "prev_event_id": c.last_event_id,
+        "last_event_id": new.last_event_id,
+    }
+
+
+def _mastery(conn: sa.Connection, book: FlagBook, item: Prepared) -> None:
+    """One statement per completion (they are few): the streak is updated in the database, so
+    concurrent completions for one learner and course are applied one after the other."""
+    f = item.facts
+    (state,) = upsert(
+        conn, mastery_streaks,
+        [{"learner_email": f.learner_email, "course_id": f.course_id,
+          "last_units": f.mastered_units, "prev_units": None, "prev2_units": None,
+          "last_event_id": f.event_id, "prev_event_id": None, "prev2_event_id": None,
+          "rises": 0}],
+        ["learner_email", "course_id"], custom=_mastery_shift,
+        returning=["rises", "last_units", "prev_units", "prev2_units", "last_event_id",
+                   "prev_event_id", "prev2_event_id"])
+    if state.rises < MASTERY_RISES:
+        return
+    book.raise_flag(
+        "cumulative_mastered_units", f"{f.learner_email}|{f.course_id}", cause=item,
+        run_id=f.run_id,
+        event_ids=[state.prev2_event_id, state.prev_event_id, state.last_event_id],
+        reason=f"masteredUnits rose at each of the last three completions in {f.course_id} "
+               f"({state.prev2_units} → {state.prev_units} → {state.last_units}): they look "
+               f"like a running total, but masteredUnits counts the units newly mastered in "
+               f"one run.")

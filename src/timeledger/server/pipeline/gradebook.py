@@ -1,0 +1,79 @@
+"""The gradebook: a line item per activity and course, a result per attempt, course progress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.tables import (
+    course_progress,
+    gradebook_line_items,
+    gradebook_results,
+)
+from timeledger.server.pipeline.upserts import Row, upsert
+
+_RESULT_VALUES = ("seq", "event_id", "run_id", "score", "total_questions", "correct_questions",
+                  "xp_milli", "mastered_units", "pct_complete", "score_date")
+
+
+def score_of(total: int | None, correct: int | None) -> float | None:
+    """correct / total × 100 when questions were given."""
+    if not total or correct is None:
+        return None
+    return correct * 100 / total
+
+
+def _later_result_wins(c: Any, new: Any) -> dict[str, Any]:
+    return {name: sa.case((new.seq > c.seq, new[name]), else_=c[name]) for name in _RESULT_VALUES}
+
+
+def _later_pct_wins(c: Any, new: Any) -> dict[str, Any]:
+    newer = sa.and_(new.pct_time.is_not(None), sa.or_(
+        c.pct_time.is_(None), new.pct_time > c.pct_time,
+        sa.and_(new.pct_time == c.pct_time, new.pct_seq > c.pct_seq)))
+    return {name: sa.case((newer, new[name]), else_=c[name])
+            for name in ("pct_complete", "pct_time", "pct_seq")}
+
+
+def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
+    """From counted completions, in seq order: a repeated attempt overwrites the earlier result."""
+    items: dict[tuple[str, str], Row] = {}
+    results: dict[tuple[str, str, str, int], Row] = {}
+    progress: dict[tuple[str, str], Row] = {}
+    for item in counted:
+        f = item.facts
+        items.setdefault((f.course_id, f.activity_id), {
+            "course_id": f.course_id, "activity_id": f.activity_id,
+            "activity_name": f.activity_name, "subject": f.subject, "app_name": f.app_name,
+            "first_seen": f.event_time})
+        line = items[(f.course_id, f.activity_id)]
+        line["first_seen"] = min(line["first_seen"], f.event_time)
+        attempt = f.attempt or 1
+        results[(f.learner_email, f.course_id, f.activity_id, attempt)] = {
+            "learner_email": f.learner_email, "course_id": f.course_id,
+            "activity_id": f.activity_id, "attempt": attempt, "seq": item.seq,
+            "event_id": f.event_id, "run_id": f.run_id,
+            "score": score_of(f.total_questions, f.correct_questions),
+            "total_questions": f.total_questions, "correct_questions": f.correct_questions,
+            "xp_milli": item.xp_milli, "mastered_units": f.mastered_units,
+            "pct_complete": f.pct_complete, "score_date": f.event_time,
+        }
+        row = progress.setdefault((f.learner_email, f.course_id), {
+            "learner_email": f.learner_email, "course_id": f.course_id, "pct_complete": None,
+            "pct_time": None, "pct_seq": None, "mastered_units": 0, "completions": 0,
+            "xp_milli": 0})
+        row["mastered_units"] += f.mastered_units or 0
+        row["completions"] += 1
+        row["xp_milli"] += item.xp_milli
+        if f.pct_complete is not None and (row["pct_time"] is None
+                                           or f.event_time >= row["pct_time"]):
+            row.update(pct_complete=f.pct_complete, pct_time=f.event_time, pct_seq=item.seq)
+    upsert(conn, gradebook_line_items, items.values(), ["course_id", "activity_id"],
+           least_of=["first_seen"])
+    upsert(conn, gradebook_results, results.values(),
+           ["learner_email", "course_id", "activity_id", "attempt"], custom=_later_result_wins)
+    upsert(conn, course_progress, progress.values(), ["learner_email", "course_id"],
+           add=["mastered_units", "completions", "xp_milli"], custom=_later_pct_wins)

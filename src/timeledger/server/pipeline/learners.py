@@ -1,0 +1,47 @@
+"""Learners (keyed by email, case-insensitive), their actor ids as aliases, and courses seen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.tables import courses, learner_aliases, learners
+from timeledger.server.pipeline.upserts import Row, upsert
+
+
+def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:
+    """Every event (resends too: they name the same people) updates who and what was seen."""
+    people: dict[str, Row] = {}
+    aliases: dict[tuple[str, str], Row] = {}
+    seen_courses: dict[str, Row] = {}
+    for item in items:  # in seq order: the first event fills what is kept, the last what is latest
+        f = item.facts
+        person = people.get(f.learner_email)
+        if person is None:
+            people[f.learner_email] = {
+                "email": f.learner_email, "name": f.actor_name, "first_actor_id": f.actor_id,
+                "first_seen": f.event_time, "last_seen": f.event_time}
+        else:
+            person["name"] = f.actor_name or person["name"]
+            person["first_seen"] = min(person["first_seen"], f.event_time)
+            person["last_seen"] = max(person["last_seen"], f.event_time)
+        alias = aliases.setdefault((f.actor_id, f.learner_email), {
+            "actor_id": f.actor_id, "learner_email": f.learner_email, "first_seen": f.event_time})
+        alias["first_seen"] = min(alias["first_seen"], f.event_time)
+        course = seen_courses.get(f.course_id)
+        if course is None:
+            seen_courses[f.course_id] = {
+                "course_id": f.course_id, "name": f.course_name, "subject": f.subject,
+                "app_name": f.app_name, "first_seen": f.event_time, "last_seen": f.event_time}
+        else:
+            course["name"] = course["name"] or f.course_name
+            course["first_seen"] = min(course["first_seen"], f.event_time)
+            course["last_seen"] = max(course["last_seen"], f.event_time)
+    upsert(conn, learners, people.values(), ["email"], latest=["name"], least_of=["first_seen"],
+           greatest_of=["last_seen"])
+    upsert(conn, learner_aliases, aliases.values(), ["actor_id", "learner_email"],
+           least_of=["first_seen"])
+    upsert(conn, courses, seen_courses.values(), ["course_id"], keep=["name"],
+           least_of=["first_seen"], greatest_of=["last_seen"])

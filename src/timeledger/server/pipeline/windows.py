@@ -1,0 +1,116 @@
+"""Heartbeat windows per run: a resent window is not counted again; overlaps are found."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.tables import run_windows
+from timeledger.server.pipeline.upserts import Row, insert_new
+
+# Windows that share less than this are taken as touching (clocks and rounding), not overlapping.
+OVERLAP_TOLERANCE = timedelta(seconds=1)
+# No stored window is longer than two days (prepared.py), so older starts cannot overlap.
+_LONGEST_WINDOW = timedelta(days=2, seconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """A counted window that overlaps a window of its run reported before it."""
+
+    window: Prepared
+    earlier_event_id: str
+    earlier_seq: int
+
+
+class _RunIndex:
+    """A run's windows sorted by start, to find those near a time range without a full scan."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = sorted(rows, key=lambda row: row.start_at)
+        self.starts = [row.start_at for row in self.rows]
+        self.longest = max(row.end_at - row.start_at for row in self.rows)
+
+    def near(self, start: datetime, end: datetime) -> list[Any]:
+        """Windows that could share more than the tolerance with [start, end]."""
+        low = bisect_right(self.starts, start + OVERLAP_TOLERANCE - self.longest)
+        high = bisect_left(self.starts, end - OVERLAP_TOLERANCE)
+        return self.rows[low:high]
+
+
+def record_windows(conn: sa.Connection, items: Sequence[Prepared]) -> set[int]:
+    """Store each new (run, window) once; returns the seqs of resent windows (not counted)."""
+    duplicates: set[int] = set()
+    seen: set[tuple[str, str]] = set()
+    rows: list[Row] = []
+    for item in items:
+        assert item.run_id is not None
+        key = (item.run_id, item.window_key)
+        if key in seen:
+            duplicates.add(item.seq)
+            continue
+        seen.add(key)
+        rows.append({
+            "run_id": item.run_id, "window_key": item.window_key, "seq": item.seq,
+            "event_id": item.event_id, "event_time": item.facts.event_time,
+            "start_at": item.start, "end_at": item.end, "bounds_reported": item.bounds_reported,
+            "active_ms": item.active_ms, "inactive_ms": item.inactive_ms,
+            "other_ms": item.other_ms, "overlap_event_id": None,
+        })
+    rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
+    inserted = {row.seq for row in insert_new(conn, run_windows, rows, ["run_id", "window_key"],
+                                              ["seq"])}
+    duplicates.update(row["seq"] for row in rows if row["seq"] not in inserted)
+    return duplicates
+
+
+def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared]) -> list[Overlap]:
+    """For each newly counted window, the first (lowest seq) window of its run stored before it
+    that shares more than OVERLAP_TOLERANCE of time; marks it on the window's row.
+
+    Call after the runs upsert: on PostgreSQL that holds the run's row lock, so a concurrent
+    transaction on the same run waits and then sees these windows."""
+    if not counted:
+        return []
+    t = run_windows.c
+    low = min(item.start for item in counted)
+    high = max(item.end for item in counted)
+    found = conn.execute(
+        sa.select(t.run_id, t.seq, t.event_id, t.start_at, t.end_at)
+        .where(t.run_id.in_(sorted({item.run_id for item in counted if item.run_id})),
+               t.start_at < high, t.end_at > low, t.start_at >= low - _LONGEST_WINDOW)
+    ).all()
+    batch_seqs = {item.seq for item in counted}
+    by_run: dict[str, list[Any]] = {}
+    for row in found:
+        by_run.setdefault(row.run_id, []).append(row)
+    indexes = {run_id: _RunIndex(rows) for run_id, rows in by_run.items()}
+    overlaps: list[Overlap] = []
+    for item in counted:
+        index = indexes.get(str(item.run_id))
+        if index is None:
+            continue
+        best: tuple[int, str] | None = None
+        for row in index.near(item.start, item.end):
+            if row.seq == item.seq or (row.seq in batch_seqs and row.seq > item.seq):
+                continue  # later in this batch: it will find this one, as it would one by one
+            shared = min(row.end_at, item.end) - max(row.start_at, item.start)
+            if shared > OVERLAP_TOLERANCE and (best is None or row.seq < best[0]):
+                best = (row.seq, row.event_id)
+        if best is not None:
+            overlaps.append(Overlap(item, best[1], best[0]))
+    if overlaps:
+        conn.execute(
+            run_windows.update()
+            .where(t.run_id == sa.bindparam("b_run"), t.window_key == sa.bindparam("b_key"))
+            .values(overlap_event_id=sa.bindparam("b_other")),
+            [{"b_run": o.window.run_id, "b_key": o.window.window_key,
+              "b_other": o.earlier_event_id} for o in overlaps],
+        )
+    return overlaps

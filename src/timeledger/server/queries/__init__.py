@@ -1,0 +1,19 @@
+"""Read models over the projections: plain functions of a Connection returning plain dicts.
+
+The query API and the dashboard call these same functions, so every figure agrees.
+"""
+
+from __future__ import annotations
+
+from timeledger.server.queries.common import InvalidParameter, NotFound, QueryError, check_range
+from timeledger.server.queries.courses import get_course, list_courses
+from timeledger.server.queries.flags import check_kind, list_flags
+from timeledger.server.queries.gradebook import gradebook
+from timeledger.server.queries.learners import learner_summary, list_learners, resolve_learner
+from timeledger.server.queries.runs import get_run, list_runs, normalize_run_id
+
+__all__ = [
+    "InvalidParameter", "NotFound", "QueryError", "check_kind", "check_range", "get_course",
+    "get_run", "gradebook", "learner_summary", "list_courses", "list_flags", "list_learners",
+    "list_runs", "normalize_run_id", "resolve_learner",
+]

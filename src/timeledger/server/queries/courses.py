@@ -1,0 +1,72 @@
+"""Courses: the registry's and those events named, with totals and learners' progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.tables import course_progress, learner_days
+from timeledger.server.queries.common import (
+    NotFound,
+    accuracy,
+    course_info,
+    minutes,
+    progress_of,
+    xp,
+)
+
+_SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
+         "correct_questions", "mastered_units")
+
+
+def list_courses(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every course, ordered by id: registered ones (goals, totalLessons) and those only seen in
+    events. Each: {course_id, name, subject, grade, course_code, app_name, registered, goals,
+    total_lessons, total_xp, learners, active_minutes, inactive_minutes, xp, completions,
+    total_questions, correct_questions, accuracy, mastered_units, progress: {learners,
+    average}} where progress.average is the mean of learners' course progress (percent, see
+    gradebook) over the learners that have one, or None."""
+    info = course_info(conn)
+    d = learner_days.c
+    sums = {row.course_id: row for row in conn.execute(
+        sa.select(d.course_id, sa.func.count(sa.distinct(d.learner_email)).label("learners"),
+                  *(sa.func.coalesce(sa.func.sum(d[name]), 0).label(name) for name in _SUMS))
+        .group_by(d.course_id))}
+    progress: dict[str, list[float]] = {}
+    for entry in conn.execute(sa.select(course_progress)):
+        total_lessons = info.get(entry.course_id, {}).get("total_lessons")
+        value, _source = progress_of(entry.pct_complete, entry.mastered_units, total_lessons)
+        if value is not None:
+            progress.setdefault(entry.course_id, []).append(value)
+    out = []
+    for course_id in sorted(info):
+        row = sums.get(course_id)
+        values = {name: int(getattr(row, name)) if row else 0 for name in _SUMS}
+        learner_progress = progress.get(course_id, [])
+        out.append({
+            **info[course_id],
+            "learners": int(row.learners) if row else 0,
+            "active_minutes": minutes(values["active_ms"]),
+            "inactive_minutes": minutes(values["inactive_ms"]),
+            "xp": xp(values["xp_milli"]),
+            "completions": values["completions"],
+            "total_questions": values["total_questions"],
+            "correct_questions": values["correct_questions"],
+            "accuracy": accuracy(values["total_questions"], values["correct_questions"]),
+            "mastered_units": values["mastered_units"],
+            "progress": {
+                "learners": len(learner_progress),
+                "average": round(sum(learner_progress) / len(learner_progress), 1)
+                if learner_progress else None,
+            },
+        })
+    return out
+
+
+def get_course(conn: sa.Connection, course_id: str) -> dict[str, Any]:
+    """One course as list_courses gives it; NotFound if neither registered nor seen."""
+    for course in list_courses(conn):
+        if course["course_id"] == course_id:
+            return course
+    raise NotFound(f"No course {course_id!r}")

@@ -1,0 +1,75 @@
+"""The gradebook: line items with their results per attempt, and course progress per learner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.tables import (
+    course_progress,
+    gradebook_line_items,
+    gradebook_results,
+)
+from timeledger.server.queries.common import course_info, iso, progress_of, xp
+
+
+def gradebook(conn: sa.Connection, learner: str | None = None,
+              course: str | None = None) -> dict[str, Any]:
+    """Line items (one per activity and course) with their results, and course progress, for
+    one learner (email) and/or one course, or everything.
+
+    Returns {line_items: [{course_id, course_name, activity_id, activity_name, subject,
+    app_name, results: [{learner, attempt, score, total_questions, correct_questions, xp,
+    mastered_units, pct_complete, score_date, event_id, run_id}]}], progress: [{learner,
+    course_id, course_name, progress, source: "pctCompleteApp"|"masteredUnits"|None,
+    pct_complete, mastered_units, total_lessons, completions, xp}]}. With a learner, only the
+    line items they have results on are listed."""
+    info = course_info(conn)
+    r = gradebook_results.c
+    results_query = sa.select(gradebook_results).order_by(r.learner_email, r.attempt)
+    items_query = sa.select(gradebook_line_items).order_by(
+        gradebook_line_items.c.course_id, gradebook_line_items.c.first_seen,
+        gradebook_line_items.c.activity_id)
+    progress_query = sa.select(course_progress).order_by(course_progress.c.learner_email,
+                                                         course_progress.c.course_id)
+    if learner is not None:
+        results_query = results_query.where(r.learner_email == learner)
+        progress_query = progress_query.where(course_progress.c.learner_email == learner)
+    if course is not None:
+        results_query = results_query.where(r.course_id == course)
+        items_query = items_query.where(gradebook_line_items.c.course_id == course)
+        progress_query = progress_query.where(course_progress.c.course_id == course)
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in conn.execute(results_query):
+        results.setdefault((row.course_id, row.activity_id), []).append({
+            "learner": row.learner_email, "attempt": row.attempt, "score": row.score,
+            "total_questions": row.total_questions, "correct_questions": row.correct_questions,
+            "xp": xp(row.xp_milli), "mastered_units": row.mastered_units,
+            "pct_complete": row.pct_complete, "score_date": iso(row.score_date),
+            "event_id": row.event_id, "run_id": row.run_id,
+        })
+    line_items = []
+    for item in conn.execute(items_query):
+        found = results.get((item.course_id, item.activity_id), [])
+        if learner is not None and not found:
+            continue
+        line_items.append({
+            "course_id": item.course_id,
+            "course_name": info.get(item.course_id, {}).get("name", item.course_id),
+            "activity_id": item.activity_id, "activity_name": item.activity_name,
+            "subject": item.subject, "app_name": item.app_name, "results": found,
+        })
+    progress = []
+    for row in conn.execute(progress_query):
+        course_of = info.get(row.course_id, {})
+        total_lessons = course_of.get("total_lessons")
+        value, source = progress_of(row.pct_complete, row.mastered_units, total_lessons)
+        progress.append({
+            "learner": row.learner_email, "course_id": row.course_id,
+            "course_name": course_of.get("name", row.course_id), "progress": value,
+            "source": source, "pct_complete": row.pct_complete,
+            "mastered_units": row.mastered_units, "total_lessons": total_lessons,
+            "completions": row.completions, "xp": xp(row.xp_milli),
+        })
+    return {"line_items": line_items, "progress": progress}

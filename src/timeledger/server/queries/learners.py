@@ -1,0 +1,170 @@
+"""Learners: who they are (email and actor ids), their totals, and their days against goals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.tables import learner_aliases, learner_days, learners, runs
+from timeledger.server.queries.common import (
+    NotFound,
+    accuracy,
+    check_range,
+    course_info,
+    iso,
+    minutes,
+    xp,
+)
+from timeledger.server.queries.flags import list_flags
+
+_SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
+         "correct_questions", "mastered_units")
+
+
+def resolve_learner(conn: sa.Connection, learner: str) -> str:
+    """The learner's email, from an email (any case) or one of their actor ids; else NotFound."""
+    text = learner.strip()
+    email = conn.execute(sa.select(learners.c.email)
+                         .where(learners.c.email == text.lower())).scalar_one_or_none()
+    if email is not None:
+        return str(email)
+    alias = conn.execute(
+        sa.select(learner_aliases.c.learner_email).where(learner_aliases.c.actor_id == text)
+        .order_by(learner_aliases.c.first_seen, learner_aliases.c.learner_email).limit(1)
+    ).scalar_one_or_none()
+    if alias is None:
+        raise NotFound(f"No learner {learner!r} (expected an email or an actor id)")
+    return str(alias)
+
+
+def _totals(sums: dict[str, int], days_active: int) -> dict[str, Any]:
+    return {
+        "active_minutes": minutes(sums["active_ms"]),
+        "inactive_minutes": minutes(sums["inactive_ms"]),
+        "xp": xp(sums["xp_milli"]),
+        "completions": sums["completions"],
+        "total_questions": sums["total_questions"],
+        "correct_questions": sums["correct_questions"],
+        "accuracy": accuracy(sums["total_questions"], sums["correct_questions"]),
+        "mastered_units": sums["mastered_units"],
+        "days_active": days_active,
+    }
+
+
+def _identity(conn: sa.Connection, emails: list[str] | None = None) -> list[dict[str, Any]]:
+    query = sa.select(learners).order_by(learners.c.email)
+    alias_query = sa.select(learner_aliases).order_by(learner_aliases.c.first_seen,
+                                                      learner_aliases.c.actor_id)
+    if emails is not None:
+        query = query.where(learners.c.email.in_(emails))
+        alias_query = alias_query.where(learner_aliases.c.learner_email.in_(emails))
+    actor_ids: dict[str, list[str]] = defaultdict(list)
+    for alias in conn.execute(alias_query):
+        actor_ids[alias.learner_email].append(alias.actor_id)
+    return [{"email": row.email, "name": row.name, "actor_ids": actor_ids[row.email],
+             "first_seen": iso(row.first_seen), "last_seen": iso(row.last_seen)}
+            for row in conn.execute(query)]
+
+
+def list_learners(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every learner with all-time totals, run and flag counts, ordered by email.
+
+    Each: {email, name, actor_ids, first_seen, last_seen, totals: {active_minutes,
+    inactive_minutes, xp, completions, total_questions, correct_questions, accuracy,
+    mastered_units, days_active, runs, flags}}."""
+    d = learner_days.c
+    sums = {row.learner_email: row for row in conn.execute(
+        sa.select(d.learner_email, sa.func.count(sa.distinct(d.local_date)).label("days"),
+                  *(sa.func.coalesce(sa.func.sum(d[name]), 0).label(name) for name in _SUMS))
+        .group_by(d.learner_email))}
+    run_counts: dict[str, int] = {
+        row[0]: int(row[1]) for row in conn.execute(
+            sa.select(runs.c.learner_email, sa.func.count()).group_by(runs.c.learner_email))}
+    flag_counts: dict[str, int] = defaultdict(int)
+    for flag in list_flags(conn):
+        flag_counts[flag["learner"]] += 1
+    out = []
+    for person in _identity(conn):
+        row = sums.get(person["email"])
+        values = {name: int(getattr(row, name)) for name in _SUMS} if row else dict.fromkeys(
+            _SUMS, 0)
+        totals = _totals(values, int(row.days) if row else 0)
+        totals["runs"] = run_counts.get(person["email"], 0)
+        totals["flags"] = flag_counts.get(person["email"], 0)
+        out.append({**person, "totals": totals})
+    return out
+
+
+def _goals_met(goals: dict[str, float], day: dict[str, int]) -> dict[str, bool | None]:
+    measured: dict[str, float | None] = {
+        "dailyXp": day["xp_milli"] / 1000,
+        "dailyLessons": day["completions"],
+        "dailyActiveMinutes": day["active_ms"] / 60000,
+        "dailyAccuracy": accuracy(day["total_questions"], day["correct_questions"]),
+        "dailyMasteredUnits": day["mastered_units"],
+    }
+    met: dict[str, bool | None] = {}
+    for name, goal in goals.items():
+        if name in measured:
+            value = measured[name]
+            met[name] = None if value is None else value >= goal
+    return met
+
+
+def learner_summary(conn: sa.Connection, learner: str, date_from: str | None = None,
+                    date_to: str | None = None, course: str | None = None) -> dict[str, Any]:
+    """A learner's days (in the platform's time zone) from `date_from` to `date_to` (inclusive,
+    YYYY-MM-DD, both optional), optionally for one course.
+
+    Returns {learner: {email, name, actor_ids, first_seen, last_seen}, range: {from, to},
+    course: id|None, totals: {... as list_learners, without runs/flags}, days: [{date,
+    active_minutes, inactive_minutes, xp, completions, total_questions, correct_questions,
+    accuracy, mastered_units, courses: [ids], goals_met: {course_id: {goal: bool|None}}}]}.
+    A goal is met when the day's value for that course reaches it; accuracy goals are in percent
+    and None on a day without questions. Only days with activity are listed."""
+    start, end = check_range(date_from, date_to)
+    email = resolve_learner(conn, learner)
+    d = learner_days.c
+    query = sa.select(learner_days).where(d.learner_email == email)
+    if start is not None:
+        query = query.where(d.local_date >= start)
+    if end is not None:
+        query = query.where(d.local_date <= end)
+    if course is not None:
+        query = query.where(d.course_id == course)
+    info = course_info(conn)
+    by_date: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(query.order_by(d.local_date, d.course_id)):
+        values = {name: int(getattr(row, name)) for name in _SUMS}
+        day = by_date.setdefault(row.local_date, {"sums": dict.fromkeys(_SUMS, 0),
+                                                  "courses": [], "goals_met": {}})
+        for name in _SUMS:
+            day["sums"][name] += values[name]
+        day["courses"].append(row.course_id)
+        goals = info.get(row.course_id, {}).get("goals") or {}
+        if goals:
+            day["goals_met"][row.course_id] = _goals_met(goals, values)
+    days = []
+    total = dict.fromkeys(_SUMS, 0)
+    for local_date, day in by_date.items():
+        sums = day["sums"]
+        for name in _SUMS:
+            total[name] += sums[name]
+        days.append({
+            "date": local_date,
+            "active_minutes": minutes(sums["active_ms"]),
+            "inactive_minutes": minutes(sums["inactive_ms"]),
+            "xp": xp(sums["xp_milli"]),
+            "completions": sums["completions"],
+            "total_questions": sums["total_questions"],
+            "correct_questions": sums["correct_questions"],
+            "accuracy": accuracy(sums["total_questions"], sums["correct_questions"]),
+            "mastered_units": sums["mastered_units"],
+            "courses": day["courses"],
+            "goals_met": day["goals_met"],
+        })
+    (person,) = _identity(conn, [email])
+    return {"learner": person, "range": {"from": start, "to": end}, "course": course,
+            "totals": _totals(total, len(days)), "days": days}

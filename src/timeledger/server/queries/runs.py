@@ -1,0 +1,117 @@
+"""Runs: one run's time, windows (its timeline), sessions, completion and flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.tables import learners, run_days, run_windows, runs
+from timeledger.server.queries.common import (
+    NotFound,
+    accuracy,
+    course_info,
+    course_ref,
+    iso,
+    minutes,
+    seconds,
+    xp,
+)
+from timeledger.server.queries.flags import list_flags
+
+
+def normalize_run_id(run_id: str) -> str:
+    return run_id.strip().removeprefix("urn:uuid:").lower()
+
+
+def _completion(row: Any) -> dict[str, Any] | None:
+    if row.completion_seq is None:
+        return None
+    return {
+        "event_id": row.completion_event_id, "time": iso(row.completion_time),
+        "attempt": row.completion_attempt, "xp": xp(row.completion_xp_milli),
+        "total_questions": row.completion_total_questions,
+        "correct_questions": row.completion_correct_questions,
+        "accuracy": accuracy(row.completion_total_questions, row.completion_correct_questions),
+        "mastered_units": row.completion_mastered_units,
+        "pct_complete": row.completion_pct_complete,
+    }
+
+
+def _summary(row: Any, names: dict[str, str | None], info: dict[str, dict[str, Any]],
+             sessions: int) -> dict[str, Any]:
+    return {
+        "run_id": row.run_id,
+        "learner": {"email": row.learner_email, "name": names.get(row.learner_email),
+                    "actor_id": row.actor_id},
+        "activity": {"id": row.activity_id, "name": row.activity_name},
+        "course": course_ref(info, row.course_id),
+        "subject": row.subject, "app_name": row.app_name,
+        "first_seen": iso(row.first_seen), "last_seen": iso(row.last_seen),
+        "active_seconds": seconds(row.active_ms), "inactive_seconds": seconds(row.inactive_ms),
+        "other_seconds": seconds(row.other_ms), "active_minutes": minutes(row.active_ms),
+        "heartbeats": row.heartbeats, "sessions": sessions,
+        "completed": row.completion_seq is not None, "completions": row.completions,
+        "completion": _completion(row), "xp_earned": xp(row.xp_milli),
+    }
+
+
+def _names(conn: sa.Connection, emails: list[str]) -> dict[str, str | None]:
+    found = conn.execute(sa.select(learners.c.email, learners.c.name)
+                         .where(learners.c.email.in_(emails)))
+    return {row.email: row.name for row in found}
+
+
+def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
+    """One run; NotFound if unknown. Returns {run_id, learner: {email, name, actor_id},
+    activity: {id, name}, course: {id, name}, subject, app_name, first_seen, last_seen,
+    active_seconds, inactive_seconds, other_seconds, active_minutes, heartbeats, sessions,
+    session_days: [{date, active_seconds, inactive_seconds}], windows: [{event_id, start, end,
+    active_seconds, inactive_seconds, other_seconds, bounds: "reported"|"estimated",
+    overlaps_event_id}], completed, completions, completion: {event_id, time, attempt, xp,
+    total_questions, correct_questions, accuracy, mastered_units, pct_complete}|None,
+    xp_earned, flags: [... as list_flags]}."""
+    key = normalize_run_id(run_id)
+    row = conn.execute(sa.select(runs).where(runs.c.run_id == key)).first()
+    if row is None:
+        raise NotFound(f"No run {run_id!r}")
+    w = run_windows.c
+    windows = [{
+        "event_id": win.event_id, "start": iso(win.start_at), "end": iso(win.end_at),
+        "active_seconds": seconds(win.active_ms), "inactive_seconds": seconds(win.inactive_ms),
+        "other_seconds": seconds(win.other_ms),
+        "bounds": "reported" if win.bounds_reported else "estimated",
+        "overlaps_event_id": win.overlap_event_id,
+    } for win in conn.execute(sa.select(run_windows).where(w.run_id == key)
+                              .order_by(w.start_at, w.seq))]
+    days = [{"date": day.local_date, "active_seconds": seconds(day.active_ms),
+             "inactive_seconds": seconds(day.inactive_ms)}
+            for day in conn.execute(sa.select(run_days).where(run_days.c.run_id == key)
+                                    .order_by(run_days.c.local_date))]
+    out = _summary(row, _names(conn, [row.learner_email]), course_info(conn), len(days))
+    out["session_days"] = days
+    out["windows"] = windows
+    out["flags"] = list_flags(conn, run_id=key)
+    return out
+
+
+def list_runs(conn: sa.Connection, learner: str | None = None, course: str | None = None,
+              limit: int = 100) -> list[dict[str, Any]]:
+    """Runs, most recently seen first, by learner email and/or course (the summary fields of
+    get_run: no windows, session_days or flags)."""
+    query = sa.select(runs).order_by(runs.c.last_seen.desc(), runs.c.run_id).limit(limit)
+    if learner is not None:
+        query = query.where(runs.c.learner_email == learner)
+    if course is not None:
+        query = query.where(runs.c.course_id == course)
+    found = conn.execute(query).all()
+    if not found:
+        return []
+    ids = [row.run_id for row in found]
+    sessions: dict[str, int] = {
+        row[0]: int(row[1]) for row in conn.execute(
+            sa.select(run_days.c.run_id, sa.func.count()).where(run_days.c.run_id.in_(ids))
+            .group_by(run_days.c.run_id))}
+    names = _names(conn, sorted({row.learner_email for row in found}))
+    info = course_info(conn)
+    return [_summary(row, names, info, sessions.get(row.run_id, 0)) for row in found]

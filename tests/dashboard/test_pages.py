@@ -1,0 +1,327 @@
+"""The dashboard in real Chromium: every page loads, draws, matches the query API, and links up."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from support.platform import PlatformProcess
+
+from .conftest import ADMIN, LEARNERS, screenshot, seed_two_learners, share_link
+
+pytestmark = pytest.mark.browser
+
+CLOSE = 1e-6  # sums of float XP and accuracy computed in another order
+
+
+@pytest.fixture
+def page(browser: Any, console_errors: Callable[[Any], list[str]]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    opened = context.new_page()
+    opened.errors = console_errors(opened)
+    yield opened
+    context.close()
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+
+
+def _charts_drawn(page: Any) -> None:
+    """Every chart on the page was drawn by plotly.js (served by the platform itself)."""
+    charts = page.locator("[data-chart]").count()
+    assert charts > 0
+    page.wait_for_function("[...document.querySelectorAll('[data-chart]')]"
+                           ".every(chart => chart.dataset.drawn === 'true')")
+    assert page.locator("[data-chart] svg.main-svg").count() >= charts
+
+
+def _values(page: Any, scope: str) -> dict[str, Any]:
+    """{data-field: JSON value} of the figures inside `scope`."""
+    cells = page.locator(f"{scope} [data-field]")
+    return {cells.nth(i).get_attribute("data-field"):
+            json.loads(cells.nth(i).get_attribute("data-value")) for i in range(cells.count())}
+
+
+def _rows(page: Any, selector: str, key: str) -> dict[str, dict[str, Any]]:
+    rows = page.locator(selector)
+    out = {}
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        cells = row.locator("[data-field]")
+        out[row.get_attribute(key)] = {
+            cells.nth(j).get_attribute("data-field"):
+            json.loads(cells.nth(j).get_attribute("data-value")) for j in range(cells.count())}
+    return out
+
+
+def _learner_with_runs(demo: PlatformProcess) -> dict[str, Any]:
+    learners = demo.get("/api/v1/learners")["learners"]
+    return max(learners, key=lambda row: (row["totals"]["runs"], row["email"]))
+
+
+def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/")
+    _charts_drawn(page)
+    screenshot(page, "overview")
+    dates = [page.locator("[data-series=xp] tr").nth(i).get_attribute("data-date")
+             for i in range(page.locator("[data-series=xp] tr").count())]
+    assert len(dates) == 14
+    shown = {name: [json.loads(v) for v in page.locator(f"[data-series={name}] tr")
+                    .evaluate_all("rows => rows.map(r => r.dataset.value)")]
+             for name in ("active_learners", "active_minutes", "xp", "completions", "accuracy",
+                          "flags")}
+    per_day: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for learner in demo.get("/api/v1/learners")["learners"]:
+        summary = demo.get(f"/api/v1/learners/{quote(learner['email'])}/summary",
+                           **{"from": dates[0], "to": dates[-1]})
+        for day in summary["days"]:
+            sums = per_day[day["date"]]
+            sums["learners"] += 1
+            for name in ("active_minutes", "xp", "completions", "total_questions",
+                         "correct_questions"):
+                sums[name] += day[name]
+    flags_per_day: dict[str, int] = defaultdict(int)
+    for flag in demo.get("/api/v1/flags")["flags"]:
+        flags_per_day[flag["event_time"][:10]] += 1  # the demo runs in UTC
+    for index, day in enumerate(dates):
+        sums = per_day.get(day, {})
+        assert shown["active_learners"][index] == sums.get("learners", 0), day
+        assert shown["completions"][index] == sums.get("completions", 0), day
+        assert shown["xp"][index] == pytest.approx(sums.get("xp", 0), abs=CLOSE), day
+        # Minutes are rounded to 2 decimals per learner in the API, once per day here.
+        learners = sums.get("learners", 0)
+        assert shown["active_minutes"][index] == pytest.approx(
+            sums.get("active_minutes", 0), abs=0.005 * learners + CLOSE), day
+        total = sums.get("total_questions", 0)
+        expected = round(sums["correct_questions"] * 100 / total, 1) if total else None
+        assert shown["accuracy"][index] == expected, day
+        assert shown["flags"][index] == flags_per_day.get(day, 0), day
+    today = _values(page, "#today")
+    assert today["xp"] == shown["xp"][-1]
+    assert today["completions"] == shown["completions"][-1]
+    assert sum(shown["completions"]) > 100  # a living dashboard, not an empty one
+    assert page.errors == []
+
+
+def test_learners_table_is_the_api_and_sorts_and_searches(
+        page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/learners")
+    screenshot(page, "learners")
+    api = {row["email"]: row["totals"] for row in demo.get("/api/v1/learners")["learners"]}
+    shown = _rows(page, "#learners-table tbody tr[data-learner]", "data-learner")
+    assert set(shown) == set(api)
+    for email, values in shown.items():
+        for field, value in values.items():
+            assert value == api[email][field], (email, field)
+    page.click("a[data-sort=xp]")  # numeric columns sort largest first
+    page.wait_for_url("**sort=xp**")
+    xps = [json.loads(v) for v in page.locator("td[data-field=xp]").evaluate_all(
+        "cells => cells.map(c => c.dataset.value)")]
+    assert xps == sorted(xps, reverse=True)
+    target = sorted(api)[3]
+    page.fill("#learner-search", target.split("@")[0])
+    page.press("#learner-search", "Enter")
+    page.wait_for_url("**q=**")
+    assert page.locator("#learners-table tbody tr[data-learner]").evaluate_all(
+        "rows => rows.map(r => r.dataset.learner)") == [target]
+    assert page.errors == []
+
+
+def test_learner_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
+    learner = _learner_with_runs(demo)
+    email = learner["email"]
+    _open(page, f"{demo.base_url}/learners/{quote(email)}")
+    _charts_drawn(page)
+    screenshot(page, "learner")
+    totals = page.locator("#learner-totals")
+    span = {"from": totals.get_attribute("data-range-from"),
+            "to": totals.get_attribute("data-range-to")}
+    summary = demo.get(f"/api/v1/learners/{quote(email)}/summary", **span)
+    for field, value in _values(page, "#learner-totals").items():
+        assert value == summary["totals"][field], field
+    days = _rows(page, "#days-table tbody tr[data-date]", "data-date")
+    assert set(days) == {day["date"] for day in summary["days"]}
+    for day in summary["days"]:
+        for field, value in days[day["date"]].items():
+            assert value == day[field], (day["date"], field)
+    runs = {run["run_id"]: run for run in demo.get("/api/v1/runs", learner=email,
+                                                   limit=25)["runs"]}
+    shown_runs = _rows(page, "#runs-table tbody tr[data-run]", "data-run")
+    assert set(shown_runs) == set(runs)
+    for run_id, values in shown_runs.items():
+        run = runs[run_id]
+        completion_accuracy = run["completion"]["accuracy"] if run["completion"] else None
+        expected = {**run, "accuracy": completion_accuracy}
+        for field, value in values.items():
+            assert value == expected[field], (run_id, field)
+    book = demo.get("/api/v1/gradebook", learner=email)
+    progress = _rows(page, "#progress-table tbody tr[data-course]", "data-course")
+    assert set(progress) == {p["course_id"] for p in book["progress"]}
+    for entry in book["progress"]:
+        for field, value in progress[entry["course_id"]].items():
+            assert value == entry[field], (entry["course_id"], field)
+    results = page.locator("#results-table tbody tr[data-result]").count()
+    assert results == sum(len(item["results"]) for item in book["line_items"])
+    flags = demo.get("/api/v1/flags", learner=email)["flags"]
+    assert page.locator("#learner-flags [data-flag]").evaluate_all(
+        "items => items.map(i => i.dataset.flag)") == [flag["key"] for flag in flags]
+    assert page.errors == []
+
+
+def test_run_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
+    flagged = [flag for flag in demo.get("/api/v1/flags")["flags"] if flag["run_id"]]
+    run = demo.get(f"/api/v1/runs/{flagged[0]['run_id']}")
+    _open(page, f"{demo.base_url}/runs/{run['run_id']}")
+    _charts_drawn(page)
+    screenshot(page, "run")
+    for field, value in _values(page, "#run-totals").items():
+        assert value == run[field], field
+    windows = page.locator("#windows-table tbody tr[data-event]")
+    assert windows.count() == len(run["windows"])
+    assert [json.loads(v) for v in windows.locator("[data-field=active_seconds]").evaluate_all(
+        "cells => cells.map(c => c.dataset.value)")] == [w["active_seconds"]
+                                                          for w in run["windows"]]
+    if run["completion"]:
+        shown = _values(page, "#completion")
+        assert shown["completion_xp"] == run["completion"]["xp"]
+        assert shown["completion_accuracy"] == run["completion"]["accuracy"]
+    reasons = page.locator("#run-flags .flag-reason").all_inner_texts()
+    assert reasons == [flag["reason"] for flag in run["flags"]]
+    assert reasons, "a flagged run shows why it was flagged"
+    assert page.errors == []
+
+
+def test_courses_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/courses")
+    screenshot(page, "courses")
+    api = {course["course_id"]: course for course in demo.get("/api/v1/courses")["courses"]}
+    shown = _rows(page, "#courses-table tbody tr[data-course]", "data-course")
+    assert set(shown) == set(api)
+    assert len(api) >= 4
+    for course_id, values in shown.items():
+        expected = {**api[course_id], "progress_average": api[course_id]["progress"]["average"]}
+        for field, value in values.items():
+            assert value == expected[field], (course_id, field)
+    page.click(f"#courses-table tr[data-course='{sorted(api)[0]}'] a")
+    page.wait_for_selector("#course-progress-table")
+    screenshot(page, "course")
+    assert page.errors == []
+
+
+def test_flags_page_lists_every_flag_with_its_events(page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/flags")
+    flags = demo.get("/api/v1/flags")["flags"]
+    kinds = {flag["kind"] for flag in flags}
+    assert len(kinds) >= 5, "the demo shows most kinds of flag"
+    assert page.locator("#flags-list [data-flag]").evaluate_all(
+        "items => items.map(i => i.dataset.flag)") == [flag["key"] for flag in flags]
+    first = page.locator("#flags-list [data-flag]").first
+    first.locator("summary").click()
+    for event_id in flags[0]["event_ids"]:
+        assert first.locator(f"[data-event='{event_id}'] pre").inner_text().find(event_id) > 0
+    screenshot(page, "flags")
+    page.select_option("#flag-kind", flags[-1]["kind"])
+    page.click("text=Filter")
+    page.wait_for_url("**kind=**")
+    assert page.locator("#flags-list [data-flag]").count() == len(
+        demo.get("/api/v1/flags", kind=flags[-1]["kind"])["flags"])
+    assert page.errors == []
+
+
+def test_navigation_overview_to_learner_to_run_by_clicking(
+        page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/")
+    link = page.locator(".flag-list a[href^='/learners/']").first
+    email = link.inner_text()
+    link.click()
+    page.wait_for_selector("#learner-name")
+    assert page.locator("#learner-name").get_attribute("data-email") == email
+    run_link = page.locator("#runs-table a.run-link").first
+    run_id = run_link.get_attribute("data-run")
+    run_link.click()
+    page.wait_for_selector("#run-title")
+    assert page.locator("#run-title").get_attribute("data-run") == run_id
+    assert page.url.endswith(f"/runs/{run_id}")
+    page.click(f".crumbs a[href='/learners/{quote(email, safe='')}']")
+    page.wait_for_selector("#learner-name")
+    assert page.errors == []
+
+
+def test_events_explorer_shows_new_events_as_they_arrive(
+        page: Any, demo: PlatformProcess) -> None:
+    page.clock.install()
+    _open(page, demo.base_url + "/events")
+    table = page.locator("#events-table")
+    newest = int(table.get_attribute("data-after"))
+    assert page.locator("#events-table tbody tr[data-seq]").count() == 50
+    page.locator("#events-table tbody tr").first.locator("summary").click()
+    raw = json.loads(page.locator("#events-table tbody tr").first.locator("pre").inner_text())
+    assert raw == demo.get("/caliper/events", limit=1)["events"][0]["event"]
+    screenshot(page, "events")
+    seed_two_learners(demo)  # 22 events for two new learners, through the Caliper API
+    page.clock.fast_forward(6000)
+    page.wait_for_selector(f"#events-table tbody tr[data-seq='{newest + 22}']")
+    assert page.locator("#events-table tbody tr").first.get_attribute("data-seq") == str(
+        newest + 22)
+    page.click("#events-older")
+    page.wait_for_function("document.querySelectorAll('#events-table tbody tr').length >= 122")
+    page.fill("input[name=learner]", LEARNERS[0])
+    page.click("#events-filter button")
+    page.wait_for_url("**learner=**")
+    assert set(page.locator("#events-table tbody td:nth-child(4)").all_inner_texts()) == {
+        LEARNERS[0]}
+    assert page.errors == []
+
+
+def test_sign_in_is_required_when_login_is_required(
+        page: Any, locked: PlatformProcess, locked_runs: dict[str, str]) -> None:
+    reply = page.goto(locked.base_url + "/learners")
+    assert reply.status == 401
+    screenshot(page, "sign-in")
+    page.fill("input[name=username]", ADMIN[0])
+    page.fill("input[name=password]", "not the password")
+    page.click("#login-form button")
+    page.wait_for_selector("#login-error")
+    page.fill("input[name=password]", ADMIN[1])
+    page.click("#login-form button")
+    page.wait_for_selector("#learners-table")
+    assert page.url == locked.base_url + "/learners"
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["tl_session"]["httpOnly"] is True
+    assert cookies["tl_session"]["sameSite"] == "Lax"
+    page.click("#sign-out")
+    page.wait_for_selector("#login-form")
+    assert page.goto(locked.base_url + "/").status == 401
+    # Only the 401 replies may be logged as errors.
+    assert all("401" in error for error in page.errors)
+
+
+def test_a_shared_link_shows_the_student_their_own_pages(
+        browser: Any, locked: PlatformProcess, locked_runs: dict[str, str],
+        console_errors: Callable[[Any], list[str]]) -> None:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    try:
+        page = context.new_page()
+        errors = console_errors(page)
+        page.goto(share_link(locked, LEARNERS[1]))
+        page.wait_for_selector("#learner-name")
+        _charts_drawn(page)
+        screenshot(page, "shared-learner")
+        assert page.locator("#learner-name").get_attribute("data-email") == LEARNERS[1]
+        assert page.locator(".mainnav a").all_inner_texts() == ["My progress"]
+        assert page.locator("#share-button").count() == 0
+        page.click("#runs-table a.run-link")
+        page.wait_for_selector("#run-title")
+        assert page.goto(f"{locked.base_url}/learners/{quote(LEARNERS[0])}").status == 403
+        assert LEARNERS[0] not in page.content()
+        assert page.goto(f"{locked.base_url}/").status == 403
+        assert all("403" in error for error in errors)
+    finally:
+        context.close()

@@ -1,0 +1,65 @@
+"""The real background sender thread: wakes on events, end() waits for the acknowledgement."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+from timeledger.sdk import Client
+from timeledger.testing import FakePlatform
+
+from .conftest import CONFIG, MATH, USER
+
+
+def make_real(fake: FakePlatform, **kwargs: Any) -> Client:
+    return Client("http://platform.test", client_id="app", client_secret="secret",
+                  config=CONFIG, transport=fake, outbox=None, rng=random.Random(1), environ={},
+                  **kwargs)
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_heartbeats_flow_and_end_waits_for_the_ack(fake: FakePlatform) -> None:
+    flushed: list[int] = []
+    delivered = threading.Event()
+    with make_real(fake, heartbeat_interval=0.05) as client:
+        activity = client.activity.start(
+            id="a", name="A", course=MATH, user=USER,
+            on_flush=lambda ms: (flushed.append(ms), delivered.set()))
+        assert delivered.wait(10)
+        receipt = activity.end({"xp_earned": 2})
+        assert receipt.delivered is True
+        assert client.pending() == []
+    assert len(fake.completions) == 1
+    assert len(fake.time_spent) >= 2
+    assert round(fake.active_seconds() * 1000) == activity.total_active_ms
+
+
+def test_close_ends_the_activity_and_flushes(fake: FakePlatform) -> None:
+    client = make_real(fake, heartbeat_interval=60)
+    client.activity.start(id="a", name="A", course=MATH, user=USER)
+    wait_until(lambda: client.activity.current is not None
+               and client.activity.current.elapsed_ms > 20)
+    assert client.close(timeout=5) is True
+    assert len(fake.time_spent) == 1 and fake.active_seconds() > 0.02
+
+
+def test_flush_gives_up_at_its_deadline_during_an_outage(fake: FakePlatform) -> None:
+    with make_real(fake) as client:
+        fake.fail(503, times=1000)
+        client.activity.record(user=USER, activity={"id": "a", "name": "A", "course": MATH},
+                               metrics={"xp_earned": 1}, wait=False)
+        started = time.monotonic()
+        assert client.flush(timeout=0.3) is False
+        assert time.monotonic() - started < 2
+        assert len(client.pending()) == 1
+        fake.replies.clear()
+        client.sender.delivery.blocked_until = None
+        assert client.flush(timeout=5) is True

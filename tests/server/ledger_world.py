@@ -1,0 +1,125 @@
+"""An in-process platform on a temp SQLite file, and short builders for Timeback events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+
+from timeledger.caliper.builders import ActivityRef, Learner, completed_event, envelope
+from timeledger.caliper.envelope import parse_envelope
+from timeledger.caliper.metrics import Metrics
+from timeledger.server.ingestion import JobResult
+from timeledger.server.platform import Platform, open_platform
+from timeledger.server.settings import Settings
+from timeledger.server.store.database import sqlite_url
+
+T = TypeVar("T")
+SENSOR = "https://app.example.com"
+
+
+def at(text: str) -> datetime:
+    """`2025-01-13T10:00:00` (UTC) as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def activity(slug: str = "fractions-1", course_id: str = "math-g3") -> ActivityRef:
+    return ActivityRef(url=f"{SENSOR}/activities/{course_id}/{slug}", name=slug.title(),
+                       subject="Math", app_name="Example App", course_id=course_id,
+                       course_name=f"Course {course_id}")
+
+
+def actor(email: str, actor_id: str | None = None) -> dict[str, Any]:
+    return Learner(email, actor_id or f"id-{email.lower()}").actor(SENSOR)
+
+
+def heartbeat(email: str, run_id: str | None, start: datetime, active_s: float,
+              inactive_s: float = 0.0, *, act: ActivityRef | None = None,
+              window: bool = True, end: datetime | None = None,
+              actor_id: str | None = None) -> dict[str, Any]:
+    """One TimeSpentEvent for [start, end] (end defaults to start + active + inactive). Without
+    `window`, no startDate/endDate (as Timeback's own SDKs send), eventTime = end."""
+    end = end or start + timedelta(seconds=active_s + inactive_s)
+    items: list[dict[str, Any]] = [{"type": "active", "value": active_s}]
+    if inactive_s:
+        items.append({"type": "inactive", "value": inactive_s})
+    if window:
+        for item in items:
+            item.update(startDate=_fmt(start), endDate=_fmt(end))
+    event = _base("TimeSpentEvent", "SpentTime", email, run_id, end, act, actor_id)
+    event["generated"] = {"id": f"urn:uuid:{uuid.uuid4()}",
+                          "type": "TimebackTimeSpentMetricsCollection", "items": items}
+    return event
+
+
+def completion(email: str, run_id: str | None, when: datetime, xp: float, *,
+               total: int | None = None, correct: int | None = None,
+               mastered: int | None = None, pct: float | None = None, attempt: int | None = 1,
+               act: ActivityRef | None = None, actor_id: str | None = None) -> dict[str, Any]:
+    return completed_event(
+        actor=actor(email, actor_id), activity=act or activity(), run_id=run_id, ended_at=when,
+        metrics=Metrics(xp_earned=xp, total_questions=total, correct_questions=correct,
+                        mastered_units=mastered, pct_complete=pct), attempt=attempt)
+
+
+def resend(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The same event under a new id (what adapters do on a retried submit)."""
+    return {**event, "id": f"urn:uuid:{uuid.uuid4()}"}
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{moment.microsecond // 1000:03d}Z"
+
+
+def _base(kind: str, action: str, email: str, run_id: str | None, when: datetime,
+          act: ActivityRef | None, actor_id: str | None) -> dict[str, Any]:
+    ref = act or activity()
+    event: dict[str, Any] = {
+        "@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
+        "id": f"urn:uuid:{uuid.uuid4()}", "type": kind, "action": action,
+        "actor": actor(email, actor_id), "object": ref.caliper_object(),
+        "eventTime": _fmt(when), "profile": "TimebackProfile",
+        "extensions": {"courseId": ref.course_id},
+    }
+    if run_id is not None:
+        event["session"] = f"urn:uuid:{run_id}"
+        event["extensions"]["runId"] = run_id
+    return event
+
+
+def new_run() -> str:
+    return str(uuid.uuid4())
+
+
+class Ledger:
+    """A platform in this process: send envelopes through the real Ingestor, read the tables."""
+
+    def __init__(self, folder: Path, timezone: str = "UTC", db_url: str | None = None) -> None:
+        """On SQLite in `folder` by default; `db_url` for another database (PostgreSQL)."""
+        self.platform: Platform = open_platform(Settings(
+            db_url=db_url or sqlite_url(folder), data_dir=folder, timezone=timezone))
+
+    def send(self, *events: Mapping[str, Any]) -> JobResult:
+        raw = orjson.dumps(envelope(SENSOR, list(events), at("2030-01-01T00:00:00")))
+        return self.platform.ingestor.ingest(parse_envelope(raw))
+
+    def statuses(self, *events: Mapping[str, Any]) -> list[str]:
+        return [result.status for result in self.send(*events).results]
+
+    def read(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.platform.engine.connect() as conn:
+            return query(conn, *args, **kwargs)
+
+    def rows(self, table: sa.Table) -> list[dict[str, Any]]:
+        with self.platform.engine.connect() as conn:
+            keys = list(table.primary_key.columns)
+            return [dict(row._mapping) for row in conn.execute(sa.select(table).order_by(*keys))]
+
+    def close(self) -> None:
+        self.platform.close()

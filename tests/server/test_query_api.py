@@ -1,0 +1,143 @@
+"""The query API over HTTP: shapes, lookups by email or actor id, 400s that name the parameter."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from support.platform import PlatformProcess
+from timeledger.caliper.builders import (
+    ActivityRef,
+    Learner,
+    completed_event,
+    envelope,
+    time_spent_event,
+)
+from timeledger.caliper.metrics import Metrics
+
+SENSOR = "https://quiz.example.com"
+
+
+def course_activity(course_id: str) -> ActivityRef:
+    return ActivityRef(url=f"{SENSOR}/activities/{course_id}/quiz-1", name="Quiz 1",
+                       subject="Science", app_name="Quiz", course_id=course_id,
+                       course_name="Science 5")
+
+
+def seed(platform: PlatformProcess, course_id: str) -> tuple[str, str, str]:
+    """One learner with a 10-minute run completed with 12 XP at 7/10: returns email, actor id,
+    run id."""
+    email = f"q-{uuid.uuid4().hex[:10]}@example.edu"
+    actor = Learner(email, f"https://roster.example/users/{uuid.uuid4().hex[:8]}").actor(SENSOR)
+    run_id = str(uuid.uuid4())
+    start = datetime(2025, 2, 3, 14, 0, tzinfo=UTC)
+    act = course_activity(course_id)
+    events = [
+        time_spent_event(actor=actor, activity=act, run_id=run_id, started_at=start,
+                         ended_at=start + timedelta(minutes=10), active_ms=600000,
+                         inactive_ms=0),
+        completed_event(actor=actor, activity=act, run_id=run_id,
+                        ended_at=start + timedelta(minutes=10),
+                        metrics=Metrics(xp_earned=12, total_questions=10, correct_questions=7,
+                                        mastered_units=2, pct_complete=30)),
+    ]
+    assert platform.send(envelope(SENSOR, events, start)).status_code == 200
+    return email, actor["id"], run_id
+
+
+def get(platform: PlatformProcess, path: str, **params: Any) -> httpx.Response:
+    with platform.http() as client:
+        return client.get(path, params=params)
+
+
+def test_every_query_answers_for_a_seeded_learner(platform: PlatformProcess,
+                                                   tmp_path: Path) -> None:
+    course_id = f"sci-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "timeback.config.json"
+    config.write_text(json.dumps({"name": "Quiz", "courses": [{
+        "subject": "Science", "grade": 5, "ids": {"production": course_id},
+        "metadata": {"goals": {"dailyXp": 10, "dailyAccuracy": 80},
+                     "metrics": {"totalLessons": 8}}}]}))
+    loaded = platform.cli("courses", "load", str(config))
+    assert course_id in loaded.stdout
+    email, actor_id, run_id = seed(platform, course_id)
+
+    by_email = get(platform, f"/api/v1/learners/{email.upper()}/summary").json()
+    by_actor = get(platform, f"/api/v1/learners/{quote(actor_id, safe='')}/summary").json()
+    assert by_email == by_actor
+    (day,) = by_email["days"]
+    assert (day["date"], day["active_minutes"], day["xp"]) == ("2025-02-03", 10, 12)
+    assert day["accuracy"] == 70.0
+    assert day["goals_met"] == {course_id: {"dailyXp": True, "dailyAccuracy": False}}
+
+    listed = {p["email"]: p for p in get(platform, "/api/v1/learners").json()["learners"]}
+    # 12 XP in 10 focused minutes, and 70 % correct: two flags
+    assert listed[email]["totals"]["flags"] == 2
+    assert listed[email]["totals"]["runs"] == 1
+    assert listed[email]["actor_ids"] == [actor_id]
+
+    flags = get(platform, "/api/v1/flags", learner=email).json()["flags"]
+    assert sorted(f["kind"] for f in flags) == ["low_accuracy", "xp_above_focused_minutes"]
+    assert all(f["event_ids"] and f["reason"] for f in flags)
+    only = get(platform, "/api/v1/flags", learner=email, kind="low_accuracy").json()["flags"]
+    assert [f["kind"] for f in only] == ["low_accuracy"]
+
+    book = get(platform, "/api/v1/gradebook", learner=actor_id).json()
+    (item,) = book["line_items"]
+    assert item["course_id"] == course_id and item["course_name"] == "Science G5"
+    assert [(r["attempt"], r["score"]) for r in item["results"]] == [(1, 70.0)]
+    (progress,) = book["progress"]
+    assert (progress["progress"], progress["source"]) == (30.0, "pctCompleteApp")
+
+    courses = {c["course_id"]: c for c in get(platform, "/api/v1/courses").json()["courses"]}
+    course = courses[course_id]
+    assert course["registered"] and course["total_lessons"] == 8
+    assert course["goals"] == {"dailyXp": 10, "dailyAccuracy": 80}
+    assert (course["learners"], course["active_minutes"], course["xp"]) == (1, 10, 12)
+    assert get(platform, f"/api/v1/courses/{course_id}").json() == course
+
+    run = get(platform, f"/api/v1/runs/urn:uuid:{run_id.upper()}").json()
+    assert run["run_id"] == run_id and run["course"] == {"id": course_id, "name": "Science G5"}
+    assert get(platform, "/api/v1/runs", learner=email).json()["runs"][0]["run_id"] == run_id
+
+    listed_courses = json.loads(platform.cli("courses", "list", "--json").stdout)
+    assert course in listed_courses
+
+
+def test_bad_parameters_are_400s_that_name_the_parameter(platform: PlatformProcess) -> None:
+    email, _actor, _run = seed(platform, "sci-shared")
+    for params, name in (({"from": "2025-13-01"}, "from"), ({"to": "yesterday"}, "to"),
+                         ({"from": "2025-02-05", "to": "2025-02-01"}, "from")):
+        reply = get(platform, f"/api/v1/learners/{email}/summary", **params)
+        assert reply.status_code == 400, params
+        assert reply.json()["imsx_error_details"][0]["path"] == name
+    reply = get(platform, "/api/v1/flags", kind="too_fast")
+    assert reply.status_code == 400
+    assert reply.json()["imsx_error_details"][0]["path"] == "kind"
+    reply = get(platform, "/api/v1/runs", limit=0)
+    assert reply.status_code == 400
+    assert reply.json()["imsx_error_details"][0]["path"] == "limit"
+
+
+def test_unknown_learners_runs_and_courses_are_404s(platform: PlatformProcess) -> None:
+    assert get(platform, "/api/v1/learners/nobody@example.edu/summary").status_code == 404
+    assert get(platform, f"/api/v1/runs/{uuid.uuid4()}").status_code == 404
+    assert get(platform, "/api/v1/gradebook", learner="nobody@example.edu").status_code == 404
+    assert get(platform, "/api/v1/courses/no-such-course").status_code == 404
+
+
+def test_queries_need_the_reports_read_scope(platform: PlatformProcess) -> None:
+    client_id, secret = platform.create_client("writer-only", scopes=["events:write"])
+    token = httpx.post(f"{platform.base_url}/oauth2/token",
+                       data={"grant_type": "client_credentials"},
+                       auth=(client_id, secret)).json()["access_token"]
+    reply = httpx.get(f"{platform.base_url}/api/v1/learners",
+                      headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 403
+    assert httpx.get(f"{platform.base_url}/api/v1/learners").status_code == 401

@@ -1,0 +1,171 @@
+"""The Starlette router over real HTTP, mounted in a Starlette app and in a FastAPI app."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from web_support import ServedApp, closing, offline_client
+
+from support.shared import timeback_fixture
+from timeledger.sdk.client import Client
+from timeledger.web import create_router
+from timeledger.web.assets import script
+
+
+def cookie_identity(request: Request) -> dict[str, Any] | None:
+    email = request.cookies.get("learner")
+    return {"email": email} if email else None
+
+
+async def async_identity(request: Request) -> dict[str, Any] | None:
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    return {"email": f"{token}@example.edu"} if token else None
+
+
+def broken_identity(request: Request) -> dict[str, Any] | None:
+    raise RuntimeError("the session store is down")
+
+
+async def home(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("the app's own page")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    with closing(offline_client(tmp_path_factory.mktemp("router") / "outbox.sqlite3")) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module", params=["starlette", "fastapi"])
+def served(request: pytest.FixtureRequest, client: Client) -> Iterator[ServedApp]:
+    """The same three routers, mounted the way each framework's docs (docs/web.md) show."""
+    cookie = create_router(client, identity=cookie_identity)
+    bearer = create_router(client, identity=async_identity, base_path="/bearer/timeback")
+    broken = create_router(client, identity=broken_identity, base_path="/broken")
+    app: Any
+    if request.param == "starlette":
+        app = Starlette(routes=[Route("/", home), Mount(cookie.base_path, app=cookie),
+                                Mount(bearer.base_path, app=bearer),
+                                Mount(broken.base_path, app=broken)])
+    else:
+        app = FastAPI()
+        app.add_api_route("/", home)
+        for router in (cookie, bearer, broken):
+            app.mount(router.base_path, router)
+    with ServedApp(app) as running:
+        yield running
+
+
+def heartbeat_body() -> dict[str, Any]:
+    return {**timeback_fixture("adapter-heartbeat-request.json"), "runId": str(uuid.uuid4())}
+
+
+def post(served: ServedApp, path: str, body: Any, content_type: str = "application/json",
+         **headers: str) -> httpx.Response:
+    return httpx.post(served.url + path, content=json.dumps(body),
+                      headers={"Content-Type": content_type, **headers},
+                      cookies={"learner": "ada@example.edu"})
+
+
+def test_a_beacon_body_in_text_plain_is_accepted(served: ServedApp, client: Client) -> None:
+    body = heartbeat_body()
+
+    first = post(served, "/api/timeback/activity/heartbeat", body, "text/plain;charset=UTF-8")
+    again = post(served, "/api/timeback/activity/heartbeat", body)
+
+    assert (first.status_code, first.content) == (204, b"")
+    assert (again.status_code, again.json()) == (200, {"duplicate": True})
+    assert again.headers["content-type"] == "application/json"
+    events = [r.event() for r in client.pending() if r.run_id == body["runId"]]
+    assert [e["actor"]["email"] for e in events] == ["ada@example.edu"]
+
+
+def test_submit_over_http(served: ServedApp, client: Client) -> None:
+    body = {**timeback_fixture("adapter-submit-request.json"), "runId": str(uuid.uuid4())}
+
+    reply = post(served, "/api/timeback/activity/submit", body, "text/plain")
+
+    assert reply.status_code == 204
+    assert [r.kind for r in client.pending() if r.run_id == body["runId"]] == ["completion"]
+
+
+def test_no_cookie_is_401(served: ServedApp) -> None:
+    reply = httpx.post(served.url + "/api/timeback/activity/heartbeat",
+                       content=json.dumps(heartbeat_body()))
+
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_json_array_is_a_400(served: ServedApp) -> None:
+    reply = post(served, "/api/timeback/activity/submit", [heartbeat_body()])
+
+    assert (reply.status_code, reply.json()) == (
+        400, {"error": {"code": "INVALID_PAYLOAD", "message": "Expected a JSON object"}})
+
+
+def test_an_async_identity_hook(served: ServedApp, client: Client) -> None:
+    body = heartbeat_body()
+    url = served.url + "/bearer/timeback/activity/heartbeat"
+
+    signed = httpx.post(url, content=json.dumps(body), headers={"Authorization": "Bearer grace"})
+    anonymous = httpx.post(url, content=json.dumps(heartbeat_body()))
+
+    assert (signed.status_code, anonymous.status_code) == (204, 401)
+    [row] = [r for r in client.pending() if r.run_id == body["runId"]]
+    assert row.event()["actor"]["email"] == "grace@example.edu"
+
+
+def test_an_identity_hook_that_raises_is_a_500(served: ServedApp) -> None:
+    reply = post(served, "/broken/activity/heartbeat", heartbeat_body())
+
+    assert (reply.status_code, reply.json()) == (
+        500, {"error": {"code": "INTERNAL_ERROR", "message": "The identity hook failed"}})
+
+
+def test_cross_site_posts_are_refused(served: ServedApp) -> None:
+    reply = post(served, "/api/timeback/activity/heartbeat", heartbeat_body(),
+                 **{"Sec-Fetch-Site": "cross-site"})
+    same = post(served, "/api/timeback/activity/heartbeat", heartbeat_body(),
+                **{"Sec-Fetch-Site": "same-origin"})
+
+    assert (reply.status_code, same.status_code) == (403, 204)
+
+
+@pytest.mark.parametrize("name", ["timeledger.js", "timeledger-react.js"])
+def test_the_browser_client_is_served(served: ServedApp, name: str) -> None:
+    packaged = (Path(__file__).resolve().parents[2] / "src" / "timeledger" / "web" / "static"
+                / name).read_bytes()
+
+    reply = httpx.get(f"{served.url}/api/timeback/{name}")
+    cached = httpx.get(f"{served.url}/api/timeback/{name}",
+                       headers={"If-None-Match": reply.headers["etag"]})
+
+    assert reply.status_code == 200
+    assert reply.content == packaged == script(name).content
+    assert reply.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert (cached.status_code, cached.content) == (304, b"")
+
+
+def test_routes_answer_only_their_methods_and_the_app_keeps_its_own(served: ServedApp) -> None:
+    assert httpx.get(served.url + "/api/timeback/activity/heartbeat").status_code == 405
+    assert httpx.get(served.url + "/api/timeback/nothing-here").status_code == 404
+    assert httpx.get(served.url + "/").text == "the app's own page"
+
+
+def test_the_router_knows_where_it_goes(client: Client) -> None:
+    assert create_router(client, identity=cookie_identity).script_url == (
+        "/api/timeback/timeledger.js")
+    assert create_router(client, identity=cookie_identity, base_path="lessons/tb/").base_path == (
+        "/lessons/tb")

@@ -1,0 +1,174 @@
+"""The app the browser tests drive: the example lesson app plus a lab page, a React page, a
+recorder of adapter traffic and a switch that makes the adapter answer chosen failures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from web_support import EXAMPLE_APP
+
+from timeledger.sdk.client import Client
+
+ACTIVITY_PATH = "/api/timeback/activity/"
+
+
+def load_example_app() -> Any:
+    """examples/lesson_app/app.py as a module (it is a script folder, not a package)."""
+    spec = importlib.util.spec_from_file_location("lesson_app", EXAMPLE_APP / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lesson_app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One request to the adapter's activity routes, and what it was answered."""
+
+    route: str
+    content_type: str
+    body: dict[str, Any] | None
+    status: int
+
+
+class AdapterTraffic:
+    """ASGI middleware: records activity requests; answers queued failures for the adapter."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen: list[Seen] = []
+        self.failures: deque[int] = deque()
+        self._changed = threading.Condition()
+
+    def fail_next(self, *statuses: int) -> None:
+        """The next heartbeats are answered with these statuses (503 → retried by the client)."""
+        with self._changed:
+            self.failures.extend(statuses)
+
+    def wait_for(self, condition: Callable[[list[Seen]], bool], what: str,
+                 timeout: float = 20.0) -> list[Seen]:
+        """Block until the recorded traffic satisfies `condition` (the browser runs on its own)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: condition(self.seen), timeout):
+                raise AssertionError(f"timed out waiting for {what}; saw {self.seen}")
+            return list(self.seen)
+
+    def of(self, learner_run: str) -> list[Seen]:
+        with self._changed:
+            return [s for s in self.seen if s.body and s.body.get("runId") == learner_run]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(ACTIVITY_PATH):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        route = path.removeprefix(ACTIVITY_PATH)
+        with self._changed:
+            injected = self.failures.popleft() if route == "heartbeat" and self.failures else None
+        status: list[int] = []
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        if injected is not None:
+            failure = Response(b'{"error": {"code": "INTERNAL_ERROR", "message": "injected"}}',
+                               status_code=injected, media_type="application/json")
+            await failure(scope, replay, watch)
+        else:
+            await self.app(scope, replay, watch)
+        with self._changed:
+            self.seen.append(Seen(route, headers.get("content-type", ""),
+                                  body if isinstance(body, dict) else None, status[0]))
+            self._changed.notify_all()
+
+
+LAB_PAGE = """<!doctype html><html><head><meta charset=utf-8><title>lab</title></head><body>
+<p id=status>lab</p>
+<script type=module>
+import * as timeledger from "/api/timeback/timeledger.js";
+window.timeledger = timeledger;
+window.calls = [];
+window.callbacks = {
+  onError: (error, context) => window.calls.push(
+    ["error", error.code, error.status, context.type, error.field ?? null]),
+  onPause: () => window.calls.push(["pause", Date.now()]),
+  onResume: () => window.calls.push(["resume", Date.now()]),
+  onFlush: (activeMs) => window.calls.push(["flush", activeMs]),
+};
+document.getElementById("status").textContent = "ready";
+</script></body></html>"""
+
+REACT_PAGE = """<!doctype html><html><head><meta charset=utf-8><title>react</title>
+<script src="/node_modules/react/umd/react.development.js"></script>
+<script src="/node_modules/react-dom/umd/react-dom.development.js"></script>
+</head><body><div id=root></div>
+<script type=module>
+import { createTimebackHooks } from "/api/timeback/timeledger-react.js";
+const { TimebackProvider, useActivity, useTimeback } = createTimebackHooks();
+const h = React.createElement;
+window.started = [];
+let announce = null;
+window.nextActivity = () => new Promise((resolve) => { announce = resolve; });
+function Lesson() {
+  const client = useTimeback();
+  const activity = useActivity({ id: "react-lesson", name: "React lesson",
+                                 course: { subject: "Math", grade: 3 } });
+  React.useEffect(() => {
+    if (!activity) return;
+    window.started.push(activity.runId);
+    window.activity = activity;
+    if (announce) announce(activity.runId);
+  }, [activity]);
+  return h("p", { id: "lesson" }, client === null ? "waiting for the learner"
+    : activity ? `tracking ${activity.runId}` : "starting");
+}
+function App({ learner, lesson }) {
+  return h(TimebackProvider, { learner }, lesson ? h(Lesson) : h("p", { id: "lesson" }, "closed"));
+}
+const root = ReactDOM.createRoot(document.getElementById("root"));
+window.show = (learner, lesson) =>
+  root.render(h(React.StrictMode, null, h(App, { learner, lesson })));
+window.show(null, false);
+window.ready = true;
+</script></body></html>"""
+
+
+def create_lab_app(client: Client, db_path: Path, react_modules: Path | None) -> tuple[Any, Any]:
+    """(the ASGI app to serve, its AdapterTraffic recorder)."""
+    example = load_example_app()
+    app = example.create_app(client, db_path=db_path, secret="browser-tests")
+    app.add_api_route("/lab", lambda: HTMLResponse(LAB_PAGE))
+    app.add_api_route("/react", lambda: HTMLResponse(REACT_PAGE))
+    if react_modules is not None:  # installed by the react_modules fixture, maybe later
+        app.mount("/node_modules", StaticFiles(directory=react_modules, check_dir=False))
+    traffic = AdapterTraffic(app)
+    return traffic, traffic
