@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.platform import PlatformProcess
-from support.postgres import Backend
+
+if TYPE_CHECKING:
+    from support.postgres import Backend
 
 # --backend, the `backend` parametrization (sqlite and pg) and the `postgres_cluster` fixture.
 pytest_plugins = ("support.postgres",)

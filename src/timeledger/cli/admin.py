@@ -73,5 +73,3 @@ def revoke_link(link_id: str, db_url: str | None, data_dir: Path | None) -> None
         raise click.ClickException(f"no live link {link_id!r}")
     click.echo(f"revoked {link_id}")
 
-
-COMMANDS = [admin]

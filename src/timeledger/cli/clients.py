@@ -75,5 +75,3 @@ def revoke(client_id: str, db_url: str | None, data_dir: Path | None) -> None:
         raise click.ClickException(f"no active client {client_id!r}")
     click.echo(f"revoked {client_id}")
 
-
-COMMANDS = [clients]

@@ -28,5 +28,3 @@ def conformance(directory: Path, verbose: bool) -> None:
     click.echo(result.summary_line())
     sys.exit(0 if result.passed else 1)
 
-
-COMMANDS = [conformance]

@@ -70,5 +70,3 @@ def list_(as_json: bool, db_url: str | None, data_dir: Path | None) -> None:
                       str(c["learners"]), f"{c['active_minutes']:g}", f"{c['xp']:g}")
     Console().print(table)
 
-
-COMMANDS = [courses]

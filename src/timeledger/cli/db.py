@@ -79,5 +79,3 @@ def revision(message: str, db_url: str | None) -> None:
             engine.dispose()
     click.echo(f"wrote {path}; read it, then run the migration tests")
 
-
-COMMANDS = [db]

@@ -1,4 +1,4 @@
-"""The `timeledger` command: one group, with each command in its own module."""
+"""The `timeledger` command: one group whose commands load only when they run (fast start)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,38 @@ import logging
 
 import click
 
-COMMAND_MODULES = (
-    "timeledger.cli.serve",
-    "timeledger.cli.clients",
-    "timeledger.cli.transfer",
-    "timeledger.cli.rebuild",
-    "timeledger.cli.courses",
-    "timeledger.cli.conformance",
-    "timeledger.cli.db",
-    "timeledger.cli.admin",
-)
+# name -> "module:attribute"; importing a command pulls in the server, so it waits until needed.
+COMMANDS = {
+    "serve": "timeledger.cli.serve:serve",
+    "clients": "timeledger.cli.clients:clients",
+    "import": "timeledger.cli.transfer:import_",
+    "export": "timeledger.cli.transfer:export",
+    "rebuild": "timeledger.cli.rebuild:rebuild_command",
+    "courses": "timeledger.cli.courses:courses",
+    "conformance": "timeledger.cli.conformance:conformance",
+    "db": "timeledger.cli.db:db",
+    "admin": "timeledger.cli.admin:admin",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="timeledger")
 def cli() -> None:
     """timeledger: track learning time and achievement (Timeback-compatible Caliper)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

@@ -52,5 +52,3 @@ def rebuild_command(db_url: str | None, data_dir: Path | None, timezone: str, ba
         click.echo(f"skipped {len(report.unreadable)} stored event(s) that no longer parse: "
                    + ", ".join(str(seq) for seq in report.unreadable[:20]), err=True)
 
-
-COMMANDS = [rebuild_command]

@@ -109,5 +109,3 @@ def _display_url(url: str) -> str:
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
 
-
-COMMANDS = [serve]

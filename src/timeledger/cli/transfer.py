@@ -67,5 +67,3 @@ def export(db_url: str | None, data_dir: Path | None, output: Path | None, learn
     platform.close()
     Console(stderr=True).print(f"exported {count} events")
 
-
-COMMANDS = [import_, export]

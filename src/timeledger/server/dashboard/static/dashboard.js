@@ -8,6 +8,7 @@
       var source = document.getElementById(el.getAttribute("data-chart"));
       if (!source) return;
       var spec = JSON.parse(source.textContent);
+      if (spec.layout && spec.layout.height) el.style.height = spec.layout.height + "px";
       var layout = Object.assign({
         margin: { l: 44, r: 12, t: 8, b: 36 },
         paper_bgcolor: "rgba(0,0,0,0)",
