@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import math
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -45,7 +46,7 @@ from timeledger.server.app import create_app
 from timeledger.server.pipeline.tables import PROJECTION_TABLES
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
-from timeledger.server.store.database import sqlite_url
+from timeledger.server.store.database import SQLITE_FILE_NAME, sqlite_url
 from timeledger.server.store.schema import events
 
 SENSOR = "https://bench.example"
@@ -54,7 +55,7 @@ FILLER_LEARNERS = 30
 SMALL_STORE = 10_000
 LARGE_STORE = 1_000_000
 SEQ_STRIDE = 10_000_000  # each copy's seqs live in their own range
-REQUESTS = 15
+REQUESTS = 30
 # Columns that identify a learner, a run or an event: suffixed per copy to stay unique.
 KEY_COLUMNS = {"email", "learner_email", "first_actor_id", "actor_id", "run_id", "event_id",
                "completion_event_id", "overlap_event_id", "dedupe_key", "flag_key",
@@ -168,46 +169,79 @@ def copy_template(platform: Platform, copies: int, first_copy: int) -> None:
         numbers.drop(conn)
 
 
-def time_learner_page(platform: Platform) -> float:
-    """Median milliseconds of GET /learners/{email} through the ASGI app, after warming up."""
+def time_learner_pages(*platforms: Platform) -> list[float]:
+    """Median milliseconds of GET /learners/{email} on each platform, through its ASGI app.
 
-    async def measure() -> float:
-        transport = httpx.ASGITransport(app=create_app(platform))
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            path = f"/learners/{quote(TARGET)}"
+    Requests alternate between the platforms, so a busy machine slows them alike."""
+
+    async def measure() -> list[float]:
+        path = f"/learners/{quote(TARGET)}"
+        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(platform)),
+                                     base_url="http://127.0.0.1") for platform in platforms]
+        samples: list[list[float]] = [[] for _ in platforms]
+        try:
             for _ in range(3):
-                reply = await client.get(path)
-                assert reply.status_code == 200, reply.text[:500]
-            samples = []
+                for client in clients:
+                    reply = await client.get(path)
+                    assert reply.status_code == 200, reply.text[:500]
             for _ in range(REQUESTS):
-                started = time.perf_counter()
-                await client.get(path)
-                samples.append((time.perf_counter() - started) * 1000)
-        return statistics.median(samples)
+                for client, mine in zip(clients, samples, strict=True):
+                    started = time.perf_counter()
+                    await client.get(path)
+                    mine.append((time.perf_counter() - started) * 1000)
+        finally:
+            for client in clients:
+                await client.aclose()
+        return [statistics.median(mine) for mine in samples]
 
     return asyncio.run(measure())
+
+
+def snapshot(platform: Platform, folder: Path) -> Platform:
+    """A copy of the store as it is now, opened as a platform of its own."""
+    with platform.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(folder_of(platform) / SQLITE_FILE_NAME, folder / SQLITE_FILE_NAME)
+    return open_platform(Settings(db_url=sqlite_url(folder), data_dir=folder,
+                                  dashboard_open=True))
+
+
+def folder_of(platform: Platform) -> Path:
+    assert platform.settings.data_dir is not None
+    return platform.settings.data_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=LARGE_STORE,
                         help="events in the large store")
-    parser.add_argument("--keep", type=Path, help="build the store in this folder and keep it")
+    parser.add_argument("--keep", type=Path, help="build the stores in this folder and keep them")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="timeledger-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    platform = open_platform(Settings(db_url=sqlite_url(folder), data_dir=folder,
+    large_dir = folder / "large"
+    large_dir.mkdir(parents=True, exist_ok=True)
+    platform = open_platform(Settings(db_url=sqlite_url(large_dir), data_dir=large_dir,
                                       dashboard_open=True))
+    try:
+        print(run(platform, folder / "small", args.events), flush=True)
+    finally:
+        platform.close()
+        if args.keep is None:
+            shutil.rmtree(folder)
+
+
+def run(platform: Platform, small_dir: Path, target_events: int) -> str:
     now = datetime.now(UTC)
     started = time.perf_counter()
-    small = fill_small_store(platform, now)
-    print(f"ingested {small:,} events in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    small_ms = time_learner_page(platform)
-    print(f"learner page at {small:,} events: {small_ms:.1f} ms", file=sys.stderr)
+    small_count = fill_small_store(platform, now)
+    print(f"ingested {small_count:,} events in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr)
+    small = snapshot(platform, small_dir)
     with platform.engine.connect() as conn:
         template = int(conn.execute(sa.select(sa.func.count()).select_from(events).where(
             events.c.learner_email.like("filler%"))).scalar_one())
-    copies = math.ceil((args.events - small) / template)
+    copies = math.ceil((target_events - small_count) / template)
     started = time.perf_counter()
     done = 0
     while done < copies:
@@ -215,16 +249,16 @@ def main() -> None:
         copy_template(platform, batch, done + 1)
         done += batch
         print(f"copied {done}/{copies} ({_count(platform):,} events)", file=sys.stderr)
-    large = _count(platform)
-    print(f"grew to {large:,} events in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    large_ms = time_learner_page(platform)
-    print(f"learner page at {large:,} events: {large_ms:.1f} ms", file=sys.stderr)
-    platform.close()
-    if args.keep is None:
-        for path in folder.iterdir():
-            path.unlink()
-        folder.rmdir()
-    print(f"page_ms_10k={small_ms:.1f} page_ms_1m={large_ms:.1f} ratio={large_ms / small_ms:.2f}")
+    large_count = _count(platform)
+    print(f"grew to {large_count:,} events in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr)
+    try:
+        small_ms, large_ms = time_learner_pages(small, platform)
+    finally:
+        small.close()
+    print(f"learner page: {small_ms:.1f} ms at {small_count:,} events, {large_ms:.1f} ms at "
+          f"{large_count:,} (median of {REQUESTS} each, interleaved)", file=sys.stderr)
+    return f"page_ms_10k={small_ms:.1f} page_ms_1m={large_ms:.1f} ratio={large_ms / small_ms:.2f}"
 
 
 if __name__ == "__main__":

@@ -72,8 +72,7 @@ def delivered_per_s(folder: Path, count: int, base_url: str | None, client_id: s
     activity = filler.activity.start(id="bench", name="Bench", course=COURSE, user=USER)
     clock.advance(15 * count)
     activity.end(wait=False)
-    filler._core.closed = True  # leave the queue as it is: no flush on close
-    filler._core.outbox.close()
+    filler.close(timeout=0)  # its platform is unreachable: everything stays queued
     platform = None
     if base_url is None:
         from support.platform import PlatformProcess

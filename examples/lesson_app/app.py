@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lesson_pages as pages
 from lesson_runs import LessonRuns
 
-from timeledger.sdk.client import Client
+from timeledger import Client
 from timeledger.web import create_router
 
 COOKIE = "lesson_app_learner"

@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 from app import create_app  # noqa: E402
 
-from timeledger.sdk.client import Client  # noqa: E402
+from timeledger import Client  # noqa: E402
 
 STARTUP_DEADLINE_S = 30.0
 

@@ -15,7 +15,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from web_support import CONFIG  # noqa: E402
 
-from timeledger.sdk.client import Client  # noqa: E402
+from timeledger import Client  # noqa: E402
 from timeledger.web import create_router  # noqa: E402
 
 

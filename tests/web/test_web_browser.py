@@ -26,7 +26,7 @@ from web_support import (
 )
 
 from support.platform import PlatformProcess
-from timeledger.sdk.client import Client
+from timeledger import Client
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
@@ -434,3 +434,28 @@ def test_a_react_lesson_reports_its_time_and_no_completion(
         (tab.start + timedelta(seconds=60), tab.start + timedelta(seconds=70), 10.0)]
     assert stored_events(lab.platform, tab.email, "ActivityEvent") == []
     assert page.evaluate("window.activity.isEnded") is True
+
+
+# ---- time: false, and a time report given at the end ---------------------------------------------
+
+def test_without_tracking_end_sends_the_given_time_then_the_completion(
+        visit: Callable[..., Visit], lab: Lab) -> None:
+    tab = open_lab(visit)
+    run_id = start_activity(tab, time=False)
+
+    tab.run(60)
+    assert lab.traffic.of(run_id) == []
+    tab.page.evaluate("""() => window.activity.end(
+        { xpEarned: 1, pctComplete: 50 }, { time: { active: 45000, inactive: 15000 } })""")
+    lab.delivered()
+
+    [beat, submit] = lab.traffic.of(run_id)
+    assert (beat.route, beat.status, submit.route, submit.status) == (
+        "heartbeat", 204, "submit", 204)
+    assert beat.body is not None and submit.body is not None
+    assert {k: beat.body[k] for k in ("startedAt", "endedAt", "elapsedMs", "pausedMs")} == {
+        "startedAt": tab.at(0), "endedAt": tab.at(60), "elapsedMs": 45000, "pausedMs": 15000}
+    assert {k: submit.body[k] for k in ("endedAt", "metrics", "pctComplete")} == {
+        "endedAt": tab.at(60), "metrics": {"xpEarned": 1}, "pctComplete": 50}
+    assert totals(lab.platform, tab.email, run_id) == (45.0, 15.0)
+    assert len(stored_events(lab.platform, tab.email, "ActivityEvent", run_id)) == 1

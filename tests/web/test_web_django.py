@@ -24,7 +24,7 @@ from django.urls import clear_url_caches, include, path
 from web_support import closing, offline_client
 
 from support.shared import timeback_fixture
-from timeledger.sdk.client import Client
+from timeledger import Client
 from timeledger.web.assets import script
 from timeledger.web.django import urls, user_identity
 

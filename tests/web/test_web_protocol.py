@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,10 @@ import pytest
 from web_support import closing, offline_client, shape_problems
 
 from support.shared import timeback_fixture
-from timeledger.caliper.builders import stable_event_id
+from timeledger import Client
+from timeledger.caliper.builders import Learner, stable_event_id
 from timeledger.config import Course, TimebackConfig
-from timeledger.sdk.client import Client
-from timeledger.web import WebAdapter
+from timeledger.web import Identity, WebAdapter
 from timeledger.web.protocol import Reply
 
 LEARNER = {"email": "student@example.edu", "id": "student-123"}
@@ -47,7 +47,7 @@ def submit_body(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def send(adapter: WebAdapter, route: str, body: Any, user: Mapping[str, Any] | None = LEARNER,
+def send(adapter: WebAdapter, route: str, body: Any, user: Identity = LEARNER,
          **options: Any) -> Reply:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return adapter.handle(route, user, raw, **options)  # type: ignore[arg-type]
@@ -124,6 +124,18 @@ def test_the_body_cannot_name_the_learner(adapter: WebAdapter, client: Client) -
     [event] = queued(client, body["runId"])
     assert event["actor"] == {"id": "mailto:ada@example.edu", "type": "TimebackUser",
                               "email": "ada@example.edu"}
+
+
+def test_the_hook_may_return_a_learner(adapter: WebAdapter, client: Client) -> None:
+    body = heartbeat_body()
+    learner = Learner("ada@example.edu", "https://sis.example/u/7", "Ada")
+
+    reply = send(adapter, "heartbeat", body, user=learner)
+
+    assert reply.status == 204
+    [event] = queued(client, body["runId"])
+    assert event["actor"] == {"id": "https://sis.example/u/7", "type": "TimebackUser",
+                              "email": "ada@example.edu", "name": "Ada"}
 
 
 def test_an_unusable_learner_from_the_hook_is_a_500(adapter: WebAdapter) -> None:

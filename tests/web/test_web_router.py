@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from web_support import ServedApp, closing, offline_client
 
 from support.shared import timeback_fixture
-from timeledger.sdk.client import Client
+from timeledger import Client
 from timeledger.web import create_router
 from timeledger.web.assets import script
 

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web_support import EXAMPLE_APP
 
-from timeledger.sdk.client import Client
+from timeledger import Client
 
 ACTIVITY_PATH = "/api/timeback/activity/"
 

@@ -13,8 +13,8 @@ from typing import Any
 import uvicorn
 
 from support.platform import PlatformProcess, free_port
+from timeledger import Client
 from timeledger.caliper.times import parse_utc
-from timeledger.sdk.client import Client
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_APP = REPO / "examples" / "lesson_app"

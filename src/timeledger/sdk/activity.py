@@ -85,7 +85,7 @@ def _call(callback: Callable[[], None] | None) -> None:
         return
     try:
         callback()
-    except Exception:
+    except Exception:  # an app callback must not break tracking; logged
         log.exception("timeledger activity callback raised")
 
 
@@ -225,7 +225,7 @@ class Activity:
                 context = ErrorContext("heartbeat", str(event["id"]), self.run_id, 0, False)
                 try:
                     callback(exc, context)
-                except Exception:
+                except Exception:  # an app callback must not break tracking; logged
                     log.exception("timeledger on_error raised")
 
     # ---- timers ------------------------------------------------------------------------------

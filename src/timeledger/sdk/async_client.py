@@ -91,7 +91,7 @@ class AsyncActivity:
             return
         try:
             await self.end()
-        except Exception:
+        except Exception:  # the app's exception wins; this one is logged
             log.exception("timeledger could not end the activity after an exception")
 
 
@@ -276,7 +276,7 @@ class AsyncClient:
         if current is not None and not current.is_ended:
             try:
                 await current.end(wait=False)
-            except Exception:
+            except Exception:  # closing goes on (events stay queued); logged
                 log.exception("timeledger could not end the current activity at close")
         self._flushed = await self.flush(timeout)
         self._closed = True

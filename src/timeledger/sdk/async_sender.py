@@ -108,7 +108,7 @@ class SenderTask:
                 await asyncio.sleep(self.batch_interval)  # clock-ok: linger to batch
             try:
                 await self.sender.run_until_idle()
-            except Exception:
+            except Exception:  # rows stay queued and are retried; logged
                 log.exception("timeledger sender round failed; will retry")
             self._progress.set()
 

@@ -36,7 +36,7 @@ def _close_open_clients() -> None:
     for client in list(_open_clients):
         try:
             client.close()
-        except Exception:
+        except Exception:  # exit must go on for the other clients; logged
             log.exception("timeledger could not close a client at exit")
 
 
@@ -169,13 +169,9 @@ class Client:
         """The ActivityRef (URL, subject, course id...) events about this activity carry."""
         return self._core.activity_ref(id, name, course)[0]
 
-    def actor(self, user: Mapping[str, Any], course: Mapping[str, Any] | None = None
-              ) -> dict[str, Any]:
-        """The Caliper actor for a user (`{"email", "id"?}`), as events from this client name it."""
-        sensor = self.sensor
-        if course is not None:
-            sensor = self._core.activity_ref("x", "x", course)[1]
-        return self._core.actor(user, sensor or "")
+    def actor(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        """The Caliper actor for a user (`{"email", "id"?}`), as this client's events name it."""
+        return self._core.actor(user, self.sensor or "")
 
     def enqueue(self, event: Mapping[str, Any]) -> bool:
         """Durably queue one ready-made Caliper event (built with `timeledger.caliper.builders`).
@@ -237,7 +233,7 @@ class Client:
         if current is not None and not current.is_ended:
             try:
                 current.end(wait=False)
-            except Exception:
+            except Exception:  # closing goes on (events stay queued); logged
                 log.exception("timeledger could not end the current activity at close")
         flushed = self._flushed = self.flush(timeout)
         self._closed = True

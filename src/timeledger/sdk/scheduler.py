@@ -42,7 +42,7 @@ class _Timer:
 def _run(callback: Callable[[], None]) -> None:
     try:
         callback()
-    except Exception:
+    except Exception:  # one bad timer must not stop the others; logged
         log.exception("timeledger timer callback failed")
 
 

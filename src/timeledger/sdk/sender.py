@@ -113,7 +113,7 @@ class SenderThread:
                                         self.batch_interval)  # clock-ok: linger to batch
             try:
                 self.sender.run_until_idle()
-            except Exception:
+            except Exception:  # rows stay queued and are retried; logged
                 log.exception("timeledger sender round failed; will retry")
             with self._cond:
                 self.rounds += 1

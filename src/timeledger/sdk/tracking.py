@@ -65,7 +65,7 @@ class Waiter:
 def _safely(callback: Callable[..., None], *args: object) -> None:
     try:
         callback(*args)
-    except Exception:
+    except Exception:  # an app callback must not stop the sender; logged
         log.exception("timeledger callback %r raised", callback)
 
 

@@ -143,6 +143,9 @@ class EventPlan:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def add(self, sensor: str, event: dict[str, Any]) -> None:
+        # The builders give each metrics collection a random id; the demo's are seeded too.
+        event["generated"]["id"] = stable_event_id("timeledger-demo", str(SEED), "generated",
+                                                   event["id"])
         self.items.append((sensor, event))
 
 

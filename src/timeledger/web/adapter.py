@@ -93,14 +93,12 @@ class ConfiguredCatalog:
                            app_name=self.config.app_name, course_id=found.course_id,
                            course_name=found.name)
 
-    def actor(self, user: Mapping[str, Any], course: Mapping[str, Any] | None = None
-              ) -> dict[str, Any]:
-        sensor = self._course(course)[1] if course is not None else (self.client.sensor or "")
+    def actor(self, user: Mapping[str, Any]) -> dict[str, Any]:
         try:
             learner = Learner.from_mapping(user)
         except CaliperError as exc:
             raise ValidationError.from_caliper(exc) from None
-        return learner.actor(self.roster_base or sensor)
+        return learner.actor(self.roster_base or self.config.sensor or self.client.sensor or "")
 
 
 def load_config(config: ConfigSource) -> TimebackConfig | None:

@@ -35,8 +35,7 @@ class Catalog(Protocol):
 
     def activity_ref(self, id: str, name: str, course: Mapping[str, Any]) -> ActivityRef: ...
 
-    def actor(self, user: Mapping[str, Any], course: Mapping[str, Any] | None = None
-              ) -> dict[str, Any]: ...
+    def actor(self, user: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +205,9 @@ def _activity(catalog: Catalog, slug: str, name: str, course: Mapping[str, Any],
     return replace(ref, process=process)
 
 
-def _actor(catalog: Catalog, user: Mapping[str, Any], course: Mapping[str, Any]
-           ) -> dict[str, Any]:
+def _actor(catalog: Catalog, user: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        return catalog.actor(user, course)
+        return catalog.actor(user)
     except ValidationError as exc:
         raise _internal(f"The identity hook returned an unusable learner: {exc}") from None
 
@@ -224,7 +222,7 @@ def heartbeat(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog
     active_ms, paused_ms = _milliseconds(body, "elapsedMs"), _milliseconds(body, "pausedMs")
     activity = _activity(catalog, slug, name, course, _process(body))
     event = time_spent_event(
-        actor=_actor(catalog, user, course), activity=activity, run_id=run_id,
+        actor=_actor(catalog, user), activity=activity, run_id=run_id,
         started_at=started, ended_at=ended, active_ms=active_ms, inactive_ms=paused_ms,
         event_id=stable_event_id(run_id, format_utc(started)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=DUPLICATE)
@@ -250,7 +248,7 @@ def submit(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog) -
         metrics = metrics_from_mapping({**metrics.to_wire(), "pctComplete": pct})
     activity = _activity(catalog, slug, name, course, _process(body))
     event = completed_event(
-        actor=_actor(catalog, user, course), activity=activity, run_id=run_id, ended_at=ended,
+        actor=_actor(catalog, user), activity=activity, run_id=run_id, ended_at=ended,
         metrics=metrics, event_id=stable_event_id(run_id, "completed", format_utc(ended)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=NO_CONTENT)
 

@@ -77,7 +77,7 @@ async def list_events(
             "next": page[-1].seq if len(rows) > limit else None}
 
 
-@router.get("/caliper/events/{event_id}", summary="One stored event by its id")
+@router.get("/caliper/events/{event_id:path}", summary="One stored event by its id")
 async def get_event(event_id: str, request: Request,
                     _token: Annotated[AccessToken, Depends(require_scope("reports:read"))],
                     ) -> dict[str, Any]:

@@ -6,26 +6,19 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from timeledger.server.dashboard import assets, pages, signin
-from timeledger.server.dashboard.access import (
-    AccessStore,
-    dashboard_admins,
-    dashboard_sessions,
-    dashboard_share_links,
-)
+from timeledger.server.dashboard.access import AccessStore
 from timeledger.server.dashboard.guard import Denied, viewer_of
 from timeledger.server.platform import Platform
-from timeledger.server.store.schema import metadata
 
 
 def install(app: FastAPI) -> None:
     platform: Platform = app.state.platform
-    # The platform created its schema before this module was imported: add the dashboard's tables.
-    metadata.create_all(platform.engine, tables=[dashboard_admins, dashboard_share_links,
-                                                 dashboard_sessions])
+    # The dashboard's tables (access.py) are made by the schema migrations, like every other.
     app.state.dashboard_access = AccessStore(platform.engine)
 
     async def denied(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Denied)
+        if not isinstance(exc, Denied):  # registered for Denied only
+            raise exc
         return signin.denied_response(request, await viewer_of(request), exc)
 
     app.add_exception_handler(Denied, denied)

@@ -35,8 +35,9 @@ def split_by_day(start: datetime, end: datetime, zone: ZoneInfo,
     """Share integer `amounts` across the local days [start, end) covers, in proportion to the time
     spent in each day. Shares are floored and the last day takes the remainder, so they add up
     exactly. An empty window gives everything to the day of `end`."""
-    if end <= start:
-        return [(local_date(end, zone), amounts)]
+    last_day = local_date(end, zone)
+    if end <= start or local_date(start, zone) == last_day:
+        return [(last_day, amounts)]
     pieces: list[tuple[str, int]] = []
     cursor = start
     while cursor < end:

@@ -61,9 +61,7 @@ class Prepared:
     @property
     def window_key(self) -> str:
         """Which window this is, for its run: its startDate, else its eventTime (behaviour.md 4)."""
-        if self.facts.window_start is not None:
-            return "s:" + format_utc(self.facts.window_start)
-        return "t:" + format_utc(self.facts.event_time)
+        return _window_key(self.facts)
 
     @property
     def completion_key(self) -> str | None:
@@ -72,6 +70,12 @@ class Prepared:
             return None
         return (f"{self.facts.run_id}|{self.facts.attempt or 0}|"
                 f"{self.facts.event_time.isoformat()}")
+
+
+def _window_key(facts: TimebackFacts) -> str:
+    if facts.window_start is not None:
+        return "s:" + format_utc(facts.window_start)
+    return "t:" + format_utc(facts.event_time)
 
 
 def prepare(event: StoredTimebackEvent, zone: ZoneInfo) -> Prepared:

@@ -29,6 +29,24 @@ class Overlap:
     earlier_seq: int
 
 
+_w = run_windows.c
+_NEAR_WINDOWS = sa.select(_w.run_id, _w.seq, _w.event_id, _w.start_at, _w.end_at).where(
+    _w.run_id.in_(sa.bindparam("runs", expanding=True)),
+    _w.start_at < sa.bindparam("high", type_=_w.start_at.type),
+    _w.end_at > sa.bindparam("low", type_=_w.end_at.type),
+    _w.start_at >= sa.bindparam("oldest", type_=_w.start_at.type),
+    _w.seq.not_in(sa.bindparam("batch", expanding=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    run_id: str
+    seq: int
+    event_id: str
+    start_at: datetime
+    end_at: datetime
+
+
 class _RunIndex:
     """A run's windows sorted by start, to find those near a time range without a full scan."""
 
@@ -57,7 +75,7 @@ def record_windows(conn: sa.Connection, items: Sequence[Prepared]) -> set[int]:
             continue
         seen.add(key)
         rows.append({
-            "run_id": item.run_id, "window_key": item.window_key, "seq": item.seq,
+            "run_id": item.run_id, "window_key": key[1], "seq": item.seq,
             "event_id": item.event_id, "event_time": item.facts.event_time,
             "start_at": item.start, "end_at": item.end, "bounds_reported": item.bounds_reported,
             "active_ms": item.active_ms, "inactive_ms": item.inactive_ms,
@@ -78,18 +96,18 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared]) -> list[Over
     transaction on the same run waits and then sees these windows."""
     if not counted:
         return []
-    t = run_windows.c
     low = min(item.start for item in counted)
     high = max(item.end for item in counted)
-    found = conn.execute(
-        sa.select(t.run_id, t.seq, t.event_id, t.start_at, t.end_at)
-        .where(t.run_id.in_(sorted({item.run_id for item in counted if item.run_id})),
-               t.start_at < high, t.end_at > low, t.start_at >= low - _LONGEST_WINDOW)
-    ).all()
     batch_seqs = {item.seq for item in counted}
+    found = conn.execute(_NEAR_WINDOWS, {
+        "runs": sorted({str(item.run_id) for item in counted}), "low": low, "high": high,
+        "oldest": low - _LONGEST_WINDOW, "batch": sorted(batch_seqs)}).all()
     by_run: dict[str, list[Any]] = {}
-    for row in found:
+    for row in found:  # windows stored before this batch
         by_run.setdefault(row.run_id, []).append(row)
+    for item in counted:  # and this batch's own, already in hand
+        by_run.setdefault(str(item.run_id), []).append(
+            _Window(str(item.run_id), item.seq, item.event_id, item.start, item.end))
     indexes = {run_id: _RunIndex(rows) for run_id, rows in by_run.items()}
     overlaps: list[Overlap] = []
     for item in counted:
@@ -108,7 +126,7 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared]) -> list[Over
     if overlaps:
         conn.execute(
             run_windows.update()
-            .where(t.run_id == sa.bindparam("b_run"), t.window_key == sa.bindparam("b_key"))
+            .where(_w.run_id == sa.bindparam("b_run"), _w.window_key == sa.bindparam("b_key"))
             .values(overlap_event_id=sa.bindparam("b_other")),
             [{"b_run": o.window.run_id, "b_key": o.window.window_key,
               "b_other": o.earlier_event_id} for o in overlaps],

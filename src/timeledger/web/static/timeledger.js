@@ -17,7 +17,7 @@ const DEFAULT_TIME = Object.freeze({
 });
 const RETRY_BASE_MS = 1000;
 const RETRY_CAP_MS = 30000;
-const MAX_UNSENT_WINDOWS = 100;
+const MAX_PENDING_WINDOWS = 100;
 const METRIC_NAMES = ["xpEarned", "totalQuestions", "correctQuestions", "masteredUnits", "pctComplete"];
 const COUNT_METRICS = ["totalQuestions", "correctQuestions", "masteredUnits"];
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -140,15 +140,18 @@ function checkTimeOptions(time) {
   if (!given(time) || time === true) return { ...DEFAULT_TIME };
   if (typeof time !== "object") throw invalid("time", "Expected an object of time options, or false");
   const merged = { ...DEFAULT_TIME };
+  const known = Object.keys(DEFAULT_TIME);
   for (const [key, value] of Object.entries(time)) {
-    if (!(key in DEFAULT_TIME)) {
-      throw invalid(`time.${key}`, `Unknown time option; expected one of: ${Object.keys(DEFAULT_TIME).join(", ")}`);
+    if (!known.includes(key)) {
+      throw invalid(`time.${key}`, `Unknown time option; expected one of: ${known.join(", ")}`);
     }
     if (value === undefined) continue;
     if (key === "hiddenTimeoutMs" && value === null) {
-      merged[key] = null;
-    } else if (key === "retryAttempts" ? !isCount(value) : !(isNumber(value) && value > 0)) {
-      throw invalid(`time.${key}`, key === "retryAttempts" ? "Expected nonnegative integer" : "Expected a positive number");
+      merged[key] = null; // never stop on a hidden tab
+    } else if (key === "retryAttempts" && !isCount(value)) {
+      throw invalid(`time.${key}`, "Expected nonnegative integer");
+    } else if (key !== "retryAttempts" && !(isNumber(value) && value > 0)) {
+      throw invalid(`time.${key}`, "Expected a positive number");
     } else {
       merged[key] = value;
     }
@@ -207,7 +210,7 @@ export class Activity {
     this._ended = false;
     this._endedAt = null;
     this._ending = null;
-    this._unsent = [];
+    this._pending = [];
     this._sending = Promise.resolve();
     this._heartbeatTimer = null;
     this._watchdogTimer = null;
@@ -266,6 +269,16 @@ export class Activity {
       const problem = validateMetrics(metrics);
       if (problem) return Promise.reject(invalid(problem.field, problem.message));
     }
+    const time = options.time;
+    if (given(time)) {
+      if (typeof time !== "object") return Promise.reject(invalid("time", "Expected { active, inactive }"));
+      for (const key of ["active", "inactive"]) {
+        const value = time[key];
+        if ((key === "active" || given(value)) && !(isNumber(value) && value >= 0)) {
+          return Promise.reject(invalid(`time.${key}`, "Expected a nonnegative number of milliseconds"));
+        }
+      }
+    }
     if (this._ended && !completing) return Promise.resolve();
     if (this._ended) {
       return Promise.reject(new TimebackError("This activity has already ended", { code: "ACTIVITY_ENDED" }));
@@ -276,7 +289,7 @@ export class Activity {
       if (!completing) return previous.then(() => undefined, () => undefined);
       return previous.then(() => this.end(metrics), () => this.end(metrics));
     }
-    if (this._endedAt === null) this._stop(options.time);
+    if (this._endedAt === null) this._stop(time);
     const sent = this._sending;
     const ending = (async () => {
       await sent;
@@ -437,14 +450,15 @@ export class Activity {
 
   _pageHide() {
     if (this._stopped) return;
-    const windows = this._unsent.splice(0);
     if (!this._suspended) {
       const window = this._closeWindow(Date.now());
-      if (window) windows.push(window);
+      if (window) this._pending.push(window);
     }
     this._cancel("_heartbeatTimer");
     this._cancel("_watchdogTimer");
-    for (const window of windows) this._client._beacon("heartbeat", this._body(window));
+    // Everything not yet acknowledged leaves now; a window that was also in flight is
+    // answered as a duplicate (same runId and startedAt), so nothing counts twice.
+    for (const window of this._pending.splice(0)) this._client._beacon("heartbeat", this._body(window));
   }
 
   _pageShow() {
@@ -470,23 +484,30 @@ export class Activity {
 
   _queue(window) {
     if (window === null) return;
-    this._sending = this._sending.then(() => this._flushWindows(window));
+    this._pending.push(window);
+    this._pending.splice(0, Math.max(this._pending.length - MAX_PENDING_WINDOWS, 0));
+    this._sending = this._sending.then(() => this._drain());
   }
 
-  async _flushWindows(window) {
-    const windows = this._unsent.splice(0);
-    windows.push(window);
-    for (let index = 0; index < windows.length; index += 1) {
-      const current = windows[index];
+  _forget(window) {
+    const index = this._pending.indexOf(window);
+    if (index >= 0) this._pending.splice(index, 1);
+  }
+
+  /** Send pending windows oldest first; on an outage keep them for the next heartbeat. */
+  async _drain() {
+    while (this._pending.length > 0) {
+      const window = this._pending[0];
       try {
-        await this._client._post("heartbeat", this._body(current), this._retryAttempts());
-        safely(this._callbacks.onFlush, current.elapsedMs);
+        await this._client._post("heartbeat", this._body(window), this._retryAttempts());
+        this._forget(window);
+        safely(this._callbacks.onFlush, window.elapsedMs);
       } catch (error) {
-        safely(this._callbacks.onError, error, { type: "heartbeat", runId: this.runId, window: current });
-        if (error instanceof TimebackError && !error.retryable) continue;
-        // The backend is away: keep this window (and the ones after it) for the next heartbeat.
-        this._unsent.push(...windows.slice(index));
-        this._unsent.splice(0, Math.max(this._unsent.length - MAX_UNSENT_WINDOWS, 0));
+        safely(this._callbacks.onError, error, { type: "heartbeat", runId: this.runId, window });
+        if (error instanceof TimebackError && !error.retryable) {
+          this._forget(window);
+          continue;
+        }
         return;
       }
     }
