@@ -172,7 +172,8 @@ def copy_template(platform: Platform, copies: int, first_copy: int) -> None:
 def time_learner_pages(*platforms: Platform) -> list[float]:
     """Median milliseconds of GET /learners/{email} on each platform, through its ASGI app.
 
-    Requests alternate between the platforms, so a busy machine slows them alike."""
+    Requests alternate between the platforms (in turn first), so a busy machine slows them
+    alike."""
 
     async def measure() -> list[float]:
         path = f"/learners/{quote(TARGET)}"
@@ -184,8 +185,9 @@ def time_learner_pages(*platforms: Platform) -> list[float]:
                 for client in clients:
                     reply = await client.get(path)
                     assert reply.status_code == 200, reply.text[:500]
-            for _ in range(REQUESTS):
-                for client, mine in zip(clients, samples, strict=True):
+            for round_ in range(REQUESTS):
+                order = list(zip(clients, samples, strict=True))
+                for client, mine in order if round_ % 2 else reversed(order):
                     started = time.perf_counter()
                     await client.get(path)
                     mine.append((time.perf_counter() - started) * 1000)

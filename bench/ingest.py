@@ -25,16 +25,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.platform import PlatformProcess  # noqa: E402
-
-from timeledger.caliper.builders import (  # noqa: E402
+from support.platform import PlatformProcess
+from timeledger.caliper.builders import (
     ActivityRef,
     Learner,
     activity_url,
     envelope,
     time_spent_event,
 )
-from timeledger.server.ingestion import body_hash  # noqa: E402
+from timeledger.server.ingestion import body_hash
 
 EVENTS_PER_ENVELOPE = 100
 SENSOR = "https://bench.example.com"
@@ -86,7 +85,8 @@ def measure_http(folder: Path, bodies: list[bytes], connections: int) -> float:
     db = sqlite3.connect(folder / "platform" / "timeledger.sqlite3")
     stored = db.execute("SELECT count(*) FROM events").fetchone()[0]
     if stored != len(bodies) * EVENTS_PER_ENVELOPE:
-        raise SystemExit(f"expected {len(bodies) * EVENTS_PER_ENVELOPE} stored events, got {stored}")
+        expected = len(bodies) * EVENTS_PER_ENVELOPE
+        raise SystemExit(f"expected {expected} stored events, got {stored}")
     return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
 
 

@@ -121,7 +121,8 @@ class TimebackConfig:
     env: str
 
     @classmethod
-    def load(cls, source: str | Path | Mapping[str, Any], env: str = "production") -> TimebackConfig:
+    def load(cls, source: str | Path | Mapping[str, Any],
+             env: str = "production") -> TimebackConfig:
         if isinstance(source, Mapping):
             raw: Any = dict(source)
         else:

@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-from support.shared import timeback_envelope_names, timeback_fixture
 
+from support.shared import timeback_envelope_names, timeback_fixture
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
 from timeledger.caliper.timeback import dump_event
 

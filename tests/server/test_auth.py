@@ -6,6 +6,7 @@ import base64
 import json
 
 import httpx
+
 from support.events import T0, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess
 

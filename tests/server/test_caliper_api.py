@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from support.events import T0, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess
 from support.shared import timeback_envelope_names, timeback_fixture

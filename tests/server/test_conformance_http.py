@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+
 from support.platform import PlatformProcess, run_cli
 from support.shared import CALIPER_FIXTURES, require_shared
-
 from timeledger.caliper.conformance import ENDPOINT_CONFIG_FILE, is_envelope, wrap_for_endpoint
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+
 from support.events import T0, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess, free_port
 
@@ -73,6 +74,6 @@ def test_clients_create_json_and_scope_choice(tmp_path: Path) -> None:
     assert created["client_secret"] not in stored_hash
     assert stored_hash.startswith("scrypt$")
     assert scopes == "reports:read"
-    bad = subprocess.run(cmd[:6] + ["everything"] + cmd[7:], capture_output=True, text=True)
+    bad = subprocess.run([*cmd[:6], "everything", *cmd[7:]], capture_output=True, text=True)
     assert bad.returncode != 0
     assert "everything" in bad.stderr

@@ -1,4 +1,4 @@
-"""`timeledger import` and `export`: the offline-sync path, with the checks and idempotency of HTTP."""
+"""`timeledger import` and `export`: the offline-sync path, checked and idempotent like HTTP."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
-            input_text: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+            input_text: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "timeledger", *args], capture_output=True, text=True, check=check,
         env={**os.environ, **(env or {})}, input=input_text, timeout=timeout,

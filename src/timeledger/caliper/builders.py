@@ -1,4 +1,4 @@
-"""Build Timeback events and envelopes from domain values: the one place URLs and shapes are made."""
+"""Build Timeback events and envelopes from domain values: the one place their shapes are made."""
 
 from __future__ import annotations
 
@@ -142,7 +142,8 @@ def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id:
                      inactive_ms: float, event_id: str | None = None) -> dict[str, Any]:
     """One heartbeat window; the window travels on the items (`startDate`/`endDate`)."""
     window = {"startDate": format_utc(started_at), "endDate": format_utc(ended_at)}
-    items: list[dict[str, Any]] = [{"type": "active", "value": round(active_ms / 1000, 3), **window}]
+    active = {"type": "active", "value": round(active_ms / 1000, 3), **window}
+    items: list[dict[str, Any]] = [active]
     if inactive_ms > 0:
         items.append({"type": "inactive", "value": round(inactive_ms / 1000, 3), **window})
     generated = {"id": new_event_id(), "type": "TimebackTimeSpentMetricsCollection", "items": items}
@@ -166,6 +167,7 @@ def completed_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: 
                   activity=activity, event_time=ended_at, run_id=run_id, generated=generated)
 
 
-def envelope(sensor: str, events: Sequence[Mapping[str, Any]], send_time: datetime) -> dict[str, Any]:
+def envelope(sensor: str, events: Sequence[Mapping[str, Any]],
+             send_time: datetime) -> dict[str, Any]:
     return {"sensor": sensor, "sendTime": format_utc(send_time),
             "dataVersion": CALIPER_CONTEXT, "data": list(events)}

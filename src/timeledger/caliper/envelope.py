@@ -67,7 +67,8 @@ def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
 
     if not isinstance(body, dict):
         kind = "an array" if isinstance(body, list) else type(body).__name__
-        raise CaliperError([Problem("", f"Expected a JSON object (a Caliper envelope), got {kind}")])
+        expected = f"Expected a JSON object (a Caliper envelope), got {kind}"
+        raise CaliperError([Problem("", expected)])
     problems = [Problem(key, "Required") for key in ENVELOPE_KEYS if key not in body]
     problems += [Problem(str(key), "Unknown envelope property; expected only "
                          + ", ".join(ENVELOPE_KEYS)) for key in body if key not in ENVELOPE_KEYS]

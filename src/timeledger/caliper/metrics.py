@@ -91,7 +91,8 @@ def metric_problems(values: Mapping[str, object], prefix: str = "metrics", namin
         )
     pct = values.get("pctComplete")
     if pct is not None and (not _is_number(pct) or not 0 <= pct <= 100):  # type: ignore[operator]
-        problems.append(Problem(field("pctComplete"), "pctComplete must be a number from 0 to 100."))
+        problems.append(
+            Problem(field("pctComplete"), "pctComplete must be a number from 0 to 100."))
     return problems
 
 

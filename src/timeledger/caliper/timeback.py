@@ -135,8 +135,8 @@ class ActivityMetricsCollection(_Wire):
         if problems:
             first = problems[0]
             where = first.path.removeprefix("items.").removeprefix("items")
-            index = next((i for i, it in enumerate(self.items) if it.type == where), None)
-            path = f"items[{index}].value" if index is not None else "items"
+            found = next((i for i, it in enumerate(self.items) if it.type == where), None)
+            path = f"items[{found}].value" if found is not None else "items"
             raise _PathError(path, first.message)
         return self
 

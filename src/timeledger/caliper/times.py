@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _UTC_TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)$"
@@ -15,9 +16,14 @@ class TimeFormatError(ValueError):
 
 
 def parse_utc(value: object) -> datetime:
-    """Parse `2025-01-15T10:05:00.000Z` (fraction optional, `Z` or `+00:00`) into an aware datetime."""
+    """Parse `2025-01-15T10:05:00.000Z` (fraction optional, `Z` or `+00:00`), always aware."""
     if not isinstance(value, str):
         raise TimeFormatError("Expected an ISO-8601 UTC timestamp string")
+    return _parse_utc_text(value)
+
+
+@lru_cache(maxsize=8192)  # a window's items repeat its start and end times
+def _parse_utc_text(value: str) -> datetime:
     match = _UTC_TIME.match(value)
     if match is None:
         raise TimeFormatError(

@@ -46,7 +46,8 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone") from None
+        raise click.BadParameter(f"unknown time zone {timezone!r}",
+                                 param_hint="--timezone") from None
     url, folder = resolve_db_url(db_url, data_dir)
     if workers > 1 and url.startswith("sqlite"):
         raise click.BadParameter("more than one worker needs PostgreSQL (--db postgresql://...); "

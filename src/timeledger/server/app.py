@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from timeledger.server.api.responses import JsonResponse
 
 from timeledger.server.api import auth, events, ingest, jobs
 from timeledger.server.api.errors import install_error_handlers
+from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.caliper.envelope import Envelope
-from timeledger.caliper.timeback import facts_of
+from timeledger.caliper.timeback import TimebackFacts, facts_of
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.pipeline import PipelineSettings, StoredTimebackEvent, project_events
 from timeledger.server.store.database import insert, is_sqlite
@@ -116,11 +116,11 @@ class Ingestor:
         job_id = str(uuid.uuid4())
         received_at = self._now()
         rows: list[dict[str, Any]] = []
+        facts = {index: facts_of(event) for index, event in envelope.timeback.items()}
         for index, item in enumerate(envelope.data):
             is_event = "action" in item or index in envelope.timeback
             actor_id, email = _actor(item)
-            facts = envelope.timeback.get(index)
-            run_id = facts_of(facts).run_id if facts is not None else None
+            run_id = facts[index].run_id if index in facts else None
             rows.append({
                 "event_id": _item_id(item, index),
                 "body_hash": body_hash(item),
@@ -138,7 +138,7 @@ class Ingestor:
                 "body": orjson.dumps(item).decode(),
             })
         with self._engine.begin() as conn:
-            results = self._append(conn, envelope, rows, received_at)
+            results = self._append(conn, facts, rows, received_at)
             conn.execute(jobs.insert().values(
                 id=job_id, client_id=client_id, state="completed", created_at=received_at,
                 processed_on=self._now(),
@@ -146,8 +146,8 @@ class Ingestor:
             ))
         return JobResult(job_id, results)
 
-    def _append(self, conn: sa.Connection, envelope: Envelope, rows: list[dict[str, Any]],
-                received_at: datetime) -> list[EventResult]:
+    def _append(self, conn: sa.Connection, facts: dict[int, TimebackFacts],
+                rows: list[dict[str, Any]], received_at: datetime) -> list[EventResult]:
         stmt = insert(events, conn.dialect.name).on_conflict_do_nothing(
             index_elements=["event_id"]).returning(events.c.event_id, events.c.seq)
         inserted = {row.event_id: row.seq for row in conn.execute(stmt, rows)} if rows else {}
@@ -167,9 +167,8 @@ class Ingestor:
                 claimed.add(event_id)
                 seq = inserted[event_id]
                 results.append(EventResult(event_id, str(seq), "stored"))
-                if index in envelope.timeback:
-                    fresh.append(StoredTimebackEvent(seq, facts_of(envelope.timeback[index]),
-                                                     received_at))
+                if index in facts:
+                    fresh.append(StoredTimebackEvent(seq, facts[index], received_at))
                 continue
             if event_id in existing:
                 seq, digest = existing[event_id]
@@ -185,7 +184,8 @@ class Ingestor:
                                            "body; this one was not stored"))
         outcomes = project_events(conn, fresh, self._settings)
         if outcomes:
-            by_seq = {str(seq): outcome for seq, outcome in outcomes.items()}
+            by_seq: dict[str, ResultStatus] = {
+                str(seq): outcome for seq, outcome in outcomes.items() if outcome != "counted"}
             results = [
                 EventResult(r.external_id, r.allocated_id, by_seq[r.allocated_id],
                             _OUTCOME_MESSAGES[by_seq[r.allocated_id]])

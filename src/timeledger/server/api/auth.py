@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from timeledger.server.api.responses import JsonResponse
 from starlette.concurrency import run_in_threadpool
 
 from timeledger.server.api.errors import ApiError
+from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
 from timeledger.server.store.credentials import AccessToken
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from timeledger.server.api.responses import JsonResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from timeledger.caliper.errors import Problem
+from timeledger.server.api.responses import JsonResponse
 
 log = logging.getLogger("timeledger.server")
 
@@ -29,7 +29,7 @@ class ApiError(Exception):
 
 
 def ims_error(status: int, description: str, problems: Iterable[Problem] = (),
-              headers: dict[str, str] | None = None) -> JsonResponse:
+              headers: Mapping[str, str] | None = None) -> JsonResponse:
     body: dict[str, Any] = {
         "imsx_codeMajor": "failure",
         "imsx_severity": "error",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from timeledger.server.api.responses import JsonResponse
 from starlette.concurrency import run_in_threadpool
 
 from timeledger.caliper.envelope import (
@@ -18,6 +17,7 @@ from timeledger.caliper.envelope import (
 from timeledger.caliper.errors import CaliperError, Problem
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.errors import ApiError
+from timeledger.server.api.responses import JsonResponse
 from timeledger.server.store.credentials import AccessToken
 
 router = APIRouter(tags=["caliper"])

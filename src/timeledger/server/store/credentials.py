@@ -54,7 +54,8 @@ class CredentialStore:
     def create_client(self, name: str, scopes: tuple[str, ...], now: datetime) -> IssuedCredentials:
         unknown = [s for s in scopes if s not in SCOPES]
         if unknown:
-            raise UnknownScope(f"Unknown scope {unknown[0]!r}; expected one of: {', '.join(SCOPES)}")
+            raise UnknownScope(
+                f"Unknown scope {unknown[0]!r}; expected one of: {', '.join(SCOPES)}")
         client_id = "tl_" + secrets.token_hex(8)
         secret = new_token(24)
         with self._engine.begin() as conn:
