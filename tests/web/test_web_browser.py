@@ -1,7 +1,6 @@
-"""timeledger.js in Debian's Chromium, against a real app (uvicorn) in front of a real platform.
+"""timeledger.js in Debian's Chromium, against a real app (uvicorn) in front of a real platform."""
 
-Page time is Playwright's clock, paused: only `run_for` moves it, so every window is exact.
-"""
+# Page time is Playwright's clock, paused: only `run_for` moves it, so every window is exact.
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The app the browser tests drive: the example lesson app plus a lab page, a React page, a
-recorder of adapter traffic and a switch that makes the adapter answer chosen failures."""
+"""The browser tests' app: the example app plus lab and React pages, traffic recording, failures."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""Options several commands share: where the platform's database is."""
+"""Options several commands share: where the platform's database is, and its time zone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import platformdirs
@@ -35,3 +36,19 @@ def resolve_db_url(db_url: str | None, data_dir: Path | None) -> tuple[str, Path
     folder = data_dir or default_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return sqlite_url(folder), folder
+
+
+def _check_timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {value!r}") from None
+    return value
+
+
+def timezone_option(func: F) -> F:
+    """`--timezone`: the IANA zone learner days are counted in (the server's and rebuild's)."""
+    return click.option("--timezone", default="UTC", show_default=True,
+                        envvar="TIMELEDGER_TIMEZONE", callback=_check_timezone,
+                        help="Time zone learner days are counted in (IANA name); rebuild "
+                             "and import must use the one the server runs with.")(func)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from timeledger.cli.options import database_options, resolve_db_url
+from timeledger.cli.options import database_options, resolve_db_url, timezone_option
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import DEFAULT_BATCH_SIZE, count_timeback_events, rebuild
 from timeledger.server.platform import open_platform
@@ -18,8 +17,7 @@ from timeledger.server.settings import Settings
 
 @click.command("rebuild")
 @database_options
-@click.option("--timezone", default="UTC", show_default=True, envvar="TIMELEDGER_TIMEZONE",
-              help="Time zone learner days are counted in: the one the server runs with.")
+@timezone_option
 @click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True,
               type=click.IntRange(min=1), help="Events replayed per statement batch.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -29,11 +27,6 @@ def rebuild_command(db_url: str | None, data_dir: Path | None, timezone: str, ba
 
     Events and the course registry are kept. Runs in one transaction: readers see the old
     projections until it commits."""
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {timezone!r}",
-                                 param_hint="--timezone") from None
     url, folder = resolve_db_url(db_url, data_dir)
     platform = open_platform(Settings(db_url=url, data_dir=folder, timezone=timezone))
     console = Console(stderr=True)

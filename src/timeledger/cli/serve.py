@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
-from timeledger.cli.options import database_options, resolve_db_url
+from timeledger.cli.options import database_options, resolve_db_url, timezone_option
 from timeledger.server.app import create_app
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
@@ -27,8 +27,7 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="TIMELEDGER_HOST")
 @click.option("--port", default=8000, show_default=True, type=int, envvar="TIMELEDGER_PORT")
 @database_options
-@click.option("--timezone", default="UTC", show_default=True, envvar="TIMELEDGER_TIMEZONE",
-              help="Time zone learner days are counted in (IANA name).")
+@timezone_option
 @click.option("--max-body-bytes", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=int)
 @click.option("--max-events", default=DEFAULT_MAX_EVENTS, show_default=True, type=int,
               help="Most events one envelope may carry.")
@@ -41,13 +40,6 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
           workers: int) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {timezone!r}",
-                                 param_hint="--timezone") from None
     url, folder = resolve_db_url(db_url, data_dir)
     if workers > 1 and url.startswith("sqlite"):
         raise click.BadParameter("more than one worker needs PostgreSQL (--db postgresql://...); "

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from timeledger.caliper.times import TimeFormatError, parse_utc
-from timeledger.cli.options import database_options, resolve_db_url
+from timeledger.cli.options import database_options, resolve_db_url, timezone_option
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.transfer import count_units, export_events, import_files
@@ -20,7 +20,7 @@ from timeledger.server.transfer import count_units, export_events, import_files
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @database_options
-@click.option("--timezone", default="UTC", show_default=True, envvar="TIMELEDGER_TIMEZONE")
+@timezone_option
 def import_(files: tuple[Path, ...], db_url: str | None, data_dir: Path | None,
             timezone: str) -> None:
     """Import JSON envelopes or NDJSON events, with the same checks and idempotency as HTTP."""

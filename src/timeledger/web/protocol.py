@@ -173,10 +173,14 @@ def _pct_complete(body: Mapping[str, Any]) -> float | None:
     return min(max(float(value), 0.0), 100.0)
 
 
+def too_large(max_bytes: int) -> Reply:
+    return error_reply(400, "INVALID_PAYLOAD", f"Body exceeds {max_bytes} bytes")
+
+
 def parse_body(raw: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
     """JSON whatever the Content-Type; anything but an object is refused (as `_Invalid`)."""
     if len(raw) > max_bytes:
-        raise _Invalid(error_reply(400, "INVALID_PAYLOAD", f"Body exceeds {max_bytes} bytes"))
+        raise _Invalid(too_large(max_bytes))
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -20,7 +20,7 @@ from timeledger.web.adapter import (
     is_cross_site,
 )
 from timeledger.web.assets import MEDIA_TYPE, SCRIPT_NAMES, script
-from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply
+from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply, too_large
 from timeledger.web.protocol import Route as ProtocolRoute
 
 IdentityHook = Callable[[Request], Identity | Awaitable[Identity]]
@@ -49,7 +49,9 @@ class TimebackRouter(Router):
 
     def _endpoint(self, route: ProtocolRoute) -> Callable[[Request], Awaitable[Response]]:
         adapter, hook = self.adapter, self.identity
-        asynchronous = inspect.iscoroutinefunction(hook)
+        call = type(hook).__call__ if not inspect.isfunction(hook) else hook
+        asynchronous = inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(call)
+        limit = adapter.max_body_bytes
 
         def answer(request: Request, raw: bytes, identity: Any, known: bool) -> Reply:
             if not known:
@@ -61,7 +63,9 @@ class TimebackRouter(Router):
                                   cross_site=is_cross_site(request.headers.get("sec-fetch-site")))
 
         async def endpoint(request: Request) -> Response:
-            raw = await request.body()
+            raw = await _read(request, limit)
+            if raw is None:
+                return _response(too_large(limit))
             identity: Any = None
             if asynchronous:
                 try:
@@ -82,6 +86,18 @@ class TimebackRouter(Router):
             return Response(found.content, media_type=MEDIA_TYPE, headers=found.headers())
 
         return serve
+
+
+async def _read(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past `limit` (nothing bigger is held in memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _response(reply: Reply) -> Response:
