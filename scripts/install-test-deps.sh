@@ -11,7 +11,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-if [ ! -f node_modules/react/package.json ] || [ ! -f node_modules/react-dom/package.json ]; then
+REACT_DIR=tests/web/.react
+if [ ! -f "$REACT_DIR/node_modules/react/package.json" ] || \
+   [ ! -f "$REACT_DIR/node_modules/react-dom/package.json" ]; then
   echo "installing React from npm for the React integration test"
-  npm install --no-audit --no-fund --silent --no-save react@18 react-dom@18 >/dev/null
+  mkdir -p "$REACT_DIR"
+  npm install --no-audit --no-fund --silent --no-save --no-package-lock --prefix "$REACT_DIR" \
+    react@18 react-dom@18 >/dev/null
 fi

@@ -209,9 +209,17 @@ def test_courses_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
         expected = {**api[course_id], "progress_average": api[course_id]["progress"]["average"]}
         for field, value in values.items():
             assert value == expected[field], (course_id, field)
-    page.click(f"#courses-table tr[data-course='{sorted(api)[0]}'] a")
+    course_id = sorted(api)[0]
+    page.click(f"#courses-table tr[data-course='{course_id}'] a")
     page.wait_for_selector("#course-progress-table")
     screenshot(page, "course")
+    one = demo.get(f"/api/v1/courses/{quote(course_id)}")
+    for field, value in _values(page, ".kpis").items():
+        assert value == {**one, "progress_average": one["progress"]["average"]}[field], field
+    progress = _rows(page, "#course-progress-table tbody tr[data-learner]", "data-learner")
+    book = demo.get("/api/v1/gradebook", course=course_id)["progress"]
+    assert progress == {p["learner"]: {"progress": p["progress"], "completions": p["completions"],
+                                       "xp": p["xp"]} for p in book}
     assert page.errors == []
 
 

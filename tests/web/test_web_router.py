@@ -33,6 +33,13 @@ async def async_identity(request: Request) -> dict[str, Any] | None:
     return {"email": f"{token}@example.edu"} if token else None
 
 
+class SessionLookup:
+    """An identity hook that is an object with an async __call__."""
+
+    async def __call__(self, request: Request) -> dict[str, Any] | None:
+        return {"email": "lookup@example.edu"} if request.headers.get("x-session") else None
+
+
 def broken_identity(request: Request) -> dict[str, Any] | None:
     raise RuntimeError("the session store is down")
 
@@ -53,15 +60,17 @@ def served(request: pytest.FixtureRequest, client: Client) -> Iterator[ServedApp
     cookie = create_router(client, identity=cookie_identity)
     bearer = create_router(client, identity=async_identity, base_path="/bearer/timeback")
     broken = create_router(client, identity=broken_identity, base_path="/broken")
+    lookup = create_router(client, identity=SessionLookup(), base_path="/lookup")
     app: Any
     if request.param == "starlette":
         app = Starlette(routes=[Route("/", home), Mount(cookie.base_path, app=cookie),
                                 Mount(bearer.base_path, app=bearer),
-                                Mount(broken.base_path, app=broken)])
+                                Mount(broken.base_path, app=broken),
+                                Mount(lookup.base_path, app=lookup)])
     else:
         app = FastAPI()
         app.add_api_route("/", home)
-        for router in (cookie, bearer, broken):
+        for router in (cookie, bearer, broken, lookup):
             app.mount(router.base_path, router)
     with ServedApp(app) as running:
         yield running
@@ -125,6 +134,25 @@ def test_an_async_identity_hook(served: ServedApp, client: Client) -> None:
     assert (signed.status_code, anonymous.status_code) == (204, 401)
     [row] = [r for r in client.pending() if r.run_id == body["runId"]]
     assert row.event()["actor"]["email"] == "grace@example.edu"
+
+
+def test_an_object_with_an_async_call_is_awaited(served: ServedApp, client: Client) -> None:
+    body = heartbeat_body()
+
+    reply = post(served, "/lookup/activity/heartbeat", body, **{"x-session": "1"})
+
+    assert reply.status_code == 204
+    [row] = [r for r in client.pending() if r.run_id == body["runId"]]
+    assert row.event()["actor"]["email"] == "lookup@example.edu"
+
+
+def test_a_body_over_the_limit_is_refused_without_reading_it_all(served: ServedApp) -> None:
+    reply = httpx.post(served.url + "/api/timeback/activity/heartbeat",
+                       content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                       cookies={"learner": "ada@example.edu"})
+
+    assert (reply.status_code, reply.json()) == (
+        400, {"error": {"code": "INVALID_PAYLOAD", "message": "Body exceeds 65536 bytes"}})
 
 
 def test_an_identity_hook_that_raises_is_a_500(served: ServedApp) -> None:

@@ -130,5 +130,5 @@ def metrics_from_mapping(values: Mapping[str, object] | Metrics, naming: Naming 
         total_questions=count("totalQuestions"),
         correct_questions=count("correctQuestions"),
         mastered_units=count("masteredUnits"),
-        pct_complete=None if pct is None else float(pct),  # type: ignore[arg-type]
+        pct_complete=pct,  # type: ignore[arg-type]  # kept as given: 40 stays 40 on the wire
     )

@@ -28,6 +28,7 @@ from timeledger.caliper.builders import (
 )
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
+from timeledger.caliper.times import format_utc
 from timeledger.config import TimebackConfig
 from timeledger.server.pipeline.registry import register_courses
 from timeledger.server.platform import Platform
@@ -379,15 +380,9 @@ def build_plan(now: datetime, timezone: str = "UTC") -> EventPlan:
             _school_day(plan, learner, first.astimezone(now.tzinfo),
                         min(latest_end, datetime.combine(day, time(23, 0), zone)), open_runs)
     _flag_worthy(plan, learners, today_start, latest_end)
-    plan.items = [(s, e) for s, e in plan.items if e["eventTime"] <= _wire(latest_end)]
+    plan.items = [(s, e) for s, e in plan.items if e["eventTime"] <= format_utc(latest_end)]
     plan.items.sort(key=lambda item: item[1]["eventTime"])
     return plan
-
-
-def _wire(moment: datetime) -> str:
-    from timeledger.caliper.times import format_utc
-
-    return format_utc(moment)
 
 
 def _envelopes(plan: EventPlan, now: datetime) -> Iterator[tuple[bytes, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
@@ -23,8 +24,6 @@ class EventFilter:
     run_id: str | None = None
 
     def query_string(self) -> str:
-        from urllib.parse import urlencode
-
         pairs = {"learner": self.learner, "type": self.type, "run": self.run_id}
         return urlencode({k: v for k, v in pairs.items() if v})
 

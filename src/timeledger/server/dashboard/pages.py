@@ -200,7 +200,7 @@ async def share_learner(request: Request, learner: str, viewer: Everyone) -> Res
     try:
         link = await run_in_threadpool(access_of(request).create_share_link, email,
                                        SHARE_LINK_DAYS, viewer.name, platform.now())
-    except AccessError as exc:  # pragma: no cover - the email comes from the projection
+    except AccessError as exc:
         return render(request, viewer, "denied.html", {"heading": "Cannot share",
                                                        "message": str(exc)}, status=400)
     url = str(request.base_url).rstrip("/") + "/share/" + link.token
