@@ -7,7 +7,10 @@ bench/ingest.py (100 heartbeat events each) from a client in another process; th
 rows are written straight into the events table with bare psycopg, one transaction per envelope,
 over as many connections. Last line:
 `pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x>` (ingest: the best server count).
-Run: `.venv/bin/python bench/ingest_pg.py [--envelopes 200] [--connections 4] [--fast]`.
+Durability: by default `synchronous_commit=off` (a crash may lose the last commits, never corrupt:
+like bench/ingest.py's SQLite in WAL with synchronous=NORMAL); `--durability full` waits for
+the WAL flush on every commit; `--durability none` is the test suite's (fsync off).
+Run: `.venv/bin/python bench/ingest_pg.py [--envelopes 200] [--connections 4] [--durability ...]`.
 """
 
 from __future__ import annotations
@@ -91,6 +94,9 @@ def measure_http(cluster: PostgresCluster, folder: Path, bodies: list[bytes], co
     return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
 
 
+DURABILITY: dict[str, dict[str, str]] = {
+    "full": {}, "normal": {"synchronous_commit": "off"}, "none": dict(FAST_SETTINGS)}
+
 INSERT = ("INSERT INTO events (event_id, body_hash, kind, type, action, profile, actor_id, "
           "learner_email, run_id, event_time, sensor, received_at, job_id, body) "
           "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (event_id) DO NOTHING")
@@ -132,18 +138,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--envelopes", type=int, default=200)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--fast", action="store_true",
-                        help="fsync and synchronous_commit off (the test suite's settings)")
+    parser.add_argument("--durability", choices=sorted(DURABILITY), default="normal")
     args = parser.parse_args()
     bodies = build_envelopes(args.envelopes)
-    settings = dict(FAST_SETTINGS) if args.fast else {}
+    settings = DURABILITY[args.durability]
     with PostgresCluster(settings=settings) as cluster, TemporaryDirectory() as tmp:
         ingest = {servers: measure_http(cluster, Path(tmp), bodies, args.connections, servers)
                   for servers in (1, 2)}
         raw = measure_raw(cluster, bodies, args.connections)
     best = max(ingest.values())
     print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
-          f"connections={args.connections} durable={'no' if args.fast else 'yes'} "
+          f"connections={args.connections} durability={args.durability} "
           f"cores={os.cpu_count()}")
     for servers, rate in ingest.items():
         print(f"servers={servers} ingest_events_per_s={rate:.0f}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-import support.platform
+from support.browser import browser, missing_tool  # noqa: F401 (fixture)
 from support.platform import PlatformProcess, run_cli
 from timeledger.caliper.builders import (
     ActivityRef,
@@ -24,8 +22,6 @@ from timeledger.caliper.builders import (
 )
 from timeledger.caliper.metrics import Metrics
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 ADMIN = ("teacher", "correct horse battery")
 SENSOR = "https://app.example"
@@ -33,40 +29,15 @@ LEARNERS = ("ada@school.example", "ben@school.example")
 DEMO_STARTUP_DEADLINE_S = 120.0
 
 
-def _missing(reason: str) -> None:
-    """Absent browser tooling fails the run in CI and skips (saying why) elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI must provide it)")
-    print(f"\nskipping dashboard browser tests: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session; each test opens its own context."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        _missing("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright (Python) is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
     """`timeledger serve --demo`: the dashboard as a first run shows it (open on loopback)."""
-    with pytest.MonkeyPatch.context() as patch:
-        # Filling the demo sends ~10k events through ingest before the server listens; on a
-        # busy machine that outlasts the usual start-up deadline.
-        patch.setattr(support.platform, "STARTUP_DEADLINE_S", DEMO_STARTUP_DEADLINE_S)
-        running = PlatformProcess(tmp_path_factory.mktemp("demo"), extra_args=["--demo"]).start()
+    # Filling the demo sends ~10k events through ingest before the server listens; on a busy
+    # machine that outlasts the usual start-up deadline.
+    running = PlatformProcess(tmp_path_factory.mktemp("demo"), extra_args=["--demo"],
+                              startup_deadline=DEMO_STARTUP_DEADLINE_S).start()
     try:
         yield running
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 
 from support.platform import PlatformProcess
 
@@ -37,8 +38,8 @@ def _charts_drawn(page: Any) -> None:
     """Every chart on the page was drawn by plotly.js (served by the platform itself)."""
     charts = page.locator("[data-chart]").count()
     assert charts > 0
-    page.wait_for_function("[...document.querySelectorAll('[data-chart]')]"
-                           ".every(chart => chart.dataset.drawn === 'true')")
+    # Locator waits, not wait_for_function: the page's CSP rightly forbids eval.
+    expect(page.locator("[data-chart][data-drawn='true']")).to_have_count(charts)
     assert page.locator("[data-chart] svg.main-svg").count() >= charts
 
 
@@ -279,7 +280,7 @@ def test_events_explorer_shows_new_events_as_they_arrive(
     assert page.locator("#events-table tbody tr").first.get_attribute("data-seq") == str(
         newest + 22)
     page.click("#events-older")
-    page.wait_for_function("document.querySelectorAll('#events-table tbody tr').length >= 122")
+    page.locator("#events-table tbody tr").nth(121).wait_for()
     page.fill("input[name=learner]", LEARNERS[0])
     page.click("#events-filter button")
     page.wait_for_url("**learner=**")

@@ -38,12 +38,14 @@ class PlatformProcess:
     """`timeledger serve` on a free loopback port, over a data dir (SQLite) or a database URL."""
 
     def __init__(self, data_dir: Path, *, db_url: str | None = None, timezone: str = "UTC",
-                 extra_args: Sequence[str] = (), port: int | None = None) -> None:
+                 extra_args: Sequence[str] = (), port: int | None = None,
+                 startup_deadline: float = STARTUP_DEADLINE_S) -> None:
         self.data_dir = data_dir
         self.db_url = db_url
         self.timezone = timezone
         self.extra_args = list(extra_args)
         self.port = port or free_port()
+        self.startup_deadline = startup_deadline
         self.process: subprocess.Popen[str] | None = None
         self.log_path = data_dir / "server.log"
         self._token_cache: dict[tuple[str, ...], str] = {}
@@ -65,7 +67,7 @@ class PlatformProcess:
              *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, text=True,
         )
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        deadline = time.monotonic() + self.startup_deadline
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"platform exited early:\n{self.log_path.read_text()}")

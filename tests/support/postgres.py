@@ -134,7 +134,7 @@ class PostgresCluster:
         with psycopg.connect(host=str(self.socket_dir), port=PORT, user="postgres",
                              dbname=database, autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]  # our own literal SQL
+                conn.execute(statement.encode())  # our own literal SQL
 
     def new_database(self, prefix: str = "tl", *, empty: bool = False) -> str:
         """A fresh database's URL: migrated to head (copied from a template), or empty."""
@@ -211,8 +211,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is not None:
         names = [name for name in names if name in marker.args]
     if not names:
-        metafunc.parametrize("backend", [pytest.param(None, marks=pytest.mark.skip(
-            reason="backend not selected by --backend"))], indirect=True, scope="session")
+        metafunc.parametrize("backend", [pytest.param(None, id="unselected", marks=pytest.mark.skip(
+            reason="its backends are not selected by --backend"))], indirect=True, scope="session")
         return
     metafunc.parametrize("backend", names, indirect=True, ids=names, scope="session")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -135,6 +135,7 @@ class EventPlan:
     items: list[tuple[str, dict[str, Any]]]
     rng: random.Random
     counter: int = 0
+    attempts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def event_id(self) -> str:
         self.counter += 1
@@ -142,6 +143,15 @@ class EventPlan:
 
     def run_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def complete(self, sensor: str, *, actor: dict[str, Any], activity: ActivityRef,
+                 run_id: str, ended_at: datetime, metrics: Metrics) -> None:
+        """A completion; each new run of the same activity is the learner's next attempt."""
+        key = (actor["email"], activity.url)
+        self.attempts[key] += 1
+        self.add(sensor, completed_event(actor=actor, activity=activity, run_id=run_id,
+                                         ended_at=ended_at, metrics=metrics,
+                                         attempt=self.attempts[key], event_id=self.event_id()))
 
     def add(self, sensor: str, event: dict[str, Any]) -> None:
         # The builders give each metrics collection a random id; the demo's are seeded too.
@@ -255,17 +265,16 @@ def _school_day(plan: EventPlan, learner: DemoLearner, first_start: datetime,
                 run.done_minutes += minutes
                 if run.done_minutes >= run.target_minutes:
                     # The app's backend records the completion once the last sitting is done.
-                    plan.add(course.sensor, completed_event(
+                    plan.complete(course.sensor,
                         actor=actor, activity=activity, run_id=run.run_id, ended_at=at,
-                        metrics=_metrics(rng, learner, course, run.done_minutes),
-                        event_id=plan.event_id()))
+                        metrics=_metrics(rng, learner, course, run.done_minutes))
                     del open_runs[key]
             else:
                 run_id = plan.run_id()
                 at = _heartbeats(plan, course, actor, activity, run_id, at, minutes)
-                plan.add(course.sensor, completed_event(
+                plan.complete(course.sensor,
                     actor=actor, activity=activity, run_id=run_id, ended_at=at,
-                    metrics=_metrics(rng, learner, course, minutes), event_id=plan.event_id()))
+                    metrics=_metrics(rng, learner, course, minutes))
             at += timedelta(minutes=rng.uniform(2, 25))
 
 
@@ -283,17 +292,17 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
     learner, course, actor = setup(1)
     activity, run_id = _activity(course, LESSONS[course.name][0]), plan.run_id()
     end = _heartbeats(plan, course, actor, activity, run_id, day, 6)
-    plan.add(course.sensor, completed_event(
-        actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-        metrics=Metrics(xp_earned=40, total_questions=10, correct_questions=9)))
+    plan.complete(course.sensor,
+        actor=actor, activity=activity, run_id=run_id, ended_at=end,
+        metrics=Metrics(xp_earned=40, total_questions=10, correct_questions=9))
 
     # XP with accuracy under 80 %.
     learner, course, actor = setup(4)
     activity, run_id = _activity(course, LESSONS[course.name][1]), plan.run_id()
     end = _heartbeats(plan, course, actor, activity, run_id, day + timedelta(hours=1), 12)
-    plan.add(course.sensor, completed_event(
-        actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-        metrics=Metrics(xp_earned=12, total_questions=20, correct_questions=11)))
+    plan.complete(course.sensor,
+        actor=actor, activity=activity, run_id=run_id, ended_at=end,
+        metrics=Metrics(xp_earned=12, total_questions=20, correct_questions=11))
 
     # Time reported by heartbeats and again by record(time=...): double counting.
     learner, course, actor = setup(7)
@@ -303,9 +312,9 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
     plan.add(course.sensor, time_spent_event(  # the backend's own idea of when the run began
         actor=actor, activity=activity, run_id=run_id, started_at=start + timedelta(seconds=4),
         ended_at=end, active_ms=600_000, inactive_ms=0, event_id=plan.event_id()))
-    plan.add(course.sensor, completed_event(
-        actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-        metrics=Metrics(xp_earned=10, total_questions=10, correct_questions=9)))
+    plan.complete(course.sensor,
+        actor=actor, activity=activity, run_id=run_id, ended_at=end,
+        metrics=Metrics(xp_earned=10, total_questions=10, correct_questions=9))
 
     # A completed run's id reused for a new attempt: heartbeats after its completion.
     learner, course, actor = setup(10)
@@ -313,9 +322,9 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
     start = today_start + timedelta(hours=1)
     if start + timedelta(minutes=30) <= latest_end:
         end = _heartbeats(plan, course, actor, activity, run_id, start, 8)
-        plan.add(course.sensor, completed_event(
-            actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-            metrics=Metrics(xp_earned=8, total_questions=10, correct_questions=10)))
+        plan.complete(course.sensor,
+            actor=actor, activity=activity, run_id=run_id, ended_at=end,
+            metrics=Metrics(xp_earned=8, total_questions=10, correct_questions=10))
         _heartbeats(plan, course, actor, activity, run_id, end + timedelta(minutes=5), 4)
 
     # Overlapping windows within one run (two tabs open on the same lesson).
@@ -327,9 +336,9 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
         actor=actor, activity=activity, run_id=run_id, started_at=start + timedelta(seconds=20),
         ended_at=start + timedelta(seconds=50), active_ms=30_000, inactive_ms=0,
         event_id=plan.event_id()))
-    plan.add(course.sensor, completed_event(
-        actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-        metrics=Metrics(xp_earned=5, total_questions=8, correct_questions=8)))
+    plan.complete(course.sensor,
+        actor=actor, activity=activity, run_id=run_id, ended_at=end,
+        metrics=Metrics(xp_earned=5, total_questions=8, correct_questions=8))
 
     # masteredUnits that look cumulative: 2, 4, 6, 8 in a course the learner tries on the side.
     learner, _, actor = setup(16)
@@ -338,17 +347,17 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
     for number, units in enumerate((2, 4, 6, 8)):
         activity, run_id = _activity(course, LESSONS[course.name][number]), plan.run_id()
         end = _heartbeats(plan, course, actor, activity, run_id, at, 6)
-        plan.add(course.sensor, completed_event(
-            actor=actor, activity=activity, run_id=run_id, ended_at=end, event_id=plan.event_id(),
-            metrics=_metrics(rng, learner, course, 6, mastered=units)))
+        plan.complete(course.sensor,
+            actor=actor, activity=activity, run_id=run_id, ended_at=end,
+            metrics=_metrics(rng, learner, course, 6, mastered=units))
         at += timedelta(days=1)
 
     # A negative XP correction (allowed, not a flag): a teacher took back 5 XP.
     learner, course, actor = setup(19)
     activity, run_id = _activity(course, LESSONS[course.name][0]), plan.run_id()
-    plan.add(course.sensor, completed_event(
+    plan.complete(course.sensor,
         actor=actor, activity=activity, run_id=run_id, ended_at=day + timedelta(hours=4),
-        event_id=plan.event_id(), metrics=Metrics(xp_earned=-5)))
+        metrics=Metrics(xp_earned=-5))
 
 
 def build_plan(now: datetime, timezone: str = "UTC") -> EventPlan:

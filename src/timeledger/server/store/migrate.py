@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import pkgutil
@@ -62,8 +63,14 @@ def alembic_config(connection: sa.Connection | None = None, *,
     return config
 
 
+@functools.lru_cache(maxsize=8)
+def _scripts(location: Path) -> ScriptDirectory:
+    """The migration scripts, read once per process (every start-up checks against them)."""
+    return ScriptDirectory.from_config(alembic_config(location=location))
+
+
 def head_revision(location: Path | None = None) -> str:
-    heads = ScriptDirectory.from_config(alembic_config(location=location)).get_heads()
+    heads = _scripts(location or MIGRATIONS_DIR).get_heads()
     if len(heads) != 1:
         raise SchemaError(f"the migrations have {len(heads)} heads ({', '.join(heads)}); "
                           "merge them into one")
@@ -71,8 +78,7 @@ def head_revision(location: Path | None = None) -> str:
 
 
 def _known_revisions(location: Path | None) -> set[str]:
-    script = ScriptDirectory.from_config(alembic_config(location=location))
-    return {rev.revision for rev in script.walk_revisions()}
+    return {rev.revision for rev in _scripts(location or MIGRATIONS_DIR).walk_revisions()}
 
 
 def _state(conn: sa.Connection, location: Path | None) -> SchemaState:
