@@ -32,7 +32,8 @@ test: test-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python bench/ingest.py
+	for script in bench/ingest.py bench/ingest_pg.py bench/sdk.py bench/adapter.py bench/dashboard.py; do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts node_modules
