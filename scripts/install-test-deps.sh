@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need and pip cannot give: Debian's Chromium and React from npm.
+# Installs what the tests need and pip cannot give: PostgreSQL's server binaries (when absent),
+# Debian's Chromium, and React from npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing PostgreSQL's server binaries for the PostgreSQL half of the suite"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi

@@ -22,6 +22,8 @@ SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 # Unix socket only (no TCP port to collide on); the socket lives in the cluster's own dir.
 PORT = 5432
 TEMPLATE_DB = "timeledger_template"
+ROOT_PREFIX = "tlpg-"
+OWNER_FILE = "owner.pid"  # the pid of the session that started the cluster
 # A throwaway cluster for tests need not survive a power cut.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
@@ -97,8 +99,10 @@ class PostgresCluster:
     def start(self) -> PostgresCluster:
         self._bindir = find_bindir()
         self._user = _server_user()
+        self._stop_orphans()
         # A short path: a unix socket path must fit in ~100 bytes.
-        self.root = Path(tempfile.mkdtemp(prefix="tlpg-"))
+        self.root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         if self._user:
             entry = pwd.getpwnam(self._user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
@@ -114,6 +118,19 @@ class PostgresCluster:
                   "-w", "-t", "60", "start")
         atexit.register(self.stop)
         return self
+
+    def _stop_orphans(self) -> None:
+        """Clusters left running by a session that was killed (pg_ctl's server outlives it)."""
+        for owner in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*/{OWNER_FILE}"):
+            try:
+                os.kill(int(owner.read_text()), 0)
+                continue  # its session is alive
+            except ProcessLookupError:
+                pass
+            except (ValueError, OSError):
+                continue
+            orphan = PostgresCluster(root=owner.parent, _bindir=self._bindir, _user=self._user)
+            orphan.stop()
 
     def stop(self) -> None:
         if self.root is None:
