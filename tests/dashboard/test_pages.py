@@ -104,6 +104,9 @@ def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformPr
         expected = round(sums["correct_questions"] * 100 / total, 1) if total else None
         assert shown["accuracy"][index] == expected, day
         assert shown["flags"][index] == flags_per_day.get(day, 0), day
+    api = demo.get("/api/v1/overview", days=14)
+    assert api["dates"] == dates
+    assert {name: api["series"][name] for name in shown} == shown
     today = _values(page, "#today")
     assert today["xp"] == shown["xp"][-1]
     assert today["completions"] == shown["completions"][-1]

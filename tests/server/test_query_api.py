@@ -10,7 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
+from support.events import completion, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess
 from timeledger.caliper.builders import (
     ActivityRef,
@@ -141,3 +143,26 @@ def test_queries_need_the_reports_read_scope(platform: PlatformProcess) -> None:
                       headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 403
     assert httpx.get(f"{platform.base_url}/api/v1/learners").status_code == 401
+
+
+def test_overview_sums_todays_learners(platform: PlatformProcess) -> None:
+    """Two learners active today: the overview's last day adds their minutes, XP and questions."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0))
+    before = platform.get("/api/v1/overview", days=1)
+    first, second = unique_email("overview"), unique_email("overview")
+    events = []
+    for email, run in ((first, str(uuid.uuid4())), (second, str(uuid.uuid4()))):
+        events.append(heartbeat(email, run, start, 60, 0))
+        events.append(completion(email, run, start + timedelta(seconds=60), 1, 4, 3))
+    assert platform.send(wrap(*events)).status_code == 200
+    after = platform.get("/api/v1/overview", days=1)
+    assert after["dates"] == [now.date().isoformat()]
+    grew = {name: after["today"][name] - before["today"][name]
+            for name in ("active_learners", "active_minutes", "xp", "completions")}
+    assert grew == {"active_learners": 2, "active_minutes": pytest.approx(2.0), "xp": 2,
+                    "completions": 2}
+    refused = httpx.get(f"{platform.base_url}/api/v1/overview", params={"days": 0},
+                        headers={"Authorization": f"Bearer {platform.token()}"})
+    assert refused.status_code == 400
+    assert refused.json()["imsx_error_details"][0]["path"] == "days"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -97,6 +98,15 @@ def courses(request: Request, _token: Reader) -> dict[str, Any]:
 @router.get("/courses/{course_id:path}", summary="One course with totals and progress")
 def course(course_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return _read(request, lambda conn: queries.get_course(conn, course_id))
+
+
+@router.get("/overview", summary="Per-day totals across all learners, ending today")
+def overview(request: Request, _token: Reader,
+             days: Annotated[int, Query(ge=1, le=366)] = 14) -> dict[str, Any]:
+    platform = platform_of(request)
+    timezone = platform.settings.timezone
+    today = platform.now().astimezone(ZoneInfo(timezone)).date()
+    return _read(request, lambda conn: queries.overview(conn, today, timezone, days))
 
 
 def install(app: FastAPI) -> None:

@@ -27,7 +27,6 @@ from timeledger.server.dashboard.guard import (
     require_learner_access,
     require_viewer,
 )
-from timeledger.server.dashboard.overview import overview
 from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import BadForm, forbidden_form, read_form
 from timeledger.server.pipeline.flags import FLAG_KINDS
@@ -81,7 +80,7 @@ def _bad_parameter(request: Request, viewer: Viewer, exc: queries.InvalidParamet
 def overview_page(request: Request, viewer: Everyone) -> Response:
     today = _today(request)
     timezone = platform_of(request).settings.timezone
-    data = _read(request, lambda conn: overview(conn, today, timezone, RANGE_DAYS))
+    data = _read(request, lambda conn: queries.overview(conn, today, timezone, RANGE_DAYS))
     units = {"active_learners": "learners", "active_minutes": "min", "xp": "XP",
              "completions": "completions", "accuracy": "%", "flags": "flags"}
     figures = {name: charts.daily_bars(data["dates"], values, units[name],

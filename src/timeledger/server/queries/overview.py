@@ -1,8 +1,8 @@
-"""The overview's figures: per-day series across all learners, read from the learner-day projection.
+"""Per-day series across all learners (the overview), read from the learner-day projection.
 
-The query API has no all-learner series; these use the same projection and the same unit helpers
-(`timeledger.server.queries.common`), and flags come from `queries.list_flags`, so every figure is
-the sum of what the API reports per learner (tests/dashboard check exactly that).
+Served as `/api/v1/overview` and drawn by the dashboard's overview page. It uses the same
+projection and unit helpers as the per-learner summaries, and flags come from `list_flags`, so
+each day is also the sum of what the API reports per learner (tests/dashboard check both).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.tables import learner_days
-from timeledger.server.queries import list_flags
 from timeledger.server.queries.common import accuracy, minutes, xp
+from timeledger.server.queries.flags import list_flags
 
 SERIES = ("active_learners", "active_minutes", "xp", "completions", "accuracy", "flags")
 
