@@ -38,7 +38,10 @@ def resolve_db_url(db_url: str | None, data_dir: Path | None) -> tuple[str, Path
     return sqlite_url(folder), folder
 
 
-def _check_timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+def _check_timezone(_ctx: click.Context, _param: click.Parameter,
+                    value: str | None) -> str | None:
+    if value is None:
+        return None
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -48,7 +51,13 @@ def _check_timezone(_ctx: click.Context, _param: click.Parameter, value: str) ->
 
 def timezone_option(func: F) -> F:
     """`--timezone`: the IANA zone learner days are counted in (the server's and rebuild's)."""
-    return click.option("--timezone", default="UTC", show_default=True,
-                        envvar="TIMELEDGER_TIMEZONE", callback=_check_timezone,
-                        help="Time zone learner days are counted in (IANA name); rebuild "
-                             "and import must use the one the server runs with.")(func)
+    return click.option("--timezone", default=None, envvar="TIMELEDGER_TIMEZONE",
+                        callback=_check_timezone,
+                        help="Time zone learner days are counted in (IANA name). A new store "
+                             "keeps it (default UTC); after that it must match, and only "
+                             "`rebuild --timezone` changes it.")(func)
+
+
+def timezone_settings(timezone: str | None) -> dict[str, Any]:
+    """The Settings fields for a `--timezone` value (None: whatever the store keeps)."""
+    return {"timezone": timezone or "UTC", "timezone_from_user": timezone is not None}

@@ -13,11 +13,17 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
-from timeledger.cli.options import database_options, resolve_db_url, timezone_option
+from timeledger.cli.options import (
+    database_options,
+    resolve_db_url,
+    timezone_option,
+    timezone_settings,
+)
 from timeledger.server.app import create_app
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
 from timeledger.server.store.migrate import SchemaError
+from timeledger.server.store.platform_settings import TimezoneMismatch
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
@@ -36,7 +42,7 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--demo", is_flag=True, help="Fill an empty data dir with a realistic school week.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Server processes (PostgreSQL only; SQLite has one writer).")
-def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str,
+def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str | None,
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
           workers: int) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
@@ -46,13 +52,13 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
                                  "SQLite has a single writer", param_hint="--workers")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     public_url = f"http://{shown_host}:{port}"
-    settings = Settings(db_url=url, data_dir=folder, timezone=timezone,
+    settings = Settings(db_url=url, data_dir=folder, **timezone_settings(timezone),
                         max_body_bytes=max_body_bytes, max_events_per_envelope=max_events,
                         public_url=public_url,
                         dashboard_open=host in LOOPBACK and not require_login)
     try:
         platform = open_platform(settings)
-    except SchemaError as exc:
+    except (SchemaError, TimezoneMismatch) as exc:
         raise click.ClickException(str(exc)) from None
     console = Console(stderr=True)
     first_start = not platform.credentials.list_clients()
@@ -72,7 +78,8 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
         f"  Caliper endpoint: {public_url}/caliper/event   (token: {public_url}/oauth2/token)\n"
         f"  Dashboard:        {public_url}/\n"
         f"  Query API:        {public_url}/api/v1   (OpenAPI: {public_url}/openapi.json)\n"
-        f"  Database:         {_display_url(url)}"
+        f"  Database:         {_display_url(url)}",
+        soft_wrap=True,  # URLs must stay whole when the output is a log file
     )
     if workers > 1:  # each worker process opens its own platform from the environment
         platform.close()

@@ -10,9 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from timeledger.caliper.times import TimeFormatError, parse_utc
-from timeledger.cli.options import database_options, resolve_db_url, timezone_option
+from timeledger.cli.options import (
+    database_options,
+    resolve_db_url,
+    timezone_option,
+    timezone_settings,
+)
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
+from timeledger.server.store.platform_settings import TimezoneMismatch
 from timeledger.server.transfer import count_units, export_events, import_files
 
 
@@ -22,10 +28,14 @@ from timeledger.server.transfer import count_units, export_events, import_files
 @database_options
 @timezone_option
 def import_(files: tuple[Path, ...], db_url: str | None, data_dir: Path | None,
-            timezone: str) -> None:
+            timezone: str | None) -> None:
     """Import JSON envelopes or NDJSON events, with the same checks and idempotency as HTTP."""
     url, folder = resolve_db_url(db_url, data_dir)
-    platform = open_platform(Settings(db_url=url, data_dir=folder, timezone=timezone))
+    try:
+        platform = open_platform(Settings(db_url=url, data_dir=folder,
+                                          **timezone_settings(timezone)))
+    except TimezoneMismatch as exc:
+        raise click.ClickException(str(exc)) from None
     console = Console(stderr=True)
     total = count_units(list(files))
     with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),

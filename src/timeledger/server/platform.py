@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
@@ -14,6 +14,7 @@ from timeledger.server.settings import Settings
 from timeledger.server.store.credentials import CredentialStore
 from timeledger.server.store.database import create_engine
 from timeledger.server.store.migrate import ensure_schema
+from timeledger.server.store.platform_settings import settle_timezone
 
 
 def utc_now() -> datetime:
@@ -33,10 +34,15 @@ class Platform:
 
 
 def open_platform(settings: Settings, now: Callable[[], datetime] = utc_now,
-                  create_schema: bool = True) -> Platform:
+                  create_schema: bool = True, allow_timezone_change: bool = False) -> Platform:
+    """Open the store; `settings.timezone` comes back as the zone the store counts days in."""
     engine = create_engine(settings.db_url)
     if create_schema:
         ensure_schema(engine, auto_create_empty=True)
+    with engine.begin() as conn:
+        zone = settle_timezone(conn, settings.timezone, settings.timezone_from_user,
+                               allow_change=allow_timezone_change)
+    settings = replace(settings, timezone=zone)
     pipeline_settings = PipelineSettings(timezone=settings.timezone)
     return Platform(
         settings=settings,

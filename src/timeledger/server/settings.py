@@ -14,6 +14,8 @@ class Settings:
     db_url: str
     data_dir: Path | None = None
     timezone: str = "UTC"
+    # True when the operator named the zone: it must then be the one the store was built with.
+    timezone_from_user: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_events_per_envelope: int = DEFAULT_MAX_EVENTS
     public_url: str = "http://127.0.0.1:8000"

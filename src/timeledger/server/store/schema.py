@@ -86,3 +86,10 @@ access_tokens = sa.Table(
     sa.Column("scopes", sa.String(500), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
+
+platform_settings = sa.Table(
+    "platform_settings",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
