@@ -13,6 +13,7 @@ import pytest
 
 from support.browser import browser, missing_tool  # noqa: F401 (fixture)
 from support.platform import PlatformProcess, run_cli
+from support.postgres import Backend
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,
@@ -29,14 +30,13 @@ LEARNERS = ("ada@school.example", "ben@school.example")
 DEMO_STARTUP_DEADLINE_S = 120.0
 
 
-
-
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+def demo(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
     """`timeledger serve --demo`: the dashboard as a first run shows it (open on loopback)."""
     # Filling the demo sends ~10k events through ingest before the server listens; on a busy
     # machine that outlasts the usual start-up deadline.
     running = PlatformProcess(tmp_path_factory.mktemp("demo"), extra_args=["--demo"],
+                              db_url=backend.new_db_url(),
                               startup_deadline=DEMO_STARTUP_DEADLINE_S).start()
     try:
         yield running
@@ -78,9 +78,10 @@ def locked_runs(locked: PlatformProcess) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+def locked(backend: Backend,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
     """A platform started with `--require-login` and one admin (`locked_runs` adds data)."""
-    with PlatformProcess(tmp_path_factory.mktemp("locked"),
+    with PlatformProcess(tmp_path_factory.mktemp("locked"), db_url=backend.new_db_url(),
                          extra_args=["--require-login"]) as running:
         created = run_cli("admin", "create", ADMIN[0], "--password-stdin", *running.db_args(),
                           input_text=ADMIN[1] + "\n")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from urllib.parse import quote, unquote
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from plotly.offline import get_plotlyjs_version
 
 from support.platform import PlatformProcess, run_cli
+from timeledger.server.store.database import create_engine
 
 from .conftest import ADMIN, LEARNERS, csrf_of, share_link, signed_in
 
@@ -186,9 +187,13 @@ def test_a_revoked_or_unknown_link_opens_nothing(
 
 
 def test_the_password_is_stored_hashed(locked: PlatformProcess) -> None:
-    with sqlite3.connect(locked.data_dir / "timeledger.sqlite3") as db:
-        (stored,) = db.execute("SELECT password_hash FROM dashboard_admins WHERE username = ?",
-                               (ADMIN[0],)).fetchone()
+    engine = create_engine(locked.database_url())
+    try:
+        with engine.connect() as conn:
+            query = sa.text("SELECT password_hash FROM dashboard_admins WHERE username = :name")
+            stored = conn.execute(query, {"name": ADMIN[0]}).scalar_one()
+    finally:
+        engine.dispose()
     assert stored.startswith("scrypt$")
     assert ADMIN[1] not in stored
 

@@ -12,7 +12,6 @@ from support.platform import PlatformProcess
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
 
 
-@pytest.mark.backends("sqlite")
 def test_sdk_doc_examples_run(platform: PlatformProcess, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     client_id, secret = platform.create_client("sdk-docs")

@@ -158,7 +158,6 @@ def test_503_for_a_while_then_recovery(
         assert platform.get(f"/caliper/events/{event_id}")["eventId"] == event_id
 
 
-@pytest.mark.backends("sqlite")  # the SDK's side of a restart; the store is tested per backend
 def test_platform_stopped_during_a_session_and_restarted(
         make_platform: Callable[..., PlatformProcess], tmp_path: Path) -> None:
     platform = make_platform()

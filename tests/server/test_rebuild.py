@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ledger_world import Ledger, activity, at, completion, heartbeat, resend
 
 from support.platform import run_cli
+from support.postgres import Backend
 from timeledger.config import TimebackConfig
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import rebuild
@@ -115,10 +116,11 @@ def ingest_stream(ledger: Ledger, rng: random.Random, size: int) -> None:
 @given(seed=st.integers(0, 2**32 - 1),
        timezone=st.sampled_from(("America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")),
        batch_size=st.sampled_from((3, 64, 500)))
-def test_rebuild_equals_the_incremental_build(seed: int, timezone: str, batch_size: int) -> None:
+def test_rebuild_equals_the_incremental_build(backend: Backend, seed: int, timezone: str,
+                                              batch_size: int) -> None:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as folder:
-        ledger = Ledger(Path(folder), timezone=timezone)
+        ledger = Ledger(Path(folder), timezone=timezone, db_url=backend.new_db_url())
         try:
             ingest_stream(ledger, rng, 300)
             built = snapshot(ledger)
@@ -130,9 +132,10 @@ def test_rebuild_equals_the_incremental_build(seed: int, timezone: str, batch_si
             ledger.close()
 
 
-def test_the_stream_exercises_what_rebuild_must_reproduce(tmp_path: Path) -> None:
+def test_the_stream_exercises_what_rebuild_must_reproduce(backend: Backend,
+                                                          tmp_path: Path) -> None:
     """One fixed stream, to be sure the generator reaches resends, conflicts and most flags."""
-    ledger = Ledger(tmp_path, timezone="America/New_York")
+    ledger = Ledger(tmp_path, timezone="America/New_York", db_url=backend.new_db_url())
     statuses: list[str] = []
     original = ledger.send
 

@@ -55,6 +55,10 @@ class PlatformProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def database_url(self) -> str:
+        """The URL of the store this platform runs on (its SQLite file, or its database)."""
+        return self.db_url or f"sqlite:///{(self.data_dir / 'timeledger.sqlite3').resolve()}"
+
     def db_args(self) -> list[str]:
         return ["--db", self.db_url] if self.db_url else ["--data-dir", str(self.data_dir)]
 

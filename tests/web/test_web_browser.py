@@ -27,7 +27,7 @@ from web_support import (
 from support.platform import PlatformProcess
 from timeledger import Client
 
-pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
+pytestmark = pytest.mark.browser
 
 MONDAY = datetime(2025, 1, 13, 10, 0, tzinfo=UTC)
 WEDNESDAY = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)

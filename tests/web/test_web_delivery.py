@@ -21,7 +21,6 @@ from support.platform import PlatformProcess, free_port
 from timeledger.caliper.times import format_utc
 from timeledger.web import create_router
 
-pytestmark = pytest.mark.backends("sqlite")  # the adapter's guarantees, not the store's
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
