@@ -224,6 +224,11 @@ def test_courses_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     book = demo.get("/api/v1/gradebook", course=course_id)["progress"]
     assert progress == {p["learner"]: {"progress": p["progress"], "completions": p["completions"],
                                        "xp": p["xp"]} for p in book}
+    means = page.locator("#course-activities-table td[data-field=mean_score]").evaluate_all(
+        "cells => cells.map(cell => JSON.parse(cell.dataset.value))")
+    items = demo.get("/api/v1/gradebook", course=course_id)["line_items"]
+    assert means == [item["mean_score"] for item in items]
+    assert any(mean is not None for mean in means)
     assert page.errors == []
 
 

@@ -166,3 +166,12 @@ def test_overview_sums_todays_learners(platform: PlatformProcess) -> None:
                         headers={"Authorization": f"Bearer {platform.token()}"})
     assert refused.status_code == 400
     assert refused.json()["imsx_error_details"][0]["path"] == "days"
+
+
+def test_mean_score_skips_results_without_questions() -> None:
+    from timeledger.server.queries.gradebook import mean_score
+
+    assert mean_score([{"score": 80.0}, {"score": None}, {"score": 95.0}]) == 87.5
+    assert mean_score([{"score": 100.0}, {"score": 50.0}, {"score": 33.3}]) == 61.1
+    assert mean_score([{"score": None}]) is None
+    assert mean_score([]) is None

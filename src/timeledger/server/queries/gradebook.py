@@ -20,7 +20,8 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
     one learner (email) and/or one course, or everything.
 
     Returns {line_items: [{course_id, course_name, activity_id, activity_name, subject,
-    app_name, results: [{learner, attempt, score, total_questions, correct_questions, xp,
+    app_name, mean_score (of the listed results that have a score, 1 decimal; None without),
+    results: [{learner, attempt, score, total_questions, correct_questions, xp,
     mastered_units, pct_complete, score_date, event_id, run_id}]}], progress: [{learner,
     course_id, course_name, progress, source: "pctCompleteApp"|"masteredUnits"|None,
     pct_complete, mastered_units, total_lessons, completions, xp}]}. With a learner, only the
@@ -59,6 +60,7 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
             "course_name": info.get(item.course_id, {}).get("name", item.course_id),
             "activity_id": item.activity_id, "activity_name": item.activity_name,
             "subject": item.subject, "app_name": item.app_name, "results": found,
+            "mean_score": mean_score(found),
         })
     progress = []
     for row in conn.execute(progress_query):
@@ -73,3 +75,9 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
             "completions": row.completions, "xp": xp(row.xp_milli),
         })
     return {"line_items": line_items, "progress": progress}
+
+
+def mean_score(results: list[dict[str, Any]]) -> float | None:
+    """The mean of the scores given (results without questions have none), to 1 decimal."""
+    scores = [r["score"] for r in results if r["score"] is not None]
+    return round(sum(scores) / len(scores), 1) if scores else None
