@@ -21,14 +21,13 @@ from timeledger.server.dashboard.access import AccessError
 from timeledger.server.dashboard.guard import (
     Viewer,
     access_of,
-    csrf_ok,
     platform_of,
     require_everyone_viewer,
     require_learner_access,
     require_viewer,
 )
 from timeledger.server.dashboard.rendering import render, secure
-from timeledger.server.dashboard.signin import BadForm, forbidden_form, read_form
+from timeledger.server.dashboard.signin import checked_form, forbidden_form
 from timeledger.server.pipeline.flags import FLAG_KINDS
 from timeledger.server.queries.common import course_info
 from timeledger.server.store.schema import events
@@ -179,11 +178,8 @@ def learner_page(request: Request, learner: str, viewer: AnyViewer, course: str 
 
 @router.post("/learners/{learner:path}/share")
 async def share_learner(request: Request, learner: str, viewer: Everyone) -> Response:
-    try:
-        form = await read_form(request)
-    except BadForm:
-        return forbidden_form(request, viewer)
-    if not csrf_ok(request, viewer, form.get("csrf_token")):
+    form = await checked_form(request, viewer)
+    if form is None:
         return forbidden_form(request, viewer)
     platform = platform_of(request)
 

@@ -75,6 +75,15 @@ def denied_response(request: Request, viewer: Viewer | None, exc: Denied) -> Res
         "heading": "Not yours to see", "message": exc.message}, status=403)
 
 
+async def checked_form(request: Request, viewer: Viewer | None) -> dict[str, str] | None:
+    """The form of a POST, or None when it is malformed or lacks this session's CSRF token."""
+    try:
+        form = await read_form(request)
+    except BadForm:
+        return None
+    return form if csrf_ok(request, viewer, form.get("csrf_token")) else None
+
+
 def forbidden_form(request: Request, viewer: Viewer | None) -> Response:
     return render(request, viewer, "denied.html", {
         "heading": "Form expired", "message": "This form was not sent from this dashboard's page, "
@@ -93,11 +102,8 @@ async def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     viewer = await viewer_of(request)
-    try:
-        form = await read_form(request)
-    except BadForm:
-        return forbidden_form(request, viewer)
-    if not csrf_ok(request, viewer, form.get("csrf_token")):
+    form = await checked_form(request, viewer)
+    if form is None:
         return forbidden_form(request, viewer)
     platform = platform_of(request)
     access = access_of(request)
