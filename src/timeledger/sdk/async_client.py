@@ -15,9 +15,7 @@ from typing import Any
 
 import httpx
 
-from timeledger.caliper.builders import ActivityRef
 from timeledger.caliper.metrics import Metrics
-from timeledger.config import TimebackConfig
 from timeledger.sdk.activity import Activity, Callbacks, Receipt
 from timeledger.sdk.async_sender import AsyncSender, SenderTask
 from timeledger.sdk.clock import Clock, FakeClock, SystemClock
@@ -25,6 +23,7 @@ from timeledger.sdk.core import ClientCore, ConfigSource
 from timeledger.sdk.options import ClientOptions, TimeOptions
 from timeledger.sdk.outbox import OutboxRow
 from timeledger.sdk.scheduler import AsyncioScheduler, ManualScheduler, Scheduler
+from timeledger.sdk.surface import ClientSurface
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter
 
 log = logging.getLogger("timeledger.sdk")
@@ -139,7 +138,7 @@ class AsyncActivityNamespace:
         return await self._client._settle(receipt, waiter, timeout)
 
 
-class AsyncClient:
+class AsyncClient(ClientSurface):
     """The asyncio client: same options and behaviour as `Client`; use `async with`."""
 
     def __init__(self, base_url: str | None = None, *, client_id: str | None = None,
@@ -174,18 +173,6 @@ class AsyncClient:
         self._closed = False
         self._flushed = False
 
-    @property
-    def sensor(self) -> str | None:
-        return self._core.sensor
-
-    @property
-    def config(self) -> TimebackConfig | None:
-        return self._core.config
-
-    @property
-    def outbox_path(self) -> str:
-        return self._core.outbox.path
-
     def _ensure_worker(self) -> SenderTask | None:
         if self._background and self._worker is None and not self._closed:
             try:
@@ -202,9 +189,6 @@ class AsyncClient:
         worker = self._ensure_worker()
         if worker is not None:
             worker.wake(urgent)
-
-    def activity_ref(self, id: str, name: str, course: Mapping[str, Any]) -> ActivityRef:
-        return self._core.activity_ref(id, name, course)[0]
 
     async def enqueue(self, event: Mapping[str, Any]) -> bool:
         """As `Client.enqueue`."""

@@ -14,9 +14,7 @@ from typing import Any
 
 import httpx
 
-from timeledger.caliper.builders import ActivityRef
 from timeledger.caliper.metrics import Metrics
-from timeledger.config import TimebackConfig
 from timeledger.sdk.activity import Activity, Callbacks, Ending, Receipt
 from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.core import ClientCore, ConfigSource
@@ -24,6 +22,7 @@ from timeledger.sdk.options import ClientOptions, TimeOptions
 from timeledger.sdk.outbox import OutboxRow
 from timeledger.sdk.scheduler import ManualScheduler, Scheduler, ThreadScheduler
 from timeledger.sdk.sender import Sender, SenderThread
+from timeledger.sdk.surface import ClientSurface
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter
 
 log = logging.getLogger("timeledger.sdk")
@@ -97,7 +96,7 @@ class ActivityNamespace:
         return self._client._settle(receipt, waiter, timeout)
 
 
-class Client:
+class Client(ClientSurface):
     """The sync client. Every option may also come from `TIMELEDGER_<OPTION>` variables.
 
     >>> with Client(base_url="http://127.0.0.1:8000", client_id="app", client_secret="s",
@@ -149,30 +148,7 @@ class Client:
         if self._worker is not None and self._core.outbox.count_pending():
             self._worker.wake(True)
 
-    # ---- properties -------------------------------------------------------------------------
-    @property
-    def sensor(self) -> str | None:
-        """The sensor IRI events are sent under (option, else the config's sensor)."""
-        return self._core.sensor
-
-    @property
-    def config(self) -> TimebackConfig | None:
-        """The loaded `timeback.config.json` for this client's `env`."""
-        return self._core.config
-
-    @property
-    def outbox_path(self) -> str:
-        return self._core.outbox.path
-
-    # ---- events -----------------------------------------------------------------------------
-    def activity_ref(self, id: str, name: str, course: Mapping[str, Any]) -> ActivityRef:
-        """The ActivityRef (URL, subject, course id...) events about this activity carry."""
-        return self._core.activity_ref(id, name, course)[0]
-
-    def actor(self, user: Mapping[str, Any]) -> dict[str, Any]:
-        """The Caliper actor for a user (`{"email", "id"?}`), as this client's events name it."""
-        return self._core.actor(user, self.sensor or "")
-
+    # ---- events (sensor, config, activity_ref, actor: ClientSurface) ------------------------
     def enqueue(self, event: Mapping[str, Any]) -> bool:
         """Durably queue one ready-made Caliper event (built with `timeledger.caliper.builders`).
 
