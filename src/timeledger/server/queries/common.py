@@ -106,3 +106,17 @@ def progress_of(pct_complete: float | None, mastered_units: int,
     if total_lessons:
         return round(min(100.0, mastered_units * 100 / total_lessons), 1), "masteredUnits"
     return None, None
+
+
+def sum_figures(sums: dict[str, int]) -> dict[str, Any]:
+    """Learner-day sums (ms, milli-XP, counts) in the API's units: a day, a range, a course."""
+    return {
+        "active_minutes": minutes(sums["active_ms"]),
+        "inactive_minutes": minutes(sums["inactive_ms"]),
+        "xp": xp(sums["xp_milli"]),
+        "completions": sums["completions"],
+        "total_questions": sums["total_questions"],
+        "correct_questions": sums["correct_questions"],
+        "accuracy": accuracy(sums["total_questions"], sums["correct_questions"]),
+        "mastered_units": sums["mastered_units"],
+    }

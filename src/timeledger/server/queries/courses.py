@@ -9,11 +9,9 @@ import sqlalchemy as sa
 from timeledger.server.pipeline.tables import course_progress, learner_days
 from timeledger.server.queries.common import (
     NotFound,
-    accuracy,
     course_info,
-    minutes,
     progress_of,
-    xp,
+    sum_figures,
 )
 
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
@@ -47,14 +45,7 @@ def list_courses(conn: sa.Connection) -> list[dict[str, Any]]:
         out.append({
             **info[course_id],
             "learners": int(row.learners) if row else 0,
-            "active_minutes": minutes(values["active_ms"]),
-            "inactive_minutes": minutes(values["inactive_ms"]),
-            "xp": xp(values["xp_milli"]),
-            "completions": values["completions"],
-            "total_questions": values["total_questions"],
-            "correct_questions": values["correct_questions"],
-            "accuracy": accuracy(values["total_questions"], values["correct_questions"]),
-            "mastered_units": values["mastered_units"],
+            **sum_figures(values),
             "progress": {
                 "learners": len(learner_progress),
                 "average": round(sum(learner_progress) / len(learner_progress), 1)

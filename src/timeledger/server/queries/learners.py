@@ -14,8 +14,7 @@ from timeledger.server.queries.common import (
     check_range,
     course_info,
     iso,
-    minutes,
-    xp,
+    sum_figures,
 )
 from timeledger.server.queries.flags import list_flags
 
@@ -39,22 +38,8 @@ def resolve_learner(conn: sa.Connection, learner: str) -> str:
     return str(alias)
 
 
-def _figures(sums: dict[str, int]) -> dict[str, Any]:
-    """Learner-day sums in the API's units (a day's figures, or a range's)."""
-    return {
-        "active_minutes": minutes(sums["active_ms"]),
-        "inactive_minutes": minutes(sums["inactive_ms"]),
-        "xp": xp(sums["xp_milli"]),
-        "completions": sums["completions"],
-        "total_questions": sums["total_questions"],
-        "correct_questions": sums["correct_questions"],
-        "accuracy": accuracy(sums["total_questions"], sums["correct_questions"]),
-        "mastered_units": sums["mastered_units"],
-    }
-
-
 def _totals(sums: dict[str, int], days_active: int) -> dict[str, Any]:
-    return {**_figures(sums), "days_active": days_active}
+    return {**sum_figures(sums), "days_active": days_active}
 
 
 def _identity(conn: sa.Connection, emails: list[str] | None = None) -> list[dict[str, Any]]:
@@ -158,7 +143,7 @@ def learner_summary(conn: sa.Connection, learner: str, date_from: str | None = N
             total[name] += sums[name]
         days.append({
             "date": local_date,
-            **_figures(sums),
+            **sum_figures(sums),
             "courses": day["courses"],
             "goals_met": day["goals_met"],
         })
