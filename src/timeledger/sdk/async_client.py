@@ -20,14 +20,13 @@ from timeledger.sdk.activity import Activity, Callbacks, Receipt
 from timeledger.sdk.async_sender import AsyncSender, SenderTask
 from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.core import ClientCore, ConfigSource
-from timeledger.sdk.options import ClientOptions, TimeOptions
+from timeledger.sdk.options import UNSET, TimeOptions, options_from_arguments
 from timeledger.sdk.outbox import OutboxRow
 from timeledger.sdk.scheduler import AsyncioScheduler, ManualScheduler, Scheduler
 from timeledger.sdk.surface import ClientSurface
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter
 
 log = logging.getLogger("timeledger.sdk")
-_UNSET: Any = object()
 
 
 class AsyncActivity:
@@ -144,18 +143,16 @@ class AsyncClient(ClientSurface):
     def __init__(self, base_url: str | None = None, *, client_id: str | None = None,
                  client_secret: str | None = None, token_url: str | None = None,
                  config: ConfigSource = None, env: str | None = None, sensor: str | None = None,
-                 outbox: str | None = _UNSET, clock: Clock | None = None,
+                 outbox: str | None = UNSET, clock: Clock | None = None,
                  scheduler: Scheduler | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  background: bool | None = None, on_error: ErrorCallback | None = None,
                  rng: random.Random | None = None, environ: Mapping[str, str] | None = None,
                  **settings: Any) -> None:
-        given = dict(settings, base_url=base_url, client_id=client_id,
-                     client_secret=client_secret, token_url=token_url, env=env, sensor=sensor,
-                     outbox=None if outbox is _UNSET else outbox,
-                     config=str(config) if isinstance(config, str) else None)
-        self.options = ClientOptions.resolve(given, environ,
-                                             outbox_given=outbox is not _UNSET and outbox is None)
+        self.options = options_from_arguments(
+            settings, environ, outbox=outbox, config=config, base_url=base_url,
+            client_id=client_id, client_secret=client_secret, token_url=token_url, env=env,
+            sensor=sensor)
         self.clock = clock or SystemClock()
         if scheduler is None:
             scheduler = (ManualScheduler(self.clock) if isinstance(self.clock, FakeClock)

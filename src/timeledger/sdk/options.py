@@ -155,3 +155,15 @@ def default_outbox_path(base_url: str, client_id: str | None) -> str:
     key = hashlib.sha256(f"{base_url.rstrip('/')}|{client_id or ''}".encode()).hexdigest()[:16]
     folder = Path(platformdirs.user_cache_dir("timeledger", appauthor=False))
     return str(folder / f"outbox-{key}.sqlite3")
+
+
+UNSET: Any = object()  # `outbox` not passed at all (None means: keep events in memory)
+
+
+def options_from_arguments(settings: Mapping[str, Any], environ: Mapping[str, str] | None, *,
+                           outbox: Any, config: Any, **named: Any) -> ClientOptions:
+    """The options of `Client(...)` / `AsyncClient(...)`: named arguments, then the environment."""
+    given = dict(settings, **named, outbox=None if outbox is UNSET else outbox,
+                 config=str(config) if isinstance(config, str) else None)
+    in_memory = outbox is not UNSET and outbox is None
+    return ClientOptions.resolve(given, environ, outbox_given=in_memory)
