@@ -265,6 +265,8 @@ def test_closing_the_page_mid_window_delivers_it_by_beacon(visit: Callable[..., 
     run_id = start_activity(tab)
     tab.run(22)
     lab.traffic.wait_for(lambda seen: len(heartbeats(lab.traffic, run_id)) == 1, "a heartbeat")
+    # The page must have its answer too: a window still unacknowledged would leave again by beacon.
+    tab.page.wait_for_function("() => window.calls.some(([name]) => name === 'flush')")
 
     tab.page.close()
 
@@ -276,6 +278,28 @@ def test_closing_the_page_mid_window_delivers_it_by_beacon(visit: Callable[..., 
     assert last.body is not None
     assert {k: last.body[k] for k in ("startedAt", "endedAt", "elapsedMs", "pausedMs")} == {
         "startedAt": tab.at(15), "endedAt": tab.at(22), "elapsedMs": 7000, "pausedMs": 0}
+    lab.delivered()
+    assert totals(lab.platform, tab.email, run_id) == (22.0, 0.0)
+
+
+def test_a_window_still_in_flight_at_pagehide_leaves_again_and_counts_once(
+        visit: Callable[..., Visit], lab: Lab) -> None:
+    tab = open_lab(visit)
+    run_id = start_activity(tab)
+    release = lab.traffic.hold_next_heartbeat()
+    tab.run(22)
+
+    tab.page.close()
+
+    beacons = lab.traffic.wait_for(lambda seen: len(heartbeats(lab.traffic, run_id)) == 2,
+                                   "both windows by beacon")
+    assert all(s.content_type == "text/plain;charset=UTF-8" and s.status == 204
+               for s in beacons if s.body and s.body.get("runId") == run_id)
+    release()
+    lab.traffic.wait_for(lambda seen: len(heartbeats(lab.traffic, run_id)) == 3, "the held one")
+    held = heartbeats(lab.traffic, run_id)[2]
+    assert held.content_type == "application/json"
+    assert held.body is not None and (held.body["startedAt"], held.status) == (tab.at(0), 200)
     lab.delivered()
     assert totals(lab.platform, tab.email, run_id) == (22.0, 0.0)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,12 +50,20 @@ class AdapterTraffic:
         self.app = app
         self.seen: list[Seen] = []
         self.failures: deque[int] = deque()
+        self.holds: deque[threading.Event] = deque()
         self._changed = threading.Condition()
 
     def fail_next(self, *statuses: int) -> None:
         """The next heartbeats are answered with these statuses (503 → retried by the client)."""
         with self._changed:
             self.failures.extend(statuses)
+
+    def hold_next_heartbeat(self) -> Callable[[], None]:
+        """The next heartbeat waits outside the adapter until the returned call releases it."""
+        gate = threading.Event()
+        with self._changed:
+            self.holds.append(gate)
+        return gate.set
 
     def wait_for(self, condition: Callable[[list[Seen]], bool], what: str,
                  timeout: float = 20.0) -> list[Seen]:
@@ -88,6 +97,9 @@ class AdapterTraffic:
         route = path.removeprefix(ACTIVITY_PATH)
         with self._changed:
             injected = self.failures.popleft() if route == "heartbeat" and self.failures else None
+            gate = self.holds.popleft() if route == "heartbeat" and self.holds else None
+        if gate is not None:
+            await anyio.to_thread.run_sync(gate.wait, 30.0)
         status: list[int] = []
 
         async def replay() -> Message:
