@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +12,7 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.caliper.builders import ActivityRef, Learner, completed_event, envelope
-from timeledger.caliper.envelope import parse_envelope
+from timeledger.caliper.envelope import Envelope, parse_envelope
 from timeledger.caliper.metrics import Metrics
 from timeledger.server.ingestion import JobResult
 from timeledger.server.platform import Platform, open_platform
@@ -93,6 +93,10 @@ def _base(kind: str, action: str, email: str, run_id: str | None, when: datetime
     return event
 
 
+def _checked(events: Sequence[Mapping[str, Any]]) -> Envelope:
+    return parse_envelope(orjson.dumps(envelope(SENSOR, list(events), at("2030-01-01T00:00:00"))))
+
+
 def new_run() -> str:
     return str(uuid.uuid4())
 
@@ -106,8 +110,11 @@ class Ledger:
             db_url=db_url or sqlite_url(folder), data_dir=folder, timezone=timezone))
 
     def send(self, *events: Mapping[str, Any]) -> JobResult:
-        raw = orjson.dumps(envelope(SENSOR, list(events), at("2030-01-01T00:00:00")))
-        return self.platform.ingestor.ingest(parse_envelope(raw))
+        return self.platform.ingestor.ingest(_checked(events))
+
+    def send_together(self, *envelopes: Sequence[Mapping[str, Any]]) -> list[JobResult]:
+        """Several envelopes in one group commit (one transaction), one job each."""
+        return self.platform.ingestor.ingest_many([_checked(events) for events in envelopes])
 
     def statuses(self, *events: Mapping[str, Any]) -> list[str]:
         return [result.status for result in self.send(*events).results]

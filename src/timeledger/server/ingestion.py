@@ -1,11 +1,10 @@
-"""Turn a checked envelope into stored events and projections, exactly once, in one transaction."""
+"""Turn checked envelopes into stored events and projections, exactly once, in one transaction."""
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,8 +16,9 @@ from sqlalchemy.engine import Engine
 from timeledger.caliper.envelope import Envelope
 from timeledger.caliper.timeback import TimebackFacts, facts_of
 from timeledger.caliper.times import TimeFormatError, parse_utc
+from timeledger.server.group_commit import GroupCommit
 from timeledger.server.pipeline import PipelineSettings, StoredTimebackEvent, project_events
-from timeledger.server.store.database import insert, is_sqlite
+from timeledger.server.store.database import insert
 from timeledger.server.store.schema import events, jobs
 
 ResultStatus = Literal["stored", "duplicate", "conflict", "duplicate_window",
@@ -76,6 +76,29 @@ def _actor(item: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _row(item: dict[str, Any], index: int, is_timeback: bool, facts: TimebackFacts | None,
+         sensor: str, received_at: datetime, job_id: str) -> dict[str, Any]:
+    is_event = "action" in item or is_timeback
+    actor_id, email = _actor(item)
+    profile = item.get("profile")
+    return {
+        "event_id": _item_id(item, index),
+        "body_hash": body_hash(item),
+        "kind": "event" if is_event else "entity",
+        "type": str(item.get("type")),
+        "action": item.get("action") if is_event else None,
+        "profile": profile if isinstance(profile, str) else None,
+        "actor_id": actor_id if isinstance(actor_id, str) else None,
+        "learner_email": email,
+        "run_id": facts.run_id if facts is not None else None,
+        "event_time": _event_time(item),
+        "sensor": sensor,
+        "received_at": received_at,
+        "job_id": job_id,
+        "body": orjson.dumps(item).decode(),
+    }
+
+
 # Deadlock detected, serialization failure: concurrent writers on PostgreSQL can lose either,
 # e.g. two envelopes carrying the same event ids in different orders.
 RETRYABLE_SQLSTATES = ("40P01", "40001")
@@ -87,24 +110,44 @@ def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
     return state if isinstance(state, str) else None
 
 
+# Envelopes waiting together are written in one transaction, up to this many items.
+GROUP_COMMIT_ITEMS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class _Submission:
+    envelope: Envelope
+    client_id: str | None
+
+
 class Ingestor:
-    """Appends envelopes. Event ids are unique in the store, so a resend is a no-op success."""
+    """Appends envelopes. Event ids are unique in the store, so a resend is a no-op success.
+
+    Concurrent envelopes are group-committed: one transaction appends and projects them all,
+    and each caller gets its own job once that transaction has committed."""
 
     def __init__(self, engine: Engine, settings: PipelineSettings,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime],
+                 after_commit: Callable[[], None] | None = None) -> None:
         self._engine = engine
         self._settings = settings
         self._now = now
-        # SQLite has one writer; queueing here beats spinning on the busy timeout.
-        self._write_lock = threading.Lock() if is_sqlite(engine) else None
+        self._after_commit = after_commit
+        self._group: GroupCommit[_Submission, JobResult] = GroupCommit(
+            self._write, lambda s: len(s.envelope.data), GROUP_COMMIT_ITEMS)
 
     def ingest(self, envelope: Envelope, client_id: str | None = None) -> JobResult:
+        return self._group.submit(_Submission(envelope, client_id))
+
+    def ingest_many(self, envelopes: Sequence[Envelope],
+                    client_id: str | None = None) -> list[JobResult]:
+        """One job per envelope, written together (in one transaction where the budget allows)."""
+        return self._group.submit_many([_Submission(e, client_id) for e in envelopes])
+
+    def _write(self, batch: Sequence[_Submission]) -> list[JobResult]:
         for attempt in range(1, INGEST_ATTEMPTS + 1):
             try:
-                if self._write_lock is None:
-                    return self._ingest(envelope, client_id)
-                with self._write_lock:
-                    return self._ingest(envelope, client_id)
+                return self._write_once(batch)
             except sa.exc.DBAPIError as exc:
                 # PostgreSQL aborted the transaction (deadlock, serialization): it changed
                 # nothing, so running it again is safe.
@@ -112,39 +155,36 @@ class Ingestor:
                     raise
         raise AssertionError("unreachable")
 
-    def _ingest(self, envelope: Envelope, client_id: str | None) -> JobResult:
-        job_id = str(uuid.uuid4())
+    def _write_once(self, batch: Sequence[_Submission]) -> list[JobResult]:
         received_at = self._now()
+        job_ids = [str(uuid.uuid4()) for _ in batch]
         rows: list[dict[str, Any]] = []
-        facts = {index: facts_of(event) for index, event in envelope.timeback.items()}
-        for index, item in enumerate(envelope.data):
-            is_event = "action" in item or index in envelope.timeback
-            actor_id, email = _actor(item)
-            run_id = facts[index].run_id if index in facts else None
-            rows.append({
-                "event_id": _item_id(item, index),
-                "body_hash": body_hash(item),
-                "kind": "event" if is_event else "entity",
-                "type": str(item.get("type")),
-                "action": item.get("action") if is_event else None,
-                "profile": item.get("profile") if isinstance(item.get("profile"), str) else None,
-                "actor_id": actor_id if isinstance(actor_id, str) else None,
-                "learner_email": email,
-                "run_id": run_id,
-                "event_time": _event_time(item),
-                "sensor": envelope.sensor,
-                "received_at": received_at,
-                "job_id": job_id,
-                "body": orjson.dumps(item).decode(),
-            })
+        facts: dict[int, TimebackFacts] = {}
+        for submission, job_id in zip(batch, job_ids, strict=True):
+            envelope = submission.envelope
+            offset = len(rows)
+            facts.update((offset + index, facts_of(event))
+                         for index, event in envelope.timeback.items())
+            rows.extend(_row(item, index, index in envelope.timeback, facts.get(offset + index),
+                             envelope.sensor, received_at, job_id)
+                        for index, item in enumerate(envelope.data))
         with self._engine.begin() as conn:
             results = self._append(conn, facts, rows, received_at)
-            conn.execute(jobs.insert().values(
-                id=job_id, client_id=client_id, state="completed", created_at=received_at,
-                processed_on=self._now(),
-                results=orjson.dumps([r.to_json() for r in results]).decode(),
-            ))
-        return JobResult(job_id, results)
+            jobs_out: list[JobResult] = []
+            offset = 0
+            for submission, job_id in zip(batch, job_ids, strict=True):
+                count = len(submission.envelope.data)
+                jobs_out.append(JobResult(job_id, results[offset:offset + count]))
+                offset += count
+            processed_on = self._now()
+            conn.execute(jobs.insert(), [{
+                "id": job.job_id, "client_id": submission.client_id, "state": "completed",
+                "created_at": received_at, "processed_on": processed_on,
+                "results": orjson.dumps([r.to_json() for r in job.results]).decode(),
+            } for submission, job in zip(batch, jobs_out, strict=True)])
+        if self._after_commit is not None:
+            self._after_commit()
+        return jobs_out
 
     def _append(self, conn: sa.Connection, facts: dict[int, TimebackFacts],
                 rows: list[dict[str, Any]], received_at: datetime) -> list[EventResult]:

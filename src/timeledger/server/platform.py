@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 from timeledger.server.ingestion import Ingestor
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.settings import Settings
+from timeledger.server.store.checkpoints import WalCheckpointer
 from timeledger.server.store.credentials import CredentialStore
-from timeledger.server.store.database import create_engine
+from timeledger.server.store.database import create_engine, is_sqlite
 from timeledger.server.store.migrate import ensure_schema
 from timeledger.server.store.platform_settings import settle_timezone
 
@@ -28,8 +29,11 @@ class Platform:
     ingestor: Ingestor
     credentials: CredentialStore
     now: Callable[[], datetime]
+    checkpointer: WalCheckpointer | None = None
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
 
@@ -44,10 +48,15 @@ def open_platform(settings: Settings, now: Callable[[], datetime] = utc_now,
                                allow_change=allow_timezone_change)
     settings = replace(settings, timezone=zone)
     pipeline_settings = PipelineSettings(timezone=settings.timezone)
+    database = engine.url.database
+    checkpointer = (WalCheckpointer(engine) if is_sqlite(engine) and database
+                    and database != ":memory:" else None)
     return Platform(
         settings=settings,
         engine=engine,
-        ingestor=Ingestor(engine, pipeline_settings, now),
+        ingestor=Ingestor(engine, pipeline_settings, now,
+                          after_commit=checkpointer.request if checkpointer else None),
         credentials=CredentialStore(engine),
         now=now,
+        checkpointer=checkpointer,
     )

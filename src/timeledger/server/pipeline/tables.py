@@ -113,7 +113,7 @@ run_windows = sa.Table(  # one row per counted time report; the key makes a rese
     sa.Column("other_ms", Ms, nullable=False),
     sa.Column("overlap_event_id", EventId),  # an earlier window of the run this one overlaps
 )
-sa.Index("ix_run_windows_start", run_windows.c.run_id, run_windows.c.start_at)
+sa.Index("ix_run_windows_end", run_windows.c.run_id, run_windows.c.end_at)
 
 run_days = sa.Table(  # the local days a run had time on: its sessions
     "run_days", metadata,

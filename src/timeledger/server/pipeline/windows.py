@@ -16,7 +16,7 @@ from timeledger.server.pipeline.upserts import Row, insert_new
 
 # Windows that share less than this are taken as touching (clocks and rounding), not overlapping.
 OVERLAP_TOLERANCE = timedelta(seconds=1)
-# No stored window is longer than two days (prepared.py), so older starts cannot overlap.
+# No stored window is longer than two days (prepared.py), so later ends cannot overlap.
 _LONGEST_WINDOW = timedelta(days=2, seconds=1)
 
 
@@ -30,11 +30,13 @@ class Overlap:
 
 
 _w = run_windows.c
+# Stored windows of the batch's runs that end inside (low, high + longest window) and start
+# before high: an index range on (run_id, end_at) per run, however long the run already is.
 _NEAR_WINDOWS = sa.select(_w.run_id, _w.seq, _w.event_id, _w.start_at, _w.end_at).where(
     _w.run_id.in_(sa.bindparam("runs", expanding=True)),
-    _w.start_at < sa.bindparam("high", type_=_w.start_at.type),
     _w.end_at > sa.bindparam("low", type_=_w.end_at.type),
-    _w.start_at >= sa.bindparam("oldest", type_=_w.start_at.type),
+    _w.end_at < sa.bindparam("last_end", type_=_w.end_at.type),
+    _w.start_at < sa.bindparam("high", type_=_w.start_at.type),
     _w.seq.not_in(sa.bindparam("batch", expanding=True)))
 
 
@@ -101,7 +103,7 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared]) -> list[Over
     batch_seqs = {item.seq for item in counted}
     found = conn.execute(_NEAR_WINDOWS, {
         "runs": sorted({str(item.run_id) for item in counted}), "low": low, "high": high,
-        "oldest": low - _LONGEST_WINDOW, "batch": sorted(batch_seqs)}).all()
+        "last_end": high + _LONGEST_WINDOW, "batch": sorted(batch_seqs)}).all()
     by_run: dict[str, list[Any]] = {}
     for row in found:  # windows stored before this batch
         by_run.setdefault(row.run_id, []).append(row)

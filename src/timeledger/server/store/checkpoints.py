@@ -1,0 +1,102 @@
+"""SQLite WAL checkpoints off the commit path: a thread copies the log back while writers go on.
+
+SQLite's automatic checkpoint runs inside whichever commit crosses 1000 log pages, so every few
+ingest transactions one of them also copies and syncs the database file. Here connections turn
+that off and the ingestor asks for a checkpoint after it commits; one thread runs PASSIVE
+checkpoints (which never block writers or readers) in the background, and a TRUNCATE on close
+leaves the database file whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class WalCheckpointer:
+    """Background checkpoints for one SQLite engine; `request()` after a commit, `close()` last."""
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            raise ValueError("background checkpoints need an SQLite database file")
+        self._path = database
+        self._wanted = threading.Condition()
+        self._pending = False
+        self._running = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        sa.event.listen(engine, "connect", _no_autocheckpoint)
+        engine.dispose()  # connections opened before this point would still checkpoint inline
+
+    def request(self) -> None:
+        """Ask for a checkpoint soon; requests made while one runs are served by the next."""
+        with self._wanted:
+            if self._closed:
+                return
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="wal-checkpoints",
+                                                daemon=True)
+                self._thread.start()
+            self._wanted.notify()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Block until every requested checkpoint has run; False if `timeout` passed first."""
+        with self._wanted:
+            return self._wanted.wait_for(lambda: not self._pending and not self._running,
+                                         timeout)
+
+    def close(self) -> None:
+        """Stop the thread and fold the whole log into the database file."""
+        with self._wanted:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            self._wanted.notify_all()
+        if thread is not None:
+            thread.join()
+        self._checkpoint("TRUNCATE")
+
+    def _serve(self) -> None:
+        connection = sqlite3.connect(self._path, timeout=30)
+        try:
+            while True:
+                with self._wanted:
+                    self._wanted.wait_for(lambda: self._pending or self._closed)
+                    if self._closed:
+                        return
+                    self._pending = False
+                    self._running = True
+                try:
+                    self._run(connection, "PASSIVE")
+                finally:
+                    with self._wanted:
+                        self._running = False
+                        self._wanted.notify_all()
+        finally:
+            connection.close()
+
+    def _checkpoint(self, mode: str) -> None:
+        connection = sqlite3.connect(self._path, timeout=30)
+        try:
+            self._run(connection, mode)
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _run(connection: sqlite3.Connection, mode: str) -> None:
+        try:
+            connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        except sqlite3.Error as exc:  # the log stays as it was; the next request tries again
+            log.warning("WAL checkpoint (%s) failed: %s", mode, exc)
