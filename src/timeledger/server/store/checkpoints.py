@@ -59,7 +59,8 @@ class WalCheckpointer:
                                          timeout)
 
     def close(self) -> None:
-        """Stop the thread and fold the whole log into the database file."""
+        """Stop the thread and fold the whole log into the database file, if nobody else is
+        using it (otherwise the log stays for the next checkpoint: nothing is lost either way)."""
         with self._wanted:
             self._closed = True
             thread, self._thread = self._thread, None
@@ -88,7 +89,9 @@ class WalCheckpointer:
             connection.close()
 
     def _checkpoint(self, mode: str) -> None:
-        connection = sqlite3.connect(self._path, timeout=30)
+        # No busy wait: a TRUNCATE that waited for another process's readers would hold off
+        # that process's writers meanwhile (a CLI command closing beside a running server).
+        connection = sqlite3.connect(self._path, timeout=0)
         try:
             self._run(connection, mode)
         finally:
