@@ -124,3 +124,26 @@ def test_a_killed_process_leases_are_released_on_open(tmp_path: Path) -> None:
     alive.close()  # gives its two leases back
     assert len(reopened.claim(10, 100_000)) == 2
     reopened.close()
+
+
+DAY = 86400.0
+
+
+def test_delivered_ids_are_forgotten_after_the_retention_but_pending_ones_never(
+        tmp_path: Path) -> None:
+    clock = FakeClock()
+    outbox = Outbox(tmp_path / "outbox.sqlite3", clock, seen_retention=30 * DAY)
+    outbox.add([event(1), event(2)])
+    outbox.ack(outbox.claim(1, 10_000))  # day 0: 1 delivered; 2 waits (the platform refuses)
+
+    clock.advance(29 * DAY)
+    outbox.add([event(3)])
+    outbox.ack([row for row in outbox.claim(10, 10_000) if row.event_id == event(3).event_id])
+    assert outbox.add([event(1)]) == [False]  # 29 days on: still a duplicate
+
+    clock.advance(2 * DAY)
+    outbox.ack([])  # any acknowledgement does the housekeeping
+    assert outbox.add([event(1)]) == [True]  # 31 days on: forgotten, so queued again
+    assert outbox.add([event(2)]) == [False]  # still waiting in the outbox: kept at any age
+    assert outbox.add([event(3)]) == [False]  # delivered 2 days ago: kept
+    outbox.close()

@@ -86,7 +86,8 @@ class ClientCore:
         self.scheduler = scheduler
         self.config = load_config(config, options)
         self.sensor: str | None = options.sensor or (self.config.sensor if self.config else None)
-        self.outbox = Outbox(options.outbox or MEMORY, clock, options.lease_seconds)
+        self.outbox = Outbox(options.outbox or MEMORY, clock, options.lease_seconds,
+                             options.seen_retention)
         self.tracking = Tracking(on_error, options.retry_attempts)
         self.tokens = TokenCache(options.resolved_token_url, options.client_id,
                                  options.client_secret, clock)

@@ -13,6 +13,7 @@ from typing import Any
 import platformdirs
 
 from timeledger.sdk.errors import ConfigurationError
+from timeledger.sdk.outbox import DEFAULT_SEEN_RETENTION
 
 ENV_PREFIX = "TIMELEDGER_"
 MEMORY = ":memory:"
@@ -87,6 +88,7 @@ class ClientOptions:
     poll_interval: float = 2.0
     max_backoff: float = 30.0
     lease_seconds: float = 60.0
+    seen_retention: float = DEFAULT_SEEN_RETENTION
     retry_attempts: int = 3
     heartbeat_interval: float = 15.0
     hidden_timeout: float = 600.0

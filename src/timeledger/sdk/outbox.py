@@ -3,8 +3,9 @@
 Several threads and several processes may share one file. A sender *claims* rows under a lease
 inside an immediate transaction, so two senders never send the same row at once; a lease held by a
 process that died is released when the next process opens the file (or when the lease expires).
-The `seen` table remembers every event id ever queued, so a re-queued id is refused even after
-its row was delivered and deleted.
+The `seen` table remembers every event id queued, so a re-queued id is refused even after its row
+was delivered and deleted; delivered ids are forgotten after `seen_retention` seconds (a resend
+after that reaches the platform, which stores every event id once anyway).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ready ON events (dead, sensor, seq);
 CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_age ON seen (first_seen);
 """
+DEFAULT_SEEN_RETENTION = 30 * 86400.0
+# Forgetting old ids is housekeeping: done on acknowledgement, at most this often.
+PRUNE_EVERY = 3600.0
 MEMORY = ":memory:"
 
 
@@ -113,10 +118,13 @@ def _owner_alive(owner: str) -> bool:
 class Outbox:
     """Queue, claim, acknowledge, release and bury events; `":memory:"` keeps them in memory."""
 
-    def __init__(self, path: str | Path, clock: Clock, lease_seconds: float = 60.0) -> None:
+    def __init__(self, path: str | Path, clock: Clock, lease_seconds: float = 60.0,
+                 seen_retention: float = DEFAULT_SEEN_RETENTION) -> None:
         self.path = str(path)
         self.clock = clock
         self.lease_seconds = lease_seconds
+        self.seen_retention = seen_retention
+        self._pruned_at: float | None = None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         if self.path != MEMORY:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -186,9 +194,16 @@ class Outbox:
         return batch
 
     def ack(self, rows: Sequence[OutboxRow]) -> None:
-        """The platform accepted these: forget the rows (their ids stay in `seen`)."""
+        """The platform accepted these: forget the rows (their ids stay in `seen` a while)."""
+        now = self._now()
+        prune = self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY
         with self._transaction() as db:
             db.executemany("DELETE FROM events WHERE seq = ?", [(row.seq,) for row in rows])
+            if prune:  # ids of rows still in the outbox are kept whatever their age
+                db.execute("DELETE FROM seen WHERE first_seen < ? AND NOT EXISTS"
+                           " (SELECT 1 FROM events WHERE events.event_id = seen.event_id)",
+                           (now - self.seen_retention,))
+                self._pruned_at = now
 
     def release(self, rows: Sequence[OutboxRow], error: str) -> list[OutboxRow]:
         """A transient failure: count the attempt, drop the lease; returns the updated rows."""
