@@ -86,13 +86,9 @@ class ActivityNamespace:
                timeout: float | None = None, on_error: ErrorCallback | None = None) -> Receipt:
         """A completion reported by the backend (and, with `time`, one TimeSpentEvent)."""
         core = self._client._core
-        items, completion_id, run = core.record_items(
-            user=user, activity=activity, metrics=metrics, run_id=run_id, time=time,
-            on_error=on_error)
-        waiter = core.queue(items, wait_for=completion_id if wait else None)
-        receipt = Receipt(run, tuple(str(event["id"]) for event, _, _ in items), completion_id,
-                          None)
-        return self._client._settle(receipt, waiter, timeout)
+        ending = core.record(user=user, activity=activity, metrics=metrics, run_id=run_id,
+                             time=time, wait=wait, on_error=on_error)
+        return self._client._settle(ending.receipt, ending.waiter, timeout)
 
 
 class Client(ClientSurface):

@@ -168,11 +168,11 @@ class ClientCore:
             raise TypeError("this client's activities end with `await activity.end(...)`")
         return self.settler(activity, ending, timeout)
 
-    def record_items(self, *, user: Mapping[str, Any], activity: Mapping[str, Any],
-                     metrics: Mapping[str, Any] | Metrics, run_id: str | uuid.UUID | None,
-                     time: Mapping[str, Any] | None,
-                     on_error: ErrorCallback | None) -> tuple[list[QueueItem], str, str]:
-        """The events of a server-side completion: (items, completion id, run id)."""
+    def record(self, *, user: Mapping[str, Any], activity: Mapping[str, Any],
+               metrics: Mapping[str, Any] | Metrics, run_id: str | uuid.UUID | None,
+               time: Mapping[str, Any] | None, wait: bool,
+               on_error: ErrorCallback | None) -> Ending:
+        """Check and queue a server-side completion (with `time`, its TimeSpentEvent first)."""
         self.check_open()
         slug, name, course = check_activity(activity)
         ref, sensor = self.activity_ref(slug, name, course, prefix="activity.")
@@ -194,7 +194,9 @@ class ClientCore:
         items.append((completed_event(actor=actor, activity=ref, run_id=run, ended_at=ended_at,
                                       metrics=checked, event_id=completion_id),
                       "completion", Watch("completion", on_error=on_error)))
-        return items, completion_id, run
+        waiter = self.queue(items, wait_for=completion_id if wait else None)
+        ids = tuple(str(event["id"]) for event, _, _ in items)
+        return Ending(Receipt(run, ids, completion_id, None), waiter)
 
     # ---- queueing ---------------------------------------------------------------------------
     def check_open(self) -> None:
