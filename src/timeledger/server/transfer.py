@@ -17,6 +17,7 @@ from timeledger.caliper.timeback import CALIPER_CONTEXT
 from timeledger.caliper.times import format_utc
 from timeledger.server.ingestion import JobResult
 from timeledger.server.platform import Platform
+from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
 IMPORT_SENSOR = "urn:timeledger:import"
@@ -139,17 +140,10 @@ def export_events(platform: Platform, out: IO[bytes], *, learner: str | None = N
     written = 0
     last_seq = 0
     while True:
-        query = (sa.select(events.c.seq, events.c.body).where(events.c.seq > last_seq)
+        query = (sa.select(events.c.seq, events.c.body)
+                 .where(events.c.seq > last_seq, *event_conditions(
+                     learner=learner, event_type=event_type, since=since, until=until))
                  .order_by(events.c.seq).limit(page_size))
-        if learner:
-            query = query.where(sa.or_(events.c.learner_email == learner.strip().lower(),
-                                       events.c.actor_id == learner))
-        if event_type:
-            query = query.where(events.c.type == event_type)
-        if since is not None:
-            query = query.where(events.c.event_time >= since)
-        if until is not None:
-            query = query.where(events.c.event_time < until)
         with platform.engine.connect() as conn:
             rows = list(conn.execute(query))
         if not rows:

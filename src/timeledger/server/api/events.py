@@ -14,6 +14,7 @@ from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.errors import ApiError
 from timeledger.server.store.credentials import AccessToken
+from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
 router = APIRouter(tags=["caliper"])
@@ -51,18 +52,9 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     before: Annotated[int | None, Query(description="Cursor: the `next` of the last page")] = None,
 ) -> dict[str, Any]:
-    query = sa.select(events).order_by(events.c.seq.desc()).limit(limit + 1)
-    if learner:
-        query = query.where(sa.or_(events.c.learner_email == learner.strip().lower(),
-                                   events.c.actor_id == learner))
-    if type:
-        query = query.where(events.c.type == type)
-    if run_id:
-        query = query.where(events.c.run_id == run_id.removeprefix("urn:uuid:").lower())
-    if (start := _time_param("from", since)) is not None:
-        query = query.where(events.c.event_time >= start)
-    if (end := _time_param("to", until)) is not None:
-        query = query.where(events.c.event_time < end)
+    query = sa.select(events).order_by(events.c.seq.desc()).limit(limit + 1).where(
+        *event_conditions(learner=learner, event_type=type, run_id=run_id,
+                          since=_time_param("from", since), until=_time_param("to", until)))
     if before is not None:
         query = query.where(events.c.seq < before)
     platform = platform_of(request)

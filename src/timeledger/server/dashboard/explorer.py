@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from timeledger.server.api.events import stored_event_json
 from timeledger.server.dashboard import numbers
+from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
 PAGE_SIZE = 50
@@ -34,13 +35,8 @@ def events_page(conn: sa.Connection, where: EventFilter, *, before: int | None =
     """Newest first. `before` pages back through older events; `after` fetches the next newer
     ones (the oldest `limit` of them, so a poll that falls behind catches up without gaps)."""
     order = events.c.seq.asc() if after is not None else events.c.seq.desc()
-    query = sa.select(events).order_by(order).limit(limit + 1)
-    if where.learner:
-        query = query.where(events.c.learner_email == where.learner.strip().lower())
-    if where.type:
-        query = query.where(events.c.type == where.type)
-    if where.run_id:
-        query = query.where(events.c.run_id == where.run_id.removeprefix("urn:uuid:").lower())
+    query = sa.select(events).order_by(order).limit(limit + 1).where(*event_conditions(
+        learner=where.learner, event_type=where.type, run_id=where.run_id))
     if before is not None:
         query = query.where(events.c.seq < before)
     if after is not None:
