@@ -13,7 +13,7 @@ from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.settings import Settings
 from timeledger.server.store.checkpoints import WalCheckpointer
 from timeledger.server.store.credentials import CredentialStore
-from timeledger.server.store.database import create_engine, is_sqlite
+from timeledger.server.store.database import create_engine
 from timeledger.server.store.migrate import ensure_schema
 from timeledger.server.store.platform_settings import settle_timezone
 
@@ -48,9 +48,7 @@ def open_platform(settings: Settings, now: Callable[[], datetime] = utc_now,
                                allow_change=allow_timezone_change)
     settings = replace(settings, timezone=zone)
     pipeline_settings = PipelineSettings(timezone=settings.timezone)
-    database = engine.url.database
-    checkpointer = (WalCheckpointer(engine) if is_sqlite(engine) and database
-                    and database != ":memory:" else None)
+    checkpointer = WalCheckpointer.for_engine(engine)
     return Platform(
         settings=settings,
         engine=engine,

@@ -27,11 +27,16 @@ def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
 class WalCheckpointer:
     """Background checkpoints for one SQLite engine; `request()` after a commit, `close()` last."""
 
-    def __init__(self, engine: Engine) -> None:
+    @classmethod
+    def for_engine(cls, engine: Engine) -> WalCheckpointer | None:
+        """One for an SQLite database file; None for PostgreSQL or an in-memory database."""
         database = engine.url.database
         if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-            raise ValueError("background checkpoints need an SQLite database file")
-        self._path = database
+            return None
+        return cls(engine, database)
+
+    def __init__(self, engine: Engine, path: str) -> None:
+        self._path = path
         self._wanted = threading.Condition()
         self._pending = False
         self._running = False
