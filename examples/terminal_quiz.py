@@ -17,9 +17,13 @@ import argparse
 import math
 import random
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from timeledger import Client, ErrorContext, TimeOptions
+from timeledger.sdk.clock import Clock
+
+Read = Callable[[str], str]
 
 CONFIG: dict[str, Any] = {
     "name": "Terminal Quiz",
@@ -38,16 +42,16 @@ def xp_for(active_ms: int, correct: int, total: int) -> int:
     return math.floor(active_ms / 60_000)
 
 
-def ask(activity: Any, a: int, b: int) -> bool | None:
+def ask(activity: Any, a: int, b: int, read: Read = input) -> bool | None:
     """One question; None when the learner quits. `p` pauses until Enter."""
     while True:
-        answer = input(f"  {a} × {b} = ").strip().lower()
+        answer = read(f"  {a} × {b} = ").strip().lower()
         activity.touch()
         if answer == "q":
             return None
         if answer == "p":
             activity.pause()
-            input("  paused: press Enter to go on ")
+            read("  paused: press Enter to go on ")
             activity.resume()
             continue
         try:
@@ -56,7 +60,9 @@ def ask(activity: Any, a: int, b: int) -> bool | None:
             print("  a number, please (p pauses, q quits)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, clock: Clock | None = None,
+         read: Read = input) -> int:
+    """Run the quiz; a test passes a FakeClock and a `read` that answers (and lets time pass)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--email", required=True, help="the learner's email")
     parser.add_argument("--questions", type=int, default=10)
@@ -68,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     def warn(error: Exception, context: ErrorContext) -> None:
         print(f"  [timeledger] {context.kind} not delivered yet: {error}", file=sys.stderr)
 
-    with Client(config=CONFIG, on_error=warn) as client:
+    with Client(config=CONFIG, on_error=warn, clock=clock) as client:
         activity = client.activity.start(
             id="times-tables", name="Times tables", course=COURSE, user={"email": args.email},
             run_id=args.run_id, time=TimeOptions(idle_timeout=60.0))
         print(f"Times tables for {args.email} (run {activity.run_id}); p pauses, q quits.")
         correct = total = 0
         for _ in range(args.questions):
-            result = ask(activity, rng.randint(2, 12), rng.randint(2, 12))
+            result = ask(activity, rng.randint(2, 12), rng.randint(2, 12), read)
             if result is None:
                 break
             total += 1

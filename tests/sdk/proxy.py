@@ -16,15 +16,16 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length"
 class SwitchableProxy:
     """Forwards every request to `upstream`; `outage(True)` makes it answer 503 instead.
 
-    `delay` adds real latency per forwarded request (to catch a sender mid-batch);
-    `forwarded` counts the event posts that reached the platform.
+    `reply_delay` holds the reply to an event post after the platform has stored the batch (so
+    a sender killed then has sent a batch it never saw acknowledged, and a client waiting for
+    an acknowledgement waits); `forwarded` counts the event posts that reached the platform.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.failing = False
         self.retry_after: str | None = None
-        self.delay = 0.0
+        self.reply_delay = 0.0
         self.forwarded = 0
         self.refused = 0
         self._lock = threading.Lock()
@@ -72,8 +73,6 @@ class SwitchableProxy:
             handler.end_headers()
             handler.wfile.write(payload)
             return
-        if self.delay:
-            time.sleep(self.delay)  # real latency is the point of this knob
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_HEADERS}
         try:
             reply = self._http.request(method, self.upstream + handler.path, headers=headers,
@@ -83,16 +82,22 @@ class SwitchableProxy:
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
-        if handler.path.startswith("/caliper/event") and reply.status_code == 200:
+        event_post = handler.path.startswith("/caliper/event") and reply.status_code == 200
+        if event_post:
             with self._lock:
                 self.forwarded += 1
-        handler.send_response(reply.status_code)
-        for key, value in reply.headers.items():
-            if key.lower() not in HOP_HEADERS:
-                handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(reply.content)))
-        handler.end_headers()
-        handler.wfile.write(reply.content)
+            if self.reply_delay:
+                time.sleep(self.reply_delay)  # real latency is the point of this knob
+        try:
+            handler.send_response(reply.status_code)
+            for key, value in reply.headers.items():
+                if key.lower() not in HOP_HEADERS:
+                    handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(reply.content)))
+            handler.end_headers()
+            handler.wfile.write(reply.content)
+        except OSError:  # the client went away (killed mid-batch): nothing to answer
+            handler.close_connection = True
 
     def close(self) -> None:
         self._server.shutdown()

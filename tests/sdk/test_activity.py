@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from timeledger.sdk import (
     ActivityEndedError,
     ActivityInProgressError,
     Client,
+    Metrics,
     TimeOptions,
     ValidationError,
 )
@@ -39,6 +41,8 @@ def windows(fake: FakePlatform) -> list[tuple[str, str, float, float]]:
 def test_heartbeat_every_interval_with_contiguous_windows(
         client: Client, clock: FakeClock, fake: FakePlatform) -> None:
     activity = start(client)
+    assert activity.started_at == clock.now()
+    assert str(uuid.UUID(activity.run_id)) == activity.run_id  # a fresh UUID when none given
     clock.advance(45)
     assert len(client.pending()) == 3
     assert client.flush()
@@ -188,6 +192,20 @@ def test_end_with_metrics_sends_final_heartbeat_then_completion(
         activity.end()
 
 
+def test_metrics_object_is_accepted_like_a_dict(
+        client: Client, clock: FakeClock, fake: FakePlatform) -> None:
+    activity = start(client, time=False)
+    activity.end(Metrics(xp_earned=2, total_questions=5, correct_questions=4, mastered_units=1,
+                         pct_complete=100))
+    client.activity.record(user=USER, metrics=Metrics(xp_earned=1),
+                           activity={"id": "b", "name": "B", "course": MATH})
+    assert [c["generated"]["items"] for c in fake.completions] == [
+        [{"type": "xpEarned", "value": 2}, {"type": "totalQuestions", "value": 5},
+         {"type": "correctQuestions", "value": 4}, {"type": "masteredUnits", "value": 1}],
+        [{"type": "xpEarned", "value": 1}]]
+    assert fake.completions[0]["generated"]["extensions"] == {"pctCompleteApp": 100.0}
+
+
 def test_end_time_override_replaces_the_open_window(
         client: Client, clock: FakeClock, fake: FakePlatform) -> None:
     activity = start(client)
@@ -232,9 +250,18 @@ def test_run_id_is_kept_and_normalised(client: Client, clock: FakeClock,
     run = "urn:uuid:3F0C6A52-9B1E-4C1E-8D3A-5B7F2F1E9A10"
     activity = start(client, run_id=run)
     assert activity.run_id == "3f0c6a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
+    activity.end()
+    first = start(client, time=False)
+    first.end()
+    second = start(client, time=False)
+    second.end()
+    assert first.run_id != second.run_id  # each start without a run_id: a new run
+    client.flush()
     with pytest.raises(ValidationError) as info:
         start(client, id="x", run_id="not-a-uuid")
     assert info.value.field == "run_id"
+    assert "UUID" in info.value.message
+    assert client.activity.current is None and client.pending() == []
 
 
 def test_context_manager_ends_cleanly_or_time_only_on_exception(
@@ -253,17 +280,17 @@ def test_context_manager_ends_cleanly_or_time_only_on_exception(
     assert len(fake.completions) == 1
 
 
-@pytest.mark.parametrize(("course", "code"), [
-    ({"subject": "Math", "grade": 9}, "UNKNOWN_COURSE"),
-    ({"code": "NOPE"}, "UNKNOWN_COURSE"),
+@pytest.mark.parametrize(("course", "named"), [
+    ({"subject": "Math", "grade": 9}, "subject 'Math' grade 9"),
+    ({"code": "NOPE"}, "code 'NOPE'"),
 ])
 def test_unknown_course_selector_is_rejected_at_start(
-        client: Client, course: dict[str, Any], code: str) -> None:
+        client: Client, course: dict[str, Any], named: str) -> None:
     with pytest.raises(ValidationError) as info:
         start(client, course=course)
     assert info.value.field == "course"
-    assert info.value.code == code
-    assert "No configured course matches" in info.value.message
+    assert info.value.code == "UNKNOWN_COURSE"
+    assert info.value.message == f"No configured course matches {named}"
     assert client.activity.current is None and client.pending() == []
 
 

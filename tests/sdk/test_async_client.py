@@ -83,3 +83,19 @@ def test_async_background_task_delivers_heartbeats_in_real_time(fake: FakePlatfo
 
     asyncio.run(main())
     assert len(fake.completions) == 1
+
+
+def test_async_activity_context_manager_ends_time_only_on_exception(
+        clock: FakeClock, fake: FakePlatform) -> None:
+    async def main() -> None:
+        async with make_async(clock, fake) as client:
+            with pytest.raises(RuntimeError, match="boom"):
+                async with await client.activity.start(id="a", name="A", course=MATH,
+                                                       user=USER) as activity:
+                    clock.advance(20)
+                    raise RuntimeError("boom")
+            assert activity.is_ended and client.activity.current is None
+            assert await client.flush()
+
+    asyncio.run(main())
+    assert fake.active_seconds() == 20.0 and fake.completions == []

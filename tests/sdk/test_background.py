@@ -63,3 +63,17 @@ def test_flush_gives_up_at_its_deadline_during_an_outage(fake: FakePlatform) -> 
         fake.replies.clear()
         client.sender.delivery.blocked_until = None
         assert client.flush(timeout=5) is True
+
+
+def test_the_sender_lingers_batch_interval_to_batch_events(fake: FakePlatform) -> None:
+    """Events queued within `batch_interval` of the first travel in one envelope."""
+    activity = {"id": "a", "name": "A", "course": MATH}
+    with make_real(fake, batch_interval=2.0) as client:
+        client.activity.record(user=USER, activity=activity, metrics={"xp_earned": 1},
+                               wait=False)
+        threading.Event().wait(0.3)  # real time passes: without lingering, one would go alone
+        for xp in (2, 3):
+            client.activity.record(user=USER, activity=activity, metrics={"xp_earned": xp},
+                                   wait=False)
+        wait_until(lambda: len(fake.completions) == 3)
+        assert [len(envelope["data"]) for envelope in fake.envelopes] == [3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -55,6 +56,7 @@ def test_envelope_shape(client: Client, clock: FakeClock, fake: FakePlatform) ->
     assert post.headers["content-type"] == "application/json"
     assert post.headers["authorization"] == "Bearer fake-token-1"
     token = next(r for r in fake.requests if r.url.path == "/oauth2/token")
+    assert str(token.url) == "http://fake.test/oauth2/token"  # default: {base_url}/oauth2/token
     assert token.headers["authorization"] == "Basic YXBwOnNlY3JldA=="
     assert token.content == b"grant_type=client_credentials"
 
@@ -71,9 +73,12 @@ def test_retries_5xx_with_capped_backoff_keeping_event_ids(
         delays.append(result.blocked_until - clock.monotonic())
         assert client.sender.run_once().blocked_until == result.blocked_until  # waits
         clock.advance(result.blocked_until - clock.monotonic())
-    bounds = [0.5, 1, 2, 4, 8, 16, 30]
+    bounds = [0.5, 1, 2, 4, 8, 16, 30]  # doubling from 0.5 s, capped at max_backoff
+    jitter = random.Random(7)  # the same seed as the client's rng: the jitter it drew
     for delay, bound in zip(delays, bounds, strict=True):
         assert bound / 2 <= delay <= bound
+        assert delay == pytest.approx(bound * (0.5 + jitter.random() / 2))
+    assert len({round(d / b, 6) for d, b in zip(delays, bounds, strict=True)}) > 1  # jittered
     assert [row.attempts for row in client.pending()] == [7, 7]
     assert client.sender.run_once().delivered == 2
     assert list(fake.events) == ids
@@ -173,6 +178,14 @@ def test_on_error_after_retry_attempts_then_keeps_retrying(
         assert not errors[0].dead
         client.sender.run_once()
         assert len(fake.events) == 1
+
+
+def test_token_url_may_point_elsewhere(clock: FakeClock, fake: FakePlatform) -> None:
+    with make_client(clock, fake, base_url="http://api.test",
+                     token_url="http://auth.test/tenant/oauth2/token") as client:
+        assert record(client).delivered is True
+    assert [str(r.url) for r in fake.requests] == [
+        "http://auth.test/tenant/oauth2/token", "http://api.test/caliper/event"]
 
 
 def test_token_is_cached_refreshed_before_expiry_and_after_401(

@@ -193,6 +193,7 @@ SENDER = textwrap.dedent("""
     client.flush(timeout=120)
     print("flushed", flush=True)
 """)
+BATCH = 10
 
 
 def test_sender_killed_mid_batch_and_a_new_process_finishes(
@@ -208,7 +209,9 @@ def test_sender_killed_mid_batch_and_a_new_process_finishes(
         clock.advance(15 * windows)
         activity.end({"xp_earned": 30}, wait=False)
         assert app.close(timeout=0) is False
-    proxy.delay = 0.05
+    # the proxy holds each reply 1 s after the platform stored the batch: killed then, the
+    # sender has delivered a batch it never saw acknowledged
+    proxy.reply_delay = 1.0
     child = subprocess.Popen([sys.executable, "-c", SENDER, proxy.url, *credentials,
                               str(outbox)], stdout=subprocess.PIPE, text=True)
     try:
@@ -220,14 +223,144 @@ def test_sender_killed_mid_batch_and_a_new_process_finishes(
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.wait()
+    stored_before_kill = proxy.forwarded
     left = Outbox(outbox, FakeClock())
     remaining = len(left.pending())
     left.close()
-    assert 0 < remaining < windows + 1
-    proxy.delay = 0
+    # every batch but the last one reached the platform was acknowledged; the last is still
+    # queued (its lease died with the process), so the next process sends it a second time
+    assert remaining == windows + 1 - BATCH * (stored_before_kill - 1)
+    proxy.reply_delay = 0
     with Client(proxy.url, client_id=credentials[0], client_secret=credentials[1],
                 outbox=str(outbox), config=CONFIG, environ={}, batch_interval=0) as finisher:
         assert finisher.flush(timeout=60) is True
         assert finisher.dead_letters() == []
+    assert proxy.forwarded > stored_before_kill
+    # ... and the platform counted every event once: no duplicate, nothing lost
     assert_run(platform, activity.run_id, 15.0 * windows, windows, 30)
     assert_day(platform, user["email"], 30.0, 30, 1)
+
+
+APP = textwrap.dedent("""
+    import json, sys
+    from timeledger import Client
+    url, client_id, secret, outbox, run_id, email, config = sys.argv[1:8]
+    client = Client(url, client_id=client_id, client_secret=secret, outbox=outbox,
+                    environ={}, config=json.loads(config))
+    activity = client.activity.start(id="fractions-6", name="Fractions 6",
+                                     course={"subject": "Math", "grade": 3},
+                                     user={"email": email}, run_id=run_id, time=False)
+    receipt = activity.end({"xp_earned": 2}, time={"active": 60000, "inactive": 5000})
+    print("ended", receipt.delivered, len(client.pending()), flush=True)
+    sys.stdin.readline()
+""")
+
+
+def wait_until_empty(client: Client, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while client.pending():
+        assert time.monotonic() < deadline, "the outbox was not emptied"
+        time.sleep(0.02)  # watching a real background thread make progress
+
+
+def test_app_killed_after_end_returns_and_the_next_client_sends_on_open(
+        platform: PlatformProcess, credentials: tuple[str, str], tmp_path: Path) -> None:
+    """`end()` has written its events durably when it returns; the next Client on that outbox
+    sends them by itself (no flush call; its poll interval is far longer than the test)."""
+    import json
+
+    outbox, user, run_id = tmp_path / "outbox.sqlite3", learner(), str(uuid.uuid4())
+    child = subprocess.Popen(
+        [sys.executable, "-c", APP, "http://127.0.0.1:9", *credentials, str(outbox), run_id,
+         user["email"], json.dumps(CONFIG)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().split() == ["ended", "False", "2"]
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    with Client(platform.base_url, client_id=credentials[0], client_secret=credentials[1],
+                outbox=str(outbox), config=CONFIG, environ={}, poll_interval=3600) as client:
+        wait_until_empty(client)
+    run = run_view(platform, run_id)
+    assert (run["active_seconds"], run["inactive_seconds"], run["heartbeats"]) == (60.0, 5.0, 1)
+    assert run["completion"]["xp"] == 2
+
+
+EXITING = textwrap.dedent("""
+    import json, sys
+    from timeledger import Client
+    url, client_id, secret, outbox, run_id, email, config = sys.argv[1:8]
+    client = Client(url, client_id=client_id, client_secret=secret, outbox=outbox,
+                    environ={}, config=json.loads(config), batch_interval=3600,
+                    poll_interval=3600)
+    client.activity.record(user={"email": email}, run_id=run_id, metrics={"xp_earned": 4},
+                           activity={"id": "fractions-7", "name": "Fractions 7",
+                                     "course": {"subject": "Math", "grade": 3}}, wait=False)
+    print("queued", flush=True)
+    # no close(): the interpreter exits, and the exit hook flushes
+""")
+
+
+def run_exiting_app(url: str, credentials: tuple[str, str], outbox: Path, run_id: str,
+                    email: str) -> float:
+    """Seconds from the app queueing its completion to its process having exited."""
+    import json
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", EXITING, url, *credentials, str(outbox), run_id, email,
+         json.dumps(CONFIG)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "queued"
+    queued = time.monotonic()
+    assert child.wait(timeout=60) == 0
+    return time.monotonic() - queued
+
+
+def test_exit_flushes_what_is_queued(
+        platform: PlatformProcess, credentials: tuple[str, str], tmp_path: Path) -> None:
+    """The sender lingers an hour before sending; only the exit hook's flush can deliver."""
+    outbox, user, run_id = tmp_path / "outbox.sqlite3", learner(), str(uuid.uuid4())
+    run_exiting_app(platform.base_url, credentials, outbox, run_id, user["email"])
+    assert run_view(platform, run_id)["completion"]["xp"] == 4
+    left = Outbox(outbox, FakeClock())
+    assert left.pending() == []
+    left.close()
+
+
+def test_exit_flush_is_bounded_and_keeps_what_it_could_not_send(
+        platform: PlatformProcess, credentials: tuple[str, str], tmp_path: Path) -> None:
+    outbox, user, run_id = tmp_path / "outbox.sqlite3", learner(), str(uuid.uuid4())
+    took = run_exiting_app("http://127.0.0.1:9", credentials, outbox, run_id, user["email"])
+    assert 1.8 <= took < 30  # it tried for the default 2 s flush_timeout, then exited
+    left = Outbox(outbox, FakeClock())
+    assert [row.kind for row in left.pending()] == ["completion"]
+    left.close()
+    with Client(platform.base_url, client_id=credentials[0], client_secret=credentials[1],
+                outbox=str(outbox), config=CONFIG, environ={}) as client:
+        assert client.flush(timeout=30) is True
+    assert run_view(platform, run_id)["completion"]["xp"] == 4
+
+
+def test_completion_wait_is_bounded_by_the_configured_time(
+        platform: PlatformProcess, credentials: tuple[str, str], proxy: SwitchableProxy) -> None:
+    """A platform slower than `completion_timeout`: record returns undelivered, still queued."""
+    user = learner()
+    first_run, second_run = str(uuid.uuid4()), str(uuid.uuid4())
+    activity = {"id": "fractions-8", "name": "Fractions 8", "course": MATH}
+    proxy.reply_delay = 3.0
+    with Client(proxy.url, client_id=credentials[0], client_secret=credentials[1],
+                config=CONFIG, outbox=None, environ={}, batch_interval=0,
+                completion_timeout=0.3) as client:
+        receipt = client.activity.record(user=user, activity=activity, run_id=first_run,
+                                         metrics={"xp_earned": 1})
+        assert receipt.delivered is False
+        assert [row.event_id for row in client.pending()] == [receipt.completion_id]
+        proxy.reply_delay = 0
+        second = client.activity.record(user=user, activity=activity, run_id=second_run,
+                                        metrics={"xp_earned": 2}, timeout=30)
+        assert second.delivered is True  # the argument overrides completion_timeout
+        assert client.flush(timeout=30) is True
+    assert run_view(platform, first_run)["completion"]["xp"] == 1
+    assert run_view(platform, second_run)["completion"]["xp"] == 2

@@ -26,7 +26,7 @@ from timeledger.caliper.builders import (
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.times import format_utc
 from timeledger.sdk.clock import Clock
-from timeledger.sdk.errors import ActivityEndedError, ErrorContext, TimeledgerError
+from timeledger.sdk.errors import ActivityEndedError, ErrorContext
 from timeledger.sdk.options import TimeOptions
 from timeledger.sdk.scheduler import Scheduler, TimerHandle
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter, Watch
@@ -411,7 +411,7 @@ class Activity:
             return
         try:
             self.end()
-        except TimeledgerError:
+        except Exception:  # the app's exception wins; this one is logged
             log.exception("timeledger could not end the activity after an exception")
 
     def __repr__(self) -> str:

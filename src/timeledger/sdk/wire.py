@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from timeledger.caliper.timeback import CALIPER_CONTEXT
+from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT
 from timeledger.caliper.times import format_utc
 from timeledger.sdk.errors import (
     AuthError,
