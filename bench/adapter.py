@@ -4,7 +4,8 @@ Serves one Starlette app with uvicorn in a subprocess on 127.0.0.1: the adapter 
 from a header, events into a real SDK outbox file, nothing sent on) and `POST /noop`, which reads
 the body and answers 204. Client processes post distinct heartbeat windows over keep-alive
 connections, alternating between the no-op route and the adapter for the same time each, several
-rounds; each rate is the median over the rounds, so a busy machine skews both alike.
+rounds; each rate is the median over the rounds, so a busy machine skews both alike. At the end
+the outbox must hold exactly one event per heartbeat answered (else the run fails).
 Last line: `heartbeat_rps=<n> noop_rps=<n> ratio=<x>` (ratio = heartbeat / noop).
 Run: `.venv/bin/python bench/adapter.py [--seconds 3] [--rounds 3] [--clients 2]`.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -80,10 +82,18 @@ def post_for(args: tuple[str, str, float, int]) -> int:
     return sent
 
 
-def measure(pool: Any, url: str, path: str, seconds: float, clients: int) -> float:
+def measure(pool: Any, url: str, path: str, seconds: float, clients: int) -> tuple[int, float]:
+    """(requests answered, requests per second) over `seconds` of `clients` posting at once."""
     began = time.perf_counter()
     counts = pool.map(post_for, [(url, path, seconds, i) for i in range(clients)])
-    return sum(counts) / (time.perf_counter() - began)
+    return sum(counts), sum(counts) / (time.perf_counter() - began)
+
+
+def queued(outbox: str) -> int:
+    """Events in the adapter's outbox (nothing is sent on, so every accepted window stays)."""
+    with sqlite3.connect(outbox) as db:
+        (count,) = db.execute("SELECT count(*) FROM events").fetchone()
+    return int(count)
 
 
 def free_port() -> int:
@@ -118,21 +128,26 @@ def main() -> None:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit("the adapter server did not start") from None
                     time.sleep(0.1)  # waiting for a real process to come up
+            beat_path = "/api/timeback/activity/heartbeat"
             with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
                 measure(pool, url, "/noop", 1.0, args.clients)  # warm up both paths
-                measure(pool, url, "/api/timeback/activity/heartbeat", 1.0, args.clients)
+                sent, _ = measure(pool, url, beat_path, 1.0, args.clients)
                 noops, heartbeats = [], []
                 for _ in range(args.rounds):
-                    noops.append(measure(pool, url, "/noop", args.seconds, args.clients))
-                    heartbeats.append(measure(pool, url, "/api/timeback/activity/heartbeat",
-                                              args.seconds, args.clients))
+                    noops.append(measure(pool, url, "/noop", args.seconds, args.clients)[1])
+                    posted, rate = measure(pool, url, beat_path, args.seconds, args.clients)
+                    sent += posted
+                    heartbeats.append(rate)
                 noop, heartbeat = statistics.median(noops), statistics.median(heartbeats)
+            if queued(outbox) != sent:
+                raise SystemExit(f"{sent} heartbeats answered 204 but the outbox holds "
+                                 f"{queued(outbox)} events")
         finally:
             server.terminate()
             server.wait(15)
     print(f"no-op route: {noop:.0f} requests/s; adapter heartbeat (to the outbox): "
           f"{heartbeat:.0f} requests/s ({args.clients} client processes, {args.rounds} rounds of "
-          f"{args.seconds:g} s per route; medians)")
+          f"{args.seconds:g} s per route; medians); {sent} windows answered 204, all in the outbox")
     print(f"heartbeat_rps={heartbeat:.0f} noop_rps={noop:.0f} ratio={heartbeat / noop:.2f}")
 
 

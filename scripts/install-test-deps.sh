@@ -23,6 +23,11 @@ REACT_DIR=tests/web/.react
 if [ ! -f "$REACT_DIR/node_modules/react/package.json" ] || \
    [ ! -f "$REACT_DIR/node_modules/react-dom/package.json" ]; then
   echo "installing React from npm for the React integration test"
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm is missing: installing Debian's npm"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+  fi
   mkdir -p "$REACT_DIR"
   npm install --no-audit --no-fund --silent --no-save --no-package-lock --prefix "$REACT_DIR" \
     react@18 react-dom@18 >/dev/null

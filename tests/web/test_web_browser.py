@@ -351,6 +351,109 @@ def test_a_400_reaches_on_error_and_a_failed_completion_is_thrown(
     assert tab.page.evaluate("window.activity.isEnded") is False
 
 
+def test_retries_back_off_then_reach_on_error_and_the_window_goes_with_the_next_heartbeat(
+        visit: Callable[..., Visit], lab: Lab) -> None:
+    tab = open_lab(visit)
+    millis = int(tab.start.timestamp() * 1000)
+    run_id = tab.page.evaluate("""() => {
+        window.fetched = [];
+        const recording = (url, init) => {
+            window.fetched.push(Date.now());
+            return fetch(url, init);
+        };
+        window.client = window.timeledger.createClient({ fetch: recording });
+        window.activity = window.client.activity.start({
+            id: "lab-activity", name: "Lab activity", course: { subject: "Math", grade: 3 },
+            time: { retryAttempts: 2 }, ...window.callbacks });
+        return window.activity.runId;
+    }""")
+    lab.traffic.fail_next(503, 503, 503)
+
+    tab.run(15)
+    stepped = 15000
+    # Page time moves in 0.1 s steps, each once the backend has answered every request made so
+    # far, until the tries run out (1 + retryAttempts).
+    while not [c for c in tab.calls() if c[0] == "error"]:
+        assert stepped < 25000, f"the retries did not run out: {heartbeats(lab.traffic, run_id)}"
+        made: int = tab.page.evaluate("window.fetched.length")
+        lab.traffic.wait_for(lambda seen, made=made: len(heartbeats(lab.traffic, run_id)) >= made,
+                             "the backend to answer")
+        tab.page.clock.run_for(100)
+        stepped += 100
+    tab.run((30000 - stepped) / 1000)
+    lab.traffic.wait_for(lambda seen: len(heartbeats(lab.traffic, run_id)) == 5, "both windows")
+    tab.page.wait_for_function("() => window.calls.filter(([n]) => n === 'flush').length === 2")
+    tab.run(5)
+    tab.page.evaluate("window.activity.end()")
+    lab.delivered()
+
+    tries = heartbeats(lab.traffic, run_id)
+    assert [(s.status, s.body and s.body["startedAt"]) for s in tries] == [
+        (503, tab.at(0)), (503, tab.at(0)), (503, tab.at(0)),
+        (204, tab.at(0)), (204, tab.at(15)), (204, tab.at(30))]
+    fetched = [at - millis for at in tab.page.evaluate("window.fetched")]
+    assert fetched[0] == 15000
+    assert 1000 <= fetched[1] - fetched[0] < 1500  # waits 1 s,
+    assert 2000 <= fetched[2] - fetched[1] < 2500  # then 2 s (doubling), then gives up
+    assert fetched[3:] == [30000, 30000, 35000]  # kept, and sent before the next window
+    assert [c for c in tab.calls() if c[0] == "error"] == [
+        ["error", "INTERNAL_ERROR", 503, "heartbeat", None]]
+    assert [c[1] for c in tab.calls() if c[0] == "flush"] == [15000, 15000, 5000]
+    assert totals(lab.platform, tab.email, run_id) == (35.0, 0.0)
+
+
+# ---- createClient options ------------------------------------------------------------------------
+
+def test_client_options_shape_every_request_and_the_page_exit_one(
+        visit: Callable[..., Visit], lab: Lab) -> None:
+    tab = open_lab(visit)
+    run_id = tab.page.evaluate("""(base) => {
+        const ownFetch = (url, init) =>
+            fetch(url, { ...init, headers: { ...init.headers, "X-Fetch": "own" } });
+        window.client = window.timeledger.createClient({
+            baseURL: `${base}/api/timeback/`, fetch: ownFetch,
+            headers: async () => ({ Authorization: "Bearer lesson-token" }) });
+        window.activity = window.client.activity.start({
+            id: "lab-activity", name: "Lab activity", course: { subject: "Math", grade: 3 },
+            ...window.callbacks });
+        return window.activity.runId;
+    }""", lab.url)
+    tab.run(15)
+    tab.page.wait_for_function("() => window.calls.some(([name]) => name === 'flush')")
+    tab.run(5)
+
+    tab.page.close()
+
+    lab.traffic.wait_for(lambda seen: len(heartbeats(lab.traffic, run_id)) == 2, "the last window")
+    lab.delivered()
+    tries = heartbeats(lab.traffic, run_id)
+    # A beacon cannot carry headers: with `headers`, the last window leaves by keepalive fetch
+    # (through the page's own `fetch`), so it is JSON, not a text/plain beacon.
+    assert [(s.status, s.content_type, s.headers.get("authorization"), s.headers.get("x-fetch"))
+            for s in tries] == [(204, "application/json", "Bearer lesson-token", "own")] * 2
+    assert tries[1].body is not None
+    assert (tries[1].body["startedAt"], tries[1].body["elapsedMs"]) == (tab.at(15), 5000)
+    assert totals(lab.platform, tab.email, run_id) == (20.0, 0.0)
+
+
+def test_credentials_omit_sends_no_session_cookie(visit: Callable[..., Visit], lab: Lab) -> None:
+    tab = open_lab(visit)
+    run_id = tab.page.evaluate("""() => {
+        window.client = window.timeledger.createClient({ credentials: "omit" });
+        window.activity = window.client.activity.start({
+            id: "lab-activity", name: "Lab activity", course: { subject: "Math", grade: 3 },
+            ...window.callbacks });
+        return window.activity.runId;
+    }""")
+
+    tab.run(15)
+    tab.page.wait_for_function("() => window.calls.some(([name]) => name === 'error')")
+
+    [beat] = heartbeats(lab.traffic, run_id)
+    assert (beat.status, "cookie" in beat.headers) == (401, False)
+    assert tab.calls() == [["error", "UNAUTHORIZED", 401, "heartbeat", None]]
+
+
 # ---- (f) one activity at a time ------------------------------------------------------------------
 
 def test_starting_a_second_activity_throws(visit: Callable[..., Visit], lab: Lab) -> None:
@@ -383,8 +486,7 @@ def test_end_checks_metrics_with_the_servers_messages_before_sending(
     run_id = start_activity(tab, time=False)
     cases = [(changes["metrics"], field, message) for changes, field, message in SUBMIT_ERRORS
              if "metrics" in changes and isinstance(changes["metrics"], dict)]
-    cases.append(({"xpEarned": 1, "pctComplete": 101}, "metrics.pctComplete",
-                  "pctComplete must be a number from 0 to 100."))
+    assert len(cases) == 7  # every metric rule the server states (test_web_protocol.SUBMIT_ERRORS)
 
     answers = tab.page.evaluate("""async (cases) => {
         const out = [];

@@ -5,20 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
-import django
 import pytest
-from django.conf import settings
-
-if not settings.configured:
-    settings.configure(ROOT_URLCONF="web_django_urls", ALLOWED_HOSTS=["testserver"],
-                       MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
-                       SECRET_KEY="django-tests-only", USE_TZ=True)
-    django.setup()
-
+import web_django_site
 import web_django_urls
+from django.contrib.auth import get_user_model
 from django.test import Client as DjangoClient
 from django.urls import clear_url_caches, include, path
 from web_support import closing, offline_client
@@ -26,7 +18,7 @@ from web_support import closing, offline_client
 from support.shared import timeback_fixture
 from timeledger import Client
 from timeledger.web.assets import script
-from timeledger.web.django import urls, user_identity
+from timeledger.web.django import urls
 
 
 def header_identity(request: Any) -> dict[str, Any] | None:
@@ -37,8 +29,10 @@ def header_identity(request: Any) -> dict[str, Any] | None:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     with closing(offline_client(tmp_path_factory.mktemp("django") / "outbox.sqlite3")) as opened:
+        web_django_site.database()
         web_django_urls.urlpatterns[:] = [
-            path("api/timeback/", include(urls(opened, identity=header_identity)))]
+            path("api/timeback/", include(urls(opened, identity=header_identity))),
+            path("api/signed-in/", include(urls(opened)))]
         clear_url_caches()
         yield opened
         web_django_urls.urlpatterns.clear()
@@ -126,13 +120,22 @@ def test_the_browser_client_is_served(visitor: DjangoClient, name: str) -> None:
     assert cached.status_code == 304
 
 
-def test_the_default_hook_reads_the_signed_in_django_user() -> None:
-    def request(**user: Any) -> Any:
-        return SimpleNamespace(user=SimpleNamespace(**user))
+def test_the_default_hook_is_the_signed_in_django_user(client: Client) -> None:
+    """Django's own sessions and auth: a logged-in user is the learner, anyone else gets 401."""
+    users = get_user_model().objects
+    ada = users.create_user(f"ada-{uuid.uuid4().hex[:6]}", email="ada@example.edu")
+    nameless = users.create_user(f"nameless-{uuid.uuid4().hex[:6]}", email="")
+    signed_in, without_email = (DjangoClient(enforce_csrf_checks=True) for _ in range(2))
+    signed_in.force_login(ada)
+    without_email.force_login(nameless)
+    body = heartbeat_body()
+    url = "/api/signed-in/activity/heartbeat"
 
-    assert user_identity(request(is_authenticated=True, email="ada@example.edu", pk=7)) == {
-        "email": "ada@example.edu", "id": "7"}
-    assert user_identity(request(is_authenticated=False, email="ada@example.edu", pk=7)) is None
-    assert user_identity(request(is_authenticated=True, email="", pk=7)) is None
-    assert user_identity(SimpleNamespace()) is None
+    replies = [visitor.post(url, json.dumps(body), content_type="text/plain")
+               for visitor in (signed_in, without_email, DjangoClient())]
 
+    assert [reply.status_code for reply in replies] == [204, 401, 401]
+    [row] = [r for r in client.pending() if r.run_id == body["runId"]]
+    assert row.event()["actor"] == {
+        "id": f"https://app.example.com/ims/oneroster/rostering/v1p2/users/{ada.pk}",
+        "type": "TimebackUser", "email": "ada@example.edu"}

@@ -230,6 +230,8 @@ SUBMIT_ERRORS = [
     ({"metrics": {"xpEarned": 1, "stars": 3}}, "metrics.stars",
      "Unknown metric 'stars'; expected one of: xpEarned, totalQuestions, correctQuestions,"
      " masteredUnits, pctComplete"),
+    ({"metrics": {"xpEarned": 1, "pctComplete": 101}}, "metrics.pctComplete",
+     "pctComplete must be a number from 0 to 100."),
     ({"pctComplete": "40"}, "pctComplete", "Expected number"),
     ({"runId": "3f0c6a52"}, "runId", "Expected UUID"),
     ({"endedAt": "yesterday"}, "endedAt", "Invalid datetime"),
@@ -268,6 +270,30 @@ def test_submit_without_pct_complete_or_questions(adapter: WebAdapter, client: C
     [event] = queued(client, body["runId"])
     assert event["generated"]["items"] == [{"type": "xpEarned", "value": -3}]
     assert "extensions" not in event["generated"]
+
+
+def test_a_window_without_paused_time_has_no_inactive_item(adapter: WebAdapter,
+                                                           client: Client) -> None:
+    body = heartbeat_body(elapsedMs=15000, pausedMs=0)
+
+    assert send(adapter, "heartbeat", body).status == 204
+
+    [event] = queued(client, body["runId"])
+    assert [(i["type"], i["value"]) for i in event["generated"]["items"]] == [("active", 15.0)]
+
+
+@pytest.mark.parametrize("route", ["heartbeat", "submit"])
+@pytest.mark.parametrize("given", [False, True, None])
+def test_process_is_passed_on_and_defaults_to_true(adapter: WebAdapter, client: Client,
+                                                   route: str, given: bool | None) -> None:
+    body = heartbeat_body() if route == "heartbeat" else submit_body()
+    if given is not None:
+        body["process"] = given
+
+    assert send(adapter, route, body).status == 204
+
+    [event] = queued(client, body["runId"])
+    assert event["object"]["process"] is (True if given is None else given)
 
 
 # ---- which course --------------------------------------------------------------------------------

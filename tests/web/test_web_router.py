@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,10 @@ class SessionLookup:
         return {"email": "lookup@example.edu"} if request.headers.get("x-session") else None
 
 
+OWN_CONFIG = {"name": "Other App", "sensor": "https://other.example.com",
+              "courses": [{"subject": "Science", "grade": 5}]}
+
+
 def broken_identity(request: Request) -> dict[str, Any] | None:
     raise RuntimeError("the session store is down")
 
@@ -61,16 +66,18 @@ def served(request: pytest.FixtureRequest, client: Client) -> Iterator[ServedApp
     bearer = create_router(client, identity=async_identity, base_path="/bearer/timeback")
     broken = create_router(client, identity=broken_identity, base_path="/broken")
     lookup = create_router(client, identity=SessionLookup(), base_path="/lookup")
+    own = create_router(client, identity=cookie_identity, config=OWN_CONFIG, base_path="/own")
     app: Any
     if request.param == "starlette":
         app = Starlette(routes=[Route("/", home), Mount(cookie.base_path, app=cookie),
                                 Mount(bearer.base_path, app=bearer),
                                 Mount(broken.base_path, app=broken),
-                                Mount(lookup.base_path, app=lookup)])
+                                Mount(lookup.base_path, app=lookup),
+                                Mount(own.base_path, app=own)])
     else:
         app = FastAPI()
         app.add_api_route("/", home)
-        for router in (cookie, bearer, broken, lookup):
+        for router in (cookie, bearer, broken, lookup, own):
             app.mount(router.base_path, router)
     with ServedApp(app) as running:
         yield running
@@ -146,6 +153,19 @@ def test_an_object_with_an_async_call_is_awaited(served: ServedApp, client: Clie
     assert row.event()["actor"]["email"] == "lookup@example.edu"
 
 
+def test_a_router_with_a_config_of_its_own(served: ServedApp, client: Client) -> None:
+    body = {**heartbeat_body(), "course": {"subject": "Science", "grade": 5}}
+
+    ours = post(served, "/own/activity/heartbeat", body)
+    theirs = post(served, "/own/activity/heartbeat", heartbeat_body())
+
+    assert ours.status_code == 204
+    assert (theirs.status_code, theirs.json()["error"]["code"]) == (400, "UNKNOWN_COURSE")
+    [row] = [r for r in client.pending() if r.run_id == body["runId"]]
+    assert row.event()["object"]["id"] == (
+        "https://other.example.com/activities/Science/g5/fractions-1")
+
+
 def test_a_body_over_the_limit_is_refused_without_reading_it_all(served: ServedApp) -> None:
     reply = httpx.post(served.url + "/api/timeback/activity/heartbeat",
                        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
@@ -184,6 +204,20 @@ def test_the_browser_client_is_served(served: ServedApp, name: str) -> None:
     assert reply.content == packaged == script(name).content
     assert reply.headers["content-type"] == "text/javascript; charset=utf-8"
     assert (cached.status_code, cached.content) == (304, b"")
+
+
+def test_the_browser_client_has_no_dependencies() -> None:
+    """Plain ES modules: nothing to build, nothing imported but timeledger.js by the React file."""
+
+    def imports(name: str) -> list[str]:
+        code = "\n".join(line for line in script(name).content.decode().splitlines()
+                         if not line.lstrip().startswith("//"))
+        return re.findall(r"""\b(?:from|import\s*\(?|require\s*\()\s*["']([^"']+)["']""", code)
+
+    assert imports("timeledger.js") == []
+    assert imports("timeledger-react.js") == ["./timeledger.js"]
+    assert "export function createClient" in script("timeledger.js").content.decode()
+    assert "export function createTimebackHooks" in script("timeledger-react.js").content.decode()
 
 
 def test_routes_answer_only_their_methods_and_the_app_keeps_its_own(served: ServedApp) -> None:

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class Seen:
     content_type: str
     body: dict[str, Any] | None
     status: int
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 class AdapterTraffic:
@@ -118,7 +119,7 @@ class AdapterTraffic:
             await self.app(scope, replay, watch)
         with self._changed:
             self.seen.append(Seen(route, headers.get("content-type", ""),
-                                  body if isinstance(body, dict) else None, status[0]))
+                                  body if isinstance(body, dict) else None, status[0], headers))
             self._changed.notify_all()
 
 
