@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 import httpx
@@ -11,11 +12,12 @@ import sqlalchemy as sa
 from plotly.offline import get_plotlyjs_version
 
 from support.platform import PlatformProcess, run_cli
+from support.postgres import Backend
 from timeledger.server.store.database import create_engine
 
-from .conftest import ADMIN, LEARNERS, csrf_of, share_link, signed_in
+from .conftest import ADMIN, LEARNERS, csrf_of, seed_two_learners, share_link, signed_in
 
-PAGES = ("/", "/learners", "/courses", "/flags", "/events",
+PAGES = ("/", "/learners", "/courses", f"/courses/{quote('Math G3')}", "/flags", "/events",
          f"/learners/{quote(LEARNERS[0])}", "/runs/00000000-0000-4000-8000-000000000001")
 
 
@@ -35,6 +37,25 @@ def test_every_page_needs_sign_in_and_shows_no_data(
         if email not in unquote(path):  # the sign-in form returns to the page asked for
             assert email not in reply.text
     assert "Fractions" not in reply.text
+
+
+def test_bound_off_loopback_the_dashboard_needs_sign_in(backend: Backend,
+                                                         tmp_path: Path) -> None:
+    """No --require-login: listening on every address is enough to close the dashboard."""
+    db_url = backend.new_db_url()
+    with PlatformProcess(tmp_path, db_url=db_url, extra_args=["--host", "0.0.0.0"]) as wide:
+        seed_two_learners(wide)
+        with _anonymous(wide) as client:
+            for path in (*PAGES, "/data/events"):
+                reply = client.get(path)
+                assert reply.status_code == 401, path
+                assert "data-field" not in reply.text, path
+                assert "Fractions" not in reply.text, path
+            assert client.get("/login").status_code == 200
+    with PlatformProcess(tmp_path, db_url=db_url) as loopback, _anonymous(loopback) as client:
+        shown = client.get("/learners")  # the same store, served on 127.0.0.1, is open
+        assert shown.status_code == 200
+        assert LEARNERS[0] in shown.text
 
 
 def test_the_events_feed_needs_sign_in(locked: PlatformProcess,
@@ -158,7 +179,8 @@ def test_a_share_link_shows_one_learner_and_nothing_else(
         assert mine in own.text
         assert theirs not in own.text
         assert student.get(f"/runs/{locked_runs[mine]}").status_code == 200
-        for path in ("/", "/learners", "/courses", "/flags", "/events", "/data/events",
+        for path in ("/", "/learners", "/courses", f"/courses/{quote('Math G3')}", "/flags",
+                     "/events", "/data/events",
                      f"/learners/{quote(theirs)}", f"/runs/{locked_runs[theirs]}",
                      "/learners/nobody@school.example",
                      "/runs/99999999-0000-4000-8000-000000000000"):

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from timeledger.caliper.builders import envelope
 from timeledger.caliper.envelope import parse_envelope
+from timeledger.server import queries
 from timeledger.server.demo import build_plan, fill_demo
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
@@ -58,3 +59,34 @@ def test_the_demo_fills_only_an_empty_store(tmp_path: Path) -> None:
     with platform.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 1
     platform.close()
+
+
+def test_the_demo_fills_a_living_dashboard(tmp_path: Path) -> None:
+    """Through the ingest path, at a fixed moment: what a first run of `serve --demo` shows."""
+    platform = open_platform(Settings(db_url=sqlite_url(tmp_path), data_dir=tmp_path),
+                             now=lambda: NOW)
+    try:
+        sent = fill_demo(platform, Console(quiet=True))
+        with platform.engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+            learners = queries.list_learners(conn)
+            courses = queries.list_courses(conn)
+            flags = queries.list_flags(conn)
+            runs = queries.list_runs(conn, limit=100_000)
+            today = queries.overview(conn, NOW.date(), "UTC")["today"]
+    finally:
+        platform.close()
+    assert sent == stored == len(build_plan(NOW).items)
+    assert len(learners) == 30
+    assert all(row["totals"]["xp"] > 0 and row["totals"]["days_active"] >= 4 for row in learners)
+    assert {c["name"] for c in courses if c["registered"] and c["goals"]} == {
+        "Math G3", "Math G4", "Reading G3", "Science G4", "SPAN-101"}
+    single = [run for run in runs if run["completed"] and run["sessions"] == 1]
+    resumed = [run for run in runs if run["completed"] and run["sessions"] > 1]
+    assert len(single) > 300
+    assert len(resumed) >= 5, "resumable lessons completed over several days"
+    assert {flag["kind"] for flag in flags} == {
+        "xp_above_focused_minutes", "low_accuracy", "double_time", "heartbeats_after_completion",
+        "overlapping_windows", "cumulative_mastered_units"}
+    assert len({flag["learner"] for flag in flags}) <= 6, "a few cases, not a flagged school"
+    assert today["active_learners"] >= 20 and today["completions"] > 20  # a school day so far

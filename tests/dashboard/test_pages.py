@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,15 +20,33 @@ from .conftest import ADMIN, LEARNERS, screenshot, seed_two_learners, share_link
 pytestmark = pytest.mark.browser
 
 CLOSE = 1e-6  # sums of float XP and accuracy computed in another order
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+# The page shows at most one decimal for minutes, XP and percent (and three for seconds).
+SHOWN_ROUNDING = 0.05 + 1e-9
+# Any URL a browser could fetch that is not the platform under test (on 127.0.0.1).
+OFF_PLATFORM = re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|blob:|about:)")
+# [field, raw JSON, text a person reads] of every figure under the elements given.
+FIGURES_JS = """els => els.flatMap(el => Array.from(
+    el.matches('[data-field]') ? [el] : el.querySelectorAll('[data-field]'))
+  .map(cell => [cell.dataset.field, cell.dataset.value, cell.innerText]))"""
 
 
 @pytest.fixture
 def page(browser: Any, console_errors: Callable[[Any], list[str]]) -> Iterator[Any]:
+    """A page in a fresh context that may reach the platform only: no CDN, works offline."""
     context = browser.new_context(viewport={"width": 1360, "height": 900})
+    elsewhere: list[str] = []
+
+    def refuse(route: Any) -> None:
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    context.route(OFF_PLATFORM, refuse)
     opened = context.new_page()
     opened.errors = console_errors(opened)
     yield opened
     context.close()
+    assert elsewhere == [], "the dashboard asked for something off the platform"
 
 
 def _open(page: Any, url: str) -> None:
@@ -43,23 +63,41 @@ def _charts_drawn(page: Any) -> None:
     assert page.locator("[data-chart] svg.main-svg").count() >= charts
 
 
+def _shown(field: str, raw: str, text: str) -> Any:
+    """A figure's value, once its text (what a person reads) is checked to say the same."""
+    value = json.loads(raw)
+    text = text.strip()
+    if value is None:
+        assert text == "–", (field, text)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = NUMBER.search(text)
+        assert number is not None, (field, value, text)
+        assert abs(float(number.group().replace(",", "")) - value) <= SHOWN_ROUNDING, (
+            field, value, text)
+    return value
+
+
 def _values(page: Any, scope: str) -> dict[str, Any]:
-    """{data-field: JSON value} of the figures inside `scope`."""
-    cells = page.locator(f"{scope} [data-field]")
-    return {cells.nth(i).get_attribute("data-field"):
-            json.loads(cells.nth(i).get_attribute("data-value")) for i in range(cells.count())}
+    """{data-field: JSON value} of the figures inside `scope`, each as its text shows it."""
+    cells = page.locator(scope).evaluate_all(FIGURES_JS)
+    return {field: _shown(field, raw, text) for field, raw, text in cells}
 
 
 def _rows(page: Any, selector: str, key: str) -> dict[str, dict[str, Any]]:
-    rows = page.locator(selector)
-    out = {}
-    for i in range(rows.count()):
-        row = rows.nth(i)
-        cells = row.locator("[data-field]")
-        out[row.get_attribute(key)] = {
-            cells.nth(j).get_attribute("data-field"):
-            json.loads(cells.nth(j).get_attribute("data-value")) for j in range(cells.count())}
-    return out
+    """{row key: {data-field: JSON value}} of a table's rows, each figure as its text shows it."""
+    rows = page.locator(selector).evaluate_all(
+        "(rows, key) => rows.map(row => [row.getAttribute(key), Array.from("
+        "row.querySelectorAll('[data-field]')).map("
+        "cell => [cell.dataset.field, cell.dataset.value, cell.innerText])])", key)
+    return {row_key: {field: _shown(field, raw, text) for field, raw, text in cells}
+            for row_key, cells in rows}
+
+
+def _plotted(page: Any, chart: str) -> list[dict[str, Any]]:
+    """The traces plotly.js drew in the chart `chart` (its data as the browser holds it)."""
+    traces: list[dict[str, Any]] = page.locator(f"[data-chart='{chart}']").evaluate(
+        "el => el.data.map(t => ({name: t.name, x: t.x, y: t.y, base: t.base}))")
+    return traces
 
 
 def _learner_with_runs(demo: PlatformProcess) -> dict[str, Any]:
@@ -79,9 +117,11 @@ def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformPr
              for name in ("active_learners", "active_minutes", "xp", "completions", "accuracy",
                           "flags")}
     per_day: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    active_in_window = 0
     for learner in demo.get("/api/v1/learners")["learners"]:
         summary = demo.get(f"/api/v1/learners/{quote(learner['email'])}/summary",
                            **{"from": dates[0], "to": dates[-1]})
+        active_in_window += bool(summary["days"])
         for day in summary["days"]:
             sums = per_day[day["date"]]
             sums["learners"] += 1
@@ -107,9 +147,24 @@ def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformPr
     api = demo.get("/api/v1/overview", days=14)
     assert api["dates"] == dates
     assert {name: api["series"][name] for name in shown} == shown
-    today = _values(page, "#today")
-    assert today["xp"] == shown["xp"][-1]
-    assert today["completions"] == shown["completions"][-1]
+    for name, values in shown.items():  # each chart draws the API's series, day by day
+        drawn = _plotted(page, f"chart-{name}")[0]
+        assert drawn["x"] == dates, name
+        assert drawn["y"] == values, name
+    kpis = _values(page, "#today")
+    assert {name: kpis[name] for name in shown} == api["today"]
+    assert {name: kpis[f"window_{name}"] for name in shown} == api["window"]
+    assert api["today"] == {name: values[-1] for name, values in shown.items()}
+    assert api["window"]["completions"] == sum(shown["completions"])
+    assert api["window"]["flags"] == sum(shown["flags"])
+    assert api["window"]["active_learners"] == active_in_window
+    assert api["window"]["xp"] == pytest.approx(sum(shown["xp"]), abs=CLOSE)
+    questions = sum(sums.get("total_questions", 0) for sums in per_day.values())
+    correct = sum(sums.get("correct_questions", 0) for sums in per_day.values())
+    assert api["window"]["accuracy"] == round(correct * 100 / questions, 1)
+    newest = page.locator(".flag-list [data-flag]").evaluate_all(
+        "items => items.map(i => i.dataset.flag)")
+    assert newest == [flag["key"] for flag in demo.get("/api/v1/flags")["flags"][:5]]
     assert sum(shown["completions"]) > 100  # a living dashboard, not an empty one
     assert page.errors == []
 
@@ -148,13 +203,34 @@ def test_learner_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     span = {"from": totals.get_attribute("data-range-from"),
             "to": totals.get_attribute("data-range-to")}
     summary = demo.get(f"/api/v1/learners/{quote(email)}/summary", **span)
-    for field, value in _values(page, "#learner-totals").items():
-        assert value == summary["totals"][field], field
+    all_time = demo.get(f"/api/v1/learners/{quote(email)}/summary")
+    shown_totals = _values(page, "#learner-totals")
+    assert {"all_time_xp", "all_time_active_minutes", "xp", "active_minutes",
+            "accuracy"} <= set(shown_totals)
+    for field, value in shown_totals.items():
+        if field.startswith("all_time_"):
+            assert value == all_time["totals"][field.removeprefix("all_time_")], field
+        else:
+            assert value == summary["totals"][field], field
     days = _rows(page, "#days-table tbody tr[data-date]", "data-date")
     assert set(days) == {day["date"] for day in summary["days"]}
     for day in summary["days"]:
+        assert "goals_met" in days[day["date"]]
         for field, value in days[day["date"]].items():
             assert value == day[field], (day["date"], field)
+    # The charts: the API's daily figures against the daily goals of the learner's courses.
+    goals = {course["course_id"]: course["goals"]
+             for course in demo.get("/api/v1/courses")["courses"]}
+    taken = sorted({cid for day in summary["days"] for cid in day["courses"]})
+    by_date = {day["date"]: day for day in summary["days"]}
+    for chart, field, goal_name in (("chart-minutes", "active_minutes", "dailyActiveMinutes"),
+                                    ("chart-xp", "xp", "dailyXp")):
+        bars, *goal_line = _plotted(page, chart)
+        assert bars["x"][0] == span["from"] and bars["x"][-1] == span["to"]
+        assert bars["y"] == [by_date[d][field] if d in by_date else 0 for d in bars["x"]], chart
+        wanted = [goals[cid][goal_name] for cid in taken if goal_name in (goals[cid] or {})]
+        assert wanted, "the demo's courses set daily goals"
+        assert goal_line[0]["y"] == [sum(wanted)] * 2, chart
     runs = {run["run_id"]: run for run in demo.get("/api/v1/runs", learner=email,
                                                    limit=25)["runs"]}
     shown_runs = _rows(page, "#runs-table tbody tr[data-run]", "data-run")
@@ -171,8 +247,14 @@ def test_learner_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     for entry in book["progress"]:
         for field, value in progress[entry["course_id"]].items():
             assert value == entry[field], (entry["course_id"], field)
-    results = page.locator("#results-table tbody tr[data-result]").count()
-    assert results == sum(len(item["results"]) for item in book["line_items"])
+    results = _rows(page, "#results-table tbody tr[data-result]", "data-result")
+    expected_results = {result["event_id"]: result for item in book["line_items"]
+                        for result in item["results"]}
+    assert set(results) == set(expected_results)
+    for event_id, values in results.items():
+        assert {"score", "xp", "attempt"} <= set(values)
+        for field, value in values.items():
+            assert value == expected_results[event_id][field], (event_id, field)
     flags = demo.get("/api/v1/flags", learner=email)["flags"]
     assert page.locator("#learner-flags [data-flag]").evaluate_all(
         "items => items.map(i => i.dataset.flag)") == [flag["key"] for flag in flags]
@@ -185,17 +267,33 @@ def test_run_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     _open(page, f"{demo.base_url}/runs/{run['run_id']}")
     _charts_drawn(page)
     screenshot(page, "run")
+    expected_totals = {**run, "inactive_minutes": run["inactive_seconds"] / 60}
     for field, value in _values(page, "#run-totals").items():
-        assert value == run[field], field
-    windows = page.locator("#windows-table tbody tr[data-event]")
-    assert windows.count() == len(run["windows"])
-    assert [json.loads(v) for v in windows.locator("[data-field=active_seconds]").evaluate_all(
-        "cells => cells.map(c => c.dataset.value)")] == [w["active_seconds"]
-                                                          for w in run["windows"]]
+        assert value == expected_totals[field], field
+    windows = page.locator("#windows-table tbody tr[data-event]").evaluate_all(
+        "rows => rows.map(r => r.dataset.event)")
+    assert windows == [w["event_id"] for w in run["windows"]]
+    shown_windows = _rows(page, "#windows-table tbody tr[data-event]", "data-event")
+    for window in run["windows"]:
+        assert shown_windows[window["event_id"]] == {
+            "active_seconds": window["active_seconds"],
+            "inactive_seconds": window["inactive_seconds"]}
+    # The timeline draws each window's length, its active share first.
+    active, inactive = _plotted(page, "chart-timeline")
+    spans = [(datetime.fromisoformat(w["end"].replace("Z", "+00:00"))
+              - datetime.fromisoformat(w["start"].replace("Z", "+00:00"))).total_seconds() * 1000
+             for w in run["windows"]]
+    drawn_active = [min(w["active_seconds"] * 1000, span)
+                    for w, span in zip(run["windows"], spans, strict=True)]
+    assert active["x"] == pytest.approx(drawn_active)
+    assert inactive["x"] == pytest.approx([max(span - part, 0.0) for span, part in
+                                           zip(spans, drawn_active, strict=True)])
     if run["completion"]:
+        completion = {f"completion_{name}": value for name, value in run["completion"].items()}
         shown = _values(page, "#completion")
-        assert shown["completion_xp"] == run["completion"]["xp"]
-        assert shown["completion_accuracy"] == run["completion"]["accuracy"]
+        assert {"completion_xp", "completion_accuracy", "attempt"} <= set(shown)
+        for field, value in shown.items():
+            assert value == {**completion, "attempt": run["completion"]["attempt"]}[field], field
     reasons = page.locator("#run-flags .flag-reason").all_inner_texts()
     assert reasons == [flag["reason"] for flag in run["flags"]]
     assert reasons, "a flagged run shows why it was flagged"
@@ -224,11 +322,12 @@ def test_courses_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     book = demo.get("/api/v1/gradebook", course=course_id)["progress"]
     assert progress == {p["learner"]: {"progress": p["progress"], "completions": p["completions"],
                                        "xp": p["xp"]} for p in book}
-    means = page.locator("#course-activities-table td[data-field=mean_score]").evaluate_all(
-        "cells => cells.map(cell => JSON.parse(cell.dataset.value))")
+    activities = [_shown(field, raw, text) for field, raw, text in page.locator(
+        "#course-activities-table tbody tr").evaluate_all(FIGURES_JS)]
     items = demo.get("/api/v1/gradebook", course=course_id)["line_items"]
-    assert means == [item["mean_score"] for item in items]
-    assert any(mean is not None for mean in means)
+    assert activities == [figure for item in items
+                          for figure in (len(item["results"]), item["mean_score"])]
+    assert any(item["mean_score"] is not None for item in items)
     assert page.errors == []
 
 
@@ -294,6 +393,13 @@ def test_events_explorer_shows_new_events_as_they_arrive(
     page.wait_for_url("**learner=**")
     assert set(page.locator("#events-table tbody td:nth-child(4)").all_inner_texts()) == {
         LEARNERS[0]}
+    page.select_option("#events-filter select[name=type]", "ActivityEvent")
+    page.click("#events-filter button")
+    page.wait_for_url("**type=ActivityEvent**")
+    completions = demo.get("/caliper/events", learner=LEARNERS[0], type="ActivityEvent")
+    assert page.locator("#events-table tbody tr[data-seq]").evaluate_all(
+        "rows => rows.map(r => Number(r.dataset.seq))") == [
+        event["seq"] for event in completions["events"]]
     assert page.errors == []
 
 

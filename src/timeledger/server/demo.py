@@ -1,4 +1,4 @@
-"""`serve --demo`: fill an empty platform with a seeded, realistic school fortnight of activity."""
+"""`serve --demo`: fill an empty platform with a seeded, realistic school week of activity."""
 
 from __future__ import annotations
 
@@ -431,7 +431,7 @@ def fill_demo(platform: Platform, console: Console) -> int:
     total = sum(size for _, size in batches)
     with Progress(TextColumn("[bold]demo[/] {task.description}"), BarColumn(),
                   MofNCompleteColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("sending a school fortnight", total=total)
+        task = progress.add_task("sending a school week", total=total)
         for raw, size in batches:
             platform.ingestor.ingest(parse_envelope(raw), client_id="demo")
             progress.advance(task, size)
