@@ -4,6 +4,11 @@ Starts `timeledger serve` on a temp SQLite file, posts envelopes of 100 heartbea
 client in another process, then writes the same event rows straight into the same schema with a
 minimal sqlite3 script. Last line: `ingest_events_per_s=<n> raw_events_per_s=<n> ratio=<x>`.
 Run: `.venv/bin/python bench/ingest.py [--envelopes 200] [--connections 4]`.
+
+With `--db postgresql://...` it measures on that PostgreSQL instead (bench/ingest_pg.py: 1 and 2
+server processes and the raw ceiling, in scratch databases it creates and drops); last line
+`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x>`. `bench/ingest_pg.py` without
+`--db` starts a throwaway PostgreSQL of its own.
 """
 
 from __future__ import annotations
@@ -126,7 +131,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envelopes", type=int, default=200)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--db", default=None, metavar="postgresql://...",
+                        help="Measure on this PostgreSQL server (default: a temp SQLite file).")
+    parser.add_argument("--durability", choices=("full", "normal"), default=None,
+                        help="With --db: synchronous_commit on (full) or off (normal, default).")
     args = parser.parse_args()
+    if args.db is not None:
+        import ingest_pg  # the PostgreSQL bench; it imports this module's envelopes
+
+        if not ingest_pg.is_postgres_url(args.db):
+            parser.error(f"--db takes a postgresql:// URL, not {args.db!r}; without --db the "
+                         "bench runs on a temp SQLite file")
+        ingest_pg.run(args.db, args.envelopes, args.connections, args.durability or "normal")
+        return
+    if args.durability is not None:
+        parser.error("--durability needs --db postgresql://...")
     bodies = build_envelopes(args.envelopes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -1,16 +1,24 @@
 """Ingest throughput on PostgreSQL with 1 and 2 server processes, against the raw row ceiling.
 
-Starts a throwaway PostgreSQL cluster (tests/support/postgres.py: initdb + pg_ctl in a temp dir),
-then for each measurement a fresh database: `timeledger serve --db postgresql://...` processes
-(1, then 2 on the same database, the client alternating between them) receive the envelopes of
-bench/ingest.py (100 heartbeat events each) from a client in another process; then the same event
-rows are written straight into the events table with bare psycopg, one transaction per envelope,
-over as many connections. Last line:
+The server: `--db postgresql://user:pw@host/db` uses that PostgreSQL (the user must be allowed to
+CREATE DATABASE; the database in the URL is only connected to); without `--db`, a throwaway
+cluster is started (tests/support/postgres.py: initdb + pg_ctl in a temp dir), so the bench needs
+only the PostgreSQL server binaries. Each measurement gets a scratch database of its own, created
+and migrated (`timeledger db upgrade`'s migrations) here and dropped at the end.
+
+For each server count, `timeledger serve --db postgresql://...` processes (1, then 2 on the same
+database, the client alternating between them) receive the envelopes of bench/ingest.py (100
+heartbeat events each) from a client in another process; then the same event rows are written
+straight into the events table with bare psycopg, one transaction per envelope, over as many
+connections. Last line:
 `pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x>` (ingest: the best server count).
 Durability: by default `synchronous_commit=off` (a crash may lose the last commits, never corrupt:
 like bench/ingest.py's SQLite in WAL with synchronous=NORMAL); `--durability full` waits for
-the WAL flush on every commit; `--durability none` is the test suite's (fsync off).
-Run: `.venv/bin/python bench/ingest_pg.py [--envelopes 200] [--connections 4] [--durability ...]`.
+the WAL flush on every commit; `--durability none` is the test suite's (fsync off; throwaway
+cluster only, since fsync is a server-wide setting). On a given server the setting is made per
+scratch database (`ALTER DATABASE ... SET synchronous_commit`).
+Run: `.venv/bin/python bench/ingest.py --db postgresql://... [--envelopes 200] [--connections 4]
+[--durability ...]`, or `.venv/bin/python bench/ingest_pg.py [the same options]` (`--db` optional).
 """
 
 from __future__ import annotations
@@ -20,14 +28,20 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import httpx
 import orjson
 import psycopg
+import sqlalchemy as sa
+from psycopg import sql
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
@@ -35,8 +49,101 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 from ingest import EVENTS_PER_ENVELOPE, SENSOR, build_envelopes  # noqa: E402
 
 from support.platform import PlatformProcess  # noqa: E402
-from support.postgres import FAST_SETTINGS, PORT, PostgresCluster  # noqa: E402
+from support.postgres import FAST_SETTINGS, PostgresCluster  # noqa: E402
 from timeledger.server.ingestion import body_hash  # noqa: E402
+from timeledger.server.store.database import create_engine  # noqa: E402
+from timeledger.server.store.migrate import upgrade  # noqa: E402
+
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+# Server-wide settings for the throwaway cluster; on a given server, per-database settings.
+DURABILITY: dict[str, dict[str, str]] = {
+    "full": {}, "normal": {"synchronous_commit": "off"}, "none": dict(FAST_SETTINGS)}
+DATABASE_DURABILITY: dict[str, dict[str, str]] = {
+    "full": {"synchronous_commit": "on"}, "normal": {"synchronous_commit": "off"}}
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.split("://", 1)[0] in POSTGRES_SCHEMES and "://" in url
+
+
+@dataclass
+class Server:
+    """A PostgreSQL server reached by `url`, on which scratch databases are made and dropped."""
+
+    url: str  # any database on the server: the one CREATE/DROP DATABASE is run from
+    database_settings: dict[str, str] = field(default_factory=dict)
+    made: list[str] = field(default_factory=list)
+
+    @property
+    def _libpq_url(self) -> sa.URL:
+        return sa.make_url(self.url).set(drivername="postgresql")
+
+    def connect(self, database: str | None = None, *,
+                autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
+        url = self._libpq_url if database is None else self._libpq_url.set(database=database)
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=autocommit)
+
+    def url_of(self, database: str) -> str:
+        """The URL `timeledger serve --db` takes for a database on this server."""
+        return self._libpq_url.set(database=database).render_as_string(hide_password=False)
+
+    def new_database(self, label: str) -> str:
+        """A fresh database, migrated to the latest schema; its name."""
+        name = f"tlbench_{os.getpid()}_{label}"
+        with self.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            self.made.append(name)
+            for key, value in self.database_settings.items():
+                conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(name), sql.Identifier(key), sql.Literal(value)))
+        engine = create_engine(self.url_of(name))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        return name
+
+    def setting(self, name: str, database: str | None = None) -> str:
+        with self.connect(database) as conn:
+            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def count_events(self, database: str) -> int:
+        with self.connect(database) as conn:
+            row = conn.execute("SELECT count(*) FROM events").fetchone()
+        assert row is not None
+        count: int = row[0]
+        return count
+
+    def drop_made(self) -> None:
+        with self.connect(autocommit=True) as conn:
+            while self.made:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(self.made.pop())))
+
+
+@contextmanager
+def open_server(db_url: str | None, durability: str) -> Iterator[tuple[Server, str]]:
+    """The given server (scratch databases dropped at the end), or a throwaway cluster."""
+    if db_url is None:
+        with PostgresCluster(settings=DURABILITY[durability]) as cluster:
+            yield Server(cluster.url()), "throwaway"
+        return
+    if durability not in DATABASE_DURABILITY:
+        raise SystemExit(f"--durability {durability} changes server-wide settings (fsync): "
+                         "only for the throwaway cluster (run without --db)")
+    server = Server(db_url, dict(DATABASE_DURABILITY[durability]))
+    try:
+        server.setting("server_version")
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"cannot connect to {sa.make_url(db_url)!r}: {exc}") from None
+    try:
+        yield server, "given"
+    finally:
+        server.drop_made()
 
 
 def _client(base_urls: list[str], token: str, bodies: list[bytes], connections: int,
@@ -61,20 +168,10 @@ def _client(base_urls: list[str], token: str, bodies: list[bytes], connections: 
         client.close()
 
 
-def _count_events(cluster: PostgresCluster, database: str) -> int:
-    with psycopg.connect(host=str(cluster.socket_dir), port=PORT, user="postgres",
-                         dbname=database) as conn:
-        row = conn.execute("SELECT count(*) FROM events").fetchone()
-    assert row is not None
-    count: int = row[0]
-    return count
-
-
-def measure_http(cluster: PostgresCluster, folder: Path, bodies: list[bytes], connections: int,
+def measure_http(server: Server, folder: Path, bodies: list[bytes], connections: int,
                  servers: int) -> float:
-    url = cluster.new_database(f"ingest{servers}")
-    database = url.split("/")[3].split("?")[0]
-    platforms = [PlatformProcess(folder / f"server{servers}-{n}", db_url=url)
+    database = server.new_database(f"ingest{servers}")
+    platforms = [PlatformProcess(folder / f"server{servers}-{n}", db_url=server.url_of(database))
                  for n in range(servers)]
     try:
         for platform in platforms:
@@ -88,24 +185,20 @@ def measure_http(cluster: PostgresCluster, folder: Path, bodies: list[bytes], co
     finally:
         for platform in platforms:
             platform.stop()
-    stored = _count_events(cluster, database)
+    stored = server.count_events(database)
     if stored != len(bodies) * EVENTS_PER_ENVELOPE:
         raise SystemExit(f"expected {len(bodies) * EVENTS_PER_ENVELOPE} events, got {stored}")
     return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
 
-
-DURABILITY: dict[str, dict[str, str]] = {
-    "full": {}, "normal": {"synchronous_commit": "off"}, "none": dict(FAST_SETTINGS)}
 
 INSERT = ("INSERT INTO events (event_id, body_hash, kind, type, action, profile, actor_id, "
           "learner_email, run_id, event_time, sensor, received_at, job_id, body) "
           "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (event_id) DO NOTHING")
 
 
-def measure_raw(cluster: PostgresCluster, bodies: list[bytes], connections: int) -> float:
+def measure_raw(server: Server, bodies: list[bytes], connections: int) -> float:
     """The same event rows, one transaction per envelope, into a database the migrations made."""
-    url = cluster.new_database("raw")
-    database = url.split("/")[3].split("?")[0]
+    database = server.new_database("raw")
     now = datetime.now(UTC)
     batches = []
     for body in bodies:
@@ -117,8 +210,7 @@ def measure_raw(cluster: PostgresCluster, bodies: list[bytes], connections: int)
              orjson.dumps(e).decode()) for e in data])
 
     def write(share: list[list[tuple[object, ...]]]) -> None:
-        with psycopg.connect(host=str(cluster.socket_dir), port=PORT, user="postgres",
-                             dbname=database) as conn:
+        with server.connect(database) as conn:
             for rows in share:
                 with conn.transaction(), conn.cursor() as cursor:
                     cursor.executemany(INSERT, rows)
@@ -128,32 +220,43 @@ def measure_raw(cluster: PostgresCluster, bodies: list[bytes], connections: int)
     with ThreadPoolExecutor(connections) as pool:
         list(pool.map(write, shares))
     elapsed = time.perf_counter() - began
-    stored = _count_events(cluster, database)
+    stored = server.count_events(database)
     if stored != len(bodies) * EVENTS_PER_ENVELOPE:
         raise SystemExit(f"raw: expected {len(bodies) * EVENTS_PER_ENVELOPE} rows, got {stored}")
     return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--envelopes", type=int, default=200)
-    parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--durability", choices=sorted(DURABILITY), default="normal")
-    args = parser.parse_args()
-    bodies = build_envelopes(args.envelopes)
-    settings = DURABILITY[args.durability]
-    with PostgresCluster(settings=settings) as cluster, TemporaryDirectory() as tmp:
-        ingest = {servers: measure_http(cluster, Path(tmp), bodies, args.connections, servers)
+def run(db_url: str | None, envelopes: int, connections: int, durability: str) -> None:
+    """Measure and print; the last line is the summary the issue asks for."""
+    if envelopes < 1 or connections < 1:
+        raise SystemExit("--envelopes and --connections must be at least 1")
+    bodies = build_envelopes(envelopes)
+    with open_server(db_url, durability) as (server, kind), TemporaryDirectory() as tmp:
+        ingest = {servers: measure_http(server, Path(tmp), bodies, connections, servers)
                   for servers in (1, 2)}
-        raw = measure_raw(cluster, bodies, args.connections)
+        raw = measure_raw(server, bodies, connections)
+        version = server.setting("server_version")
     best = max(ingest.values())
-    print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
-          f"connections={args.connections} durability={args.durability} "
-          f"cores={os.cpu_count()}")
+    print(f"envelopes={envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
+          f"connections={connections} durability={durability} cores={os.cpu_count()} "
+          f"server={kind} postgresql={version.split()[0]}")
     for servers, rate in ingest.items():
         print(f"servers={servers} ingest_events_per_s={rate:.0f}")
     print(f"pg_ingest_events_per_s={best:.0f} pg_raw_events_per_s={raw:.0f} "
           f"ratio={best / raw:.3f}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--db", default=None, metavar="postgresql://...",
+                        help="An existing PostgreSQL server (default: a throwaway cluster).")
+    parser.add_argument("--envelopes", type=int, default=200)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--durability", choices=sorted(DURABILITY), default="normal")
+    args = parser.parse_args(argv)
+    if args.db is not None and not is_postgres_url(args.db):
+        parser.error(f"--db takes a postgresql:// URL, not {args.db!r}")
+    run(args.db, args.envelopes, args.connections, args.durability)
 
 
 if __name__ == "__main__":

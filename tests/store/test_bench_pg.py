@@ -1,0 +1,56 @@
+"""`bench/ingest.py --db postgresql://...` runs (briefly) and ends with its one-line summary."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.postgres import Backend
+
+pytestmark = pytest.mark.backends("pg")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _databases(backend: Backend) -> set[str]:
+    import psycopg
+
+    assert backend.cluster is not None
+    with psycopg.connect(backend.cluster.url()) as conn:
+        return {name for (name,) in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_the_ingest_bench_on_a_given_postgresql_reports_one_and_two_servers(
+        backend: Backend) -> None:
+    assert backend.cluster is not None
+    before = _databases(backend)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--db", backend.cluster.url(),
+         "--envelopes", "2", "--connections", "1"],
+        capture_output=True, text=True, timeout=240, check=False, cwd=REPO)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "server=given" in lines[0], lines[0]
+    assert re.fullmatch(r"servers=1 ingest_events_per_s=\d+", lines[-3]), lines[-3]
+    assert re.fullmatch(r"servers=2 ingest_events_per_s=\d+", lines[-2]), lines[-2]
+    found = re.fullmatch(r"pg_ingest_events_per_s=(\d+) pg_raw_events_per_s=(\d+) "
+                         r"ratio=(\d+\.\d{3})", lines[-1])
+    assert found is not None, lines[-1]
+    ingest, raw, ratio = int(found[1]), int(found[2]), float(found[3])
+    best = max(int(line.rsplit("=", 1)[1]) for line in lines[-3:-1])
+    assert ingest == best and raw > 0
+    assert abs(ratio - ingest / raw) < 0.001 + 1 / raw
+    assert _databases(backend) == before  # its scratch databases are gone, the rest untouched
+
+
+def test_the_ingest_bench_takes_only_postgresql_urls() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--db", "sqlite:///x.sqlite3"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
+    assert result.returncode == 2
+    assert "--db takes a postgresql:// URL" in result.stderr
