@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from caliper.fixture_names import NOT_JSON, expected_path
 from support.shared import CALIPER_FIXTURES, TIMEBACK_FIXTURES, require_shared
 from timeledger.caliper import conformance
 from timeledger.caliper.core import check_item, entities, events, vocabulary
@@ -27,7 +29,7 @@ from timeledger.caliper.core.properties import (
     Ref,
     Term,
 )
-from timeledger.caliper.envelope import MalformedJSON, parse_envelope
+from timeledger.caliper.envelope import MAX_NESTING, MalformedJSON, parse_envelope
 from timeledger.caliper.errors import CaliperError
 
 CONTEXT_FILE = CALIPER_FIXTURES / "context" / "caliper-v1p2.jsonld"
@@ -44,51 +46,6 @@ def _context() -> dict[str, Any]:
     require_shared()
     terms: dict[str, Any] = json.loads(CONTEXT_FILE.read_text())["@context"]
     return terms
-
-
-# --- which property each invalid file breaks ------------------------------------------------------
-
-# Where the file name does not spell the property (typos, no suffix): written from reading the file.
-EXPECTED_PROPERTY: dict[str, str] = {
-    "caliperEntity-MalformedCreationDate.json": "dateCreated",  # "2016-08-01", a date only
-    "caliperEntity-MalformedModifiedDate.json": "dateModified",  # "2016-09-02"
-    # "Dependant" in the name; the property is isTimeDependent ("No" instead of a boolean)
-    "caliperEntityAssessmentItem-MalformedIsTimeDependantNotAString.json": "isTimeDependent",
-    # "Generatable" in the name; the file's generated is a Person on an AssignableEvent
-    "caliperEventAssignable-MalformedGeneratableWrongEntityType.json": "generated",
-}
-NOT_JSON = {
-    "caliperEntity-BadJson.json",  # "THIS IS NOT VALID JSON" by design
-    # Meant to test items[0] being a Person, but the upstream file has a trailing comma after
-    # items[0].type, so a strict JSON parser rejects it first (see test_survey_items_intent).
-    "caliperEntitySurvey-MalformedItemsContainsWrongEntityType.json",
-}
-# What follows the property name: NotAnInt, InvalidDateTime, ContainsWrongType, WrongEntityType...
-_SUFFIX = (r"(?:Not|Invalid|Unknown|Contains?|ListElement|WrongListElement)[A-Z]\w*"
-           r"|WrongEntityTypes?|EntityType|NoValue")
-_MALFORMED = re.compile(
-    rf"^caliper(?:Entity|Event)\w*-Malf(?:or|ro)med([A-Z]\w*?)(?:{_SUFFIX})\.json$")
-_MISSING = re.compile(r"^caliper(?:Entity|Event)\w*-(?:No|Null)([A-Z]\w*)\.json$")
-_NAMED = {
-    "UnknownContext": "@context", "UnknownEntityType": "type", "UnknownEventType": "type",
-    "UnknownAction": "action", "WrongAction": "action", "UnknownProfile": "profile",
-}
-
-
-def expected_property(name: str) -> str:
-    if name in EXPECTED_PROPERTY:
-        return EXPECTED_PROPERTY[name]
-    match = _MALFORMED.match(name) or _MISSING.match(name)
-    if match:
-        word = match.group(1)
-        return word[0].lower() + word[1:]
-    rule = name.split("-", 1)[1].removesuffix(".json")
-    return _NAMED[rule]
-
-
-def expected_path(name: str) -> re.Pattern[str]:
-    """The offending top-level property, possibly an element of it, possibly its `type`."""
-    return re.compile(rf"^data\[0\]\.{re.escape(expected_property(name))}(\[\d+\])?(\.type)?$")
 
 
 # --- the suite, file by file ----------------------------------------------------------------------
@@ -304,3 +261,164 @@ def test_property_kinds_match_context() -> None:
             assert any(inner == k or (isinstance(k, type) and isinstance(inner, k))
                        for k in expected), f"{type_name}.{name}: {inner} vs {terms[name]}"
             assert isinstance(prop, ListOf) == (terms[name].get("@container") == "@list"), name
+
+
+# --- one rule set, and never anything but a CaliperError ------------------------------------------
+
+
+def _timeback_envelope() -> dict[str, Any]:
+    require_shared()
+    body: dict[str, Any] = json.loads((TIMEBACK_FIXTURES / "envelope-time-spent.json").read_text())
+    return body
+
+
+def _first_problem(body: object) -> tuple[str, str]:
+    with pytest.raises(CaliperError) as caught:
+        parse_envelope(json.dumps(body).encode())
+    return caught.value.problems[0].path, caught.value.problems[0].message
+
+
+@pytest.mark.parametrize("profile", [[], {}, 1, None, ["TimebackProfile"]])
+def test_timeback_type_with_a_non_string_profile_is_rejected_at_profile(profile: object) -> None:
+    body = _timeback_envelope()
+    body["data"][0]["profile"] = profile  # was a TypeError (unhashable) on its way to a 500
+    path, _message = _first_problem(body)
+    assert path == "data[0].profile"
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    (("actor", "id"), "https://example.edu/users/1\n"),  # `$` let a trailing newline through
+    (("actor", "id"), "https://example.edu/users/<1>"),
+    (("object", "id"), "https://example.edu/activities/{x}"),
+    (("session",), "urn:uuid:3f0c6a52-9b1e-4c1e-8d3a-5b7f2f1e9a10\n"),
+    (("actor", "email"), "student@example.edu\n"),
+])
+def test_timeback_iris_and_ids_follow_the_core_rules(where: tuple[str, ...], value: str) -> None:
+    """The profile's IRI and urn:uuid checks are the core ones, not a looser copy."""
+    body = _timeback_envelope()
+    target = body["data"][0]
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    path, _message = _first_problem(body)
+    assert path == "data[0]." + ".".join(where)
+    core = json.loads((CALIPER_FIXTURES / "valid" / "caliperEntityPerson.json").read_text())
+    if where[-1] == "id":  # the same string fails the same way on a core entity
+        core_problems = check_item({**core, "id": value}, "data[0]")
+        assert [p.path for p in core_problems] == ["data[0].id"]
+
+
+def test_sensor_must_be_an_iri() -> None:
+    body = _timeback_envelope()
+    body["sensor"] = "not an iri: it has spaces"  # a colon alone used to be enough
+    assert _first_problem(body)[0] == "sensor"
+
+
+def _nested(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_nesting_up_to_the_storable_limit_is_accepted() -> None:
+    body = _timeback_envelope()
+    # envelope > data > event > extensions > ...: the extension's own objects fill the rest
+    body["data"][0]["extensions"]["deep"] = _nested(MAX_NESTING - 4)
+    parsed = parse_envelope(json.dumps(body).encode())
+    assert orjson.dumps(parsed.data[0])  # what the store writes, and can
+
+
+def test_nesting_past_the_limit_is_rejected_naming_where() -> None:
+    body = _timeback_envelope()
+    body["data"][0]["extensions"]["deep"] = _nested(MAX_NESTING - 3)
+    path, message = _first_problem(body)
+    assert path == "data[0].extensions.deep" + ".a" * (MAX_NESTING - 4)
+    assert message == f"Nested more than {MAX_NESTING} levels of objects and arrays deep"
+
+
+@pytest.mark.parametrize("depth", [200, 252, 400, 1000])
+def test_deep_entity_chains_never_escape_as_recursion_errors(depth: int) -> None:
+    """isPartOf within isPartOf: checked (recursively) or refused, but always a CaliperError."""
+    part: object = "https://example.edu/root"
+    for index in range(depth):
+        part = {"id": f"https://example.edu/d/{index}", "type": "DigitalResource",
+                "isPartOf": part}
+    assert isinstance(part, dict)
+    entity = {"@context": vocabulary.CALIPER_CONTEXT, **part}
+    raw = (b'{"sensor": "https://example.edu/sensors/1", "sendTime": "2025-01-15T10:05:00.000Z",'
+           b' "dataVersion": "' + vocabulary.CALIPER_CONTEXT.encode() + b'", "data": ['
+           + _dumps_deep(entity) + b"]}")
+    if depth + 2 <= MAX_NESTING:
+        assert parse_envelope(raw).data
+        return
+    with pytest.raises(CaliperError) as caught:
+        parse_envelope(raw)
+    assert caught.value.problems[0].path.startswith("data[0].isPartOf")
+
+
+def _dumps_deep(value: object) -> bytes:
+    """JSON for structures deeper than json.dumps (recursive) or orjson (255 levels) will write."""
+    parts: list[bytes] = []
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            parts.append(item)
+        elif isinstance(item, dict):
+            pieces: list[object] = [b"{"]
+            for index, (key, child) in enumerate(item.items()):
+                pieces += [b"," if index else b"", json.dumps(key).encode() + b":", child]
+            pieces.append(b"}")
+            stack.extend(reversed(pieces))
+        else:
+            parts.append(json.dumps(item).encode())
+    return b"".join(parts)
+
+
+# --- the runner behind `timeledger conformance DIR` ---------------------------------------------
+
+
+def _mini_suite(root: Path) -> Path:
+    """One file that passes and one that fails on each side."""
+    require_shared()
+    for sub in ("valid", "invalid"):
+        (root / sub).mkdir(parents=True)
+    valid, invalid = CALIPER_FIXTURES / "valid", CALIPER_FIXTURES / "invalid"
+    for source, target in (
+        (valid / "caliperEventSessionLoggedIn.json", root / "valid" / "a-good.json"),
+        (invalid / "caliperEvent-NoActor.json", root / "valid" / "b-bad.json"),
+        (invalid / "caliperEvent-UnknownAction.json", root / "invalid" / "a-bad.json"),
+        (valid / "caliperEventViewViewedDocument.json", root / "invalid" / "b-good.json"),
+    ):
+        target.write_bytes(source.read_bytes())
+    return root
+
+
+def test_command_reports_failures_and_ends_with_the_totals(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from timeledger.cli.conformance import conformance as command
+
+    done = CliRunner().invoke(command, [str(_mini_suite(tmp_path))])
+    lines = done.output.strip().splitlines()
+    assert done.exit_code == 1
+    assert lines[-1] == "valid_accepted=1/2 invalid_rejected=1/2"
+    assert lines[:-1] == [
+        "FAIL valid   b-bad.json at data[0].actor: Required",
+        "FAIL invalid b-good.json",
+    ]
+
+
+def test_a_crash_is_neither_an_acceptance_nor_a_rejection(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _mini_suite(tmp_path)
+
+    def crash(_raw: bytes) -> None:
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(conformance, "parse_envelope", crash)
+    result = conformance.run_suite(root)
+    assert result.summary_line() == "valid_accepted=0/2 invalid_rejected=0/2"
+    assert {o.crashed for o in result.outcomes} == {"TypeError: unhashable type: 'list'"}
+    assert not result.passed

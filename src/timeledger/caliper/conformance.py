@@ -19,16 +19,22 @@ ENDPOINT_CONFIG_FILE = "caliperEndpointConfigPayload.json"
 
 @dataclass(frozen=True, slots=True)
 class FileOutcome:
-    """What happened to one fixture file: accepted, or rejected with the problems named."""
+    """What happened to one fixture file: accepted, rejected with the problems named, or crashed
+    (an exception other than CaliperError: what an endpoint would answer with a 500)."""
 
     name: str
     expected_valid: bool
     accepted: bool
     problems: tuple[Problem, ...] = ()
+    crashed: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return not self.accepted and self.crashed is None
 
     @property
     def passed(self) -> bool:
-        return self.accepted == self.expected_valid
+        return self.accepted if self.expected_valid else self.rejected
 
     @property
     def first_path(self) -> str | None:
@@ -55,7 +61,7 @@ class SuiteResult:
 
     @property
     def invalid_rejected(self) -> int:
-        return sum(1 for o in self.outcomes if not o.expected_valid and not o.accepted)
+        return sum(1 for o in self.outcomes if not o.expected_valid and o.rejected)
 
     @property
     def failures(self) -> tuple[FileOutcome, ...]:
@@ -125,6 +131,8 @@ def run_file(path: Path, expected_valid: bool) -> FileOutcome:
         parse_envelope(wrap_for_endpoint(path))
     except CaliperError as exc:
         return FileOutcome(path.name, expected_valid, False, exc.problems)
+    except Exception as exc:  # a bug in the checks: counted as neither accepted nor rejected
+        return FileOutcome(path.name, expected_valid, False, crashed=f"{type(exc).__name__}: {exc}")
     return FileOutcome(path.name, expected_valid, True)
 
 
@@ -146,6 +154,6 @@ if __name__ == "__main__":  # python -m timeledger.caliper.conformance <fixtures
 
     result = run_suite(Path(sys.argv[1]))
     for outcome in result.failures:
-        print(f"FAIL {outcome.name}: {outcome.problems[:1]}")
+        print(f"FAIL {outcome.name}: {outcome.crashed or outcome.problems[:1]}")
     print(result.summary_line())
     raise SystemExit(0 if result.passed else 1)

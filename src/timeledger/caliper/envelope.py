@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
-from timeledger.caliper.errors import CaliperError, Problem
+from timeledger.caliper.core import check_item  # the core Caliper 1.2 rules
+from timeledger.caliper.core.values import is_iri
+from timeledger.caliper.errors import CaliperError, Problem, join_path
 from timeledger.caliper.timeback import (
     CALIPER_CONTEXT,
     ActivityCompletedEvent,
@@ -20,6 +22,9 @@ from timeledger.caliper.times import TimeFormatError, parse_utc
 ENVELOPE_KEYS = ("sensor", "sendTime", "dataVersion", "data")
 SUPPORTED_DATA_VERSIONS = (CALIPER_CONTEXT,)
 DEFAULT_MAX_EVENTS = 1000
+#: Objects and arrays nested deeper than this cannot be stored: orjson, the store's serializer,
+#: refuses to write them (and the checks would exhaust Python's recursion limit on the way).
+MAX_NESTING = 254
 
 
 class MalformedJSON(CaliperError):
@@ -62,9 +67,33 @@ def parse_envelope(raw: bytes | str, max_events: int = DEFAULT_MAX_EVENTS) -> En
     return check_envelope(loads(raw), max_events=max_events)
 
 
-def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
-    from timeledger.caliper.core import check_item  # the core Caliper 1.2 rules
+def _deepest_path(body: Any, limit: int) -> str | None:
+    """The path of the first object or array nested more than `limit` levels deep, if any."""
+    stack: list[tuple[Any, int, str]] = [(body, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > limit:
+            return path
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        stack.extend((child, depth + 1, join_path(path, key)) for key, child in children
+                     if isinstance(child, dict | list))
+    return None
 
+
+def check_nesting(body: Any) -> None:
+    """Refuse a body nested too deeply to store, naming where (one C-speed pass when it is not)."""
+    try:
+        orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        path = _deepest_path(body, MAX_NESTING) if isinstance(body, dict | list) else None
+        if path is None:
+            raise CaliperError([Problem("", f"Cannot be stored as JSON: {exc}")]) from None
+        raise CaliperError([Problem(path, f"Nested more than {MAX_NESTING} levels of objects "
+                                          "and arrays deep")]) from None
+
+
+def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
+    check_nesting(body)
     if not isinstance(body, dict):
         kind = "an array" if isinstance(body, list) else type(body).__name__
         expected = f"Expected a JSON object (a Caliper envelope), got {kind}"
@@ -79,7 +108,7 @@ def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
         raise UnsupportedDataVersion([Problem(
             "dataVersion", f"Unsupported dataVersion {version!r}; expected {CALIPER_CONTEXT}")])
     sensor, send_time, data = body["sensor"], body["sendTime"], body["data"]
-    if not isinstance(sensor, str) or ":" not in sensor:
+    if not is_iri(sensor):
         problems.append(Problem("sensor", "Expected an IRI identifying the sensor"))
     try:
         parse_utc(send_time)
@@ -94,7 +123,10 @@ def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
     timeback: dict[int, ActivityCompletedEvent | TimeSpentEvent] = {}
     for index, item in enumerate(data):
         path = f"data[{index}]"
-        item_problems = check_item(item, path)
+        try:
+            item_problems = check_item(item, path)
+        except RecursionError:  # a backstop: MAX_NESTING keeps bodies well inside the limit
+            item_problems = [Problem(path, "Nested too deeply to check")]
         if item_problems:
             problems += item_problems
             continue

@@ -21,12 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from timeledger.caliper.core.values import is_iri, is_urn_uuid
+from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT as CALIPER_CONTEXT
+from timeledger.caliper.core.vocabulary import TIMEBACK_PROFILE as TIMEBACK_PROFILE
 from timeledger.caliper.errors import CaliperError, Problem
 from timeledger.caliper.metrics import metric_problems
 from timeledger.caliper.times import TimeFormatError, parse_utc
 
-CALIPER_CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
-TIMEBACK_PROFILE = "TimebackProfile"
 SUBJECTS = (
     "Reading", "Language", "Vocabulary", "Social Studies", "Writing",
     "Science", "FastMath", "Math", "None", "Other",
@@ -35,21 +36,17 @@ TIME_ITEM_TYPES = ("active", "inactive", "waste", "unknown", "anti-pattern")
 METRIC_ITEM_TYPES = ("xpEarned", "totalQuestions", "correctQuestions", "masteredUnits")
 MAX_WINDOW_SECONDS = 86400
 
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
-_URN_UUID = re.compile(
-    r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")  # \Z, not $: no trailing newline
 
 
 def _iri(value: str) -> str:
-    if not _IRI.match(value):
+    if not is_iri(value):  # the one IRI rule, shared with the core checks
         raise ValueError("Expected an IRI, like https://example.edu/things/1")
     return value
 
 
 def _urn_uuid(value: str) -> str:
-    if not _URN_UUID.match(value):
+    if not is_urn_uuid(value):
         raise ValueError("Expected urn:uuid:<uuid>")
     return value
 

@@ -22,8 +22,12 @@ def conformance(directory: Path, verbose: bool) -> None:
         if verbose or not outcome.passed:
             verdict = "ok  " if outcome.passed else "FAIL"
             expected = "valid" if outcome.expected_valid else "invalid"
-            where = f" at {outcome.first_path}: {outcome.problems[0].message}" if (
-                outcome.problems) else ""
+            if outcome.crashed is not None:
+                where = f" crashed: {outcome.crashed}"
+            elif outcome.problems:
+                where = f" at {outcome.first_path}: {outcome.problems[0].message}"
+            else:
+                where = ""
             click.echo(f"{verdict} {expected:7} {outcome.name}{where}")
     click.echo(result.summary_line())
     sys.exit(0 if result.passed else 1)

@@ -217,7 +217,8 @@ def _check_profile(kind: EventType, item: dict[str, object], path: str,
             message = f"Expected a profile term; {describe(profile)}"
         out.append(Problem(profile_path, message))
     if kind.profile is not None:
-        if "profile" in item and profile != kind.profile and profile in _PROFILES:
+        # isinstance first: an array or object `profile` is unhashable (a TypeError, not a 400).
+        if isinstance(profile, str) and profile != kind.profile and profile in _PROFILES:
             out.append(Problem(profile_path, f"{kind.name} belongs to {kind.profile}; "
                                f"got {profile}"))
         return True
