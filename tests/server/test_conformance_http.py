@@ -200,9 +200,6 @@ def test_each_fixture_is_stored_on_a_fresh_store(tmp_path: Path) -> None:
         ledger.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server/ingestion.py _item_id stores an id-less item as urn:timeledger:anonymous:<index>, so "
-    "the second id-less entity ever sent (at the same index) is a conflict, not stored"))
 def test_id_less_entities_are_each_stored(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
     try:
@@ -211,6 +208,9 @@ def test_id_less_entities_are_each_stored(tmp_path: Path) -> None:
             envelope = parse_envelope(wrap_for_endpoint(CALIPER_FIXTURES / "valid" / name))
             [result] = ledger.platform.ingestor.ingest(envelope).results
             assert result.status == "stored", (name, result)
+            [again] = ledger.platform.ingestor.ingest(envelope).results
+            assert again.status == "duplicate", (name, again)  # the same content is one item
+        assert len(ledger.rows(events)) == 2
     finally:
         ledger.close()
 

@@ -18,6 +18,7 @@ from timeledger.caliper.timeback import TimebackFacts, facts_of
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.pipeline import PipelineSettings, StoredTimebackEvent, project_events
+from timeledger.server.store import commit_order
 from timeledger.server.store.database import insert
 from timeledger.server.store.schema import events, jobs
 
@@ -54,9 +55,10 @@ def body_hash(item: Any) -> str:
     return hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _item_id(item: dict[str, Any], index: int) -> str:
+def _item_id(item: dict[str, Any], digest: str) -> str:
+    """The item's own id; an entity without one (a selector, say) is named by its content."""
     ident = item.get("id")
-    return ident if isinstance(ident, str) else f"urn:timeledger:anonymous:{index}"
+    return ident if isinstance(ident, str) else f"urn:timeledger:anonymous:{digest}"
 
 
 def _event_time(item: dict[str, Any]) -> datetime | None:
@@ -76,14 +78,15 @@ def _actor(item: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _row(item: dict[str, Any], index: int, is_timeback: bool, facts: TimebackFacts | None,
+def _row(item: dict[str, Any], is_timeback: bool, facts: TimebackFacts | None,
          sensor: str, received_at: datetime, job_id: str) -> dict[str, Any]:
     is_event = "action" in item or is_timeback
     actor_id, email = _actor(item)
     profile = item.get("profile")
+    digest = body_hash(item)
     return {
-        "event_id": _item_id(item, index),
-        "body_hash": body_hash(item),
+        "event_id": _item_id(item, digest),
+        "body_hash": digest,
         "kind": "event" if is_event else "entity",
         "type": str(item.get("type")),
         "action": item.get("action") if is_event else None,
@@ -165,7 +168,7 @@ class Ingestor:
             offset = len(rows)
             facts.update((offset + index, facts_of(event))
                          for index, event in envelope.timeback.items())
-            rows.extend(_row(item, index, index in envelope.timeback, facts.get(offset + index),
+            rows.extend(_row(item, index in envelope.timeback, facts.get(offset + index),
                              envelope.sensor, received_at, job_id)
                         for index, item in enumerate(envelope.data))
         with self._engine.begin() as conn:
@@ -190,6 +193,8 @@ class Ingestor:
                 rows: list[dict[str, Any]], received_at: datetime) -> list[EventResult]:
         stmt = insert(events, conn.dialect.name).on_conflict_do_nothing(
             index_elements=["event_id"]).returning(events.c.event_id, events.c.seq)
+        if commit_order.follows_transactions(conn):
+            stmt = stmt.values(xact=commit_order.WRITING_TRANSACTION)
         inserted = {row.event_id: row.seq for row in conn.execute(stmt, rows)} if rows else {}
         # `executemany ... RETURNING` is not available everywhere; fall back per row.
         missing = [r["event_id"] for r in rows if r["event_id"] not in inserted]
