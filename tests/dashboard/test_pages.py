@@ -374,9 +374,9 @@ def test_events_explorer_shows_new_events_as_they_arrive(
         page: Any, demo: PlatformProcess) -> None:
     page.clock.install()
     _open(page, demo.base_url + "/events")
-    table = page.locator("#events-table")
-    newest = int(table.get_attribute("data-after"))
-    assert page.locator("#events-table tbody tr[data-seq]").count() == 50
+    rows = page.locator("#events-table tbody tr[data-seq]")
+    assert rows.count() == 50
+    newest = int(rows.first.get_attribute("data-seq"))
     page.locator("#events-table tbody tr").first.locator("summary").click()
     raw = json.loads(page.locator("#events-table tbody tr").first.locator("pre").inner_text())
     assert raw == demo.get("/caliper/events", limit=1)["events"][0]["event"]

@@ -30,6 +30,7 @@ from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import checked_form, forbidden_form
 from timeledger.server.pipeline.flags import FLAG_KINDS
 from timeledger.server.queries.common import course_info
+from timeledger.server.store.commit_order import LogCursor
 from timeledger.server.store.schema import events
 
 T = TypeVar("T")
@@ -276,20 +277,25 @@ def events_page(request: Request, viewer: Everyone, learner: str = "", type: str
     where = _event_filter(learner, type, run)
     timezone = platform_of(request).settings.timezone
     page = _read(request, lambda conn: explorer.events_page(conn, where, timezone=timezone))
-    newest = page["events"][0]["seq"] if page["events"] else _read(
-        request, explorer.newest_seq)
     return render(request, viewer, "events.html", {
-        "page": page, "where": where, "newest": newest, "types": explorer.EVENT_TYPES,
+        "page": page, "where": where, "types": explorer.EVENT_TYPES,
         "endpoint": "/data/events" + ("?" + where.query_string() if where.query_string() else ""),
         "poll_ms": explorer.POLL_MS})
 
 
 @router.get("/data/events")
 def events_data(request: Request, viewer: Everyone, learner: str = "", type: str = "",
-                run: str = "", before: int | None = None, after: int | None = None) -> Response:
-    """The explorer's JSON: newer events (`after`) for the live refresh, older ones (`before`)."""
+                run: str = "", before: int | None = None, after: str | None = None) -> Response:
+    """The explorer's JSON: newer events (`after` a cursor) for the live refresh, older ones
+    (`before` a seq)."""
     where = _event_filter(learner, type, run)
     timezone = platform_of(request).settings.timezone
+    try:
+        cursor = None if after is None else LogCursor.parse(after)
+    except ValueError:
+        return secure(JsonResponse({"error": {
+            "field": "after", "message": f"Expected a cursor from an earlier page, got {after!r}"}},
+            status_code=400), request)
     page = _read(request, lambda conn: explorer.events_page(
-        conn, where, before=before, after=after, timezone=timezone))
+        conn, where, before=before, after=cursor, timezone=timezone))
     return secure(JsonResponse(page), request)

@@ -50,7 +50,12 @@ events = sa.Table(
     sa.Column("received_at", UtcDateTime(), nullable=False),
     sa.Column("job_id", sa.String(64), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
+    # PostgreSQL only: the id of the transaction that wrote the row. Several processes commit
+    # out of `seq` order there, so a live reader follows transactions, not `seq` (NULL on SQLite).
+    sa.Column("xact", sa.BigInteger),
 )
+sa.Index("ix_events_xact", events.c.xact, events.c.seq,
+         postgresql_where=events.c.xact.isnot(None), sqlite_where=events.c.xact.isnot(None))
 sa.Index("ix_events_learner_time", events.c.learner_email, events.c.event_time)
 sa.Index("ix_events_type_time", events.c.type, events.c.event_time)
 sa.Index("ix_events_run", events.c.run_id)

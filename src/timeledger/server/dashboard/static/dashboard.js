@@ -97,8 +97,8 @@
             page.events.slice().reverse().forEach(function (ev) {
               body.insertBefore(eventRow(ev, true), body.firstChild);
             });
-            table.setAttribute("data-after", String(page.events[0].seq));
           }
+          table.setAttribute("data-after", page.cursor);
           status.classList.remove("paused");
           status.textContent = "live · checked " + new Date().toLocaleTimeString();
         })
