@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.platform import PlatformProcess
+from support.platform import NewStore, PlatformProcess, StoreLocation
 
 if TYPE_CHECKING:
     from support.postgres import Backend
@@ -45,3 +45,15 @@ def make_platform(backend: Backend, tmp_path: Path) -> Iterator[Callable[..., Pl
     yield make
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+def new_store(backend: Backend, tmp_path: Path) -> NewStore:
+    """Make stores of this test's own: a data dir tmp_path/name, not made (SQLite: the commands
+    make it and their file in it), and on pg a fresh database, empty like a new data dir unless
+    `empty=False` (then migrated already)."""
+
+    def make(name: str, *, empty: bool = True) -> StoreLocation:
+        return StoreLocation(tmp_path / name, backend.new_db_url(empty=empty))
+
+    return make

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from support.postgres import Backend
 from timeledger.server.dashboard.access import ADMIN_SESSION_LIFETIME, AccessError, AccessStore
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
@@ -16,9 +18,12 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AccessStore:
-    platform = open_platform(Settings(db_url=sqlite_url(tmp_path), data_dir=tmp_path))
-    return AccessStore(platform.engine)
+def store(backend: Backend, tmp_path: Path) -> Iterator[AccessStore]:
+    """On a fresh store of the test's backend."""
+    db_url = backend.new_db_url() or sqlite_url(tmp_path)
+    platform = open_platform(Settings(db_url=db_url, data_dir=tmp_path))
+    yield AccessStore(platform.engine)
+    platform.close()
 
 
 def test_an_admin_session_ends_when_its_time_is_up(store: AccessStore) -> None:

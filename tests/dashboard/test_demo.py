@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 from rich.console import Console
 
+from support.postgres import Backend
 from timeledger.caliper.builders import envelope
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.server import queries
@@ -50,8 +51,9 @@ def test_the_demo_is_a_school_week_up_to_now() -> None:
     assert len(corrections) == 1
 
 
-def test_the_demo_fills_only_an_empty_store(tmp_path: Path) -> None:
-    platform = open_platform(Settings(db_url=sqlite_url(tmp_path), data_dir=tmp_path))
+def test_the_demo_fills_only_an_empty_store(backend: Backend, tmp_path: Path) -> None:
+    db_url = backend.new_db_url() or sqlite_url(tmp_path)
+    platform = open_platform(Settings(db_url=db_url, data_dir=tmp_path))
     first = build_plan(NOW).items[0][1]
     platform.ingestor.ingest(parse_envelope(orjson.dumps(envelope("https://x.example", [first],
                                                                    NOW))))
@@ -61,10 +63,10 @@ def test_the_demo_fills_only_an_empty_store(tmp_path: Path) -> None:
     platform.close()
 
 
-def test_the_demo_fills_a_living_dashboard(tmp_path: Path) -> None:
+def test_the_demo_fills_a_living_dashboard(backend: Backend, tmp_path: Path) -> None:
     """Through the ingest path, at a fixed moment: what a first run of `serve --demo` shows."""
-    platform = open_platform(Settings(db_url=sqlite_url(tmp_path), data_dir=tmp_path),
-                             now=lambda: NOW)
+    db_url = backend.new_db_url() or sqlite_url(tmp_path)
+    platform = open_platform(Settings(db_url=db_url, data_dir=tmp_path), now=lambda: NOW)
     try:
         sent = fill_demo(platform, Console(quiet=True))
         with platform.engine.connect() as conn:

@@ -16,6 +16,7 @@ from ledger_world import Ledger, at, completion, heartbeat, new_run
 
 from caliper.fixture_names import NOT_JSON, expected_path
 from support.platform import PlatformProcess, run_cli
+from support.postgres import Backend
 from support.shared import CALIPER_FIXTURES, TIMEBACK_FIXTURES, require_shared
 from timeledger.caliper.conformance import (
     ENDPOINT_CONFIG_FILE,
@@ -48,8 +49,11 @@ def _valid_paths() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
-    with PlatformProcess(tmp_path_factory.mktemp("conformance")) as running:
+def endpoint(backend: Backend,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+    """One platform per backend for this module's fixtures (they share ids: see below)."""
+    with PlatformProcess(tmp_path_factory.mktemp("conformance"),
+                         db_url=backend.new_db_url()) as running:
         yield running
 
 
@@ -173,11 +177,11 @@ def test_conformance_command_prints_full_marks() -> None:
 # --- stored on any store, and the TimebackProfile pipeline unmoved --------------------------------
 
 
-def test_each_fixture_is_stored_on_a_fresh_store(tmp_path: Path) -> None:
+def test_each_fixture_is_stored_on_a_fresh_store(backend: Backend, tmp_path: Path) -> None:
     """Fixtures reuse ids across files, so the shared endpoint above sees conflicts; alone (the
     events table emptied before each), every item with an id is stored, but for a repeat of an id
     earlier in the same envelope."""
-    ledger = Ledger(tmp_path)
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
     try:
         for path in _valid_paths():
             with ledger.platform.engine.begin() as conn:
@@ -200,8 +204,8 @@ def test_each_fixture_is_stored_on_a_fresh_store(tmp_path: Path) -> None:
         ledger.close()
 
 
-def test_id_less_entities_are_each_stored(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+def test_id_less_entities_are_each_stored(backend: Backend, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
     try:
         for name in ("caliperEntitySystemIdentifier.json",
                      "caliperEntityTextPositionSelector.json"):
@@ -225,7 +229,8 @@ def _without_seqs(snapshot: dict[str, list[dict[str, Any]]]) -> dict[str, list[d
             for name, rows in snapshot.items()}
 
 
-def test_timeback_pipeline_is_unmoved_by_core_caliper_items(tmp_path: Path) -> None:
+def test_timeback_pipeline_is_unmoved_by_core_caliper_items(backend: Backend,
+                                                            tmp_path: Path) -> None:
     require_shared()
     run, other = new_run(), new_run()
     start = at("2025-01-13T10:00:00")
@@ -237,7 +242,8 @@ def test_timeback_pipeline_is_unmoved_by_core_caliper_items(tmp_path: Path) -> N
                         correct=5)]
     for name in ("plain", "mixed"):
         (tmp_path / name).mkdir()
-    plain, mixed = Ledger(tmp_path / "plain"), Ledger(tmp_path / "mixed")
+    plain = Ledger(tmp_path / "plain", db_url=backend.new_db_url())
+    mixed = Ledger(tmp_path / "mixed", db_url=backend.new_db_url())
     try:
         for ledger in (plain, mixed):
             ledger.send(*before)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_world import Ledger, activity, at, completion, heartbeat, resend
 
-from support.platform import run_cli
+from support.platform import StoreLocation, run_cli
 from support.postgres import Backend
 from timeledger.config import TimebackConfig
 from timeledger.server.pipeline import PipelineSettings
@@ -156,8 +156,10 @@ def test_the_stream_exercises_what_rebuild_must_reproduce(backend: Backend,
     ledger.close()
 
 
-def test_the_rebuild_command_keeps_events_and_the_course_registry(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path, timezone="America/New_York")
+def test_the_rebuild_command_keeps_events_and_the_course_registry(backend: Backend,
+                                                                  tmp_path: Path) -> None:
+    store = StoreLocation(tmp_path, backend.new_db_url())
+    ledger = Ledger(tmp_path, timezone="America/New_York", db_url=store.db_url)
     t0 = at("2025-01-14T04:50:00")
     run = str(uuid.uuid4())
     ledger.send(heartbeat("ann@example.edu", run, t0, 600, 120),
@@ -170,10 +172,9 @@ def test_the_rebuild_command_keeps_events_and_the_course_registry(tmp_path: Path
     built = snapshot(ledger)
     registry = ledger.rows(course_registry)
     ledger.close()
-    done = run_cli("rebuild", "--data-dir", str(tmp_path), "--timezone", "America/New_York",
-                   "--quiet")
+    done = run_cli("rebuild", *store.args(), "--timezone", "America/New_York", "--quiet")
     assert "from 2 Timeback event(s)" in done.stdout
-    reopened = Ledger(tmp_path, timezone="America/New_York")
+    reopened = Ledger(tmp_path, timezone="America/New_York", db_url=store.db_url)
     assert snapshot(reopened) == built
     assert reopened.rows(course_registry) == registry
     reopened.close()

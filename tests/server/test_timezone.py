@@ -8,15 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from support.events import heartbeat, unique_email, wrap
-from support.platform import free_port, run_cli
+from support.platform import NewStore, StoreLocation, free_port, run_cli
 from timeledger.server import queries
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
-from timeledger.server.store.database import sqlite_url
 
 
-def _days(folder: Path, email: str) -> list[str]:
-    platform = open_platform(Settings(db_url=sqlite_url(folder)))
+def _days(store: StoreLocation, email: str) -> list[str]:
+    platform = open_platform(Settings(db_url=store.url()))
     try:
         with platform.engine.connect() as conn:
             return [day["date"] for day in queries.learner_summary(conn, email)["days"]]
@@ -24,8 +23,10 @@ def _days(folder: Path, email: str) -> list[str]:
         platform.close()
 
 
-def test_the_zone_is_kept_refused_when_different_and_changed_by_rebuild(tmp_path: Path) -> None:
-    data = ["--data-dir", str(tmp_path / "db")]
+def test_the_zone_is_kept_refused_when_different_and_changed_by_rebuild(
+        new_store: NewStore, tmp_path: Path) -> None:
+    store = new_store("db")
+    data = store.args()
     email = unique_email("zone")
     # 02:00 UTC on Tuesday 14 January is still Monday 13 January in New York.
     envelope = wrap(heartbeat(email, str(uuid.uuid4()),
@@ -33,7 +34,7 @@ def test_the_zone_is_kept_refused_when_different_and_changed_by_rebuild(tmp_path
     path = tmp_path / "one.json"
     path.write_text(json.dumps(envelope))
     run_cli("import", str(path), *data, "--timezone", "America/New_York")
-    assert _days(tmp_path / "db", email) == ["2025-01-13"]
+    assert _days(store, email) == ["2025-01-13"]
 
     refused = run_cli("import", str(path), *data, "--timezone", "UTC", check=False)
     assert refused.returncode != 0
@@ -49,7 +50,7 @@ def test_the_zone_is_kept_refused_when_different_and_changed_by_rebuild(tmp_path
 
     rebuilt = run_cli("rebuild", *data, "--timezone", "UTC", "--quiet")
     assert "(UTC)" in rebuilt.stdout
-    assert _days(tmp_path / "db", email) == ["2025-01-14"]
+    assert _days(store, email) == ["2025-01-14"]
     assert run_cli("import", str(path), *data, "--timezone", "UTC").returncode == 0
     again = run_cli("rebuild", *data, "--quiet")
     assert "(UTC)" in again.stdout

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -32,6 +33,28 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
         [sys.executable, "-m", "timeledger", *args], capture_output=True, text=True, check=check,
         env={**os.environ, **(env or {})}, input=input_text, timeout=timeout,
     )
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a store is: a data dir (SQLite, the file inside it), or a database URL (pg)."""
+
+    data_dir: Path
+    db_url: str | None = None
+
+    def url(self) -> str:
+        """The URL of the store (its SQLite file in the data dir, or the database)."""
+        return self.db_url or f"sqlite:///{(self.data_dir / 'timeledger.sqlite3').resolve()}"
+
+    def args(self) -> list[str]:
+        """The options a `timeledger` command takes to use this store."""
+        return ["--db", self.db_url] if self.db_url else ["--data-dir", str(self.data_dir)]
+
+
+class NewStore(Protocol):
+    """The `new_store` fixture (tests/conftest.py): a store of the test's own on its backend."""
+
+    def __call__(self, name: str, *, empty: bool = True) -> StoreLocation: ...
 
 
 class PlatformProcess:
@@ -55,12 +78,16 @@ class PlatformProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def store(self) -> StoreLocation:
+        return StoreLocation(self.data_dir, self.db_url)
+
     def database_url(self) -> str:
         """The URL of the store this platform runs on (its SQLite file, or its database)."""
-        return self.db_url or f"sqlite:///{(self.data_dir / 'timeledger.sqlite3').resolve()}"
+        return self.store.url()
 
     def db_args(self) -> list[str]:
-        return ["--db", self.db_url] if self.db_url else ["--data-dir", str(self.data_dir)]
+        return self.store.args()
 
     def start(self) -> PlatformProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
