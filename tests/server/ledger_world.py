@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -130,3 +131,20 @@ class Ledger:
 
     def close(self) -> None:
         self.platform.close()
+
+
+WAIT_S = 30  # generous bound on a thread reaching a point; no test waits this long when green
+
+
+class HeldCommit:
+    """Stops the next commit of an engine just before it happens, until released."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        self._engine = engine
+        sa.event.listen(engine, "commit", self._hold, once=True)
+
+    def _hold(self, _conn: sa.Connection) -> None:
+        self.reached.set()
+        assert self.release.wait(WAIT_S), "the test never released the held commit"

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import sqlalchemy as sa
-from ledger_world import SENSOR, Ledger, activity, at, heartbeat, new_run
+from ledger_world import SENSOR, WAIT_S, HeldCommit, Ledger, activity, at, heartbeat, new_run
 
 from support.platform import PlatformProcess
 from timeledger.caliper.builders import envelope
@@ -19,23 +18,6 @@ from timeledger.server.store.schema import events
 
 if TYPE_CHECKING:
     from support.postgres import Backend
-
-WAIT_S = 30  # generous bound on a thread reaching a point; no test waits this long when green
-
-
-class HeldCommit:
-    """Stops the next commit of an engine just before it happens, until released."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.reached = threading.Event()
-        self.release = threading.Event()
-        self._engine = engine
-        sa.event.listen(engine, "commit", self._hold, once=True)
-
-    def _hold(self, _conn: sa.Connection) -> None:
-        self.reached.set()
-        assert self.release.wait(WAIT_S), "the test never released the held commit"
-
 
 @pytest.fixture
 def ledgers(backend: Backend, tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]:

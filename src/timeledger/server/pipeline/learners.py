@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.tables import courses, learner_aliases, learners
-from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
 
 
 def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:
@@ -34,14 +34,15 @@ def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:
         if course is None:
             seen_courses[f.course_id] = {
                 "course_id": f.course_id, "name": f.course_name, "subject": f.subject,
-                "app_name": f.app_name, "first_seen": f.event_time, "last_seen": f.event_time}
+                "app_name": f.app_name, "first_seen": f.event_time}
         else:
             course["name"] = course["name"] or f.course_name
             course["first_seen"] = min(course["first_seen"], f.event_time)
-            course["last_seen"] = max(course["last_seen"], f.event_time)
     upsert(conn, learners, people.values(), ["email"], latest=["name"], least_of=["first_seen"],
            greatest_of=["last_seen"])
     upsert(conn, learner_aliases, aliases.values(), ["actor_id", "learner_email"],
            least_of=["first_seen"])
-    upsert(conn, courses, seen_courses.values(), ["course_id"], keep=["name"],
-           least_of=["first_seen"], greatest_of=["last_seen"])
+    # Every learner's events name the course: write its row only when that changes something.
+    changed = changing_rows(conn, courses, seen_courses.values(), ["course_id"], keep=["name"],
+                            least_of=["first_seen"])
+    upsert(conn, courses, changed, ["course_id"], keep=["name"], least_of=["first_seen"])

@@ -47,7 +47,6 @@ courses = sa.Table(  # every course events have named, with what the first event
     sa.Column("subject", sa.String(50), nullable=False),
     sa.Column("app_name", sa.String(300), nullable=False),
     sa.Column("first_seen", UtcDateTime(), nullable=False),
-    sa.Column("last_seen", UtcDateTime(), nullable=False),
 )
 
 course_registry = sa.Table(  # NOT a projection: loaded from timeback.config.json; rebuild keeps it

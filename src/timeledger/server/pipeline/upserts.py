@@ -92,3 +92,33 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: 
             insert(table, conn.dialect.name).on_conflict_do_nothing(index_elements=list(keys))
             .returning(*(table.c[name] for name in returning)))
     return list(conn.execute(stmt, list(rows)))
+
+
+def changing_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[Row],
+                  keys: Sequence[str], *, keep: Sequence[str] = (),
+                  least_of: Sequence[str] = ()) -> list[Row]:
+    """The rows an `upsert` with these `keep`/`least_of` rules would change, new keys included.
+
+    A row every writer names (a course) is read first, without a lock, so that a transaction
+    locks it only when it has something to write: otherwise concurrent ingests on PostgreSQL
+    queue behind each other for the whole of their transactions. Skipping is safe because these
+    rules only ever move a stored value one way: what a committed row already holds stays."""
+    rows = list(rows)
+    if not rows:
+        return []
+    key_columns = [table.c[name] for name in keys]
+    wanted = {tuple(row[name] for name in keys) for row in rows}
+    match = (key_columns[0].in_([key[0] for key in wanted]) if len(keys) == 1
+             else sa.tuple_(*key_columns).in_(sorted(wanted)))
+    stored = {tuple(found[:len(keys)]): found._mapping for found in conn.execute(
+        sa.select(*key_columns, *(table.c[name] for name in (*keep, *least_of))).where(match))}
+
+    def changes(row: Row) -> bool:
+        old = stored.get(tuple(row[name] for name in keys))
+        if old is None:
+            return True
+        return (any(old[name] is None and row[name] is not None for name in keep)
+                or any(row[name] is not None and (old[name] is None or row[name] < old[name])
+                       for name in least_of))
+
+    return [row for row in rows if changes(row)]

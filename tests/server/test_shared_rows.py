@@ -1,0 +1,66 @@
+"""Ingests of different learners in one course do not queue behind each other on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from ledger_world import WAIT_S, HeldCommit, Ledger, activity, at, completion, heartbeat, new_run
+
+from timeledger.server.pipeline.tables import courses, learners
+
+if TYPE_CHECKING:
+    from support.postgres import Backend
+
+LESSON = activity("fractions-1", "math-g3")
+
+
+@pytest.fixture
+def ledgers(backend: Backend, tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]:
+    """Two platforms (two engines, as two ingest processes have) on one database."""
+    url = backend.new_db_url()
+    first, second = Ledger(tmp_path, db_url=url), Ledger(tmp_path, db_url=url)
+    yield first, second
+    second.close()
+    first.close()
+
+
+@pytest.mark.backends("pg")  # SQLite has one writer at a time by design
+def test_a_held_ingest_does_not_stop_another_learner_in_the_same_course(
+        ledgers: tuple[Ledger, Ledger]) -> None:
+    slow, quick = ledgers
+    start = at("2026-11-20T10:00:00")
+    slow.send(heartbeat("ann@example.edu", new_run(), start, 15, act=LESSON))  # the course exists
+
+    held = HeldCommit(slow.platform.engine)
+    writer = threading.Thread(target=slow.send, args=(
+        heartbeat("ann@example.edu", new_run(), start.replace(hour=11), 15, act=LESSON),))
+    writer.start()
+    assert held.reached.wait(WAIT_S)
+    other = threading.Thread(target=quick.send, args=(
+        heartbeat("bob@example.edu", new_run(), start.replace(hour=12), 15, act=LESSON),))
+    other.start()
+    other.join(WAIT_S)
+    finished_while_held = not other.is_alive()
+    held.release.set()
+    writer.join(WAIT_S)
+    other.join(WAIT_S)
+    assert finished_while_held  # it took no lock the held transaction holds
+    assert [row["email"] for row in quick.rows(learners)] == ["ann@example.edu",
+                                                             "bob@example.edu"]
+
+
+def test_the_course_row_keeps_its_first_sighting_and_first_name(
+        ledgers: tuple[Ledger, Ledger]) -> None:
+    ledger, _ = ledgers
+    late, early = at("2026-11-20T10:00:00"), at("2026-11-19T09:00:00")
+    ledger.send(heartbeat("ann@example.edu", new_run(), late, 15, act=LESSON))
+    renamed = activity("fractions-2", "math-g3")
+    object.__setattr__(renamed, "course_name", "Another Name")
+    ledger.send(completion("bob@example.edu", new_run(), early, 3, act=renamed))
+    [row] = ledger.rows(courses)
+    assert row["first_seen"] == early  # an older event moves the first sighting back
+    assert row["name"] == LESSON.course_name  # and the name first stored stays
