@@ -1,11 +1,12 @@
-"""Ingests of different learners in one course do not queue behind each other on PostgreSQL."""
+"""Ingests of different learners in one activity do not queue behind each other on PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from ledger_world import WAIT_S, HeldCommit, Ledger, activity, at, completion, heartbeat, new_run
@@ -28,20 +29,27 @@ def ledgers(backend: Backend, tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]
     first.close()
 
 
+def _event(kind: str, email: str, when: datetime) -> dict[str, Any]:
+    if kind == "window":
+        return heartbeat(email, new_run(), when, 15, act=LESSON)
+    return completion(email, new_run(), when, 3, total=4, correct=3, act=LESSON)
+
+
 @pytest.mark.backends("pg")  # SQLite has one writer at a time by design
-def test_a_held_ingest_does_not_stop_another_learner_in_the_same_course(
-        ledgers: tuple[Ledger, Ledger]) -> None:
+@pytest.mark.parametrize("kind", ["window", "completion"])
+def test_a_held_ingest_does_not_stop_another_learner_in_the_same_activity(
+        kind: str, ledgers: tuple[Ledger, Ledger]) -> None:
     slow, quick = ledgers
     start = at("2026-11-20T10:00:00")
-    slow.send(heartbeat("ann@example.edu", new_run(), start, 15, act=LESSON))  # the course exists
+    slow.send(_event(kind, "ann@example.edu", start))  # the course and line item exist
 
     held = HeldCommit(slow.platform.engine)
     writer = threading.Thread(target=slow.send, args=(
-        heartbeat("ann@example.edu", new_run(), start.replace(hour=11), 15, act=LESSON),))
+        _event(kind, "ann@example.edu", start.replace(hour=11)),))
     writer.start()
     assert held.reached.wait(WAIT_S)
     other = threading.Thread(target=quick.send, args=(
-        heartbeat("bob@example.edu", new_run(), start.replace(hour=12), 15, act=LESSON),))
+        _event(kind, "bob@example.edu", start.replace(hour=12)),))
     other.start()
     other.join(WAIT_S)
     finished_while_held = not other.is_alive()

@@ -13,7 +13,7 @@ from timeledger.server.pipeline.tables import (
     gradebook_line_items,
     gradebook_results,
 )
-from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
 
 _RESULT_VALUES = ("seq", "event_id", "run_id", "score", "total_questions", "correct_questions",
                   "xp_milli", "mastered_units", "pct_complete", "score_date")
@@ -71,8 +71,11 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
         if f.pct_complete is not None and (row["pct_time"] is None
                                            or f.event_time >= row["pct_time"]):
             row.update(pct_complete=f.pct_complete, pct_time=f.event_time, pct_seq=item.seq)
-    upsert(conn, gradebook_line_items, items.values(), ["course_id", "activity_id"],
-           least_of=["first_seen"])
+    # Every learner's completions of an activity name its line item: write it only on a change.
+    keys = ["course_id", "activity_id"]
+    upsert(conn, gradebook_line_items, changing_rows(conn, gradebook_line_items, items.values(),
+                                                     keys, least_of=["first_seen"]),
+           keys, least_of=["first_seen"])
     upsert(conn, gradebook_results, results.values(),
            ["learner_email", "course_id", "activity_id", "attempt"], custom=_later_result_wins)
     upsert(conn, course_progress, progress.values(), ["learner_email", "course_id"],
