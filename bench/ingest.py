@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the bench scripts: `bench.*`
 
 from support.platform import PlatformProcess
 from timeledger.caliper.builders import (
@@ -137,7 +138,7 @@ def main() -> None:
                         help="With --db: synchronous_commit on (full) or off (normal, default).")
     args = parser.parse_args()
     if args.db is not None:
-        import ingest_pg  # the PostgreSQL bench; it imports this module's envelopes
+        from bench import ingest_pg  # the PostgreSQL bench; it imports this module's envelopes
 
         if not ingest_pg.is_postgres_url(args.db):
             parser.error(f"--db takes a postgresql:// URL, not {args.db!r}; without --db the "

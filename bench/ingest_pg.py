@@ -44,9 +44,9 @@ import sqlalchemy as sa
 from psycopg import sql
 
 BENCH = Path(__file__).resolve().parent
-sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
+sys.path[:0] = [str(BENCH.parent), str(BENCH.parent / "tests")]
 
-from ingest import EVENTS_PER_ENVELOPE, SENSOR, build_envelopes  # noqa: E402
+from bench.ingest import EVENTS_PER_ENVELOPE, SENSOR, build_envelopes  # noqa: E402
 
 from support.platform import PlatformProcess  # noqa: E402
 from support.postgres import FAST_SETTINGS, PostgresCluster  # noqa: E402

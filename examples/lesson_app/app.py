@@ -23,8 +23,8 @@ from timeledger.web import create_router
 
 COOKIE = "lesson_app_learner"
 COURSE = {"subject": "Math", "grade": 3}
-QUIZ = {"id": "times-tables-quiz", "name": "Times tables quiz", "course": COURSE}
-LESSON = {"id": "fractions-lesson", "name": "Fractions lesson", "course": COURSE}
+QUIZ: dict[str, Any] = {"id": "times-tables-quiz", "name": "Times tables quiz", "course": COURSE}
+LESSON: dict[str, Any] = {"id": "fractions-lesson", "name": "Fractions lesson", "course": COURSE}
 QUIZ_QUESTIONS = [
     {"text": f"{a} × {b} = ?", "answer": a * b, "choices": [a * b - b, a * b, a * b + a]}
     for a, b in ((3, 4), (6, 7), (8, 5), (9, 9), (7, 4))

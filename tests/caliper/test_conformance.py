@@ -230,7 +230,7 @@ _NOT_IN_CONTEXT = {"storageName", "searchResults"}
 
 def _expected_kinds(definition: object) -> tuple[Prop | type, ...]:
     kind = definition.get("@type") if isinstance(definition, dict) else None
-    return {
+    kinds: dict[str | None, tuple[Prop | type, ...]] = {
         "xsd:string": (STRING,),
         "xsd:dateTime": (DATE_TIME,),
         "xsd:duration": (DURATION,),
@@ -242,7 +242,8 @@ def _expected_kinds(definition: object) -> tuple[Prop | type, ...]:
         "@vocab": (Term,),
         "@id": (Ref, Map),
         None: (Ref, STRING),
-    }[kind]
+    }
+    return kinds[kind]
 
 
 def test_property_kinds_match_context() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from timeledger.sdk import (
+    Activity,
     ActivityEndedError,
     ActivityInProgressError,
     Client,
@@ -20,7 +21,7 @@ from timeledger.testing import FakeClock, FakePlatform
 from .conftest import MATH, USER, make_client
 
 
-def start(client: Client, **kwargs: Any) -> Any:
+def start(client: Client, **kwargs: Any) -> Activity:
     options: dict[str, Any] = {"id": "fractions-1", "name": "Fractions 1", "course": MATH,
                                "user": USER}
     options.update(kwargs)

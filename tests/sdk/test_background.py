@@ -29,10 +29,14 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
 def test_heartbeats_flow_and_end_waits_for_the_ack(fake: FakePlatform) -> None:
     flushed: list[int] = []
     delivered = threading.Event()
+
+    def on_flush(ms: int) -> None:
+        flushed.append(ms)
+        delivered.set()
+
     with make_real(fake, heartbeat_interval=0.05) as client:
         activity = client.activity.start(
-            id="a", name="A", course=MATH, user=USER,
-            on_flush=lambda ms: (flushed.append(ms), delivered.set()))
+            id="a", name="A", course=MATH, user=USER, on_flush=on_flush)
         assert delivered.wait(10)
         receipt = activity.end({"xp_earned": 2})
         assert receipt.delivered is True

@@ -152,7 +152,7 @@ def test_transient_failure_during_isolation_keeps_the_rest_queued(
                 fake.fail(503)
         return original(request)
 
-    fake.handler = handle  # type: ignore[assignment]
+    fake.handler = handle
     result = client.sender.run_once()
     assert (result.rejected, result.failed, result.delivered) == (1, 2, 0)
     assert len(client.pending()) == 2 and len(client.dead_letters()) == 1
@@ -229,7 +229,7 @@ def test_bad_credentials_keep_events_queued(clock: FakeClock) -> None:
 
         return httpx.Response(401, json={"error": "invalid_client"})
 
-    fake.handler = refuse  # type: ignore[assignment]
+    fake.handler = refuse
     with make_client(clock, fake) as client:
         heartbeats(client, clock, 1)
         assert client.sender.run_once().failed == 1

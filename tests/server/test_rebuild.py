@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import tempfile
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from ledger_world import Ledger, activity, at, completion, heartbeat, resend
 from support.platform import StoreLocation, run_cli
 from support.postgres import Backend
 from timeledger.config import TimebackConfig
+from timeledger.server.ingestion import JobResult
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.pipeline.registry import register_courses
@@ -139,7 +141,7 @@ def test_the_stream_exercises_what_rebuild_must_reproduce(backend: Backend,
     statuses: list[str] = []
     original = ledger.send
 
-    def counting_send(*events: dict[str, Any]) -> Any:
+    def counting_send(*events: Mapping[str, Any]) -> JobResult:
         job = original(*events)
         statuses.extend(r.status for r in job.results)
         return job

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,14 +26,38 @@ from web_support import (
     windows,
 )
 
+from support.browser import browser, missing_tool  # noqa: F401 (fixture)
 from support.platform import PlatformProcess
 from timeledger import Client
 
 pytestmark = pytest.mark.browser
 
+REACT_PACKAGES = ("react@18", "react-dom@18")
+
 MONDAY = datetime(2025, 1, 13, 10, 0, tzinfo=UTC)
 WEDNESDAY = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
 LOAD_MARGIN = timedelta(minutes=5)
+
+
+@pytest.fixture(scope="session")
+def react_modules() -> Path:
+    """node_modules holding React 18's UMD builds (installed once with npm, git-ignored)."""
+    modules = REACT_DIR / "node_modules"
+    wanted = [modules / "react" / "umd" / "react.development.js",
+              modules / "react-dom" / "umd" / "react-dom.development.js"]
+    if all(path.is_file() for path in wanted):
+        return modules
+    npm = shutil.which("npm")
+    if npm is None:
+        missing_tool("npm is not installed (needed to install react@18 for the React page test)")
+    REACT_DIR.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [str(npm), "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
+         "--prefix", str(REACT_DIR), *REACT_PACKAGES],
+        capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0 or not all(path.is_file() for path in wanted):
+        missing_tool(f"npm install {' '.join(REACT_PACKAGES)} failed: {result.stderr[-500:]}")
+    return modules
 
 
 @dataclass
@@ -85,7 +111,7 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser: Any, lab: Lab, request: pytest.FixtureRequest
+def visit(browser: Any, lab: Lab, request: pytest.FixtureRequest  # noqa: F811 (fixture)
           ) -> Iterator[Callable[..., Visit]]:
     """Open pages as a fresh learner: visit(path, start=<page clock time>, email=None)."""
     contexts: list[Any] = []
@@ -376,8 +402,11 @@ def test_retries_back_off_then_reach_on_error_and_the_window_goes_with_the_next_
     while not [c for c in tab.calls() if c[0] == "error"]:
         assert stepped < 25000, f"the retries did not run out: {heartbeats(lab.traffic, run_id)}"
         made: int = tab.page.evaluate("window.fetched.length")
-        lab.traffic.wait_for(lambda seen, made=made: len(heartbeats(lab.traffic, run_id)) >= made,
-                             "the backend to answer")
+
+        def answered(seen: list[Seen], made: int = made) -> bool:
+            return len(heartbeats(lab.traffic, run_id)) >= made
+
+        lab.traffic.wait_for(answered, "the backend to answer")
         tab.page.clock.run_for(100)
         stepped += 100
     tab.run((30000 - stepped) / 1000)

@@ -216,7 +216,7 @@ def test_heartbeat_names_the_first_invalid_field(adapter: WebAdapter, client: Cl
     assert queued(client) == []
 
 
-SUBMIT_ERRORS = [
+SUBMIT_ERRORS: list[tuple[dict[str, Any], str, str]] = [
     ({"metrics": None}, "metrics", "Required"),
     ({"metrics": [12]}, "metrics", "Expected object"),
     ({"metrics": {}}, "metrics.xpEarned", "xpEarned is required."),
