@@ -14,11 +14,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
 
 def test_sdk_doc_examples_run(platform: PlatformProcess, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    client_id, secret = platform.create_client("sdk-docs")
-    for name, value in {"BASE_URL": platform.base_url, "CLIENT_ID": client_id,
-                        "CLIENT_SECRET": secret,
-                        "OUTBOX": str(tmp_path / "outbox.sqlite3")}.items():
-        monkeypatch.setenv(f"TIMELEDGER_{name}", value)
+    for variable, value in platform.sdk_environment("sdk-docs",
+                                                    tmp_path / "outbox.sqlite3").items():
+        monkeypatch.setenv(variable, value)
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     assert len(blocks) >= 8
     namespace: dict[str, object] = {}

@@ -132,6 +132,12 @@ class PlatformProcess:
         data = json.loads(out)
         return data["client_id"], data["client_secret"]
 
+    def sdk_environment(self, name: str, outbox: Path) -> dict[str, str]:
+        """The `TIMELEDGER_*` variables that point an SDK client at this platform as `name`."""
+        client_id, secret = self.create_client(name)
+        return {"TIMELEDGER_BASE_URL": self.base_url, "TIMELEDGER_CLIENT_ID": client_id,
+                "TIMELEDGER_CLIENT_SECRET": secret, "TIMELEDGER_OUTBOX": str(outbox)}
+
     def admin_credentials(self) -> tuple[str, str]:
         if self._admin is None:
             self._admin = self.create_client("test-admin")

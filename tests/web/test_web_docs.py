@@ -49,11 +49,9 @@ def run_blocks(namespace: dict[str, Any]) -> dict[str, Any]:
 
 def test_web_doc_examples_run(platform: PlatformProcess, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    client_id, secret = platform.create_client("web-docs")
-    for name, value in {"BASE_URL": platform.base_url, "CLIENT_ID": client_id,
-                        "CLIENT_SECRET": secret,
-                        "OUTBOX": str(tmp_path / "outbox.sqlite3")}.items():
-        monkeypatch.setenv(f"TIMELEDGER_{name}", value)
+    for variable, value in platform.sdk_environment("web-docs",
+                                                    tmp_path / "outbox.sqlite3").items():
+        monkeypatch.setenv(variable, value)
     tag = uuid.uuid4().hex[:8]
     by_cookie = {"email": f"cookie-{tag}@example.edu", "id": f"u-{tag}"}
     by_token = {"email": f"token-{tag}@example.edu"}
