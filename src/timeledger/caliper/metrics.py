@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from timeledger.caliper.bounds import MAX_PCT, count_problem, pct_problem, xp_problem
 from timeledger.caliper.errors import CaliperError, Problem
 
 Naming = Literal["camel", "snake"]
@@ -76,10 +77,14 @@ def metric_problems(values: Mapping[str, object], prefix: str = "metrics", namin
             problems.append(Problem(field("xpEarned"), "xpEarned is required."))
     elif not _is_number(xp):
         problems.append(Problem(field("xpEarned"), "Expected a number."))
+    elif (message := xp_problem(xp)) is not None:  # type: ignore[arg-type]
+        problems.append(Problem(field("xpEarned"), f"xpEarned {message}"))
     for name in COUNT_METRICS:
         value = values.get(name)
         if value is not None and not _is_count(value):
             problems.append(Problem(field(name), f"{name} must be a non-negative integer."))
+        elif value is not None and (message := count_problem(value)) is not None:  # type: ignore[arg-type]
+            problems.append(Problem(field(name), f"{name} {message}"))
     total, correct = values.get("totalQuestions"), values.get("correctQuestions")
     if (total is None) != (correct is None):
         problems.append(
@@ -90,10 +95,20 @@ def metric_problems(values: Mapping[str, object], prefix: str = "metrics", namin
             Problem(field("correctQuestions"), "correctQuestions cannot exceed totalQuestions.")
         )
     pct = values.get("pctComplete")
-    if pct is not None and (not _is_number(pct) or not 0 <= pct <= 100):  # type: ignore[operator]
-        problems.append(
-            Problem(field("pctComplete"), "pctComplete must be a number from 0 to 100."))
+    message = pct_complete_problem(pct)
+    if message is not None:
+        problems.append(Problem(field("pctComplete"), message))
     return problems
+
+
+def pct_complete_problem(value: object) -> str | None:
+    """Why a `pctComplete` is refused (not a number, or outside 0..100), or None when it fits."""
+    if value is None:
+        return None
+    if not _is_number(value):
+        return f"pctComplete must be a number from 0 to {MAX_PCT}."
+    message = pct_problem(value)  # type: ignore[arg-type]
+    return None if message is None else f"pctComplete {message}"
 
 
 def to_camel_keys(values: Mapping[str, object]) -> dict[str, object]:

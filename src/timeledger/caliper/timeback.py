@@ -21,6 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from timeledger.caliper.bounds import (
+    MAX_ATTEMPT,
+    MAX_PCT,
+    MAX_WINDOW_SECONDS,
+    report_problem,
+    window_problem,
+)
 from timeledger.caliper.core.values import is_iri, is_urn_uuid
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT as CALIPER_CONTEXT
 from timeledger.caliper.core.vocabulary import TIMEBACK_PROFILE as TIMEBACK_PROFILE
@@ -34,7 +41,6 @@ SUBJECTS = (
 )
 TIME_ITEM_TYPES = ("active", "inactive", "waste", "unknown", "anti-pattern")
 METRIC_ITEM_TYPES = ("xpEarned", "totalQuestions", "correctQuestions", "masteredUnits")
-MAX_WINDOW_SECONDS = 86400
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")  # \Z, not $: no trailing newline
 
@@ -111,14 +117,14 @@ class MetricItem(_Wire):
 
 
 class ActivityMetricsExtensions(_Wire):
-    pctCompleteApp: Annotated[Number, Field(ge=0, le=100)] | None = None
+    pctCompleteApp: Annotated[Number, Field(ge=0, le=MAX_PCT)] | None = None
 
 
 class ActivityMetricsCollection(_Wire):
     id: Iri | None = None
     type: Literal["TimebackActivityMetricsCollection"]
     items: list[MetricItem]
-    attempt: Annotated[StrictInt, Field(ge=1)] | None = None
+    attempt: Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPT)] | None = None
     extensions: ActivityMetricsExtensions | None = None
 
     @model_validator(mode="after")
@@ -182,6 +188,24 @@ class TimeSpentEvent(_TimebackEvent):
     type: Literal["TimeSpentEvent"]
     action: Literal["SpentTime"]
     generated: TimeSpentMetricsCollection
+
+    @model_validator(mode="after")
+    def _time_within_window(self) -> TimeSpentEvent:
+        """One window of at most a day, holding no more time than it lasts (bounds.py)."""
+        items = self.generated.items
+        for index, item in enumerate(items):
+            if item.startDate and item.endDate:
+                problem = window_problem(parse_utc(item.startDate), parse_utc(item.endDate))
+                if problem is not None:
+                    raise _PathError(f"generated.items[{index}].endDate", problem)
+        window = window_of(self)
+        span = None if window.start is None else (window.start, window.end)
+        found = report_problem(span, [item.value * 1000 for item in items])
+        if found is not None:
+            message, at = found
+            raise _PathError(window.end_path if at is None
+                             else f"generated.items[{at}].value", message)
+        return self
 
 
 TimebackEvent = Annotated[ActivityCompletedEvent | TimeSpentEvent, Field(discriminator="type")]
@@ -296,6 +320,26 @@ class TimebackFacts:
     pct_complete: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time event's window: its earliest startDate (None without one) to its latest endDate,
+    else its eventTime; `end_path` says which property the end came from."""
+
+    start: datetime | None
+    end: datetime
+    end_path: str
+
+
+def window_of(event: TimeSpentEvent) -> Window:
+    items = event.generated.items
+    starts = [parse_utc(item.startDate) for item in items if item.startDate]
+    ends = [(parse_utc(item.endDate), index) for index, item in enumerate(items) if item.endDate]
+    if ends:
+        end, index = max(ends, key=lambda pair: pair[0])
+        return Window(min(starts, default=None), end, f"generated.items[{index}].endDate")
+    return Window(min(starts, default=None), parse_utc(event.eventTime), "eventTime")
+
+
 _SESSION_PREFIX = "urn:uuid:"
 
 
@@ -339,11 +383,10 @@ def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
     }
     if isinstance(event, TimeSpentEvent):
         seconds = {item.type: float(item.value) for item in event.generated.items}
-        starts = [parse_utc(i.startDate) for i in event.generated.items if i.startDate]
-        ends = [parse_utc(i.endDate) for i in event.generated.items if i.endDate]
+        window = window_of(event)
         return TimebackFacts(
-            kind="time", seconds=seconds,
-            window_start=min(starts) if starts else None, window_end=max(ends) if ends else None,
+            kind="time", seconds=seconds, window_start=window.start,
+            window_end=window.end if window.end_path != "eventTime" else None,
             xp_earned=None, total_questions=None, correct_questions=None, mastered_units=None,
             attempt=None, pct_complete=None, **common,
         )

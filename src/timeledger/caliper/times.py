@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from timeledger.caliper.bounds import year_problem
+
 _UTC_TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)$"
 )
@@ -16,7 +18,18 @@ class TimeFormatError(ValueError):
 
 
 def parse_utc(value: object) -> datetime:
-    """Parse `2025-01-15T10:05:00.000Z` (fraction optional, `Z` or `+00:00`), always aware."""
+    """Parse `2025-01-15T10:05:00.000Z` (fraction optional, `Z` or `+00:00`), always aware, in the
+    years the platform reads (bounds.py): event times, send times, windows, query ranges."""
+    moment = parse_utc_any_year(value)
+    problem = year_problem(moment)
+    if problem is not None:
+        raise TimeFormatError(f"Invalid datetime {value!r}: {problem}")
+    return moment
+
+
+def parse_utc_any_year(value: object) -> datetime:
+    """`parse_utc` without the year bound: for Caliper date-time properties the platform only
+    stores (a book's `datePublished` may well be 1865)."""
     if not isinstance(value, str):
         raise TimeFormatError("Expected an ISO-8601 UTC timestamp string")
     return _parse_utc_text(value)
@@ -40,11 +53,12 @@ def _parse_utc_text(value: str) -> datetime:
 
 
 def format_utc(moment: datetime) -> str:
-    """Format as `2025-01-15T10:05:00.000Z` (milliseconds, always UTC)."""
+    """Format as `2025-01-15T10:05:00.000Z` (milliseconds, always UTC, four-digit years)."""
     if moment.tzinfo is None:
         raise ValueError("format_utc needs an aware datetime")
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+            f"{m.microsecond // 1000:03d}Z")
 
 
 def from_epoch_ms(ms: float) -> datetime:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from timeledger.caliper.bounds import widened_start
 from timeledger.caliper.builders import (
     ActivityRef,
     completed_event,
@@ -360,6 +361,7 @@ class Activity:
                     started, ended_at = self._win_wall, self._window_end(now)
                 else:
                     started = self.started_at if self.options is None else ended_at
+                started = widened_start(started, ended_at, override[0] + override[1])
                 event = self._heartbeat_event(started, ended_at, override[0], override[1])
                 items.append((event, "heartbeat", self._watch("heartbeat", round(override[0]))))
                 self._reported_active_ms += round(override[0])

@@ -5,17 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from timeledger.caliper.bounds import MAX_WINDOW_MS, report_problem, year_problem
 from timeledger.caliper.builders import Learner, normalize_run_id
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import METRIC_NAMES, Metrics, metrics_from_mapping
-from timeledger.caliper.timeback import MAX_WINDOW_SECONDS
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.sdk.errors import ValidationError
-
-MAX_WINDOW_MS = MAX_WINDOW_SECONDS * 1000
 
 
 def _snake_message(message: str) -> str:
@@ -76,14 +74,28 @@ def check_time_override(time: object) -> tuple[float, float]:
             raise ValidationError(f"time.{key}", 'Unknown key; expected "active" and "inactive"')
     if "active" not in time:
         raise ValidationError("time.active", "Required: active milliseconds")
-    return (_milliseconds(time["active"], "time.active"),
-            _milliseconds(time.get("inactive", 0), "time.inactive"))
+    amounts = (_milliseconds(time["active"], "time.active"),
+               _milliseconds(time.get("inactive", 0), "time.inactive"))
+    _check_report(None, amounts, ("time.active", "time.inactive"), "time")
+    return amounts
+
+
+def _check_report(window: tuple[datetime, datetime] | None, amounts: tuple[float, float],
+                  fields: tuple[str, str], window_field: str) -> None:
+    """The bounds of one time report (bounds.py): a window of at most a day, holding no more."""
+    found = report_problem(window, amounts)
+    if found is not None:
+        message, index = found
+        raise ValidationError(window_field if index is None else fields[index], message)
 
 
 def _moment(value: object, field: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValidationError(field, "Expected a timezone-aware datetime")
+        problem = year_problem(value.astimezone(UTC))
+        if problem is not None:
+            raise ValidationError(field, problem)
         return value
     try:
         return parse_utc(value)
@@ -116,8 +128,11 @@ def check_record_time(time: object) -> RecordedTime:
     ended = _moment(time["ended_at"], "time.ended_at")
     if ended < started:
         raise ValidationError("time.ended_at", "Expected a time at or after time.started_at")
-    return RecordedTime(started, ended, _milliseconds(time["active_ms"], "time.active_ms"),
-                        _milliseconds(time.get("inactive_ms", 0), "time.inactive_ms"))
+    active = _milliseconds(time["active_ms"], "time.active_ms")
+    inactive = _milliseconds(time.get("inactive_ms", 0), "time.inactive_ms")
+    _check_report((started, ended), (active, inactive), ("time.active_ms", "time.inactive_ms"),
+                  "time.ended_at")
+    return RecordedTime(started, ended, active, inactive)
 
 
 def check_activity(activity: object) -> tuple[str, str, Mapping[str, Any]]:

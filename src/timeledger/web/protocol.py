@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -10,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
+from timeledger.caliper.bounds import MAX_WINDOW_MS, report_problem
 from timeledger.caliper.builders import (
     ActivityRef,
     completed_event,
@@ -18,15 +18,13 @@ from timeledger.caliper.builders import (
     time_spent_event,
 )
 from timeledger.caliper.errors import CaliperError
-from timeledger.caliper.metrics import metrics_from_mapping
-from timeledger.caliper.timeback import MAX_WINDOW_SECONDS
+from timeledger.caliper.metrics import metrics_from_mapping, pct_complete_problem
 from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
 from timeledger.config import AmbiguousCourse, UnknownCourse
 from timeledger.sdk.errors import ConfigurationError, ValidationError
 
 Route = Literal["heartbeat", "submit"]
 ROUTES: tuple[Route, ...] = ("heartbeat", "submit")
-MAX_WINDOW_MS = MAX_WINDOW_SECONDS * 1000
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
@@ -166,11 +164,10 @@ def _process(body: Mapping[str, Any]) -> bool:
 
 def _pct_complete(body: Mapping[str, Any]) -> float | None:
     value = body.get("pctComplete")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _invalid("pctComplete", "Expected number")
-    return min(max(float(value), 0.0), 100.0)
+    message = pct_complete_problem(value)
+    if message is not None:
+        raise _invalid("pctComplete", message)
+    return None if value is None else float(value)
 
 
 def too_large(max_bytes: int) -> Reply:
@@ -224,6 +221,10 @@ def heartbeat(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog
     if ended < started:
         raise _invalid("endedAt", "Expected a time at or after startedAt")
     active_ms, paused_ms = _milliseconds(body, "elapsedMs"), _milliseconds(body, "pausedMs")
+    found = report_problem((started, ended), (active_ms, paused_ms))
+    if found is not None:
+        message, index = found
+        raise _invalid("endedAt" if index is None else ("elapsedMs", "pausedMs")[index], message)
     activity = _activity(catalog, slug, name, course, _process(body))
     event = time_spent_event(
         actor=_actor(catalog, user), activity=activity, run_id=run_id,

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from timeledger.caliper.core import vocabulary as vocab
 from timeledger.caliper.core.entities import STRUCTURAL, check_ref, context_problem
 from timeledger.caliper.core.properties import check_map
-from timeledger.caliper.core.values import date_time_problem, describe, event_id_problem, one_of
+from timeledger.caliper.core.values import describe, event_id_problem, event_time_problem, one_of
 from timeledger.caliper.errors import Problem, join_path
 
 #: Properties whose value is an entity, and the type each takes on a generic `Event`.
@@ -190,7 +190,7 @@ def check_event(item: dict[str, object], path: str, out: list[Problem]) -> None:
         if key == "action":
             _check_action(kind, value, key_path, out)
         elif key == "eventTime":
-            message = date_time_problem(value)
+            message = event_time_problem(value)
             if message is not None:
                 out.append(Problem(key_path, message))
         elif timeback:

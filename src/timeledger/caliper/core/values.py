@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from timeledger.caliper.times import TimeFormatError, parse_utc
+from timeledger.caliper.times import TimeFormatError, parse_utc, parse_utc_any_year
 
 # An absolute IRI: a scheme, a colon, then no whitespace and no character RFC 3987 excludes.
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+\Z")
@@ -59,8 +60,18 @@ def event_id_problem(value: object) -> str | None:
 
 
 def date_time_problem(value: object) -> str | None:
+    """A date-time property the platform only stores: any year Python can hold."""
+    return _time_problem(value, parse_utc_any_year)
+
+
+def event_time_problem(value: object) -> str | None:
+    """An `eventTime`, which the platform reads: within the years of bounds.py."""
+    return _time_problem(value, parse_utc)
+
+
+def _time_problem(value: object, parse: Callable[[object], object]) -> str | None:
     try:
-        parse_utc(value)
+        parse(value)
     except TimeFormatError as exc:
         if not isinstance(value, str):
             return f"Expected an ISO 8601 UTC date-time string; {describe(value)}"
