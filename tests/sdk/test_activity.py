@@ -212,10 +212,19 @@ def test_end_time_override_replaces_the_open_window(
     activity = start(client)
     clock.advance(20)
     activity.end({"xp_earned": 1}, time={"active": 90_000, "inactive": 5_000})
+    # 95 s do not fit the 5 s open window (bounds: its length + 1 s), so it starts 95 s back
     assert windows(fake) == [
         ("2025-01-15T10:00:00.000Z", "2025-01-15T10:00:15.000Z", 15.0, 0.0),
-        ("2025-01-15T10:00:15.000Z", "2025-01-15T10:00:20.000Z", 90.0, 5.0),
+        ("2025-01-15T09:58:45.000Z", "2025-01-15T10:00:20.000Z", 90.0, 5.0),
     ]
+
+
+def test_end_time_override_that_fits_keeps_the_open_window(
+        client: Client, clock: FakeClock, fake: FakePlatform) -> None:
+    activity = start(client)
+    clock.advance(20)
+    activity.end({"xp_earned": 1}, time={"active": 5_000, "inactive": 1_000})  # 5 s + 1 s slack
+    assert windows(fake)[-1] == ("2025-01-15T10:00:15.000Z", "2025-01-15T10:00:20.000Z", 5.0, 1.0)
 
 
 def test_time_false_sends_no_time_unless_overridden(

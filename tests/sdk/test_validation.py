@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from timeledger.caliper.builders import envelope
+from timeledger.caliper.envelope import check_envelope
 from timeledger.sdk import Client, Metrics, TimeOptions, ValidationError
-from timeledger.testing import FakeClock
+from timeledger.testing import FakeClock, FakePlatform
 
 from .conftest import MATH, USER
 
 ACTIVITY = {"id": "fractions-1", "name": "Fractions 1", "course": MATH}
+
+
+def assert_the_platform_accepts(fake: FakePlatform) -> None:
+    """What the SDK sent passes the platform's own wire checks (FakePlatform does not run them)."""
+    sent = list(fake.events.values())
+    parsed = check_envelope(envelope("https://app.example.com", sent, datetime.now(UTC)))
+    assert len(parsed.timeback) == len(sent) > 0
 
 
 @pytest.mark.parametrize(("metrics", "field", "message"), [
@@ -34,6 +44,20 @@ ACTIVITY = {"id": "fractions-1", "name": "Fractions 1", "course": MATH}
     (Metrics(xp_earned=1, pct_complete=-1),
      "metrics.pct_complete", "pct_complete must be a number from 0 to 100."),
     ({"xp_earned": 1, "score": 3}, "metrics.score", "Unknown metric 'score'"),
+    ({"xp_earned": 1_000_000.001}, "metrics.xp_earned",
+     "xp_earned must be a number from -1000000 to 1000000."),
+    ({"xp_earned": -1_000_000.001}, "metrics.xp_earned",
+     "xp_earned must be a number from -1000000 to 1000000."),
+    ({"xp_earned": 1e308}, "metrics.xp_earned",
+     "xp_earned must be a number from -1000000 to 1000000."),
+    ({"xp_earned": 1, "total_questions": 1_000_001, "correct_questions": 1},
+     "metrics.total_questions", "total_questions must be at most 1000000."),
+    ({"xp_earned": 1, "total_questions": 1_000_000, "correct_questions": 1_000_001},
+     "metrics.correct_questions", "correct_questions must be at most 1000000."),
+    ({"xp_earned": 1, "mastered_units": 1_000_001},
+     "metrics.mastered_units", "mastered_units must be at most 1000000."),
+    ({"xp_earned": 1, "pct_complete": 100.001},
+     "metrics.pct_complete", "pct_complete must be a number from 0 to 100."),
     ([1, 2], "metrics", "Expected a dict of metrics or timeledger.Metrics"),
 ])
 def test_metric_rules(client: Client, clock: FakeClock, metrics: Any, field: str,
@@ -58,11 +82,25 @@ def test_negative_xp_is_a_correction_and_allowed(client: Client) -> None:
     assert receipt.delivered is True
 
 
+@pytest.mark.parametrize("metrics", [
+    {"xp_earned": 1_000_000, "total_questions": 1_000_000, "correct_questions": 1_000_000,
+     "mastered_units": 1_000_000, "pct_complete": 100},
+    {"xp_earned": -1_000_000, "total_questions": 0, "correct_questions": 0, "mastered_units": 0,
+     "pct_complete": 0},
+])
+def test_metrics_at_the_bounds_are_sent(client: Client, fake: FakePlatform,
+                                        metrics: dict[str, float]) -> None:
+    receipt = client.activity.record(user=USER, activity=ACTIVITY, metrics=metrics)
+    assert receipt.delivered is True
+    assert_the_platform_accepts(fake)
+
+
 @pytest.mark.parametrize(("time", "field"), [
     ({"active": -1}, "time.active"),
     ({"inactive": 5}, "time.active"),
     ({"active": 1, "inactive": "x"}, "time.inactive"),
     ({"active": 86_400_001}, "time.active"),
+    ({"active": 86_400_000, "inactive": 1}, "time.inactive"),  # a window-less report: 24 h
     ({"active": 1, "paused": 2}, "time.paused"),
     (5, "time"),
 ])
@@ -83,6 +121,19 @@ def test_time_override_rules(client: Client, time: Any, field: str) -> None:
     ({"started_at": "2025-01-15T11:00:00Z", "ended_at": "2025-01-15T11:00:05Z",
       "active_ms": -5}, "time.active_ms"),
     ({"active": 5}, "time.active"),
+    # bounds: years 1970-2999, a window of at most a day, no more time than it lasts + 1 s
+    ({"started_at": "1969-12-31T23:59:59.999Z", "ended_at": "1970-01-01T00:00:05Z",
+      "active_ms": 5}, "time.started_at"),
+    ({"started_at": datetime(1, 1, 1, tzinfo=UTC), "ended_at": "1970-01-01T00:00:05Z",
+      "active_ms": 5}, "time.started_at"),
+    ({"started_at": "2999-12-31T23:59:59Z", "ended_at": datetime(3000, 1, 1, tzinfo=UTC),
+      "active_ms": 5}, "time.ended_at"),
+    ({"started_at": "2025-01-15T10:00:00Z", "ended_at": "2025-01-16T10:00:00.001Z",
+      "active_ms": 5}, "time.ended_at"),
+    ({"started_at": "2025-01-15T10:00:00Z", "ended_at": "2025-01-15T10:00:05Z",
+      "active_ms": 6_001}, "time.active_ms"),
+    ({"started_at": "2025-01-15T10:00:00Z", "ended_at": "2025-01-15T10:00:00.001Z",
+      "active_ms": 1, "inactive_ms": 1_001}, "time.inactive_ms"),
 ])
 def test_record_time_rules(client: Client, time: Any, field: str) -> None:
     with pytest.raises(ValidationError) as info:
@@ -90,6 +141,25 @@ def test_record_time_rules(client: Client, time: Any, field: str) -> None:
                                time=time)
     assert info.value.field == field
     assert client.pending() == []
+
+
+@pytest.mark.parametrize("time", [
+    {"started_at": "2025-01-15T10:00:00Z", "ended_at": "2025-01-15T10:00:05Z",
+     "active_ms": 4_000, "inactive_ms": 2_000},  # 5 s + the 1 s slack
+    {"started_at": datetime(1970, 1, 1, tzinfo=UTC), "ended_at": "1970-01-02T00:00:00Z",
+     "active_ms": 86_400_000, "inactive_ms": 1_000},
+    {"started_at": "2999-12-31T00:00:00Z", "ended_at": "2999-12-31T23:59:59.999Z",
+     "active_ms": 1},
+])
+def test_record_time_at_the_bounds_is_sent(client: Client, fake: FakePlatform,
+                                           time: dict[str, Any]) -> None:
+    receipt = client.activity.record(user=USER, activity=ACTIVITY, metrics={"xp_earned": 1},
+                                     time=time)
+    assert receipt.delivered is True
+    assert_the_platform_accepts(fake)
+    [window] = [e["generated"]["items"][0] for e in fake.events.values() if e["type"] == "TimeSpentEvent"]
+    assert (window["startDate"][:4], window["endDate"][:4]) == (
+        str(time["started_at"])[:4], str(time["ended_at"])[:4])
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [

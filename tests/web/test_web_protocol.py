@@ -201,7 +201,36 @@ HEARTBEAT_ERRORS = [
     ({"pausedMs": None}, "pausedMs", "Required"),
     ({"pausedMs": 86_400_001}, "pausedMs", "Expected at most 86400000 (one day)"),
     ({"process": "yes"}, "process", "Expected boolean"),
+    # bounds (docs/bounds.md): years, a window of at most a day, time within its window + 1 s
+    ({"startedAt": "1969-12-31T23:59:59.999Z"}, "startedAt", "Invalid datetime"),
+    ({"endedAt": "3000-01-01T00:00:00.000Z"}, "endedAt", "Invalid datetime"),
+    ({"endedAt": "2025-01-16T10:00:00.001Z", "elapsedMs": 0, "pausedMs": 0}, "endedAt",
+     "A window may span at most 24 hours; this one spans 1 day, 0:00:00.001000"),
+    ({"elapsedMs": 301_001, "pausedMs": 0}, "elapsedMs",
+     "Time may total at most the window's length plus 1000 ms (301000 ms here)"),
+    ({"elapsedMs": 290_500, "pausedMs": 10_501}, "pausedMs",
+     "Time may total at most the window's length plus 1000 ms (301000 ms here)"),
+    ({"endedAt": "2025-01-15T10:00:00.001Z", "elapsedMs": 86_400_000}, "elapsedMs",
+     "Time may total at most the window's length plus 1000 ms (1001 ms here)"),
 ]
+
+
+@pytest.mark.parametrize("changes", [
+    {"elapsedMs": 301_000, "pausedMs": 0},  # the window's 300 s plus the 1 s slack
+    {"elapsedMs": 290_500, "pausedMs": 10_500},
+    {"startedAt": "1970-01-01T00:00:00.000Z", "endedAt": "1970-01-02T00:00:00.000Z",
+     "elapsedMs": 86_400_000, "pausedMs": 1000},
+    {"startedAt": "2999-12-31T23:55:00.000Z", "endedAt": "2999-12-31T23:59:59.999Z"},
+])
+def test_heartbeat_at_the_bounds_is_accepted(adapter: WebAdapter, client: Client,
+                                             changes: dict[str, Any]) -> None:
+    body = heartbeat_body(**changes)
+
+    assert send(adapter, "heartbeat", body) == Reply(204)
+
+    [event] = queued(client, body["runId"])
+    assert event["eventTime"] == body["endedAt"]
+    assert event["generated"]["items"][0]["startDate"] == body["startedAt"]
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), HEARTBEAT_ERRORS)
@@ -232,7 +261,20 @@ SUBMIT_ERRORS: list[tuple[dict[str, Any], str, str]] = [
      " masteredUnits, pctComplete"),
     ({"metrics": {"xpEarned": 1, "pctComplete": 101}}, "metrics.pctComplete",
      "pctComplete must be a number from 0 to 100."),
-    ({"pctComplete": "40"}, "pctComplete", "Expected number"),
+    ({"pctComplete": "40"}, "pctComplete", "pctComplete must be a number from 0 to 100."),
+    ({"pctComplete": 100.001}, "pctComplete", "pctComplete must be a number from 0 to 100."),
+    ({"pctComplete": -0.001}, "pctComplete", "pctComplete must be a number from 0 to 100."),
+    ({"metrics": {"xpEarned": 1_000_000.001}}, "metrics.xpEarned",
+     "xpEarned must be a number from -1000000 to 1000000."),
+    ({"metrics": {"xpEarned": -1_000_001}}, "metrics.xpEarned",
+     "xpEarned must be a number from -1000000 to 1000000."),
+    ({"metrics": {"xpEarned": 1e308}}, "metrics.xpEarned",
+     "xpEarned must be a number from -1000000 to 1000000."),
+    ({"metrics": {"xpEarned": 1, "totalQuestions": 1_000_001, "correctQuestions": 0}},
+     "metrics.totalQuestions", "totalQuestions must be at most 1000000."),
+    ({"metrics": {"xpEarned": 1, "masteredUnits": 1_000_001}}, "metrics.masteredUnits",
+     "masteredUnits must be at most 1000000."),
+    ({"endedAt": "0500-06-01T12:00:00.000Z"}, "endedAt", "Invalid datetime"),
     ({"runId": "3f0c6a52"}, "runId", "Expected UUID"),
     ({"endedAt": "yesterday"}, "endedAt", "Invalid datetime"),
 ]
@@ -250,15 +292,22 @@ def test_submit_names_the_first_invalid_field(adapter: WebAdapter, client: Clien
     assert queued(client) == []
 
 
-@pytest.mark.parametrize(("given", "sent"), [(140, 100), (-5, 0), (62.5, 62.5)])
-def test_pct_complete_is_clamped_to_0_100(adapter: WebAdapter, client: Client, given: float,
-                                          sent: float) -> None:
-    body = submit_body(pctComplete=given)
+@pytest.mark.parametrize(("pct", "xp", "count"), [
+    (0, -1_000_000, 0), (100, 1_000_000, 1_000_000), (62.5, 0.5, 7)])
+def test_submit_at_the_bounds_is_accepted(adapter: WebAdapter, client: Client, pct: float,
+                                          xp: float, count: int) -> None:
+    """pctComplete is refused past 0..100 (above), never clamped: what fits is sent as given."""
+    body = submit_body(pctComplete=pct, metrics={
+        "xpEarned": xp, "totalQuestions": count, "correctQuestions": count,
+        "masteredUnits": count})
 
     assert send(adapter, "submit", body).status == 204
 
     [event] = queued(client, body["runId"])
-    assert event["generated"]["extensions"] == {"pctCompleteApp": sent}
+    assert event["generated"]["extensions"] == {"pctCompleteApp": pct}
+    assert {i["type"]: i["value"] for i in event["generated"]["items"]} == {
+        "xpEarned": xp, "totalQuestions": count, "correctQuestions": count,
+        "masteredUnits": count}
 
 
 def test_submit_without_pct_complete_or_questions(adapter: WebAdapter, client: Client) -> None:
