@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from timeledger.server.api import auth, events, ingest, jobs
+from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import install_error_handlers
 from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
@@ -33,6 +34,7 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(module.router)
     _include_optional(app, "timeledger.server.api.queries")
     _include_optional(app, "timeledger.server.dashboard")
+    declare_error_responses(app)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -13,9 +14,11 @@ from timeledger.caliper.errors import Problem
 from timeledger.server import queries
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.errors import ApiError
+from timeledger.server.queries import read_models
 from timeledger.server.store.credentials import AccessToken
 
 T = TypeVar("T")
+# Every answer is checked against its read model; `projected_through` appears once it is set.
 router = APIRouter(prefix="/api/v1", tags=["queries"])
 Reader = Annotated[AccessToken, Depends(require_scope("reports:read"))]
 
@@ -37,24 +40,27 @@ def _learner(conn: sa.Connection, learner: str | None) -> str | None:
     return None if not learner else queries.resolve_learner(conn, learner)
 
 
-@router.get("/learners", summary="Every learner with totals")
+@router.get("/learners", summary="Every learner with totals",
+            response_model=read_models.LearnerList, response_model_exclude_unset=True)
 def learners(request: Request, _token: Reader) -> dict[str, Any]:
     return {"learners": _read(request, queries.list_learners)}
 
 
 @router.get("/learners/{learner:path}/summary",
-            summary="A learner's days, totals and goals (learner: email or actor id)")
+            summary="A learner's days, totals and goals (learner: email or actor id)",
+            response_model=read_models.LearnerSummary, response_model_exclude_unset=True)
 def learner_summary(
     learner: str, request: Request, _token: Reader,
-    date_from: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
-    date_to: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")] = None,
+    date_from: Annotated[date | None, Query(alias="from", description="First day")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="Last day")] = None,
     course: Annotated[str | None, Query(description="Only this course id")] = None,
 ) -> dict[str, Any]:
     return _read(request, lambda conn: queries.learner_summary(
         conn, learner, date_from, date_to, course or None))
 
 
-@router.get("/runs", summary="Runs, most recently seen first")
+@router.get("/runs", summary="Runs, most recently seen first",
+            response_model=read_models.RunList, response_model_exclude_unset=True)
 def runs(request: Request, _token: Reader,
          learner: Annotated[str | None, Query(description="Email or actor id")] = None,
          course: str | None = None,
@@ -63,12 +69,14 @@ def runs(request: Request, _token: Reader,
         conn, _learner(conn, learner), course or None, limit))}
 
 
-@router.get("/runs/{run_id}", summary="One run: time, windows, sessions, completion, flags")
+@router.get("/runs/{run_id}", summary="One run: time, windows, sessions, completion, flags",
+            response_model=read_models.RunDetail, response_model_exclude_unset=True)
 def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return _read(request, lambda conn: queries.get_run(conn, run_id))
 
 
-@router.get("/gradebook", summary="Line items, results per attempt, and course progress")
+@router.get("/gradebook", summary="Line items, results per attempt, and course progress",
+            response_model=read_models.Gradebook, response_model_exclude_unset=True)
 def gradebook(request: Request, _token: Reader,
               learner: Annotated[str | None, Query(description="Email or actor id")] = None,
               course: str | None = None) -> dict[str, Any]:
@@ -76,7 +84,8 @@ def gradebook(request: Request, _token: Reader,
         conn, _learner(conn, learner), course or None))
 
 
-@router.get("/flags", summary="Flags, newest first")
+@router.get("/flags", summary="Flags, newest first",
+            response_model=read_models.FlagList, response_model_exclude_unset=True)
 def flags(request: Request, _token: Reader,
           learner: Annotated[str | None, Query(description="Email or actor id")] = None,
           run: Annotated[str | None, Query(description="Run id")] = None,
@@ -90,17 +99,20 @@ def flags(request: Request, _token: Reader,
     return {"flags": _read(request, load)}
 
 
-@router.get("/courses", summary="Every course with totals and progress")
+@router.get("/courses", summary="Every course with totals and progress",
+            response_model=read_models.CourseList, response_model_exclude_unset=True)
 def courses(request: Request, _token: Reader) -> dict[str, Any]:
     return {"courses": _read(request, queries.list_courses)}
 
 
-@router.get("/courses/{course_id:path}", summary="One course with totals and progress")
+@router.get("/courses/{course_id:path}", summary="One course with totals and progress",
+            response_model=read_models.CourseDetail, response_model_exclude_unset=True)
 def course(course_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return _read(request, lambda conn: queries.get_course(conn, course_id))
 
 
-@router.get("/overview", summary="Per-day totals across all learners, ending today")
+@router.get("/overview", summary="Per-day totals across all learners, ending today",
+            response_model=read_models.Overview, response_model_exclude_unset=True)
 def overview(request: Request, _token: Reader,
              days: Annotated[int, Query(ge=1, le=366)] = 14) -> dict[str, Any]:
     platform = platform_of(request)

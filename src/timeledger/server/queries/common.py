@@ -54,10 +54,12 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else format_utc(moment)
 
 
-def check_date(name: str, value: str | None) -> str | None:
-    """A YYYY-MM-DD parameter (as learner days store them), or None when absent."""
+def check_date(name: str, value: date | str | None) -> str | None:
+    """A day as learner days store it (YYYY-MM-DD), from a date or its text; None when absent."""
     if value is None or value == "":
         return None
+    if isinstance(value, date):
+        return value.isoformat()
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
@@ -67,7 +69,8 @@ def check_date(name: str, value: str | None) -> str | None:
     return parsed.isoformat()
 
 
-def check_range(date_from: str | None, date_to: str | None) -> tuple[str | None, str | None]:
+def check_range(date_from: date | str | None,
+                date_to: date | str | None) -> tuple[str | None, str | None]:
     start, end = check_date("from", date_from), check_date("to", date_to)
     if start is not None and end is not None and start > end:
         raise InvalidParameter("from", f"from ({start}) is after to ({end})")

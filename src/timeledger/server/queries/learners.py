@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,8 +103,9 @@ def _goals_met(goals: dict[str, float], day: dict[str, int]) -> dict[str, bool |
     return met
 
 
-def learner_summary(conn: sa.Connection, learner: str, date_from: str | None = None,
-                    date_to: str | None = None, course: str | None = None) -> dict[str, Any]:
+def learner_summary(conn: sa.Connection, learner: str, date_from: date | str | None = None,
+                    date_to: date | str | None = None,
+                    course: str | None = None) -> dict[str, Any]:
     """A learner's days (in the platform's time zone) from `date_from` to `date_to` (inclusive,
     YYYY-MM-DD, both optional), optionally for one course.
 

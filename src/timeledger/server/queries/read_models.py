@@ -1,0 +1,283 @@
+"""The shapes the queries return, as pydantic models: the query API's typed responses.
+
+The query functions build plain dicts (the dashboard reads them as such); the API declares these
+models as its `response_model`, so `/openapi.json` shows every field and a dict that drifts from
+its model (a field missing, renamed or extra) fails loudly in the tests instead of in a client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Number = int | float
+"""XP and goals: whole numbers stay integers in JSON, fractions are floats."""
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectedThrough(ReadModel):
+    """How far projection had got when the answer was read: the last applied event."""
+
+    seq: int
+    event_time: str | None
+
+
+class Projected(ReadModel):
+    """A top-level response, which may say how far projection had got."""
+
+    projected_through: ProjectedThrough | None = None
+
+
+class SumFigures(ReadModel):
+    """Learner-day sums in the API's units (a day, a date range, a course)."""
+
+    active_minutes: float
+    inactive_minutes: float
+    xp: Number
+    completions: int
+    total_questions: int
+    correct_questions: int
+    accuracy: float | None = Field(description="Percent correct, None without questions")
+    mastered_units: int
+
+
+class LearnerTotals(SumFigures):
+    days_active: int
+
+
+class ListedLearnerTotals(LearnerTotals):
+    runs: int
+    flags: int
+
+
+class LearnerIdentity(ReadModel):
+    email: str
+    name: str | None
+    actor_ids: list[str]
+    first_seen: str | None
+    last_seen: str | None
+
+
+class ListedLearner(LearnerIdentity):
+    totals: ListedLearnerTotals
+
+
+class LearnerList(Projected):
+    learners: list[ListedLearner]
+
+
+class DateRange(ReadModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    date_from: dt.date | None = Field(alias="from")
+    date_to: dt.date | None = Field(alias="to")
+
+
+class LearnerDay(SumFigures):
+    date: dt.date
+    courses: list[str]
+    goals_met: dict[str, dict[str, bool | None]] = Field(
+        description="Per course id, per goal: met, or None when the day has no value for it")
+
+
+class LearnerSummary(Projected):
+    learner: LearnerIdentity
+    range: DateRange
+    course: str | None
+    totals: LearnerTotals
+    days: list[LearnerDay]
+
+
+class Flag(ReadModel):
+    key: str
+    kind: str
+    run_id: str | None
+    learner: str
+    course_id: str | None
+    event_ids: list[str]
+    reason: str
+    occurrences: int
+    event_time: str | None
+    seq: int | None
+
+
+class FlagList(Projected):
+    flags: list[Flag]
+
+
+class RunLearner(ReadModel):
+    email: str
+    name: str | None
+    actor_id: str
+
+
+class ActivityRef(ReadModel):
+    id: str
+    name: str | None
+
+
+class CourseRef(ReadModel):
+    id: str
+    name: str
+
+
+class RunCompletion(ReadModel):
+    event_id: str
+    time: str | None
+    attempt: int | None
+    xp: Number
+    total_questions: int | None
+    correct_questions: int | None
+    accuracy: float | None
+    mastered_units: int | None
+    pct_complete: float | None
+
+
+class RunSummary(ReadModel):
+    run_id: str
+    learner: RunLearner
+    activity: ActivityRef
+    course: CourseRef
+    subject: str
+    app_name: str
+    first_seen: str
+    last_seen: str
+    active_seconds: float
+    inactive_seconds: float
+    other_seconds: float
+    active_minutes: float
+    heartbeats: int
+    sessions: int
+    completed: bool
+    completions: int
+    completion: RunCompletion | None
+    xp_earned: Number
+
+
+class RunList(Projected):
+    runs: list[RunSummary]
+
+
+class SessionDay(ReadModel):
+    date: dt.date
+    active_seconds: float
+    inactive_seconds: float
+
+
+class RunWindow(ReadModel):
+    event_id: str
+    start: str | None
+    end: str | None
+    active_seconds: float
+    inactive_seconds: float
+    other_seconds: float
+    bounds: Literal["reported", "estimated"]
+    overlaps_event_id: str | None
+
+
+class RunDetail(RunSummary, Projected):
+    session_days: list[SessionDay]
+    windows: list[RunWindow]
+    flags: list[Flag]
+
+
+class GradeResult(ReadModel):
+    learner: str
+    attempt: int
+    score: float | None
+    total_questions: int | None
+    correct_questions: int | None
+    xp: Number
+    mastered_units: int | None
+    pct_complete: float | None
+    score_date: str | None
+    event_id: str
+    run_id: str | None
+
+
+class LineItem(ReadModel):
+    course_id: str
+    course_name: str
+    activity_id: str
+    activity_name: str | None
+    subject: str
+    app_name: str
+    results: list[GradeResult]
+    mean_score: float | None
+
+
+class CourseProgressEntry(ReadModel):
+    learner: str
+    course_id: str
+    course_name: str
+    progress: float | None
+    source: Literal["pctCompleteApp", "masteredUnits"] | None
+    pct_complete: float | None
+    mastered_units: int
+    total_lessons: int | None
+    completions: int
+    xp: Number
+
+
+class Gradebook(Projected):
+    line_items: list[LineItem]
+    progress: list[CourseProgressEntry]
+
+
+class CourseProgress(ReadModel):
+    learners: int
+    average: float | None
+
+
+class Course(SumFigures):
+    course_id: str
+    name: str
+    subject: str
+    grade: int | None
+    course_code: str | None
+    app_name: str
+    registered: bool
+    goals: dict[str, Number]
+    total_lessons: int | None
+    total_xp: Number | None
+    learners: int
+    progress: CourseProgress
+
+
+class CourseList(Projected):
+    courses: list[Course]
+
+
+class CourseDetail(Course, Projected):
+    pass
+
+
+class OverviewSeries(ReadModel):
+    active_learners: list[int]
+    active_minutes: list[float]
+    xp: list[Number]
+    completions: list[int]
+    accuracy: list[float | None]
+    flags: list[int]
+
+
+class OverviewFigures(ReadModel):
+    active_learners: int
+    active_minutes: float
+    xp: Number
+    completions: int
+    accuracy: float | None
+    flags: int
+
+
+class Overview(Projected):
+    dates: list[dt.date]
+    series: OverviewSeries
+    today: OverviewFigures
+    window: OverviewFigures
+    recent_flags: list[Flag]
