@@ -162,12 +162,35 @@ class PlatformProcess:
                             headers={"Authorization": f"Bearer {self.token()}"})
 
     def send(self, envelope: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
+        """POST an envelope; once accepted, wait (long poll) until its job is projected."""
         body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
         with self.http() as client:
-            return client.post("/caliper/event", content=body,
-                               headers={"Content-Type": "application/json", **headers})
+            reply = client.post("/caliper/event", content=body,
+                                headers={"Content-Type": "application/json", **headers})
+            if reply.status_code == 200:
+                self.wait_for_job(reply.json()["jobId"], client)
+            return reply
+
+    def wait_for_job(self, job_id: str, client: httpx.Client | None = None) -> dict[str, Any]:
+        """The job once completed (`GET /jobs/{id}/status?wait=30`)."""
+        if client is None:
+            with self.http() as own:
+                return self.wait_for_job(job_id, own)
+        job: dict[str, Any] = client.get(f"/jobs/{job_id}/status",
+                                         params={"wait": 30}).json()["job"]
+        if job["state"] != "completed":
+            raise AssertionError(f"job {job_id} still {job['state']} after 30 s")
+        return job
+
+    def settle(self) -> dict[str, Any]:
+        """Wait until everything appended so far is projected; returns `projected_through`."""
+        through: dict[str, Any] = self.get("/api/v1/projection")["projected_through"]
+        return through
 
     def get(self, path: str, **params: Any) -> Any:
+        """GET with every scope; query API reads are consistent (they wait for the projector)."""
+        if path.startswith("/api/v1/"):
+            params.setdefault("consistent", "true")
         with self.http() as client:
             reply = client.get(path, params=params)
             reply.raise_for_status()

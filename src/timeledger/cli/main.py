@@ -14,6 +14,7 @@ COMMANDS = {
     "import": "timeledger.cli.transfer:import_",
     "export": "timeledger.cli.transfer:export",
     "rebuild": "timeledger.cli.rebuild:rebuild_command",
+    "project": "timeledger.cli.project:project",
     "courses": "timeledger.cli.courses:courses",
     "conformance": "timeledger.cli.conformance:conformance",
     "db": "timeledger.cli.db:db",

@@ -46,7 +46,7 @@ def rebuild_command(db_url: str | None, data_dir: Path | None, timezone: str | N
                       TimeElapsedColumn(), console=console, disable=quiet) as bar:
             task = bar.add_task("replay", total=total)
             report = rebuild(platform.engine, PipelineSettings(timezone=zone), batch_size,
-                             progress=lambda n: bar.advance(task, n))
+                             progress=lambda n: bar.advance(task, n), now=platform.now)
         with platform.engine.begin() as conn:
             write_setting(conn, TIMEZONE_KEY, zone)
     finally:

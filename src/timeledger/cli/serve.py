@@ -19,8 +19,9 @@ from timeledger.cli.options import (
     timezone_option,
     timezone_settings,
 )
+from timeledger.cli.projector_processes import ProjectorProcesses
 from timeledger.server.app import create_app
-from timeledger.server.platform import open_platform
+from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
 from timeledger.server.store.migrate import SchemaError
 from timeledger.server.store.platform_settings import TimezoneMismatch
@@ -42,14 +43,20 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--demo", is_flag=True, help="Fill an empty data dir with a realistic school week.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Server processes (PostgreSQL only; SQLite has one writer).")
+@click.option("--projectors", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Projector processes to start beside the API (0: they run elsewhere, with "
+                   "`timeledger project`). More than one needs PostgreSQL.")
 def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str | None,
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
-          workers: int) -> None:
+          workers: int, projectors: int) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
     url, folder = resolve_db_url(db_url, data_dir)
     if workers > 1 and url.startswith("sqlite"):
         raise click.BadParameter("more than one worker needs PostgreSQL (--db postgresql://...); "
                                  "SQLite has a single writer", param_hint="--workers")
+    if projectors > 1 and url.startswith("sqlite"):
+        raise click.BadParameter("more than one projector needs PostgreSQL; SQLite has a single "
+                                 "writer", param_hint="--projectors")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     public_url = f"http://{shown_host}:{port}"
     settings = Settings(db_url=url, data_dir=folder, **timezone_settings(timezone),
@@ -81,6 +88,14 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
         f"  Database:         {_display_url(url)}",
         soft_wrap=True,  # URLs must stay whole when the output is a log file
     )
+    projector_processes = ProjectorProcesses(url, projectors).start()
+    try:
+        _run_api(platform, settings, host, port, workers)
+    finally:
+        projector_processes.stop()
+
+
+def _run_api(platform: Platform, settings: Settings, host: str, port: int, workers: int) -> None:
     if workers > 1:  # each worker process opens its own platform from the environment
         platform.close()
         values = dataclasses.asdict(settings)

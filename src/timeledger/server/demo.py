@@ -435,6 +435,7 @@ def fill_demo(platform: Platform, console: Console) -> int:
         for raw, size in batches:
             platform.ingestor.ingest(parse_envelope(raw), client_id="demo")
             progress.advance(task, size)
+    platform.project_pending()  # browsable at once, before serve's projector has started
     learners = len({e["actor"]["email"] for _, e in plan.items})
     console.print(f"[green]demo:[/] {total:,} events for {learners} learners in {courses} "
                   f"courses, the last {SCHOOL_DAYS} days up to now")

@@ -1,4 +1,4 @@
-"""Turn checked envelopes into stored events and projections, exactly once, in one transaction."""
+"""Append checked envelopes to the event log, exactly once: the request path's whole work."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.caliper.envelope import Envelope
-from timeledger.caliper.timeback import TimebackFacts, facts_of
+from timeledger.caliper.timeback import run_id_of
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
-from timeledger.server.pipeline import PipelineSettings, StoredTimebackEvent, project_events
 from timeledger.server.store import commit_order
 from timeledger.server.store.database import insert
+from timeledger.server.store.log_positions import Needs, Position, needs_to_json
+from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.schema import events, jobs
 
-ResultStatus = Literal["stored", "duplicate", "conflict", "duplicate_window",
-                       "duplicate_completion"]
+#: At append time; the projector may later turn `stored` into duplicate_window or
+#: duplicate_completion (pipeline/job_results.py).
+ResultStatus = Literal["stored", "duplicate", "conflict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +80,9 @@ def _actor(item: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _row(item: dict[str, Any], is_timeback: bool, facts: TimebackFacts | None,
+def _row(item: dict[str, Any], run_id: str | None, partition: int | None,
          sensor: str, received_at: datetime, job_id: str) -> dict[str, Any]:
-    is_event = "action" in item or is_timeback
+    is_event = "action" in item or partition is not None
     actor_id, email = _actor(item)
     profile = item.get("profile")
     digest = body_hash(item)
@@ -93,12 +95,13 @@ def _row(item: dict[str, Any], is_timeback: bool, facts: TimebackFacts | None,
         "profile": profile if isinstance(profile, str) else None,
         "actor_id": actor_id if isinstance(actor_id, str) else None,
         "learner_email": email,
-        "run_id": facts.run_id if facts is not None else None,
+        "run_id": run_id,
         "event_time": _event_time(item),
         "sensor": sensor,
         "received_at": received_at,
         "job_id": job_id,
         "body": orjson.dumps(item).decode(),
+        "partition": partition,
     }
 
 
@@ -126,16 +129,16 @@ class _Submission:
 class Ingestor:
     """Appends envelopes. Event ids are unique in the store, so a resend is a no-op success.
 
-    Concurrent envelopes are group-committed: one transaction appends and projects them all,
-    and each caller gets its own job once that transaction has committed."""
+    Concurrent envelopes are group-committed: one transaction appends them all, and each caller
+    gets its own job once that transaction has committed. Projection happens afterwards, in the
+    projector (pipeline/projector.py); the job says when it is done."""
 
-    def __init__(self, engine: Engine, settings: PipelineSettings,
-                 now: Callable[[], datetime],
+    def __init__(self, engine: Engine, now: Callable[[], datetime],
                  after_commit: Callable[[], None] | None = None) -> None:
         self._engine = engine
-        self._settings = settings
         self._now = now
         self._after_commit = after_commit
+        self._partitions = partition_count(engine.dialect.name)
         self._group: GroupCommit[_Submission, JobResult] = GroupCommit(
             self._write, lambda s: len(s.envelope.data), GROUP_COMMIT_ITEMS)
 
@@ -158,68 +161,91 @@ class Ingestor:
                     raise
         raise AssertionError("unreachable")
 
+    def _rows(self, envelope: Envelope, received_at: datetime,
+              job_id: str) -> list[dict[str, Any]]:
+        rows = []
+        for index, item in enumerate(envelope.data):
+            event = envelope.timeback.get(index)
+            if event is None:
+                rows.append(_row(item, None, None, envelope.sensor, received_at, job_id))
+                continue
+            partition = learner_partition(event.actor.email.strip().lower(), self._partitions)
+            rows.append(_row(item, run_id_of(event), partition, envelope.sensor, received_at,
+                             job_id))
+        return rows
+
     def _write_once(self, batch: Sequence[_Submission]) -> list[JobResult]:
         received_at = self._now()
         job_ids = [str(uuid.uuid4()) for _ in batch]
         rows: list[dict[str, Any]] = []
-        facts: dict[int, TimebackFacts] = {}
         for submission, job_id in zip(batch, job_ids, strict=True):
-            envelope = submission.envelope
-            offset = len(rows)
-            facts.update((offset + index, facts_of(event))
-                         for index, event in envelope.timeback.items())
-            rows.extend(_row(item, index in envelope.timeback, facts.get(offset + index),
-                             envelope.sensor, received_at, job_id)
-                        for index, item in enumerate(envelope.data))
+            rows.extend(self._rows(submission.envelope, received_at, job_id))
         with self._engine.begin() as conn:
-            results = self._append(conn, facts, rows, received_at)
+            results, written = self._append(conn, rows)
             jobs_out: list[JobResult] = []
+            job_rows: list[dict[str, Any]] = []
             offset = 0
             for submission, job_id in zip(batch, job_ids, strict=True):
                 count = len(submission.envelope.data)
-                jobs_out.append(JobResult(job_id, results[offset:offset + count]))
+                job = JobResult(job_id, results[offset:offset + count])
+                needs: Needs = {}
+                for row, result in zip(rows[offset:offset + count], job.results, strict=True):
+                    partition = row["partition"]
+                    if result.status == "stored" and partition is not None:
+                        position = written[row["event_id"]]
+                        needs[partition] = max(needs.get(partition, position), position)
                 offset += count
-            processed_on = self._now()
-            conn.execute(jobs.insert(), [{
-                "id": job.job_id, "client_id": submission.client_id, "state": "completed",
-                "created_at": received_at, "processed_on": processed_on,
-                "results": orjson.dumps([r.to_json() for r in job.results]).decode(),
-            } for submission, job in zip(batch, jobs_out, strict=True)])
+                jobs_out.append(job)
+                job_rows.append({
+                    "id": job_id, "client_id": submission.client_id,
+                    "state": "waiting" if needs else "completed",
+                    "created_at": received_at,
+                    "processed_on": None if needs else received_at,
+                    "results": orjson.dumps([r.to_json() for r in job.results]).decode(),
+                    "needs": needs_to_json(needs),
+                })
+            conn.execute(jobs.insert(), job_rows)
         if self._after_commit is not None:
             self._after_commit()
         return jobs_out
 
-    def _append(self, conn: sa.Connection, facts: dict[int, TimebackFacts],
-                rows: list[dict[str, Any]], received_at: datetime) -> list[EventResult]:
+    def _append(self, conn: sa.Connection, rows: list[dict[str, Any]],
+                ) -> tuple[list[EventResult], dict[str, Position]]:
+        """Insert new rows; say for each row whether it was stored, a duplicate or a conflict.
+        Also returns where each stored row sits in the log."""
+        returning = [events.c.event_id, events.c.seq]
         stmt = insert(events, conn.dialect.name).on_conflict_do_nothing(
-            index_elements=["event_id"]).returning(events.c.event_id, events.c.seq)
+            index_elements=["event_id"])
         if commit_order.follows_transactions(conn):
             stmt = stmt.values(xact=commit_order.WRITING_TRANSACTION)
-        inserted = {row.event_id: row.seq for row in conn.execute(stmt, rows)} if rows else {}
-        # `executemany ... RETURNING` is not available everywhere; fall back per row.
-        missing = [r["event_id"] for r in rows if r["event_id"] not in inserted]
+            returning.append(events.c.xact)
+        stmt = stmt.returning(*returning)
+        written: dict[str, Position] = {}
+        if rows:
+            for found in conn.execute(stmt, rows):
+                written[found.event_id] = Position(
+                    found.xact if len(found) > 2 else 0, found.seq)
+        missing = [r["event_id"] for r in rows if r["event_id"] not in written]
         existing: dict[str, tuple[int, str]] = {}
         if missing:
-            found = conn.execute(sa.select(events.c.event_id, events.c.seq, events.c.body_hash)
-                                 .where(events.c.event_id.in_(missing)))
-            existing = {row.event_id: (row.seq, row.body_hash) for row in found}
+            found_rows = conn.execute(
+                sa.select(events.c.event_id, events.c.seq, events.c.body_hash)
+                .where(events.c.event_id.in_(missing)))
+            existing = {row.event_id: (row.seq, row.body_hash) for row in found_rows}
         results: list[EventResult] = []
-        fresh: list[StoredTimebackEvent] = []
         claimed: set[str] = set()
-        for index, row in enumerate(rows):
+        first_body: dict[str, str] = {}
+        for row in rows:
             event_id = row["event_id"]
-            if event_id in inserted and event_id not in claimed:
+            first_body.setdefault(event_id, row["body_hash"])
+            if event_id in written and event_id not in claimed:
                 claimed.add(event_id)
-                seq = inserted[event_id]
-                results.append(EventResult(event_id, str(seq), "stored"))
-                if index in facts:
-                    fresh.append(StoredTimebackEvent(seq, facts[index], received_at))
+                results.append(EventResult(event_id, str(written[event_id].seq), "stored"))
                 continue
             if event_id in existing:
                 seq, digest = existing[event_id]
-            else:  # the same id twice inside this envelope
-                seq, digest = inserted[event_id], rows[
-                    next(i for i, r in enumerate(rows) if r["event_id"] == event_id)]["body_hash"]
+            else:  # the same id twice inside this group
+                seq, digest = written[event_id].seq, first_body[event_id]
             if digest == row["body_hash"]:
                 results.append(EventResult(event_id, str(seq), "duplicate",
                                            "Already stored with the same body"))
@@ -227,22 +253,4 @@ class Ingestor:
                 results.append(EventResult(event_id, str(seq), "conflict",
                                            "An event with this id was stored with a different "
                                            "body; this one was not stored"))
-        outcomes = project_events(conn, fresh, self._settings)
-        if outcomes:
-            by_seq: dict[str, ResultStatus] = {
-                str(seq): outcome for seq, outcome in outcomes.items() if outcome != "counted"}
-            results = [
-                EventResult(r.external_id, r.allocated_id, by_seq[r.allocated_id],
-                            _OUTCOME_MESSAGES[by_seq[r.allocated_id]])
-                if r.status == "stored" and r.allocated_id in by_seq else r
-                for r in results
-            ]
-        return results
-
-
-_OUTCOME_MESSAGES: dict[str, str] = {
-    "counted": "",
-    "duplicate_window": "Stored, but this run's window was already counted; not counted again",
-    "duplicate_completion": "Stored, but this run's completion (same attempt and time) was "
-                            "already counted; not counted again",
-}
+        return results, written

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from timeledger.server.ingestion import Ingestor
 from timeledger.server.pipeline import PipelineSettings
+from timeledger.server.pipeline.projector import Projector
 from timeledger.server.settings import Settings
 from timeledger.server.store.checkpoints import WalCheckpointer
 from timeledger.server.store.credentials import CredentialStore
@@ -31,6 +32,18 @@ class Platform:
     now: Callable[[], datetime]
     checkpointer: WalCheckpointer | None = None
 
+    @property
+    def pipeline_settings(self) -> PipelineSettings:
+        return PipelineSettings(timezone=self.settings.timezone)
+
+    def projector(self) -> Projector:
+        """A projector over this platform's store (serve runs one in a process of its own)."""
+        return Projector(self.engine, self.pipeline_settings, self.now)
+
+    def project_pending(self) -> int:
+        """Project everything appended so far, in this process (import, the demo, tests)."""
+        return self.projector().project_until_caught_up()
+
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
@@ -47,12 +60,11 @@ def open_platform(settings: Settings, now: Callable[[], datetime] = utc_now,
         zone = settle_timezone(conn, settings.timezone, settings.timezone_from_user,
                                allow_change=allow_timezone_change)
     settings = replace(settings, timezone=zone)
-    pipeline_settings = PipelineSettings(timezone=settings.timezone)
     checkpointer = WalCheckpointer.for_engine(engine)
     return Platform(
         settings=settings,
         engine=engine,
-        ingestor=Ingestor(engine, pipeline_settings, now,
+        ingestor=Ingestor(engine, now,
                           after_commit=checkpointer.request if checkpointer else None),
         credentials=CredentialStore(engine),
         now=now,

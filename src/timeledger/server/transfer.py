@@ -16,7 +16,9 @@ from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.timeback import CALIPER_CONTEXT
 from timeledger.caliper.times import format_utc
 from timeledger.server.ingestion import JobResult
+from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.platform import Platform
+from timeledger.server.store.event_bodies import BODY_COLUMNS, event_body
 from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
@@ -36,11 +38,21 @@ class ImportSummary:
     duplicates: int = 0
     conflicts: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)
 
     def add_job(self, job: JobResult) -> None:
-        self.accepted += job.count("stored")
-        self.duplicates += job.count("duplicate", "duplicate_window", "duplicate_completion")
-        self.conflicts += job.count("conflict")
+        self.job_ids.append(job.job_id)
+
+    def count_results(self, platform: Platform) -> None:
+        """Count each event's final result, once the projector has passed every job."""
+        with platform.engine.begin() as conn:
+            for job_id in self.job_ids:
+                status = job_status(conn, job_id, platform.now())
+                statuses = [r["status"] for r in status.results] if status else []
+                self.accepted += statuses.count("stored")
+                self.duplicates += sum(statuses.count(s) for s in (
+                    "duplicate", "duplicate_window", "duplicate_completion"))
+                self.conflicts += statuses.count("conflict")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +135,8 @@ def import_files(platform: Platform, paths: list[Path], batch_size: int = 500,
                 if len(pending) >= limit:
                     flush()
     flush()
+    platform.project_pending()
+    summary.count_results(platform)
     return summary
 
 
@@ -140,15 +154,15 @@ def export_events(platform: Platform, out: IO[bytes], *, learner: str | None = N
     written = 0
     last_seq = 0
     while True:
-        query = (sa.select(events.c.seq, events.c.body)
+        query = (sa.select(events.c.seq, *BODY_COLUMNS)
                  .where(events.c.seq > last_seq, *event_conditions(
                      learner=learner, event_type=event_type, since=since, until=until))
                  .order_by(events.c.seq).limit(page_size))
         with platform.engine.connect() as conn:
             rows = list(conn.execute(query))
+            lines = [event_body(conn, row).encode() + b"\n" for row in rows]
         if not rows:
             return written
-        for row in rows:
-            out.write(row.body.encode() + b"\n")
+        out.writelines(lines)
         written += len(rows)
         last_seq = rows[-1].seq

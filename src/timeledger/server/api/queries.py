@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from timeledger.caliper.errors import Problem
 from timeledger.server import queries
 from timeledger.server.api.auth import platform_of, require_scope
+from timeledger.server.api.consistency import read_consistency, with_projection
 from timeledger.server.api.errors import ApiError
 from timeledger.server.queries import read_models
 from timeledger.server.store.credentials import AccessToken
@@ -43,7 +44,7 @@ def _learner(conn: sa.Connection, learner: str | None) -> str | None:
 @router.get("/learners", summary="Every learner with totals",
             response_model=read_models.LearnerList, response_model_exclude_unset=True)
 def learners(request: Request, _token: Reader) -> dict[str, Any]:
-    return {"learners": _read(request, queries.list_learners)}
+    return with_projection(request, {"learners": _read(request, queries.list_learners)})
 
 
 @router.get("/learners/{learner:path}/summary",
@@ -55,8 +56,8 @@ def learner_summary(
     date_to: Annotated[date | None, Query(alias="to", description="Last day")] = None,
     course: Annotated[str | None, Query(description="Only this course id")] = None,
 ) -> dict[str, Any]:
-    return _read(request, lambda conn: queries.learner_summary(
-        conn, learner, date_from, date_to, course or None))
+    return with_projection(request, _read(request, lambda conn: queries.learner_summary(
+        conn, learner, date_from, date_to, course or None)))
 
 
 @router.get("/runs", summary="Runs, most recently seen first",
@@ -65,14 +66,14 @@ def runs(request: Request, _token: Reader,
          learner: Annotated[str | None, Query(description="Email or actor id")] = None,
          course: str | None = None,
          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    return {"runs": _read(request, lambda conn: queries.list_runs(
-        conn, _learner(conn, learner), course or None, limit))}
+    return with_projection(request, {"runs": _read(request, lambda conn: queries.list_runs(
+        conn, _learner(conn, learner), course or None, limit))})
 
 
 @router.get("/runs/{run_id}", summary="One run: time, windows, sessions, completion, flags",
             response_model=read_models.RunDetail, response_model_exclude_unset=True)
 def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
-    return _read(request, lambda conn: queries.get_run(conn, run_id))
+    return with_projection(request, _read(request, lambda conn: queries.get_run(conn, run_id)))
 
 
 @router.get("/gradebook", summary="Line items, results per attempt, and course progress",
@@ -80,8 +81,8 @@ def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
 def gradebook(request: Request, _token: Reader,
               learner: Annotated[str | None, Query(description="Email or actor id")] = None,
               course: str | None = None) -> dict[str, Any]:
-    return _read(request, lambda conn: queries.gradebook(
-        conn, _learner(conn, learner), course or None))
+    return with_projection(request, _read(request, lambda conn: queries.gradebook(
+        conn, _learner(conn, learner), course or None)))
 
 
 @router.get("/flags", summary="Flags, newest first",
@@ -96,19 +97,20 @@ def flags(request: Request, _token: Reader,
                                   queries.normalize_run_id(run) if run else None,
                                   checked_kind, course or None)
 
-    return {"flags": _read(request, load)}
+    return with_projection(request, {"flags": _read(request, load)})
 
 
 @router.get("/courses", summary="Every course with totals and progress",
             response_model=read_models.CourseList, response_model_exclude_unset=True)
 def courses(request: Request, _token: Reader) -> dict[str, Any]:
-    return {"courses": _read(request, queries.list_courses)}
+    return with_projection(request, {"courses": _read(request, queries.list_courses)})
 
 
 @router.get("/courses/{course_id:path}", summary="One course with totals and progress",
             response_model=read_models.CourseDetail, response_model_exclude_unset=True)
 def course(course_id: str, request: Request, _token: Reader) -> dict[str, Any]:
-    return _read(request, lambda conn: queries.get_course(conn, course_id))
+    return with_projection(request, _read(
+        request, lambda conn: queries.get_course(conn, course_id)))
 
 
 @router.get("/overview", summary="Per-day totals across all learners, ending today",
@@ -118,8 +120,15 @@ def overview(request: Request, _token: Reader,
     platform = platform_of(request)
     timezone = platform.settings.timezone
     today = platform.now().astimezone(ZoneInfo(timezone)).date()
-    return _read(request, lambda conn: queries.overview(conn, today, timezone, days))
+    return with_projection(request, _read(
+        request, lambda conn: queries.overview(conn, today, timezone, days)))
+
+
+@router.get("/projection", summary="How far the projections have got (consistent=true: wait)",
+            response_model=read_models.Projected, response_model_exclude_unset=True)
+def projection(request: Request, _token: Reader) -> dict[str, Any]:
+    return with_projection(request, {})
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(router)
+    app.include_router(router, dependencies=[Depends(read_consistency)])

@@ -240,8 +240,15 @@ flags = sa.Table(
 sa.Index("ix_flags_learner", flags.c.learner_email)
 sa.Index("ix_flags_run", flags.c.run_id)
 
+event_outcomes = sa.Table(  # what the projector decided for an event it did not count
+    "event_outcomes", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("outcome", sa.String(30), nullable=False),  # duplicate_window, duplicate_completion
+)
+
 # Every projection, in the order rebuild clears them. The registry is not among them.
 PROJECTION_TABLES: tuple[sa.Table, ...] = (
     learners, learner_aliases, courses, runs, run_windows, run_days, learner_days, completions,
     xp_ledger, gradebook_line_items, gradebook_results, course_progress, mastery_streaks, flags,
+    event_outcomes,
 )

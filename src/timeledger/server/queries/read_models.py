@@ -25,6 +25,7 @@ class ProjectedThrough(ReadModel):
 
     seq: int
     event_time: str | None
+    caught_up: bool | None = None  # False: the log holds events not yet projected
 
 
 class Projected(ReadModel):

@@ -53,6 +53,12 @@ events = sa.Table(
     # PostgreSQL only: the id of the transaction that wrote the row. Several processes commit
     # out of `seq` order there, so a live reader follows transactions, not `seq` (NULL on SQLite).
     sa.Column("xact", sa.BigInteger),
+    # Which projector partition applies this event (a hash of the learner; store/partitions.py).
+    # NULL for items with nothing to project (core Caliper entities and events).
+    sa.Column("partition", sa.SmallInteger),
+    # Once compacted (store/compaction.py): a zstd frame of `body`, which is then ''. The frame
+    # names its dictionary (compression_dictionaries.id). Read bodies with store.event_bodies.
+    sa.Column("packed", sa.LargeBinary),
 )
 sa.Index("ix_events_xact", events.c.xact, events.c.seq,
          postgresql_where=events.c.xact.isnot(None), sqlite_where=events.c.xact.isnot(None))
@@ -60,6 +66,10 @@ sa.Index("ix_events_learner_time", events.c.learner_email, events.c.event_time)
 sa.Index("ix_events_type_time", events.c.type, events.c.event_time)
 sa.Index("ix_events_run", events.c.run_id)
 sa.Index("ix_events_time", events.c.event_time)
+# A projector reads one partition's rows past its position; on SQLite the log is one partition.
+sa.Index("ix_events_partition", events.c.partition, events.c.xact, events.c.seq,
+         postgresql_where=events.c.partition.isnot(None),
+         sqlite_where=events.c.partition.isnot(None))
 
 jobs = sa.Table(
     "jobs",
@@ -70,6 +80,20 @@ jobs = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("processed_on", UtcDateTime()),
     sa.Column("results", sa.Text, nullable=False),
+    # JSON {partition: [xact, seq]}: the newest row of this job each partition must project
+    # before the job is complete. NULL when nothing in it needed projecting.
+    sa.Column("needs", sa.Text),
+)
+
+projector_positions = sa.Table(  # how far each partition of the log has been projected
+    "projector_positions",
+    metadata,
+    sa.Column("partition", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("xact", sa.BigInteger, nullable=False, server_default="0"),  # 0 on SQLite
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    # eventTime of the newest event projected (for `projected_through`)
+    sa.Column("event_time", UtcDateTime()),
+    sa.Column("updated_at", UtcDateTime()),
 )
 
 api_clients = sa.Table(
@@ -97,4 +121,21 @@ platform_settings = sa.Table(
     metadata,
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+compression_dictionaries = sa.Table(  # zstd dictionaries trained on the store's own events
+    "compression_dictionaries",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # zstd's dictionary id
+    sa.Column("created_at", UtcDateTime(), nullable=False,
+              server_default=sa.func.current_timestamp()),
+    sa.Column("trained_through_seq", sa.BigInteger, nullable=False),  # newest event sampled
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+compaction_progress = sa.Table(  # one row: every event with seq <= compacted_through was examined
+    "compaction_progress",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("compacted_through", sa.BigInteger, nullable=False),
 )

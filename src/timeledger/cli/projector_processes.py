@@ -1,0 +1,38 @@
+"""The projector processes `serve` starts beside its API, and stops with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+#: How long a stopping projector may take to finish its batch before it is killed.
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+class ProjectorProcesses:
+    """`timeledger project` children of this process; each exits if this process dies."""
+
+    def __init__(self, db_url: str, count: int) -> None:
+        self._db_url = db_url
+        self._count = count
+        self._children: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> ProjectorProcesses:
+        command = [sys.executable, "-m", "timeledger", "project", "--db", self._db_url,
+                   "--parent-pid", str(os.getpid())]
+        self._children = [subprocess.Popen(command) for _ in range(self._count)]
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM each (it finishes its batch and commits), then wait for it."""
+        for child in self._children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self._children:
+            try:
+                child.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self._children = []
