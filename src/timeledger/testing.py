@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,10 @@ class FakePlatform(httpx.MockTransport):
     """An in-process Caliper API (an httpx transport): records what it accepts, dedupes by id.
 
     `fail(...)` scripts the next replies to event posts; `reject(predicate)` answers 400 to any
-    envelope holding an event the predicate picks, as a real platform rejects a bad event.
+    envelope holding an event the predicate picks, naming each such event (`data[i]`), as a real
+    platform rejects a bad event; `poison(ids)` answers 500 to any envelope holding one of those
+    events, as a platform that breaks on an event it should have refused. `attempts` counts the
+    event posts that carried each event id.
     """
 
     def __init__(self, token_expires_in: int = 3600) -> None:
@@ -52,6 +56,8 @@ class FakePlatform(httpx.MockTransport):
         self.tokens_issued = 0
         self.replies: list[ScriptedReply] = []
         self.rejecting: Callable[[dict[str, Any]], bool] | None = None
+        self.poisoned: set[str] = set()
+        self.attempts: Counter[str] = Counter()
         self.valid_tokens: set[str] = set()
         self._jobs = itertools.count(1)
 
@@ -64,6 +70,10 @@ class FakePlatform(httpx.MockTransport):
 
     def reject(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
         self.rejecting = predicate
+
+    def poison(self, event_ids: Iterable[str]) -> None:
+        """Answer 500 (an internal error) to every envelope that holds one of these events."""
+        self.poisoned.update(event_ids)
 
     def revoke_tokens(self) -> None:
         """Make every issued token invalid (the next post gets a 401)."""
@@ -114,12 +124,19 @@ class FakePlatform(httpx.MockTransport):
         if set(envelope) != {"sensor", "sendTime", "dataVersion", "data"} or not envelope["data"]:
             return httpx.Response(400, json={"imsx_codeMajor": "failure",
                                              "imsx_description": "Malformed envelope"})
-        for index, event in enumerate(envelope["data"]):
-            if self.rejecting is not None and self.rejecting(event):
-                return httpx.Response(400, json={
-                    "imsx_codeMajor": "failure", "imsx_severity": "error",
-                    "imsx_description": "Invalid event",
-                    "imsx_error_details": [{"path": f"data[{index}]", "message": "rejected"}]})
+        self.attempts.update(event["id"] for event in envelope["data"])
+        refused = [index for index, event in enumerate(envelope["data"])
+                   if self.rejecting is not None and self.rejecting(event)]
+        if refused:
+            return httpx.Response(400, json={
+                "imsx_codeMajor": "failure", "imsx_severity": "error",
+                "imsx_description": "Invalid event",
+                "imsx_error_details": [{"path": f"data[{index}]", "message": "rejected"}
+                                       for index in refused]})
+        if any(event["id"] in self.poisoned for event in envelope["data"]):
+            return httpx.Response(500, json={"imsx_codeMajor": "failure",
+                                             "imsx_description": "Internal error; the request"
+                                                                 " was not applied"})
         self.envelopes.append(envelope)
         for event in envelope["data"]:
             self.events.setdefault(event["id"], event)

@@ -122,19 +122,23 @@ def test_rejection_isolates_the_bad_event_and_buries_it(
         bad = client.pending()[1].event_id
         fake.reject(lambda event: event["id"] == bad)
         result = client.sender.run_once()
-        assert (result.delivered, result.rejected) == (2, 1)
+        assert (result.delivered, result.dead) == (2, 1)
         assert bad not in fake.events and len(fake.events) == 2
         assert [row.event_id for row in client.dead_letters()] == [bad]
-        assert "HTTP 400" in (client.dead_letters()[0].last_error or "")
+        letter = client.dead_letters()[0]
+        assert "HTTP 400" in letter.last_error
+        assert (letter.reason, letter.status, letter.attempts) == ("rejected", 400, 1)
+        assert letter.dead_at == clock.now()
         assert client.pending() == []
         assert len(errors) == 1
         error, context = errors[0]
         assert isinstance(error, RejectedError) and error.status == 400
         assert error.details == [{"path": "data[0]", "message": "rejected"}]
         assert (context.kind, context.event_id, context.dead) == ("heartbeat", bad, True)
-        # a dead letter is never sent again
+        # the refusal named data[1]: it went alone, the other two together; never sent again
+        assert [fake.attempts[row] for row in fake.attempts] == [2, 2, 2]
         client.flush()
-        assert event_posts(fake) == 1 + 3
+        assert event_posts(fake) == 3
 
 
 def test_transient_failure_during_isolation_keeps_the_rest_queued(
@@ -148,13 +152,13 @@ def test_transient_failure_during_isolation_keeps_the_rest_queued(
     def handle(request: Any) -> Any:
         if request.url.path == "/caliper/event":
             calls["n"] += 1
-            if calls["n"] == 3:  # batch (400), first alone (400), second alone: 503
+            if calls["n"] == 3:  # batch (400 naming the first), first alone (400), the rest: 503
                 fake.fail(503)
         return original(request)
 
     fake.handler = handle
     result = client.sender.run_once()
-    assert (result.rejected, result.failed, result.delivered) == (1, 2, 0)
+    assert (result.dead, result.failed, result.delivered) == (1, 2, 0)
     assert len(client.pending()) == 2 and len(client.dead_letters()) == 1
     clock.advance(60)
     assert client.sender.run_once().delivered == 2

@@ -15,14 +15,16 @@ from timeledger.sdk.errors import (
     RejectedError,
     TimeledgerError,
     TransientDeliveryError,
+    UndeliverableError,
     ValidationError,
 )
 from timeledger.sdk.options import TimeOptions
-from timeledger.sdk.outbox import OutboxRow
+from timeledger.sdk.outbox import DeadLetter, OutboxRow
 
 __all__ = [
     "Activity", "ActivityEndedError", "ActivityInProgressError", "AsyncActivity", "AsyncClient",
-    "AuthError", "Client", "ClientClosedError", "ConfigurationError", "DeliveryError",
-    "ErrorContext", "Metrics", "OutboxRow", "Receipt", "RejectedError", "TimeOptions",
-    "TimeledgerError", "TransientDeliveryError", "ValidationError",
+    "AuthError", "Client", "ClientClosedError", "ConfigurationError", "DeadLetter",
+    "DeliveryError", "ErrorContext", "Metrics", "OutboxRow", "Receipt", "RejectedError",
+    "TimeOptions", "TimeledgerError", "TransientDeliveryError", "UndeliverableError",
+    "ValidationError",
 ]

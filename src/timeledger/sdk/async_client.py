@@ -21,7 +21,7 @@ from timeledger.sdk.async_sender import AsyncSender, SenderTask
 from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.core import ClientCore, ConfigSource
 from timeledger.sdk.options import UNSET, TimeOptions, options_from_arguments
-from timeledger.sdk.outbox import OutboxRow
+from timeledger.sdk.outbox import DeadLetter, OutboxRow
 from timeledger.sdk.scheduler import AsyncioScheduler, ManualScheduler, Scheduler
 from timeledger.sdk.surface import ClientSurface
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter
@@ -191,7 +191,8 @@ class AsyncClient(ClientSurface):
     async def pending(self) -> list[OutboxRow]:
         return self._core.outbox.pending()
 
-    async def dead_letters(self) -> list[OutboxRow]:
+    async def dead_letters(self) -> list[DeadLetter]:
+        """As `Client.dead_letters`."""
         return self._core.outbox.dead()
 
     async def flush(self, timeout: float | None = None) -> bool:

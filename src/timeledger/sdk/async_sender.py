@@ -11,7 +11,7 @@ import httpx
 
 from timeledger.sdk.auth import Exchange
 from timeledger.sdk.delivery import Delivery, RoundResult
-from timeledger.sdk.sender import MAX_ROUNDS, add
+from timeledger.sdk.sender import MAX_ROUNDS
 from timeledger.sdk.wire import HttpReply, HttpRequest
 
 log = logging.getLogger("timeledger.sdk")
@@ -53,7 +53,7 @@ class AsyncSender:
         total = RoundResult()
         for _ in range(MAX_ROUNDS):
             step = await self.run_once()
-            total = add(total, step)
+            total = total + step
             if step.idle or step.blocked_until is not None:
                 break
         return total
@@ -92,11 +92,7 @@ class SenderTask:
             await asyncio.wait_for(self._progress.wait(), timeout)
 
     def _timeout(self) -> float:
-        delivery = self.sender.delivery
-        if delivery.blocked_until is None:
-            return self.poll_interval
-        return max(min(self.poll_interval, delivery.blocked_until - delivery.clock.monotonic()),
-                   0.0)
+        return self.sender.delivery.seconds_until_due(self.poll_interval)
 
     async def _run(self) -> None:
         while True:

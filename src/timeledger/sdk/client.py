@@ -19,7 +19,7 @@ from timeledger.sdk.activity import Activity, Callbacks, Ending, Receipt
 from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.core import ClientCore, ConfigSource
 from timeledger.sdk.options import UNSET, TimeOptions, options_from_arguments
-from timeledger.sdk.outbox import OutboxRow
+from timeledger.sdk.outbox import DeadLetter, OutboxRow
 from timeledger.sdk.scheduler import ManualScheduler, Scheduler, ThreadScheduler
 from timeledger.sdk.sender import Sender, SenderThread
 from timeledger.sdk.surface import ClientSurface
@@ -154,8 +154,8 @@ class Client(ClientSurface):
         """Events queued and not yet acknowledged by the platform (dead letters excluded)."""
         return self._core.outbox.pending()
 
-    def dead_letters(self) -> list[OutboxRow]:
-        """Events the platform rejected (4xx); kept, never retried. `last_error` says why."""
+    def dead_letters(self) -> list[DeadLetter]:
+        """Events given up on (refused, or failing alone, or too old); kept, never resent."""
         return self._core.outbox.dead()
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -31,7 +31,7 @@ from timeledger.config import (
 from timeledger.sdk.activity import Activity, Callbacks, Ending, Receipt
 from timeledger.sdk.auth import TokenCache
 from timeledger.sdk.clock import Clock
-from timeledger.sdk.delivery import Backoff, Delivery
+from timeledger.sdk.delivery import Backoff, DeadLetterRule, Delivery
 from timeledger.sdk.errors import (
     ActivityInProgressError,
     ClientClosedError,
@@ -94,7 +94,9 @@ class ClientCore:
         self.delivery = Delivery(self.outbox, self.tokens, options.event_url, clock, self.tracking,
                                  max_events=options.max_batch_events,
                                  max_bytes=options.max_batch_bytes,
-                                 backoff=Backoff(cap=options.max_backoff), rng=rng)
+                                 backoff=Backoff(cap=options.max_backoff),
+                                 rule=DeadLetterRule(options.max_failures_alone,
+                                                     options.max_event_age), rng=rng)
         self.current: Activity | None = None
         self.closed = False
         self._lock = threading.Lock()

@@ -2,31 +2,53 @@
 
 The round is a generator that yields HTTP requests and is sent the replies, so the sync sender
 (httpx.Client on a thread) and the async sender (httpx.AsyncClient on a loop) share every rule:
-batching, the single 401 retry, isolating a bad event from its neighbours after a 400, backoff
-with jitter, Retry-After, and dead letters.
+batching, the single 401 retry, backoff with jitter, Retry-After, splitting an envelope until a
+bad event is alone, holding an event that fails alone, and dead letters.
+
+How a round treats an envelope the platform did not accept:
+- an outage (network, 408, 429, 503, Retry-After) or a misdirected request (403, 404...): every
+  event stays queued and the sender backs off;
+- a refusal (400/409/422) that names events (`data[i]`): those go alone, the rest together; one
+  that names none, a 413 and any other 5xx: the envelope is halved, down to one event;
+- an event refused alone is a dead letter; an event that fails alone with a 5xx is *held* (sent
+  again alone, after a backoff of its own, when nothing else is ready) and gets a strike when the
+  platform is seen taking other events meanwhile. `max_failures_alone` strikes, or a failure after
+  `max_event_age`, make it a dead letter. Without that evidence (every envelope failing) it is an
+  outage: no strike, and the sender backs off.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from timeledger.sdk.auth import Exchange, TokenCache
 from timeledger.sdk.clock import Clock
-from timeledger.sdk.errors import AuthError, DeliveryError, TransientDeliveryError
-from timeledger.sdk.outbox import Outbox, OutboxRow
+from timeledger.sdk.errors import (
+    AuthError,
+    DeliveryError,
+    TransientDeliveryError,
+    UndeliverableError,
+)
+from timeledger.sdk.outbox import DeadReason, Outbox, OutboxRow
 from timeledger.sdk.wire import (
     HttpReply,
+    Verdict,
     delivery_error,
     envelope_bytes,
     event_request,
+    refused_indexes,
     retry_after,
     verdict,
 )
 
 MAX_RETRY_AFTER = 600.0
+DEFAULT_MAX_FAILURES_ALONE = 8
+DEFAULT_MAX_EVENT_AGE = 7 * 86400.0
 
 
 class DeliveryListener(Protocol):
@@ -52,25 +74,56 @@ class Backoff:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetterRule:
+    """When the sender gives up on an event that was not refused."""
+
+    max_failures_alone: int = DEFAULT_MAX_FAILURES_ALONE
+    max_event_age: float = DEFAULT_MAX_EVENT_AGE
+
+
+@dataclass(frozen=True, slots=True)
 class RoundResult:
-    """What a round did; `blocked_until` (monotonic) is set while backing off."""
+    """What a round did; `blocked_until` (monotonic) is set while backing off.
+
+    `dead` events became dead letters, `held` events failed alone and wait their turn, `failed`
+    events stay queued after a failure.
+    """
 
     delivered: int = 0
-    rejected: int = 0
+    dead: int = 0
+    held: int = 0
     failed: int = 0
     idle: bool = False
     blocked_until: float | None = None
 
     @property
     def progressed(self) -> bool:
-        return self.delivered > 0 or self.rejected > 0
+        return self.delivered > 0 or self.dead > 0
+
+    def __add__(self, step: RoundResult) -> RoundResult:
+        """Totals of two rounds, with the state (idle, blocked) of the later one."""
+        return RoundResult(self.delivered + step.delivered, self.dead + step.dead,
+                           self.held + step.held, self.failed + step.failed, step.idle,
+                           step.blocked_until)
 
 
 @dataclass(slots=True)
 class _Outcome:
-    kind: str  # ok | transient | rejected
+    kind: Verdict
     reply: HttpReply | None
     error: DeliveryError | None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One round so far: counts, and the last error of each row that failed in it."""
+
+    delivered: int = 0
+    dead: int = 0
+    held: int = 0
+    accepted: bool = False
+    errors: dict[int, DeliveryError] = field(default_factory=dict)
+    settled_failures: list[tuple[OutboxRow, DeliveryError]] = field(default_factory=list)
 
 
 class Delivery:
@@ -79,7 +132,7 @@ class Delivery:
     def __init__(self, outbox: Outbox, tokens: TokenCache, url: str, clock: Clock,
                  listener: DeliveryListener, *, max_events: int = 100,
                  max_bytes: int = 512 * 1024, backoff: Backoff | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rule: DeadLetterRule | None = None, rng: random.Random | None = None) -> None:
         self.outbox = outbox
         self.tokens = tokens
         self.url = url
@@ -88,48 +141,78 @@ class Delivery:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.backoff = backoff or Backoff()
+        self.rule = rule or DeadLetterRule()
         self.rng = rng or random.Random()
         self.failures = 0
         self.blocked_until: float | None = None
         self.requests = 0
+        # Whether the platform was last seen taking events: set by an acceptance, cleared by an
+        # outage or an envelope failing without a culprit found yet. Unknown (False) at start.
+        self.platform_ok = False
 
     def blocked(self) -> bool:
         return self.blocked_until is not None and self.clock.monotonic() < self.blocked_until
 
+    def seconds_until_due(self, limit: float) -> float:
+        """How long a worker may sleep before a round can do something (at most `limit`)."""
+        wait = limit
+        if self.blocked():
+            assert self.blocked_until is not None
+            wait = min(wait, self.blocked_until - self.clock.monotonic())
+        hold_end = self.outbox.next_hold_end()
+        if hold_end is not None:
+            wait = min(wait, (hold_end - self.clock.now()).total_seconds())
+        return max(wait, 0.0)
+
     def round(self) -> Exchange[RoundResult]:
-        """Send one batch (or, after a 400, each of its events alone) and settle them."""
+        """Send one batch (splitting it while it fails) and settle every event in it."""
         if self.blocked():
             return RoundResult(blocked_until=self.blocked_until)
         rows = self.outbox.claim(self.max_events, self.max_bytes)
         if not rows:
             return RoundResult(idle=True)
-        outcome = yield from self._send(rows)
-        if outcome.kind == "ok":
-            self._settle_ok(rows)
-            return RoundResult(delivered=len(rows))
-        if outcome.kind == "transient":
-            return self._settle_transient(rows, outcome)
-        if len(rows) == 1:
-            self._settle_rejected(rows[0], outcome)
-            return RoundResult(rejected=1)
-        return (yield from self._isolate(rows))
-
-    def _isolate(self, rows: Sequence[OutboxRow]) -> Exchange[RoundResult]:
-        """A rejected batch: send its events one by one so only the bad ones become dead."""
-        delivered = rejected = 0
-        for index, row in enumerate(rows):
-            outcome = yield from self._send([row])
+        tally = _Tally()
+        work: deque[list[OutboxRow]] = deque([rows])
+        while work:
+            group = work.popleft()
+            outcome = yield from self._send(group)
             if outcome.kind == "ok":
-                self._settle_ok([row])
-                delivered += 1
-            elif outcome.kind == "rejected":
-                self._settle_rejected(row, outcome)
-                rejected += 1
-            else:
-                result = self._settle_transient(rows[index:], outcome)
-                return RoundResult(delivered=delivered, rejected=rejected, failed=result.failed,
-                                   blocked_until=result.blocked_until)
-        return RoundResult(delivered=delivered, rejected=rejected)
+                self._settle_ok(group, tally)
+                continue
+            error = outcome.error or TransientDeliveryError("delivery failed")
+            if outcome.kind in ("outage", "misdirected", "unauthorized"):
+                self.platform_ok = False
+                return self._back_off(group, [row for rest in work for row in rest], outcome,
+                                      error, tally)
+            for row in group:
+                tally.errors[row.seq] = error
+            if len(group) > 1:
+                if outcome.kind == "failing":
+                    self.platform_ok = False
+                work.extendleft(reversed(self._split(group, outcome)))
+                continue
+            row = group[0]
+            if outcome.kind != "failing":
+                self._bury(row, error, "rejected", tally)
+                continue
+            confirmed = tally.accepted or (row.held and self.platform_ok)
+            self._settle_alone(row, error, confirmed, tally)
+            if not confirmed:  # no sign the platform takes anything: an outage, not this event
+                self.platform_ok = False
+                return self._back_off([], [r for rest in work for r in rest], outcome, error,
+                                      tally)
+        return self._finish(tally, blocked_until=None)
+
+    def _split(self, group: list[OutboxRow], outcome: _Outcome) -> list[list[OutboxRow]]:
+        """The parts to send next: the events a refusal names alone, the rest together; or
+        halves."""
+        if outcome.kind == "rejected" and outcome.reply is not None:
+            named = refused_indexes(outcome.reply)
+            if named and max(named) < len(group):
+                rest = [row for index, row in enumerate(group) if index not in named]
+                return [[group[index]] for index in sorted(named)] + ([rest] if rest else [])
+        middle = (len(group) + 1) // 2
+        return [group[:middle], group[middle:]]
 
     def _send(self, rows: Sequence[OutboxRow]) -> Exchange[_Outcome]:
         body = envelope_bytes(rows[0].sensor, [row.body for row in rows], self.clock.now())
@@ -137,7 +220,8 @@ class Delivery:
             try:
                 token = yield from self.tokens.token()
             except DeliveryError as error:
-                return _Outcome("transient", None, error)
+                kind: Verdict = "misdirected" if isinstance(error, AuthError) else "outage"
+                return _Outcome(kind, None, error)
             self.requests += 1
             reply = yield event_request(self.url, token, body)
             kind = verdict(reply)
@@ -145,32 +229,75 @@ class Delivery:
                 self.tokens.invalidate(token)
                 if attempt == 1 and token is not None:
                     continue
-                return _Outcome("transient", reply, delivery_error(reply))
             return _Outcome(kind, reply, None if kind == "ok" else delivery_error(reply))
         raise AssertionError("unreachable")
 
-    def _settle_ok(self, rows: Sequence[OutboxRow]) -> None:
+    def _expired(self, row: OutboxRow) -> bool:
+        return self.clock.now().timestamp() - row.queued_at >= self.rule.max_event_age
+
+    def _settle_ok(self, rows: Sequence[OutboxRow], tally: _Tally) -> None:
         self.outbox.ack(rows)
         self.failures = 0
         self.blocked_until = None
+        self.platform_ok = tally.accepted = True
+        tally.delivered += len(rows)
         self.listener.delivered(rows)
 
-    def _settle_rejected(self, row: OutboxRow, outcome: _Outcome) -> None:
-        error = outcome.error or delivery_error(HttpReply(status=400))
-        self.outbox.bury(row, str(error))
+    def _bury(self, row: OutboxRow, error: DeliveryError, reason: DeadReason,
+              tally: _Tally) -> None:
+        if reason == "failed_alone":
+            error = UndeliverableError(
+                f"Gave up after the platform failed on this event alone"
+                f" {self.rule.max_failures_alone} times; last: {error}",
+                reason=reason, last=error)
+        elif reason == "expired":
+            age = timedelta(seconds=self.rule.max_event_age)
+            error = UndeliverableError(f"Gave up on an event queued more than {age} ago; last: "
+                                       f"{error}", reason=reason, last=error)
+        self.outbox.bury(row, str(error), reason, error.status)
+        tally.dead += 1
         self.listener.rejected(row, error)
 
-    def _settle_transient(self, rows: Sequence[OutboxRow], outcome: _Outcome) -> RoundResult:
-        error = outcome.error or TransientDeliveryError("delivery failed")
-        updated = self.outbox.release(rows, str(error))
+    def _settle_alone(self, row: OutboxRow, error: DeliveryError, confirmed: bool,
+                      tally: _Tally) -> None:
+        """An event failed alone with a 5xx: a strike if confirmed; hold it, or give it up."""
+        strikes = row.strikes + 1 if confirmed else row.strikes
+        if strikes >= self.rule.max_failures_alone:
+            self._bury(row, error, "failed_alone", tally)
+        elif self._expired(row):
+            self._bury(row, error, "expired", tally)
+        else:
+            until = self.clock.now() + timedelta(
+                seconds=self.backoff.delay(strikes + 1, self.rng))
+            tally.settled_failures.append((self.outbox.hold(row, str(error), strikes, until),
+                                           error))
+            tally.held += 1
+
+    def _back_off(self, group: Sequence[OutboxRow], waiting: Sequence[OutboxRow],
+                  outcome: _Outcome, error: DeliveryError, tally: _Tally) -> RoundResult:
+        """Nothing more this round: the rows sent last and those waiting their turn (all were in
+        an envelope that failed) stay queued, each with an attempt counted, and the sender waits."""
+        tally.errors.update({row.seq: error for row in group})
+        for row in [*group, *waiting]:
+            last = tally.errors.get(row.seq, error)
+            if self._expired(row):
+                self._bury(row, last, "expired", tally)
+            else:
+                tally.settled_failures.append((self.outbox.release([row], str(last))[0], last))
         self.failures += 1
         delay = self.backoff.delay(self.failures, self.rng)
         if outcome.reply is not None:
             asked = retry_after(outcome.reply, self.clock.now())
             if asked is not None:
                 delay = max(delay, min(asked, MAX_RETRY_AFTER))
-        if isinstance(error, AuthError):
+        if outcome.kind == "misdirected":
             delay = max(delay, self.backoff.cap)
         self.blocked_until = self.clock.monotonic() + delay
-        self.listener.failed(updated, error)
-        return RoundResult(failed=len(rows), blocked_until=self.blocked_until)
+        return self._finish(tally, blocked_until=self.blocked_until)
+
+    def _finish(self, tally: _Tally, blocked_until: float | None) -> RoundResult:
+        for row, error in tally.settled_failures:
+            self.listener.failed([row], error)
+        failed = sum(1 for row, _ in tally.settled_failures if not row.held)
+        return RoundResult(delivered=tally.delivered, dead=tally.dead, held=tally.held,
+                           failed=failed, blocked_until=blocked_until)

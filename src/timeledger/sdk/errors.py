@@ -61,15 +61,28 @@ class DeliveryError(TimeledgerError):
 
 
 class RejectedError(DeliveryError):
-    """A 4xx rejection: the event is set aside as dead and never retried."""
+    """The platform refused the event (400, 409, 422, or 413 alone): it is a dead letter."""
 
 
 class TransientDeliveryError(DeliveryError):
-    """A network error, a timeout, 408/429/5xx: the event stays queued and is retried."""
+    """A network error, a timeout, 408/429/5xx, or a reply not about the events (404, 405...):
+    the event stays queued and is retried."""
 
 
 class AuthError(DeliveryError):
-    """The token endpoint refused the credentials, or the API kept answering 401."""
+    """The token endpoint refused the credentials, or the API kept answering 401 or 403."""
+
+
+class UndeliverableError(DeliveryError):
+    """The sender gave up on an event that was not refused: it made the platform fail each time
+    it was sent alone (`reason` "failed_alone"), or it was older than `max_event_age` when a send
+    failed again ("expired"). The event is a dead letter; `last` is the last failure."""
+
+    def __init__(self, message: str, *, reason: str, last: DeliveryError) -> None:
+        super().__init__(message, status=last.status, description=last.description,
+                         details=last.details)
+        self.reason = reason
+        self.last = last
 
 
 EventKind = Literal["heartbeat", "completion", "event"]

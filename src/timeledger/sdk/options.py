@@ -12,6 +12,7 @@ from typing import Any
 
 import platformdirs
 
+from timeledger.sdk.delivery import DEFAULT_MAX_EVENT_AGE, DEFAULT_MAX_FAILURES_ALONE
 from timeledger.sdk.errors import ConfigurationError
 from timeledger.sdk.outbox import DEFAULT_SEEN_RETENTION
 
@@ -90,9 +91,22 @@ class ClientOptions:
     lease_seconds: float = 60.0
     seen_retention: float = DEFAULT_SEEN_RETENTION
     retry_attempts: int = 3
+    max_failures_alone: int = DEFAULT_MAX_FAILURES_ALONE
+    max_event_age: float = DEFAULT_MAX_EVENT_AGE
     heartbeat_interval: float = 15.0
     hidden_timeout: float = 600.0
     idle_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        count = self.max_failures_alone
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ConfigurationError(
+                f"max_failures_alone must be a whole number of at least 1, got {count!r}")
+        age = self.max_event_age
+        if (not isinstance(age, int | float) or isinstance(age, bool) or not math.isfinite(age)
+                or age <= 0):
+            raise ConfigurationError(
+                f"max_event_age must be a positive number of seconds, got {age!r}")
 
     @property
     def resolved_token_url(self) -> str:

@@ -6,6 +6,10 @@ process that died is released when the next process opens the file (or when the 
 The `seen` table remembers every event id queued, so a re-queued id is refused even after its row
 was delivered and deleted; delivered ids are forgotten after `seen_retention` seconds (a resend
 after that reaches the platform, which stores every event id once anyway).
+
+An event suspected of making the platform fail is *held*: it is sent alone, only when nothing
+else is ready, and not before `held_until`. An event the sender gives up on moves to the
+`dead_letters` table with its last error and the time; nothing there is ever sent again.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from timeledger.sdk.clock import Clock
-from timeledger.sdk.errors import EventKind
+from timeledger.sdk.errors import ConfigurationError, EventKind
 
-SCHEMA = """
+SCHEMA_VERSION = 1
+EVENTS_TABLE = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL UNIQUE,
@@ -37,18 +43,41 @@ CREATE TABLE IF NOT EXISTS events (
     queued_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    dead INTEGER NOT NULL DEFAULT 0,
+    strikes INTEGER NOT NULL DEFAULT 0,
+    held_until REAL,
     lease_owner TEXT,
     lease_until REAL
-);
-CREATE INDEX IF NOT EXISTS events_ready ON events (dead, sensor, seq);
-CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_age ON seen (first_seen);
-"""
+)"""
+SCHEMA = (
+    EVENTS_TABLE,
+    "CREATE INDEX IF NOT EXISTS events_ready ON events (held_until, sensor, seq)",
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        run_id TEXT,
+        sensor TEXT NOT NULL,
+        body BLOB NOT NULL,
+        queued_at REAL NOT NULL,
+        attempts INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        status INTEGER,
+        last_error TEXT NOT NULL,
+        dead_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS dead_letters_event ON dead_letters (event_id)",
+    "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS seen_age ON seen (first_seen)",
+)
 DEFAULT_SEEN_RETENTION = 30 * 86400.0
 # Forgetting old ids is housekeeping: done on acknowledgement, at most this often.
 PRUNE_EVERY = 3600.0
 MEMORY = ":memory:"
+
+DeadReason = Literal["rejected", "failed_alone", "expired"]
+"""Why an event is a dead letter: the platform refused it (4xx); it made the platform fail each
+time it was sent alone; or it was older than `max_event_age` when a send failed again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +100,8 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """One queued (or dead) event as stored."""
+    """One queued event as stored; `strikes` counts the times it failed alone, `held` whether it
+    is suspected of making the platform fail (then it is only sent alone)."""
 
     seq: int
     event_id: str
@@ -81,6 +111,9 @@ class OutboxRow:
     body: bytes
     attempts: int
     last_error: str | None
+    queued_at: float = 0.0
+    strikes: int = 0
+    held: bool = False
 
     @property
     def size(self) -> int:
@@ -92,12 +125,43 @@ class OutboxRow:
         return value
 
 
-_COLUMNS = "seq, event_id, kind, run_id, sensor, body, attempts, last_error"
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event set aside for good: why (`reason`), the last error and HTTP status, and when."""
+
+    event_id: str
+    kind: EventKind
+    run_id: str | None
+    sensor: str
+    body: bytes
+    attempts: int
+    reason: DeadReason
+    status: int | None
+    last_error: str
+    queued_at: datetime
+    dead_at: datetime
+
+    def event(self) -> dict[str, Any]:
+        """The event as a dict."""
+        value: dict[str, Any] = orjson.loads(self.body)
+        return value
+
+
+_COLUMNS = ("seq, event_id, kind, run_id, sensor, body, attempts, last_error, queued_at, strikes,"
+            " held_until IS NOT NULL")
+_DEAD_COLUMNS = ("event_id, kind, run_id, sensor, body, attempts, reason, status, last_error,"
+                 " queued_at, dead_at")
 
 
 def _row(values: tuple[Any, ...]) -> OutboxRow:
     return OutboxRow(int(values[0]), values[1], values[2], values[3], values[4], bytes(values[5]),
-                     int(values[6]), values[7])
+                     int(values[6]), values[7], float(values[8]), int(values[9]), bool(values[10]))
+
+
+def _dead(values: tuple[Any, ...]) -> DeadLetter:
+    return DeadLetter(values[0], values[1], values[2], values[3], bytes(values[4]), int(values[5]),
+                      values[6], values[7], values[8], datetime.fromtimestamp(values[9], UTC),
+                      datetime.fromtimestamp(values[10], UTC))
 
 
 def _owner_alive(owner: str) -> bool:
@@ -115,8 +179,37 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
+def _migrate_from_0(db: sqlite3.Connection, now: float) -> None:
+    """Version 0 kept dead letters as `events` rows with `dead = 1`: move them to their table
+    and rebuild `events` with the columns of holding (the sequence of ids carries on)."""
+    sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    for statement in SCHEMA[2:4]:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO dead_letters (event_id, kind, run_id, sensor, body, queued_at, attempts,"
+        " reason, status, last_error, dead_at) SELECT event_id, kind, run_id, sensor, body,"
+        " queued_at, attempts, 'rejected', NULL, coalesce(last_error, 'rejected'), ?"
+        " FROM events WHERE dead = 1", (now,))
+    db.execute("ALTER TABLE events RENAME TO events_v0")
+    db.execute("DROP INDEX IF EXISTS events_ready")
+    db.execute(EVENTS_TABLE)
+    db.execute(
+        "INSERT INTO events (seq, event_id, kind, run_id, sensor, body, queued_at, attempts,"
+        " last_error, lease_owner, lease_until) SELECT seq, event_id, kind, run_id, sensor, body,"
+        " queued_at, attempts, last_error, lease_owner, lease_until FROM events_v0"
+        " WHERE dead = 0")
+    db.execute("DROP TABLE events_v0")
+    if sequence is not None:
+        db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'events'",
+                   (sequence[0],))
+        if db.execute("SELECT changes()").fetchone()[0] == 0:
+            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)",
+                       (sequence[0],))
+
+
 class Outbox:
-    """Queue, claim, acknowledge, release and bury events; `":memory:"` keeps them in memory."""
+    """Queue, claim, acknowledge, release, hold and bury events; `":memory:"` keeps them in
+    memory."""
 
     def __init__(self, path: str | Path, clock: Clock, lease_seconds: float = 60.0,
                  seen_retention: float = DEFAULT_SEEN_RETENTION) -> None:
@@ -135,8 +228,25 @@ class Outbox:
         if self.path != MEMORY:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(SCHEMA)
+        self._open_schema()
         self.release_orphans()
+
+    def _open_schema(self) -> None:
+        """Create the tables, or bring a file written by an older version up to date."""
+        with self._transaction() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"The outbox {self.path} was written by a newer timeledger (schema version"
+                    f" {version}; this one reads up to {SCHEMA_VERSION}): upgrade timeledger or"
+                    " use another outbox")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if version == 0 and "dead" in columns:
+                _migrate_from_0(db, self._now())
+            for statement in SCHEMA:
+                db.execute(statement)
+            if version != SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -171,17 +281,24 @@ class Outbox:
         return added
 
     def claim(self, max_events: int, max_bytes: int) -> list[OutboxRow]:
-        """Lease the oldest ready rows of one sensor, up to `max_events` and `max_bytes`."""
+        """Lease the oldest ready rows of one sensor, up to `max_events` and `max_bytes`.
+
+        Held rows wait while any other row is ready; then the oldest one whose hold is over goes,
+        alone.
+        """
         now = self._now()
-        ready = "dead = 0 AND (lease_owner IS NULL OR lease_until < ?)"
+        free = "(lease_owner IS NULL OR lease_until < ?)"
         with self._transaction() as db:
-            first = db.execute(f"SELECT sensor FROM events WHERE {ready} ORDER BY seq LIMIT 1",
-                               (now,)).fetchone()
+            first = db.execute(f"SELECT sensor FROM events WHERE held_until IS NULL AND {free}"
+                               " ORDER BY seq LIMIT 1", (now,)).fetchone()
             if first is None:
-                return []
-            rows = [_row(values) for values in db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE {ready} AND sensor = ? ORDER BY seq LIMIT ?",
-                (now, first[0], max_events))]
+                rows = [_row(values) for values in db.execute(
+                    f"SELECT {_COLUMNS} FROM events WHERE held_until <= ? AND {free}"
+                    " ORDER BY seq LIMIT 1", (now, now))]
+            else:
+                rows = [_row(values) for values in db.execute(
+                    f"SELECT {_COLUMNS} FROM events WHERE held_until IS NULL AND {free}"
+                    " AND sensor = ? ORDER BY seq LIMIT ?", (now, first[0], max_events))]
             batch: list[OutboxRow] = []
             size = 0
             for row in rows:
@@ -192,6 +309,13 @@ class Outbox:
             db.executemany("UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq = ?",
                            [(self.owner, now + self.lease_seconds, row.seq) for row in batch])
         return batch
+
+    def next_hold_end(self) -> datetime | None:
+        """The earliest end of a hold still running (None when no hold runs)."""
+        with self._lock:
+            until = self._db.execute("SELECT min(held_until) FROM events WHERE held_until > ?",
+                                     (self._now(),)).fetchone()[0]
+        return None if until is None else datetime.fromtimestamp(until, UTC)
 
     def ack(self, rows: Sequence[OutboxRow]) -> None:
         """The platform accepted these: forget the rows (their ids stay in `seen` a while)."""
@@ -205,20 +329,47 @@ class Outbox:
                            (now - self.seen_retention,))
                 self._pruned_at = now
 
+    def unlease(self, rows: Sequence[OutboxRow]) -> None:
+        """Give rows back untouched (they were claimed but not sent)."""
+        with self._transaction() as db:
+            db.executemany("UPDATE events SET lease_owner = NULL, lease_until = NULL"
+                           " WHERE seq = ?", [(row.seq,) for row in rows])
+
     def release(self, rows: Sequence[OutboxRow], error: str) -> list[OutboxRow]:
-        """A transient failure: count the attempt, drop the lease; returns the updated rows."""
+        """A failed attempt: count it, drop the lease; returns the updated rows."""
         with self._transaction() as db:
             db.executemany(
                 "UPDATE events SET attempts = attempts + 1, last_error = ?, lease_owner = NULL,"
                 " lease_until = NULL WHERE seq = ?", [(error, row.seq) for row in rows])
         return [OutboxRow(row.seq, row.event_id, row.kind, row.run_id, row.sensor, row.body,
-                          row.attempts + 1, error) for row in rows]
+                          row.attempts + 1, error, row.queued_at, row.strikes, row.held)
+                for row in rows]
 
-    def bury(self, row: OutboxRow, error: str) -> None:
-        """A rejection: keep the row as a dead letter, never to be sent again."""
+    def hold(self, row: OutboxRow, error: str, strikes: int, until: datetime) -> OutboxRow:
+        """A failure alone: count the attempt, keep `strikes`, send it again alone after `until`."""
         with self._transaction() as db:
-            db.execute("UPDATE events SET dead = 1, attempts = attempts + 1, last_error = ?,"
-                       " lease_owner = NULL, lease_until = NULL WHERE seq = ?", (error, row.seq))
+            db.execute("UPDATE events SET attempts = attempts + 1, last_error = ?, strikes = ?,"
+                       " held_until = ?, lease_owner = NULL, lease_until = NULL WHERE seq = ?",
+                       (error, strikes, until.timestamp(), row.seq))
+        return OutboxRow(row.seq, row.event_id, row.kind, row.run_id, row.sensor, row.body,
+                         row.attempts + 1, error, row.queued_at, strikes, True)
+
+    def bury(self, row: OutboxRow, error: str, reason: DeadReason = "rejected",
+             status: int | None = None) -> DeadLetter:
+        """Give up on an event: move it to the dead letters, never to be sent again."""
+        now = self._now()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO dead_letters (event_id, kind, run_id, sensor, body, queued_at,"
+                " attempts, reason, status, last_error, dead_at) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.event_id, row.kind, row.run_id, row.sensor, row.body, row.queued_at,
+                 row.attempts + 1, reason, status, error, now))
+            db.execute("DELETE FROM events WHERE seq = ?", (row.seq,))
+        return DeadLetter(row.event_id, row.kind, row.run_id, row.sensor, row.body,
+                          row.attempts + 1, reason, status, error,
+                          datetime.fromtimestamp(row.queued_at, UTC),
+                          datetime.fromtimestamp(now, UTC))
 
     def release_orphans(self) -> int:
         """Drop leases held by processes on this host that no longer exist."""
@@ -232,36 +383,39 @@ class Outbox:
             return sum(db.execute("UPDATE events SET lease_owner = NULL, lease_until = NULL"
                                   " WHERE lease_owner = ?", (owner,)).rowcount for owner in dead)
 
-    def _select(self, where: str, params: tuple[Any, ...] = ()) -> list[OutboxRow]:
+    def pending(self) -> list[OutboxRow]:
+        """Rows not yet acknowledged (held ones included; dead letters are elsewhere)."""
         with self._lock:
             return [_row(values) for values in self._db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq", params)]
+                f"SELECT {_COLUMNS} FROM events ORDER BY seq")]
 
-    def pending(self) -> list[OutboxRow]:
-        """Rows not yet acknowledged and not dead."""
-        return self._select("dead = 0")
-
-    def dead(self) -> list[OutboxRow]:
-        """Rows the platform rejected."""
-        return self._select("dead = 1")
+    def dead(self) -> list[DeadLetter]:
+        """The dead letters, oldest first."""
+        with self._lock:
+            return [_dead(values) for values in self._db.execute(
+                f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY id")]
 
     def count_pending(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM events WHERE dead = 0").fetchone()[0])
+            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def contains(self, event_id: str) -> bool:
         """Whether this event is still queued (not delivered, not dead)."""
         with self._lock:
-            return self._db.execute("SELECT 1 FROM events WHERE event_id = ? AND dead = 0",
+            return self._db.execute("SELECT 1 FROM events WHERE event_id = ?",
                                     (event_id,)).fetchone() is not None
 
     def state(self, event_id: str) -> tuple[str, str | None] | None:
         """("pending" | "dead" | "delivered", last error) for an id this outbox has seen."""
         with self._lock:
-            row = self._db.execute("SELECT dead, last_error FROM events WHERE event_id = ?",
+            row = self._db.execute("SELECT last_error FROM events WHERE event_id = ?",
                                    (event_id,)).fetchone()
             if row is not None:
-                return ("dead" if row[0] else "pending"), row[1]
+                return "pending", row[0]
+            row = self._db.execute("SELECT last_error FROM dead_letters WHERE event_id = ?"
+                                   " ORDER BY id DESC LIMIT 1", (event_id,)).fetchone()
+            if row is not None:
+                return "dead", row[0]
             known = self._db.execute("SELECT 1 FROM seen WHERE event_id = ?",
                                      (event_id,)).fetchone()
         return ("delivered", None) if known else None

@@ -37,12 +37,6 @@ def drive(exchange: Exchange[T], http: httpx.Client) -> T:
         return result
 
 
-def add(total: RoundResult, step: RoundResult) -> RoundResult:
-    return RoundResult(delivered=total.delivered + step.delivered,
-                       rejected=total.rejected + step.rejected, failed=total.failed + step.failed,
-                       idle=step.idle, blocked_until=step.blocked_until)
-
-
 class Sender:
     """Runs rounds one at a time; `run_once()` is what a test calls to deliver deterministically."""
 
@@ -61,7 +55,7 @@ class Sender:
         total = RoundResult()
         for _ in range(MAX_ROUNDS):
             step = self.run_once()
-            total = add(total, step)
+            total = total + step
             if step.idle or step.blocked_until is not None:
                 break
         return total
@@ -94,11 +88,7 @@ class SenderThread:
             self._cond.wait(timeout)  # clock-ok: flush waits on the real worker
 
     def _timeout(self) -> float:
-        delivery = self.sender.delivery
-        if delivery.blocked_until is None:
-            return self.poll_interval
-        return max(min(self.poll_interval, delivery.blocked_until - delivery.clock.monotonic()),
-                   0.0)
+        return self.sender.delivery.seconds_until_due(self.poll_interval)
 
     def _loop(self) -> None:
         while True:

@@ -71,23 +71,55 @@ def token_request(url: str, client_id: str, client_secret: str) -> HttpRequest:
                        urlencode({"grant_type": "client_credentials"}).encode())
 
 
-Verdict = Literal["ok", "transient", "rejected", "unauthorized"]
+Verdict = Literal["ok", "unauthorized", "outage", "misdirected", "failing", "too_large",
+                  "rejected"]
+REFUSING_STATUSES = frozenset({400, 409, 422})
+
+
+def _has_retry_after(reply: HttpReply) -> bool:
+    return any(key.lower() == "retry-after" for key in reply.headers)
 
 
 def verdict(reply: HttpReply) -> Verdict:
-    """What a reply to POST /caliper/event means for the events it carried."""
+    """What a reply to POST /caliper/event means for the events it carried.
+
+    - `outage`: the platform cannot take anything now (network, 408, 429, 503, any Retry-After);
+    - `misdirected`: the request cannot work as configured (403, 404, 405, 415...), whatever
+      events it carries;
+    - `failing`: another 5xx, which one event of the envelope may cause;
+    - `too_large`: 413, the envelope is too big (an event alone may be too);
+    - `rejected`: the platform refused events of the envelope (400, 409, 422).
+    """
     status = reply.status
-    if status is None:
-        return "transient"
+    if status is None or status in RETRYABLE_STATUSES or status == 503:
+        return "outage"
     if 200 <= status < 300:
         return "ok"
     if status == 401:
         return "unauthorized"
-    if status in RETRYABLE_STATUSES or status >= 500:
-        return "transient"
-    if 400 <= status < 500:
+    if status >= 500:
+        return "outage" if _has_retry_after(reply) else "failing"
+    if status == 413:
+        return "too_large"
+    if status in REFUSING_STATUSES:
         return "rejected"
-    return "transient"
+    return "misdirected"
+
+
+def refused_indexes(reply: HttpReply) -> set[int] | None:
+    """The events a refusal names (`data[i]...` paths), or None when it names the envelope."""
+    body = reply.json()
+    details = body.get("imsx_error_details") if isinstance(body, dict) else None
+    if not isinstance(details, list) or not details:
+        return None
+    named: set[int] = set()
+    for item in details:
+        path = item.get("path") if isinstance(item, dict) else None
+        head = path.partition("]")[0] if isinstance(path, str) else ""
+        if not head.startswith("data[") or not head[5:].isdigit():
+            return None
+        named.add(int(head[5:]))
+    return named
 
 
 def delivery_error(reply: HttpReply) -> DeliveryError:
@@ -109,9 +141,11 @@ def delivery_error(reply: HttpReply) -> DeliveryError:
         message += f" ({first.get('path')}: {first.get('message')})"
     kind: type[DeliveryError]
     match verdict(reply):
-        case "rejected":
+        case "rejected" | "too_large":
             kind = RejectedError
         case "unauthorized":
+            kind = AuthError
+        case "misdirected" if reply.status == 403:
             kind = AuthError
         case _:
             kind = TransientDeliveryError
