@@ -157,7 +157,8 @@ def test_record_time_at_the_bounds_is_sent(client: Client, fake: FakePlatform,
                                      time=time)
     assert receipt.delivered is True
     assert_the_platform_accepts(fake)
-    [window] = [e["generated"]["items"][0] for e in fake.events.values() if e["type"] == "TimeSpentEvent"]
+    [window] = [e["generated"]["items"][0] for e in fake.events.values()
+                if e["type"] == "TimeSpentEvent"]
     assert (window["startDate"][:4], window["endDate"][:4]) == (
         str(time["started_at"])[:4], str(time["ended_at"])[:4])
 

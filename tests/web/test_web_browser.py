@@ -515,7 +515,7 @@ def test_end_checks_metrics_with_the_servers_messages_before_sending(
     run_id = start_activity(tab, time=False)
     cases = [(changes["metrics"], field, message) for changes, field, message in SUBMIT_ERRORS
              if "metrics" in changes and isinstance(changes["metrics"], dict)]
-    assert len(cases) == 7  # every metric rule the server states (test_web_protocol.SUBMIT_ERRORS)
+    assert len(cases) == 12  # every metric rule the server states (test_web_protocol.SUBMIT_ERRORS)
 
     answers = tab.page.evaluate("""async (cases) => {
         const out = [];
@@ -613,3 +613,61 @@ def test_without_tracking_end_sends_the_given_time_then_the_completion(
         "endedAt": tab.at(60), "metrics": {"xpEarned": 1}, "pctComplete": 50}
     assert totals(lab.platform, tab.email, run_id) == (45.0, 15.0)
     assert len(stored_events(lab.platform, tab.email, "ActivityEvent", run_id)) == 1
+
+
+# ---- the bounds (docs/bounds.md) -----------------------------------------------------------------
+
+def test_end_refuses_more_than_a_day_of_time_before_sending(visit: Callable[..., Visit],
+                                                            lab: Lab) -> None:
+    tab = open_lab(visit)
+    run_id = start_activity(tab, time=False)
+    tab.run(10)
+
+    refused = tab.page.evaluate("""async (cases) => {
+        const out = [];
+        for (const time of cases) {
+            out.push(await window.activity.end({ xpEarned: 1 }, { time }).then(
+                () => null, (error) => [error.code, error.field, error.details.message]));
+        }
+        return out;
+    }""", [{"active": 86_400_001}, {"active": 86_000_000, "inactive": 400_001}])
+
+    message = "Time without a start may total at most 86400000 ms (24 hours) across its items"
+    assert refused == [["INVALID_PAYLOAD", "time.active", message],
+                       ["INVALID_PAYLOAD", "time.inactive", message]]
+    assert lab.traffic.of(run_id) == []
+
+
+def test_time_measured_elsewhere_gets_a_window_that_holds_it(visit: Callable[..., Visit],
+                                                             lab: Lab) -> None:
+    """120 s reported after 10 s on the page: the window ends now and starts 120 s back."""
+    tab = open_lab(visit)
+    run_id = start_activity(tab, time=False)
+    tab.run(10)
+
+    tab.page.evaluate("""() => window.activity.end(
+        { xpEarned: 1 }, { time: { active: 86_000_000, inactive: 400_000 } })""")
+    lab.delivered()
+
+    [beat, submit] = lab.traffic.of(run_id)
+    assert (beat.status, submit.status) == (204, 204)
+    assert beat.body is not None
+    assert {k: beat.body[k] for k in ("startedAt", "endedAt", "elapsedMs", "pausedMs")} == {
+        "startedAt": tab.at(10 - 86_400), "endedAt": tab.at(10), "elapsedMs": 86_000_000,
+        "pausedMs": 400_000}
+    assert totals(lab.platform, tab.email, run_id) == (86_000.0, 400.0)
+
+
+def test_a_window_longer_than_a_day_is_refused_before_sending(visit: Callable[..., Visit],
+                                                              lab: Lab) -> None:
+    """A machine asleep for a day wakes with a window past the bounds: onError, nothing sent."""
+    tab = open_lab(visit)
+    run_id = start_activity(tab)
+    tab.run(15)
+    tab.page.clock.set_system_time(WEDNESDAY + timedelta(days=1, seconds=30))
+    tab.run(15)
+    lab.delivered()
+
+    errors = [c for c in tab.calls() if c[0] == "error"]
+    assert errors == [["error", "INVALID_PAYLOAD", None, "heartbeat", "endedAt"]]
+    assert [(s.route, s.status) for s in lab.traffic.of(run_id)] == [("heartbeat", 204)]

@@ -205,7 +205,7 @@ HEARTBEAT_ERRORS = [
     ({"startedAt": "1969-12-31T23:59:59.999Z"}, "startedAt", "Invalid datetime"),
     ({"endedAt": "3000-01-01T00:00:00.000Z"}, "endedAt", "Invalid datetime"),
     ({"endedAt": "2025-01-16T10:00:00.001Z", "elapsedMs": 0, "pausedMs": 0}, "endedAt",
-     "A window may span at most 24 hours; this one spans 1 day, 0:00:00.001000"),
+     "A window may span at most 24 hours; this one spans 86400001 ms"),
     ({"elapsedMs": 301_001, "pausedMs": 0}, "elapsedMs",
      "Time may total at most the window's length plus 1000 ms (301000 ms here)"),
     ({"elapsedMs": 290_500, "pausedMs": 10_501}, "pausedMs",

@@ -23,6 +23,7 @@ MAX_PCT = 100
 #: `attempt` lies within 1..MAX_ATTEMPT.
 MAX_ATTEMPT = 1_000_000
 
+_MS = timedelta(milliseconds=1)
 YEAR_MESSAGE = f"Expected a year from {MIN_YEAR} to {MAX_YEAR}"
 WINDOW_MESSAGE = "A window may span at most 24 hours"
 XP_MESSAGE = f"must be a number from {-MAX_XP} to {MAX_XP}."
@@ -40,8 +41,13 @@ def window_problem(start: datetime, end: datetime) -> str | None:
     if end < start:
         return "Expected a window that ends at or after it starts"
     if end - start > MAX_WINDOW:
-        return f"{WINDOW_MESSAGE}; this one spans {end - start}"
+        return f"{WINDOW_MESSAGE}; this one spans {ms_text((end - start) / _MS)} ms"
     return None
+
+
+def ms_text(ms: float) -> str:
+    """Milliseconds as a message shows them: 86400001, or 1.5 (never 8.64e+07)."""
+    return f"{ms:.3f}".rstrip("0").rstrip(".")
 
 
 def time_limit_ms(window: tuple[datetime, datetime] | None) -> float:
@@ -50,7 +56,7 @@ def time_limit_ms(window: tuple[datetime, datetime] | None) -> float:
     if window is None:
         return MAX_WINDOW_MS
     start, end = window
-    return (end - start) / timedelta(milliseconds=1) + WINDOW_SLACK_MS
+    return (end - start) / _MS + WINDOW_SLACK_MS
 
 
 def first_past_limit(amounts_ms: Sequence[float], limit_ms: float) -> int | None:
@@ -68,7 +74,7 @@ def time_limit_message(window: tuple[datetime, datetime] | None, limit_ms: float
         return (f"Time without a start may total at most {MAX_WINDOW_MS} ms (24 hours) "
                 "across its items")
     return (f"Time may total at most the window's length plus {WINDOW_SLACK_MS} ms "
-            f"({limit_ms:g} ms here)")
+            f"({ms_text(limit_ms)} ms here)")
 
 
 def report_problem(window: tuple[datetime, datetime] | None,

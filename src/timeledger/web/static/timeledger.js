@@ -21,6 +21,12 @@ const MAX_PENDING_WINDOWS = 100;
 const METRIC_NAMES = ["xpEarned", "totalQuestions", "correctQuestions", "masteredUnits", "pctComplete"];
 const COUNT_METRICS = ["totalQuestions", "correctQuestions", "masteredUnits"];
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The wire layer's bounds (timeledger/caliper/bounds.py, docs/bounds.md); a test holds them equal.
+const MAX_WINDOW_MS = 86400000;
+const WINDOW_SLACK_MS = 1000;
+const MAX_XP = 1000000;
+const MAX_COUNT = 1000000;
+const MAX_PCT = 100;
 
 /** An error from the client or the backend: `code` as in the adapter protocol, `details.field`. */
 export class TimebackError extends Error {
@@ -80,9 +86,15 @@ export function validateMetrics(metrics) {
   const xp = metrics.xpEarned;
   if (!given(xp)) return { field: "metrics.xpEarned", message: "xpEarned is required." };
   if (!isNumber(xp)) return { field: "metrics.xpEarned", message: "Expected a number." };
+  if (xp < -MAX_XP || xp > MAX_XP) {
+    return { field: "metrics.xpEarned", message: `xpEarned must be a number from ${-MAX_XP} to ${MAX_XP}.` };
+  }
   for (const name of COUNT_METRICS) {
     if (given(metrics[name]) && !isCount(metrics[name])) {
       return { field: `metrics.${name}`, message: `${name} must be a non-negative integer.` };
+    }
+    if (given(metrics[name]) && metrics[name] > MAX_COUNT) {
+      return { field: `metrics.${name}`, message: `${name} must be at most ${MAX_COUNT}.` };
     }
   }
   const total = metrics.totalQuestions;
@@ -100,8 +112,34 @@ export function validateMetrics(metrics) {
     };
   }
   const pct = metrics.pctComplete;
-  if (given(pct) && (!isNumber(pct) || pct < 0 || pct > 100)) {
-    return { field: "metrics.pctComplete", message: "pctComplete must be a number from 0 to 100." };
+  if (given(pct) && (!isNumber(pct) || pct < 0 || pct > MAX_PCT)) {
+    return { field: "metrics.pctComplete", message: `pctComplete must be a number from 0 to ${MAX_PCT}.` };
+  }
+  return null;
+}
+
+/**
+ * The time rules, exactly as the adapter states them: a window (`startMs..endMs`, or none) of at
+ * most a day holds at most its length plus 1 s (a day without a window). `amounts` are
+ * `[field, ms]` pairs; returns the first problem as `{ field, message }`, or null.
+ */
+function timeProblem(startMs, endMs, amounts) {
+  let limit = MAX_WINDOW_MS;
+  if (startMs !== null) {
+    if (endMs - startMs > MAX_WINDOW_MS) {
+      return { field: "endedAt", message: `A window may span at most 24 hours; this one spans ${endMs - startMs} ms` };
+    }
+    limit = endMs - startMs + WINDOW_SLACK_MS;
+  }
+  let total = 0;
+  for (const [field, ms] of amounts) {
+    total += ms;
+    if (total > limit) {
+      const message = startMs === null
+        ? `Time without a start may total at most ${MAX_WINDOW_MS} ms (24 hours) across its items`
+        : `Time may total at most the window's length plus ${WINDOW_SLACK_MS} ms (${limit} ms here)`;
+      return { field, message };
+    }
   }
   return null;
 }
@@ -278,6 +316,8 @@ export class Activity {
           return Promise.reject(invalid(`time.${key}`, "Expected a nonnegative number of milliseconds"));
         }
       }
+      const problem = timeProblem(null, 0, [["time.active", time.active], ["time.inactive", time.inactive || 0]]);
+      if (problem) return Promise.reject(invalid(problem.field, problem.message));
     }
     if (this._ended && !completing) return Promise.resolve();
     if (this._ended) {
@@ -314,17 +354,25 @@ export class Activity {
 
   _closeWindow(now, override) {
     if (!override) this._settle(now);
-    const window = {
-      startedAt: iso(this._windowStart),
-      endedAt: iso(now),
-      elapsedMs: override ? Math.round(override.active) : this._activeMs,
-      pausedMs: override ? Math.round(override.inactive || 0) : this._pausedMs,
-    };
+    const elapsedMs = override ? Math.round(override.active) : this._activeMs;
+    const pausedMs = override ? Math.round(override.inactive || 0) : this._pausedMs;
+    let start = this._windowStart;
+    if (override && elapsedMs + pausedMs > now - start + WINDOW_SLACK_MS) {
+      start = now - (elapsedMs + pausedMs); // time measured elsewhere: its window ends now
+    }
+    const window = { startedAt: iso(start), endedAt: iso(now), elapsedMs, pausedMs };
     this._windowStart = now;
     this._segmentStart = now;
     this._activeMs = 0;
     this._pausedMs = 0;
     if (window.elapsedMs === 0 && window.pausedMs === 0) return null;
+    const problem = timeProblem(start, now, [["elapsedMs", elapsedMs], ["pausedMs", pausedMs]]);
+    if (problem) {
+      // A window past the bounds (a machine asleep for a day) is refused here, not sent.
+      const error = invalid(problem.field, problem.message);
+      safely(this._callbacks.onError, error, { type: "heartbeat", runId: this.runId, window });
+      return null;
+    }
     this._reportedActiveMs += window.elapsedMs;
     return window;
   }
