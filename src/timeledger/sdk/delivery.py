@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -251,12 +251,13 @@ class Delivery:
                 f" {self.rule.max_failures_alone} times; last: {error}",
                 reason=reason, last=error)
         elif reason == "expired":
-            age = timedelta(seconds=self.rule.max_event_age)
-            error = UndeliverableError(f"Gave up on an event queued more than {age} ago; last: "
-                                       f"{error}", reason=reason, last=error)
+            error = UndeliverableError(
+                f"Gave up on an event queued more than {self.rule.max_event_age:g} s ago"
+                f" (max_event_age); last: {error}", reason=reason, last=error)
         self.outbox.bury(row, str(error), reason, error.status)
         tally.dead += 1
-        self.listener.rejected(row, error)
+        self.listener.rejected(replace(row, attempts=row.attempts + 1, last_error=str(error)),
+                               error)
 
     def _settle_alone(self, row: OutboxRow, error: DeliveryError, confirmed: bool,
                       tally: _Tally) -> None:
