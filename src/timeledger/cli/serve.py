@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 
 import click
-import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
+from timeledger.cli.http_server import Closers, connection_options, serve_app, serve_workers
 from timeledger.cli.options import (
     database_options,
     resolve_db_url,
@@ -21,6 +21,7 @@ from timeledger.cli.options import (
 )
 from timeledger.cli.projector_processes import ProjectorProcesses
 from timeledger.server.app import create_app
+from timeledger.server.connection_limits import ConnectionLimits
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
 from timeledger.server.store.migrate import SchemaError
@@ -46,9 +47,11 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--projectors", default=1, show_default=True, type=click.IntRange(min=0),
               help="Projector processes to start beside the API (0: they run elsewhere, with "
                    "`timeledger project`). More than one needs PostgreSQL.")
+@connection_options
 def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str | None,
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
-          workers: int, projectors: int) -> None:
+          workers: int, projectors: int, allowed_hosts: tuple[str, ...],
+          limits: ConnectionLimits) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
     url, folder = resolve_db_url(db_url, data_dir)
     if workers > 1 and url.startswith("sqlite"):
@@ -62,7 +65,8 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
     settings = Settings(db_url=url, data_dir=folder, **timezone_settings(timezone),
                         max_body_bytes=max_body_bytes, max_events_per_envelope=max_events,
                         public_url=public_url,
-                        dashboard_open=host in LOOPBACK and not require_login)
+                        dashboard_open=host in LOOPBACK and not require_login,
+                        bind_host=host, allowed_hosts=allowed_hosts)
     try:
         platform = open_platform(settings)
     except (SchemaError, TimezoneMismatch) as exc:
@@ -90,24 +94,27 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
     )
     projector_processes = ProjectorProcesses(url, projectors).start()
     try:
-        _run_api(platform, settings, host, port, workers)
+        _run_api(platform, settings, host, port, workers, limits)
     finally:
         projector_processes.stop()
 
 
-def _run_api(platform: Platform, settings: Settings, host: str, port: int, workers: int) -> None:
+def _run_api(platform: Platform, settings: Settings, host: str, port: int, workers: int,
+             limits: ConnectionLimits) -> None:
+    """Serve until SIGTERM or SIGINT; the store is closed (WAL checkpointed) after the last
+    request in flight has finished."""
     if workers > 1:  # each worker process opens its own platform from the environment
         platform.close()
         values = dataclasses.asdict(settings)
         os.environ[WORKER_SETTINGS_ENV] = json.dumps(
             {k: str(v) if isinstance(v, Path) else v for k, v in values.items()})
-        uvicorn.run("timeledger.cli.serve:worker_app", factory=True, workers=workers, host=host,
-                    port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        serve_workers("timeledger.cli.serve:worker_app", workers=workers, host=host, port=port,
+                      limits=limits)
         return
-    app = create_app(platform)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=10)
-    platform.close()
+    closers = Closers()
+    closers.add("store", platform.close)
+    serve_app(create_app(platform, lifespan=closers.lifespan()), host=host, port=port,
+              limits=limits, closers=closers)
 
 
 def worker_app() -> FastAPI:
@@ -115,7 +122,11 @@ def worker_app() -> FastAPI:
     values = json.loads(os.environ[WORKER_SETTINGS_ENV])
     if values.get("data_dir") is not None:
         values["data_dir"] = Path(values["data_dir"])
-    return create_app(open_platform(Settings(**values), create_schema=False))
+    values["allowed_hosts"] = tuple(values.get("allowed_hosts", ()))
+    platform = open_platform(Settings(**values), create_schema=False)
+    closers = Closers()
+    closers.add("store", platform.close)
+    return create_app(platform, lifespan=closers.lifespan())
 
 
 def _display_url(url: str) -> str:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from timeledger.server.api import auth, events, ingest, jobs
 from timeledger.server.api.error_responses import declare_error_responses
-from timeledger.server.api.errors import install_error_handlers
+from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
+from timeledger.server.api.host_check import HostCheck, HostPolicy
 from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
+from timeledger.server.secret_checks import SecretChecks
+from timeledger.server.store.availability import unwritable_reason
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(platform: Platform) -> FastAPI:
+def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
+    """The platform's app; `lifespan` runs around serving (cli/serve.py closes the store in it)."""
     app = FastAPI(
         title="timeledger platform",
         version="0.1.0",
@@ -22,13 +31,27 @@ def create_app(platform: Platform) -> FastAPI:
         default_response_class=JsonResponse,
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.platform = platform
+    app.state.secret_checks = SecretChecks(lambda: platform.now().timestamp())
     install_error_handlers(app)
+    app.add_middleware(ErrorResponses)
+    # Added last, so it runs first: a refused Host reaches no other code.
+    app.add_middleware(HostCheck, policy=HostPolicy.for_bind(platform.settings.bind_host,
+                                                             platform.settings.allowed_hosts))
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: the store can take writes now",
+             responses={503: {"description": "The store cannot take writes (IMS error)"}})
+    async def readyz() -> Any:
+        reason = await run_in_threadpool(unwritable_reason, platform.engine)
+        if reason is not None:
+            return store_unavailable(reason)
+        return {"status": "ready"}
 
     for module in (auth, ingest, jobs, events):
         app.include_router(module.router)

@@ -20,3 +20,6 @@ class Settings:
     max_events_per_envelope: int = DEFAULT_MAX_EVENTS
     public_url: str = "http://127.0.0.1:8000"
     dashboard_open: bool = True
+    # The address the server listens on and the extra Host names it answers (api/host_check.py).
+    bind_host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()

@@ -1,10 +1,15 @@
-"""OAuth2 client credentials: the token endpoint, and the scope check every other call makes."""
+"""OAuth2 client credentials: the token endpoint, and the scope check every other call makes.
+
+Secrets are checked through `SecretChecks` (server/secret_checks.py): throttled per client id and
+per remote address, hashed in threads of their own.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from functools import partial
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -13,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from timeledger.server.api.errors import ApiError
 from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
+from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, SecretChecks
 from timeledger.server.store.credentials import AccessToken
 
 router = APIRouter(tags=["auth"])
@@ -21,6 +27,17 @@ router = APIRouter(tags=["auth"])
 def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+def secret_checks_of(request: Request) -> SecretChecks:
+    checks: SecretChecks = request.app.state.secret_checks
+    return checks
+
+
+def _refused(status: int, message: str, retry_after_s: int) -> JsonResponse:
+    error = "too_many_requests" if status == 429 else "temporarily_unavailable"
+    return JsonResponse({"error": error, "error_description": message}, status_code=status,
+                        headers={"Retry-After": str(retry_after_s), "Cache-Control": "no-store"})
 
 
 def _invalid_client() -> JsonResponse:
@@ -54,10 +71,21 @@ async def token(request: Request) -> JsonResponse:
     if credentials is None:
         return _invalid_client()
     platform = platform_of(request)
+    checks = secret_checks_of(request)
+    account = f"client {credentials[0]}"
+    address = request.client.host if request.client else None
+    throttled = checks.throttled(account, address)
+    if throttled is not None:
+        return _refused(429, throttled.message, throttled.retry_after_s)
     scopes = tuple(form.get("scope", "").split())
-    issued = await run_in_threadpool(platform.credentials.issue_token, credentials[0],
-                                     credentials[1], scopes, platform.now())
+    try:
+        issued = await checks.run(partial(platform.credentials.issue_token, credentials[0],
+                                          credentials[1], scopes, platform.now()))
+    except ChecksBusy:
+        return _refused(503, "Too many token requests at once; try again shortly",
+                        BUSY_RETRY_AFTER_S)
     if issued is None:
+        checks.failed(account, address)
         return _invalid_client()
     return JsonResponse({
         "access_token": issued.token, "token_type": "Bearer",

@@ -13,6 +13,7 @@ from timeledger.caliper.errors import Problem
 from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.errors import ApiError
+from timeledger.server.store.commit_order import MAX_SEQ
 from timeledger.server.store.credentials import AccessToken
 from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
@@ -50,7 +51,8 @@ async def list_events(
     since: Annotated[str | None, Query(alias="from", description="eventTime >= (UTC)")] = None,
     until: Annotated[str | None, Query(alias="to", description="eventTime < (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    before: Annotated[int | None, Query(description="Cursor: the `next` of the last page")] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_SEQ,
+                                        description="Cursor: the `next` of the last page")] = None,
 ) -> dict[str, Any]:
     query = sa.select(events).order_by(events.c.seq.desc()).limit(limit + 1).where(
         *event_conditions(learner=learner, event_type=type, run_id=run_id,

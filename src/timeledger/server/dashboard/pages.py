@@ -30,7 +30,7 @@ from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import checked_form, forbidden_form
 from timeledger.server.pipeline.flags import FLAG_KINDS
 from timeledger.server.queries.common import course_info
-from timeledger.server.store.commit_order import LogCursor
+from timeledger.server.store.commit_order import MAX_SEQ, LogCursor
 from timeledger.server.store.schema import events
 
 T = TypeVar("T")
@@ -285,7 +285,8 @@ def events_page(request: Request, viewer: Everyone, learner: str = "", type: str
 
 @router.get("/data/events")
 def events_data(request: Request, viewer: Everyone, learner: str = "", type: str = "",
-                run: str = "", before: int | None = None, after: str | None = None) -> Response:
+                run: str = "", before: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+                after: str | None = None) -> Response:
     """The explorer's JSON: newer events (`after` a cursor) for the live refresh, older ones
     (`before` a seq)."""
     where = _event_filter(learner, type, run)

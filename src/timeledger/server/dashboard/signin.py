@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,7 @@ from timeledger.server.dashboard.guard import (
     viewer_of,
 )
 from timeledger.server.dashboard.rendering import render, secure
+from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, SecretChecks
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 8192
@@ -107,13 +109,31 @@ async def login(request: Request) -> Response:
         return forbidden_form(request, viewer)
     platform = platform_of(request)
     access = access_of(request)
+    checks: SecretChecks = request.app.state.secret_checks
     username = form.get("username", "")
-    session = await run_in_threadpool(access.sign_in, username, form.get("password", ""),
-                                      platform.now())
-    if session is None:
+    account = f"admin {username.strip()}"
+    address = request.client.host if request.client else None
+
+    def refused(status: int, error: str) -> Response:
         return render(request, viewer, "login.html", {
-            "message": SIGN_IN_MESSAGE, "error": "Wrong username or password.",
-            "username": username, "next": safe_next(form.get("next"))}, status=401)
+            "message": SIGN_IN_MESSAGE, "error": error, "username": username,
+            "next": safe_next(form.get("next"))}, status=status)
+
+    throttled = checks.throttled(account, address)
+    if throttled is not None:
+        response = refused(429, throttled.message)
+        response.headers["Retry-After"] = str(throttled.retry_after_s)
+        return response
+    try:
+        session = await checks.run(partial(access.sign_in, username, form.get("password", ""),
+                                           platform.now()))
+    except ChecksBusy:
+        response = refused(503, "Too many sign-ins at once; try again shortly.")
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+        return response
+    if session is None:
+        checks.failed(account, address)
+        return refused(401, "Wrong username or password.")
     if viewer is not None and viewer.session is not None:
         await run_in_threadpool(access.end_session, viewer.session.token)
     response = _redirect(request, safe_next(form.get("next")))

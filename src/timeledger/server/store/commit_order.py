@@ -16,6 +16,9 @@ import sqlalchemy as sa
 
 from timeledger.server.store.schema import events
 
+# The largest `seq` (a signed 64-bit integer on both dialects): a cursor past it is an error.
+MAX_SEQ = 2**63 - 1
+
 
 def _as_bigint(xid8: sa.ColumnElement[object]) -> sa.ColumnElement[int]:
     return sa.cast(sa.cast(xid8, sa.Text), sa.BigInteger)
@@ -46,7 +49,8 @@ class LogCursor:
         """The cursor a `token()` wrote; ValueError for anything else."""
         xact, dot, seq = token.strip().rpartition(".")
         cursor = cls(int(seq), int(xact) if dot else None)
-        if cursor.seq < 0 or (cursor.xact is not None and cursor.xact < 0):
+        if not 0 <= cursor.seq <= MAX_SEQ or (
+                cursor.xact is not None and not 0 <= cursor.xact <= MAX_SEQ):
             raise ValueError(f"not a cursor: {token!r}")
         return cursor
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -47,6 +48,13 @@ def _scopes(text: str) -> tuple[str, ...]:
     return tuple(s for s in text.split() if s)
 
 
+@cache
+def _dummy_hash() -> str:
+    """Checked against when a client id is unknown or revoked, so every wrong id costs the same
+    scrypt as a wrong secret (and answers as slowly)."""
+    return hash_secret("timeledger-no-such-client")
+
+
 class CredentialStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -85,9 +93,11 @@ class CredentialStore:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(api_clients).where(
                 api_clients.c.client_id == client_id)).first()
-        if row is None or row.revoked_at is not None or not verify_secret(secret, row.secret_hash):
+        client = row if row is not None and row.revoked_at is None else None
+        if not verify_secret(secret, client.secret_hash if client else _dummy_hash()) \
+                or client is None:
             return None
-        allowed = _scopes(row.scopes)
+        allowed = _scopes(client.scopes)
         scopes = tuple(s for s in requested if s in allowed) if requested else allowed
         token = new_token()
         expires_at = now + TOKEN_LIFETIME
