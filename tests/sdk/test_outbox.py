@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from timeledger.sdk.clock import SystemClock
+from timeledger.sdk.errors import ConfigurationError
 from timeledger.sdk.outbox import NewEvent, Outbox
 from timeledger.testing import FakeClock
 
@@ -147,3 +152,79 @@ def test_delivered_ids_are_forgotten_after_the_retention_but_pending_ones_never(
     assert outbox.add([event(2)]) == [False]  # still waiting in the outbox: kept at any age
     assert outbox.add([event(3)]) == [False]  # delivered 2 days ago: kept
     outbox.close()
+
+
+def test_a_held_row_waits_while_others_are_ready_then_goes_alone(tmp_path: Path) -> None:
+    clock = FakeClock()
+    box = Outbox(tmp_path / "outbox.sqlite3", clock)
+    box.add([event(n) for n in range(1, 5)])
+    first = box.claim(10, 10_000)
+    held = box.hold(first[0], "HTTP 500", strikes=1, until=clock.now() + timedelta(seconds=10))
+    assert (held.held, held.strikes, held.attempts) == (True, 1, 1)
+    box.unlease(first[1:])
+    assert [row.event_id[-1] for row in box.claim(10, 10_000)] == ["2", "3", "4"]
+    assert box.claim(10, 10_000) == []  # the others are leased; the hold runs for 10 s
+    assert box.next_hold_end() == clock.now() + timedelta(seconds=10)
+    clock.advance(10)
+    assert box.next_hold_end() is None
+    [again] = box.claim(10, 10_000)
+    assert (again.event_id, again.held, again.strikes) == (event(1).event_id, True, 1)
+    box.close()
+
+
+V0_SCHEMA = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    run_id TEXT, sensor TEXT NOT NULL, body BLOB NOT NULL, queued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT, lease_until REAL);
+CREATE INDEX events_ready ON events (dead, sensor, seq);
+CREATE TABLE seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX seen_age ON seen (first_seen);
+"""
+
+
+def test_an_outbox_file_of_version_0_is_migrated(tmp_path: Path) -> None:
+    """Files written before dead letters had their table keep every row, and their ids."""
+    path = tmp_path / "outbox.sqlite3"
+    clock = FakeClock()
+    queued = clock.now().timestamp() - 60
+    old = sqlite3.connect(path)
+    old.executescript(V0_SCHEMA)
+    rows = [(n, event(n).event_id, "heartbeat", "run", "https://a", b'{"id": %d}' % n, queued,
+             attempts, error, dead) for n, attempts, error, dead in
+            [(1, 0, None, 0), (2, 0, None, 0), (3, 2, "HTTP 503", 0), (4, 1, "HTTP 400: bad", 1),
+             (5, 0, None, 0)]]
+    old.executemany("INSERT INTO events (seq, event_id, kind, run_id, sensor, body, queued_at,"
+                    " attempts, last_error, dead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    old.executemany("INSERT INTO seen VALUES (?, ?)", [(row[1], queued) for row in rows])
+    old.execute("DELETE FROM events WHERE seq IN (1, 5)")  # delivered: the sequence is at 5
+    old.commit()
+    old.close()
+
+    box = Outbox(path, clock)
+    assert [(r.seq, r.attempts, r.last_error, r.held) for r in box.pending()] == [
+        (2, 0, None, False), (3, 2, "HTTP 503", False)]
+    [letter] = box.dead()
+    assert (letter.event_id, letter.reason, letter.last_error, letter.attempts) == (
+        event(4).event_id, "rejected", "HTTP 400: bad", 1)
+    assert letter.queued_at.timestamp() == queued and letter.dead_at == clock.now()
+    assert box.state(event(4).event_id) == ("dead", "HTTP 400: bad")
+    assert box.add([event(5), event(6)]) == [False, True]  # ids are still remembered
+    assert box.pending()[-1].seq == 6  # the sequence carries on past the delivered 5
+    box.close()
+    reopened = Outbox(path, clock)  # opening again changes nothing
+    assert [r.seq for r in reopened.pending()] == [2, 3, 6] and len(reopened.dead()) == 1
+    reopened.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 1
+        columns = {row[1] for row in check.execute("PRAGMA table_info(events)")}
+        assert "dead" not in columns and {"strikes", "held_until"} <= columns
+
+
+def test_an_outbox_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    with sqlite3.connect(path) as newer:
+        newer.execute("PRAGMA user_version = 2")
+    with pytest.raises(ConfigurationError, match="schema version 2"):
+        Outbox(path, FakeClock())
