@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +14,7 @@ from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.errors import ApiError
 from timeledger.server.store.commit_order import MAX_SEQ
 from timeledger.server.store.credentials import AccessToken
+from timeledger.server.store.event_bodies import event_json
 from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
@@ -31,13 +31,13 @@ def _time_param(name: str, value: str | None) -> Any:
         raise ApiError(400, f"Invalid {name}: {exc}", [Problem(name, str(exc))]) from None
 
 
-def stored_event_json(row: Any) -> dict[str, Any]:
+def stored_event_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
     return {
         "seq": row.seq, "eventId": row.event_id, "type": row.type, "action": row.action,
         "profile": row.profile, "learner": row.learner_email, "actorId": row.actor_id,
         "runId": row.run_id, "sensor": row.sensor,
         "eventTime": format_utc(row.event_time) if row.event_time else None,
-        "receivedAt": format_utc(row.received_at), "event": orjson.loads(row.body),
+        "receivedAt": format_utc(row.received_at), "event": event_json(conn, row),
     }
 
 
@@ -61,14 +61,13 @@ async def list_events(
         query = query.where(events.c.seq < before)
     platform = platform_of(request)
 
-    def load() -> list[Any]:
+    def load() -> tuple[list[dict[str, Any]], bool]:
         with platform.engine.connect() as conn:
-            return list(conn.execute(query))
+            rows = list(conn.execute(query))
+            return [stored_event_json(conn, r) for r in rows[:limit]], len(rows) > limit
 
-    rows = await run_in_threadpool(load)
-    page = rows[:limit]
-    return {"events": [stored_event_json(r) for r in page],
-            "next": page[-1].seq if len(rows) > limit else None}
+    page, more = await run_in_threadpool(load)
+    return {"events": page, "next": page[-1]["seq"] if more else None}
 
 
 @router.get("/caliper/events/{event_id:path}", summary="One stored event by its id")
@@ -77,11 +76,12 @@ async def get_event(event_id: str, request: Request,
                     ) -> dict[str, Any]:
     platform = platform_of(request)
 
-    def load() -> Any:
+    def load() -> dict[str, Any] | None:
         with platform.engine.connect() as conn:
-            return conn.execute(sa.select(events).where(events.c.event_id == event_id)).first()
+            row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).first()
+            return None if row is None else stored_event_json(conn, row)
 
-    row = await run_in_threadpool(load)
-    if row is None:
+    found = await run_in_threadpool(load)
+    if found is None:
         raise ApiError(404, f"No event {event_id!r}")
-    return stored_event_json(row)
+    return found

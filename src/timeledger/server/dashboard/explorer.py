@@ -59,7 +59,7 @@ def events_page(conn: sa.Connection, where: EventFilter, *, before: int | None =
         page.reverse()
     items = []
     for row in page:
-        item = stored_event_json(row)
+        item = stored_event_json(conn, row)
         item["eventTimeText"] = numbers.moment(row.event_time, timezone)
         items.append(item)
     return {"events": items, "next": page[-1].seq if more and after is None else None,

@@ -254,7 +254,7 @@ def flags_page(request: Request, viewer: Everyone, kind: str = "") -> Response:
     def load(conn: sa.Connection) -> dict[str, Any]:
         found = queries.list_flags(conn, kind=queries.check_kind(kind))
         wanted = sorted({event_id for flag in found for event_id in flag["event_ids"]})
-        behind = {row.event_id: stored_event_json(row) for row in conn.execute(
+        behind = {row.event_id: stored_event_json(conn, row) for row in conn.execute(
             sa.select(events).where(events.c.event_id.in_(wanted)))} if wanted else {}
         return {"flags": found, "behind": behind}
 

@@ -1,0 +1,47 @@
+"""What a SQLite store costs on disk: bytes per event, and the tables and indexes holding them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def checkpoint(db_path: Path) -> None:
+    """Move the WAL into the database file and empty it, so the file size is the store's size."""
+    db = sqlite3.connect(db_path)
+    try:
+        busy, _log, _moved = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise RuntimeError(f"{db_path}: a reader kept the WAL checkpoint from finishing")
+    finally:
+        db.close()
+
+
+def bytes_per_event(db_path: Path) -> float:
+    """The database file's size after a TRUNCATE checkpoint, over the number of stored events."""
+    checkpoint(db_path)
+    db = sqlite3.connect(db_path)
+    try:
+        count = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        db.close()
+    if not count:
+        raise ValueError(f"{db_path} stores no events")
+    return Path(db_path).stat().st_size / count
+
+
+def bytes_per_event_by_object(db_path: Path) -> dict[str, float]:
+    """Each table's and index's pages (the `dbstat` table) over the number of stored events,
+    largest first; `(free pages)` is what compaction freed for the rows that follow."""
+    checkpoint(db_path)
+    db = sqlite3.connect(db_path)
+    try:
+        count = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        sizes = {name: total / count for name, total in db.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")}
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        free_pages = db.execute("PRAGMA freelist_count").fetchone()[0]
+    finally:
+        db.close()
+    sizes["(free pages)"] = free_pages * page_size / count
+    return dict(sorted(sizes.items(), key=lambda item: -item[1]))

@@ -1,0 +1,37 @@
+"""An event's stored JSON text, from a row in text or a compacted one: what every reader calls.
+
+Select `BODY_COLUMNS` (or the whole `events` table) and pass the row to `event_body`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+import sqlalchemy as sa
+
+from timeledger.server.store import compression_dictionaries
+from timeledger.server.store.schema import events
+
+BODY_COLUMNS = (events.c.body, events.c.packed)
+
+
+class StoredBody(Protocol):
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def packed(self) -> bytes | None: ...
+
+
+def event_body(conn: sa.Connection, row: StoredBody) -> str:
+    """The JSON text the event was stored with, byte for byte."""
+    if row.packed is None:
+        return row.body
+    return compression_dictionaries.unpack(conn, bytes(row.packed)).decode()
+
+
+def event_json(conn: sa.Connection, row: StoredBody) -> Any:
+    """The stored event, parsed."""
+    if row.packed is None:
+        return orjson.loads(row.body)
+    return orjson.loads(compression_dictionaries.unpack(conn, bytes(row.packed)))
