@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
@@ -66,8 +66,9 @@ BODY_ERRORS = {
 }
 PARAMETER_ERRORS = {400: _reply(ImsError, "A parameter is malformed; the details name it")}
 LOOKUP_ERRORS = {404: _reply(ImsError, "No such learner, run, course, event or job")}
-STORE_ERRORS = {503: _reply(ImsError, "The store cannot be reached or written; retry later",
-                            RETRY_AFTER)}
+STORE_ERRORS = {503: _reply(
+    ImsError, "The store cannot be reached or written (or, with consistent=true, projection "
+    "did not catch up in time); retry after Retry-After", RETRY_AFTER)}
 TOKEN_ERRORS = {
     400: _reply(OAuthError, "grant_type is not client_credentials"),
     401: _reply(OAuthError, "Unknown client or wrong secret"),
@@ -88,30 +89,30 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(sub)
 
 
-def _checks_scope(_path: str, route: APIRoute) -> bool:
+def _checks_scope(_path: str, route: RouteContext) -> bool:
     return any(getattr(dep.call, "__code__", None) is _SCOPE_CHECK
                for dep in _dependants(route.dependant))
 
 
-def _reads_body(_path: str, route: APIRoute) -> bool:
+def _reads_body(_path: str, route: RouteContext) -> bool:
     return route.body_field is not None or "requestBody" in (route.openapi_extra or {})
 
 
-def _has_checked_parameters(_path: str, route: APIRoute) -> bool:
+def _has_checked_parameters(_path: str, route: RouteContext) -> bool:
     """Query, header or cookie parameters, or a path parameter typed other than text."""
     return any(dep.query_params or dep.header_params or dep.cookie_params
                or any(param.field_info.annotation is not str for param in dep.path_params)
                for dep in _dependants(route.dependant))
 
 
-def _looks_up(path: str, route: APIRoute) -> bool:
+def _looks_up(path: str, route: RouteContext) -> bool:
     """A path id, or a query API parameter naming one learner."""
     return any(dep.path_params or (path.startswith(QUERY_API) and any(
         param.alias in LOOKUP_QUERY_PARAMETERS for param in dep.query_params))
                for dep in _dependants(route.dependant))
 
 
-RULES: tuple[tuple[Callable[[str, APIRoute], bool], dict[int, dict[str, Any]]], ...] = (
+RULES: tuple[tuple[Callable[[str, RouteContext], bool], dict[int, dict[str, Any]]], ...] = (
     (_has_checked_parameters, PARAMETER_ERRORS),
     (_reads_body, BODY_ERRORS),
     (_looks_up, LOOKUP_ERRORS),
@@ -120,7 +121,7 @@ RULES: tuple[tuple[Callable[[str, APIRoute], bool], dict[int, dict[str, Any]]], 
 )
 
 
-def error_responses(path: str, route: APIRoute) -> dict[int, dict[str, Any]]:
+def error_responses(path: str, route: RouteContext) -> dict[int, dict[str, Any]]:
     """The error responses `route` (served at `path`) can answer, by status."""
     found: dict[int, dict[str, Any]] = {}
     for applies, responses in RULES:
@@ -129,12 +130,13 @@ def error_responses(path: str, route: APIRoute) -> dict[int, dict[str, Any]]:
     return dict(sorted(found.items()))
 
 
-def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
-    """Every API route in the document, with the path it is served at."""
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, RouteContext]]:
+    """Every API route in the document, as included (with its router's dependencies too), and
+    the path it is served at."""
     for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and route.include_in_schema and context.path_format:
-            yield context.path_format, route
+        if (isinstance(context.original_route, APIRoute) and context.include_in_schema
+                and context.path_format):
+            yield context.path_format, context
 
 
 def declare_error_responses(app: FastAPI) -> None:
