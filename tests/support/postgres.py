@@ -119,6 +119,15 @@ class PostgresCluster:
         atexit.register(self.stop)
         return self
 
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast shutdown), keeping its data for resume()."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        assert self.root is not None, "cluster not started"
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+                  "-w", "-t", "60", "start")
+
     def _stop_orphans(self) -> None:
         """Clusters left running by a session that was killed (pg_ctl's server outlives it)."""
         for owner in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*/{OWNER_FILE}"):

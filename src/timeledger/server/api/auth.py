@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from timeledger.server.api.errors import ApiError
+from timeledger.server.api.errors import ApiError, ims_error
 from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
 from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, SecretChecks
@@ -34,9 +34,9 @@ def secret_checks_of(request: Request) -> SecretChecks:
     return checks
 
 
-def _refused(status: int, message: str, retry_after_s: int) -> JsonResponse:
-    error = "too_many_requests" if status == 429 else "temporarily_unavailable"
-    return JsonResponse({"error": error, "error_description": message}, status_code=status,
+def _throttled(message: str, retry_after_s: int) -> JsonResponse:
+    return JsonResponse({"error": "too_many_requests", "error_description": message},
+                        status_code=429,
                         headers={"Retry-After": str(retry_after_s), "Cache-Control": "no-store"})
 
 
@@ -76,14 +76,14 @@ async def token(request: Request) -> JsonResponse:
     address = request.client.host if request.client else None
     throttled = checks.throttled(account, address)
     if throttled is not None:
-        return _refused(429, throttled.message, throttled.retry_after_s)
+        return _throttled(throttled.message, throttled.retry_after_s)
     scopes = tuple(form.get("scope", "").split())
     try:
         issued = await checks.run(partial(platform.credentials.issue_token, credentials[0],
                                           credentials[1], scopes, platform.now()))
     except ChecksBusy:
-        return _refused(503, "Too many token requests at once; try again shortly",
-                        BUSY_RETRY_AFTER_S)
+        return ims_error(503, "Too many token requests at once; try again shortly",
+                         headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
     if issued is None:
         checks.failed(account, address)
         return _invalid_client()
