@@ -11,6 +11,7 @@ from timeledger.sdk import Client
 from timeledger.testing import FakePlatform
 
 from .conftest import CONFIG, MATH, USER
+from .test_poison import events
 
 
 def make_real(fake: FakePlatform, **kwargs: Any) -> Client:
@@ -81,3 +82,17 @@ def test_the_sender_lingers_batch_interval_to_batch_events(fake: FakePlatform) -
                                    wait=False)
         wait_until(lambda: len(fake.completions) == 3)
         assert [len(envelope["data"]) for envelope in fake.envelopes] == [3]
+
+
+def test_the_worker_wakes_when_a_held_event_may_go_again(fake: FakePlatform) -> None:
+    """An event that failed alone is retried when its hold ends, with no other wake-up."""
+    with make_real(fake, poll_interval=3600, batch_interval=1.0) as client:
+        good, bad = events(client, 2)
+        fake.poison([bad["id"]])
+        client.enqueue(good)  # the worker lingers a second: both travel in one envelope
+        client.enqueue(bad)
+        wait_until(lambda: client.pending() != [] and client.pending()[0].held)
+        assert list(fake.events) == [good["id"]] and client.pending()[0].strikes == 1
+        fake.poisoned.clear()
+        wait_until(lambda: len(fake.events) == 2)  # its hold (at most 1 s) ends: sent again
+        assert client.pending() == [] and client.dead_letters() == []
