@@ -67,17 +67,17 @@ def test_300_stalled_bodies_are_all_closed_with_408(limited: PlatformProcess) ->
     open_count = len(sockets)
     while open_count and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=1):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
             try:
-                chunk = sock.recv(65536)
+                chunk = ready.recv(65536)
             except ConnectionResetError:
                 chunk = b""
             if chunk:
-                replies[sock] += chunk
+                replies[ready] += chunk
             else:
-                selector.unregister(sock)
-                sock.close()
+                selector.unregister(ready)
+                ready.close()
                 open_count -= 1
     assert open_count == 0, f"{open_count} stalled connections still open"
     assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in replies.values())
