@@ -1,0 +1,20 @@
+"""The examples of docs/bounds.md run as written, and print what their comments say."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "bounds.md"
+
+
+def test_bounds_doc_examples_run_and_print_what_they_say(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, str(DOC), "exec"), {})
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == re.findall(r"print\(.*\)\s+# (.*)", block)
