@@ -1,10 +1,13 @@
 """Storage compaction on the heartbeat bench: the store's bytes per event without it and with it.
 
-Ingests bench/ingest.py's heartbeat envelopes into two temp SQLite stores, in rounds; after each
-round both project what was appended, and one also compacts it (as the projector does, in
-batches of its own transactions). Prints each store's bytes per event by table and index, then
+Ingests bench/ingest.py's heartbeat envelopes into two temp stores, in rounds; after each round
+both project what was appended, and one also compacts it (as the projector does, in batches of
+their own transactions). Prints each store's bytes per event by table and index, then
 `bytes_per_event_before=<n> bytes_per_event_after=<n> ratio=<x>`.
-Run: `.venv/bin/python bench/compaction.py [--envelopes 200] [--round 10]`.
+On SQLite (the default) the size is the file's after a TRUNCATE checkpoint. With `--pg` the
+stores are databases on a throwaway PostgreSQL cluster, the size is every relation's (TOAST and
+indexes included), and each round ends with a plain VACUUM, as autovacuum would run.
+Run: `.venv/bin/python bench/compaction.py [--envelopes 200] [--round 10] [--pg]`.
 """
 
 from __future__ import annotations
@@ -13,15 +16,24 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the bench scripts: `bench.*`
 
 from bench.ingest import EVENTS_PER_ENVELOPE, build_envelopes
-from bench.storage import bytes_per_event, bytes_per_event_by_object
+from bench.storage import (
+    bytes_per_event,
+    bytes_per_event_by_object,
+    pg_bytes_per_event,
+    pg_bytes_per_event_by_object,
+)
 
+from support.postgres import PostgresCluster
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
@@ -31,9 +43,9 @@ from timeledger.server.store.schema import events
 COMPACTION_BATCH = 1000
 
 
-def fill(db_path: Path, bodies: list[bytes], per_round: int, compact: bool) -> float:
+def fill(url: str, bodies: list[bytes], per_round: int, compact: bool) -> float:
     """Ingest and project every envelope; returns the seconds spent compacting."""
-    platform = open_platform(Settings(db_url=f"sqlite:///{db_path}"))
+    platform = open_platform(Settings(db_url=url))
     compacting = 0.0
     try:
         for first in range(0, len(bodies), per_round):
@@ -42,6 +54,9 @@ def fill(db_path: Path, bodies: list[bytes], per_round: int, compact: bool) -> f
             platform.project_pending()
             if compact:
                 compacting += _compact_all(platform.engine)
+            if platform.engine.dialect.name == "postgresql":
+                with platform.engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
     finally:
         platform.close()
     return compacting
@@ -58,25 +73,53 @@ def _compact_all(engine: sa.Engine) -> float:
     return time.perf_counter() - began
 
 
-def _show(title: str, db_path: Path) -> None:
+def _show(title: str, sizes: dict[str, float]) -> None:
     print(f"{title}: bytes per event by table and index")
-    for name, size in list(bytes_per_event_by_object(db_path).items())[:14]:
+    for name, size in list(sizes.items())[:14]:
         print(f"  {name:36s} {size:8.1f}")
+
+
+def _measure(urls: tuple[str, str], bodies: list[bytes], per_round: int,
+             sizes: Callable[[str], dict[str, float]],
+             total: Callable[[str], float]) -> tuple[float, float, float]:
+    plain, compacted = urls
+    fill(plain, bodies, per_round, compact=False)
+    seconds = fill(compacted, bodies, per_round, compact=True)
+    _show("without compaction", sizes(plain))
+    _show("with compaction", sizes(compacted))
+    return total(plain), total(compacted), seconds
+
+
+def _on_engine(measure: Callable[[sa.Engine], float | dict[str, float]]) -> Callable[[str], Any]:
+    def run(url: str) -> Any:
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            return measure(engine)
+        finally:
+            engine.dispose()
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envelopes", type=int, default=200)
     parser.add_argument("--round", type=int, default=10, help="Envelopes between compactions.")
+    parser.add_argument("--pg", action="store_true", help="On a throwaway PostgreSQL cluster.")
     args = parser.parse_args()
     bodies = build_envelopes(args.envelopes)
-    with tempfile.TemporaryDirectory() as tmp:
-        plain, compacted = Path(tmp) / "plain.sqlite3", Path(tmp) / "compacted.sqlite3"
-        fill(plain, bodies, args.round, compact=False)
-        seconds = fill(compacted, bodies, args.round, compact=True)
-        _show("without compaction", plain)
-        _show("with compaction", compacted)
-        before, after = bytes_per_event(plain), bytes_per_event(compacted)
+    if args.pg:
+        with PostgresCluster() as cluster:
+            urls = (cluster.new_database("plain"), cluster.new_database("compacted"))
+            before, after, seconds = _measure(urls, bodies, args.round,
+                                              _on_engine(pg_bytes_per_event_by_object),
+                                              _on_engine(pg_bytes_per_event))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            files = (Path(tmp) / "plain.sqlite3", Path(tmp) / "compacted.sqlite3")
+            before, after, seconds = _measure(
+                (f"sqlite:///{files[0]}", f"sqlite:///{files[1]}"), bodies, args.round,
+                lambda url: bytes_per_event_by_object(Path(url.removeprefix("sqlite:///"))),
+                lambda url: bytes_per_event(Path(url.removeprefix("sqlite:///"))))
     count = args.envelopes * EVENTS_PER_ENVELOPE
     print(f"events={count} compaction_us_per_event={seconds / count * 1e6:.1f}")
     print(f"bytes_per_event_before={before:.0f} bytes_per_event_after={after:.0f} "

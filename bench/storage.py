@@ -1,9 +1,11 @@
-"""What a SQLite store costs on disk: bytes per event, and the tables and indexes holding them."""
+"""What a store costs on disk: bytes per event, and the tables and indexes that hold them."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+import sqlalchemy as sa
 
 
 def checkpoint(db_path: Path) -> None:
@@ -45,3 +47,24 @@ def bytes_per_event_by_object(db_path: Path) -> dict[str, float]:
         db.close()
     sizes["(free pages)"] = free_pages * page_size / count
     return dict(sorted(sizes.items(), key=lambda item: -item[1]))
+
+
+_PG_OBJECTS = """
+SELECT c.relname, pg_relation_size(c.oid)
+       + coalesce((SELECT pg_total_relation_size(c.reltoastrelid) WHERE c.reltoastrelid <> 0), 0)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')
+"""
+
+
+def pg_bytes_per_event_by_object(engine: sa.Engine) -> dict[str, float]:
+    """PostgreSQL: each table's (with its TOAST) and index's size over the stored events."""
+    with engine.connect() as conn:
+        count = int(conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one())
+        sizes = {name: int(size) / count for name, size in conn.execute(sa.text(_PG_OBJECTS))}
+    return dict(sorted(sizes.items(), key=lambda item: -item[1]))
+
+
+def pg_bytes_per_event(engine: sa.Engine) -> float:
+    """PostgreSQL: every table, TOAST table and index of the store, over the stored events."""
+    return sum(pg_bytes_per_event_by_object(engine).values())
