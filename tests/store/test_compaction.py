@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import zstandard
 from sqlalchemy.engine import Engine
 
-from support.platform import PlatformProcess
+from support.platform import PlatformProcess, run_cli
 from support.postgres import Backend
 from support.shared import CALIPER_FIXTURES, TIMEBACK_FIXTURES, require_shared
 from timeledger.caliper.builders import (
@@ -59,7 +59,7 @@ def _heartbeats(count: int, first: int = 0) -> list[dict[str, Any]]:
         began = start + timedelta(seconds=15 * n)
         made.append(heartbeat(actor=actor, activity=REF, run_id=str(uuid.UUID(int=n % 7 + 1)),
                               started_at=began, ended_at=began + timedelta(seconds=15),
-                              active_ms=10_000 + n, inactive_ms=5_000 - n % 5))
+                              active_ms=10_000 + n % 500, inactive_ms=5_000 - n % 5))
     return made
 
 
@@ -239,6 +239,29 @@ def test_nothing_is_compacted_before_a_dictionary_can_be_trained(store: Platform
     assert not _packed(_raw_rows(store.engine))
     _ingest(store, _heartbeats(1, first=19))
     assert _compact_all(store.engine) == 20
+
+
+def _cli_store_args(platform: Platform) -> list[str]:
+    return ["--db", platform.engine.url.render_as_string(hide_password=False)]
+
+
+def test_the_compact_command_compacts_what_is_stored(store: Platform) -> None:
+    _ingest(store, _heartbeats(999))
+    waiting = run_cli("compact", *_cli_store_args(store))
+    assert waiting.stdout.strip() == ("nothing compacted yet: the log ends at #999, and the first "
+                                      "dictionary is trained once it holds 1000 events")
+    assert not _packed(_raw_rows(store.engine))
+
+    _ingest(store, _heartbeats(201, first=999))
+    before = {seq: row["body"] for seq, row in _raw_rows(store.engine).items()}
+    done = run_cli("compact", *_cli_store_args(store), "--batch-size", "500")
+    assert done.stdout.strip() == "went past 1200 event(s): the log is compacted through #1200"
+    assert set(_packed(_raw_rows(store.engine))) == set(before)
+    assert _texts(store.engine) == before
+    again = run_cli("compact", *_cli_store_args(store))
+    assert again.stdout.strip() == "went past 0 event(s): the log is compacted through #1200"
+    refused = run_cli("compact", *_cli_store_args(store), "--batch-size", "0", check=False)
+    assert refused.returncode == 2 and "--batch-size" in refused.stderr
 
 
 @pytest.mark.parametrize("limit", [0, -1, compaction.MAX_BATCH + 1])

@@ -15,6 +15,7 @@ COMMANDS = {
     "export": "timeledger.cli.transfer:export",
     "rebuild": "timeledger.cli.rebuild:rebuild_command",
     "project": "timeledger.cli.project:project",
+    "compact": "timeledger.cli.compact:compact",
     "courses": "timeledger.cli.courses:courses",
     "conformance": "timeledger.cli.conformance:conformance",
     "db": "timeledger.cli.db:db",
