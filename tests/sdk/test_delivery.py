@@ -219,6 +219,7 @@ def test_persistent_401_is_not_a_rejection(clock: FakeClock, fake: FakePlatform)
         fake.fail(401, times=2)
         result = client.sender.run_once()
         assert result.failed == 1 and result.blocked_until is not None
+        assert result.blocked_until - clock.monotonic() >= 30.0  # max_backoff: fix credentials
         assert client.dead_letters() == [] and len(client.pending()) == 1
         assert type(errors[0]).__name__ == "AuthError"
         clock.advance(60)

@@ -291,7 +291,7 @@ class Delivery:
             asked = retry_after(outcome.reply, self.clock.now())
             if asked is not None:
                 delay = max(delay, min(asked, MAX_RETRY_AFTER))
-        if outcome.kind == "misdirected":
+        if outcome.kind in ("misdirected", "unauthorized"):  # waits for a fixed configuration
             delay = max(delay, self.backoff.cap)
         self.blocked_until = self.clock.monotonic() + delay
         return self._finish(tally, blocked_until=self.blocked_until)
