@@ -2,15 +2,19 @@
 
 A secret is checked by scrypt, tens of milliseconds of CPU each. Attempts from an address, or for
 an account, that failed too often lately are refused (429) before any hashing. The rest hash in
-a small thread pool of their own with a bounded wait list, so a flood of wrong secrets never
-queues ahead of ingest in the request thread pool, and when the list is full the attempt is
-refused (503) rather than queued without bound.
+a small thread pool of their own, at the lowest CPU priority, with a bounded wait list: a flood
+of wrong secrets neither queues ahead of ingest in the request thread pool nor takes CPU time
+from it, and when the list is full the attempt is refused (503) rather than queued without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ PER_ADDRESS = FailureLimit(failures=10, window_s=60.0)
 # Failed attempts allowed for one account (client id or admin username), over all addresses.
 PER_ACCOUNT = FailureLimit(failures=50, window_s=60.0)
 CHECK_THREADS = 1
+CHECK_NICENESS = 19  # the lowest CPU priority
 MAX_WAITING_CHECKS = 16
 BUSY_RETRY_AFTER_S = 1
 
@@ -54,6 +59,13 @@ def address_key(host: str | None) -> str:
     return str(address)
 
 
+def _lowest_cpu_priority() -> None:
+    """Hashing yields the CPU to every other thread (Linux sets a nice value per thread)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICENESS)
+
+
 class SecretChecks:
     """The throttles and the thread pool every secret or password check goes through."""
 
@@ -62,7 +74,8 @@ class SecretChecks:
                  max_waiting: int = MAX_WAITING_CHECKS) -> None:
         self.by_address = FailedAttempts(per_address, now)
         self.by_account = FailedAttempts(per_account, now)
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="secret-checks")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="secret-checks",
+                                        initializer=_lowest_cpu_priority)
         self._capacity = threads + max_waiting
         self._pending = 0
 
