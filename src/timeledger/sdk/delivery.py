@@ -121,9 +121,11 @@ class _Tally:
     delivered: int = 0
     dead: int = 0
     held: int = 0
+    failed: int = 0
     accepted: bool = False
     errors: dict[int, DeliveryError] = field(default_factory=dict)
-    settled_failures: list[tuple[OutboxRow, DeliveryError]] = field(default_factory=list)
+    # rows that stay queued after failing, told to the listener when the round ends
+    unsent: list[tuple[list[OutboxRow], DeliveryError]] = field(default_factory=list)
 
 
 class Delivery:
@@ -270,8 +272,7 @@ class Delivery:
         else:
             until = self.clock.now() + timedelta(
                 seconds=self.backoff.delay(strikes + 1, self.rng))
-            tally.settled_failures.append((self.outbox.hold(row, str(error), strikes, until),
-                                           error))
+            tally.unsent.append(([self.outbox.hold(row, str(error), strikes, until)], error))
             tally.held += 1
 
     def _back_off(self, group: Sequence[OutboxRow], waiting: Sequence[OutboxRow],
@@ -279,12 +280,16 @@ class Delivery:
         """Nothing more this round: the rows sent last and those waiting their turn (all were in
         an envelope that failed) stay queued, each with an attempt counted, and the sender waits."""
         tally.errors.update({row.seq: error for row in group})
+        by_error: dict[int, tuple[DeliveryError, list[OutboxRow]]] = {}
         for row in [*group, *waiting]:
             last = tally.errors.get(row.seq, error)
             if self._expired(row):
                 self._bury(row, last, "expired", tally)
             else:
-                tally.settled_failures.append((self.outbox.release([row], str(last))[0], last))
+                by_error.setdefault(id(last), (last, []))[1].append(row)
+        for last, rows in by_error.values():  # one write for the rows of each error
+            tally.unsent.append((self.outbox.release(rows, str(last)), last))
+            tally.failed += len(rows)
         self.failures += 1
         delay = self.backoff.delay(self.failures, self.rng)
         if outcome.reply is not None:
@@ -297,8 +302,7 @@ class Delivery:
         return self._finish(tally, blocked_until=self.blocked_until)
 
     def _finish(self, tally: _Tally, blocked_until: float | None) -> RoundResult:
-        for row, error in tally.settled_failures:
-            self.listener.failed([row], error)
-        failed = sum(1 for row, _ in tally.settled_failures if not row.held)
+        for rows, error in tally.unsent:
+            self.listener.failed(rows, error)
         return RoundResult(delivered=tally.delivered, dead=tally.dead, held=tally.held,
-                           failed=failed, blocked_until=blocked_until)
+                           failed=tally.failed, blocked_until=blocked_until)
