@@ -197,3 +197,22 @@ def test_start_rejects_unknown_time_option(client: Client) -> None:
                               time={"heartbeat": 5})
     assert info.value.field == "time.heartbeat"
     assert client.activity.current is None
+
+
+def test_a_tracked_window_past_a_day_is_reported_to_on_error_not_sent(
+        client: Client, clock: FakeClock, fake: FakePlatform) -> None:
+    """The process slept (or a heartbeat interval was set past a day): the window is refused by
+    the bounds before it is queued, and tracking goes on with the next window."""
+    errors: list[tuple[Exception, Any]] = []
+    activity = client.activity.start(
+        id="a", name="A", course=MATH, user=USER, on_error=lambda e, c: errors.append((e, c)),
+        time={"heartbeat_interval": 86_401, "hidden_timeout": None})
+    clock.advance(86_401)  # one window of a day and a second
+    clock.advance(15)
+    activity.end()
+    [(error, context)] = errors
+    assert isinstance(error, ValidationError) and error.field == "ended_at"
+    assert error.message == "A window may span at most 24 hours; this one spans 86401000 ms"
+    assert (context.kind, context.run_id) == ("heartbeat", activity.run_id)
+    assert client.flush()
+    assert [e["generated"]["items"][0]["value"] for e in fake.time_spent] == [15.0]

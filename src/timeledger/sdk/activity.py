@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from timeledger.caliper.bounds import widened_start
+from timeledger.caliper.bounds import report_problem, widened_start
 from timeledger.caliper.builders import (
     ActivityRef,
     completed_event,
@@ -27,7 +27,7 @@ from timeledger.caliper.builders import (
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.times import format_utc
 from timeledger.sdk.clock import Clock
-from timeledger.sdk.errors import ActivityEndedError, ErrorContext
+from timeledger.sdk.errors import ActivityEndedError, ErrorContext, ValidationError
 from timeledger.sdk.options import TimeOptions
 from timeledger.sdk.scheduler import Scheduler, TimerHandle
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter, Watch
@@ -201,12 +201,28 @@ class Activity:
             return None
         ended = self._window_end(now)
         event = None
-        if active_ms or inactive_ms:
+        refused = report_problem((self._win_wall, ended), (active_ms, inactive_ms))
+        if refused is not None and (active_ms or inactive_ms):
+            self._refuse_window(refused, self._win_wall)
+        elif active_ms or inactive_ms:
             event = self._heartbeat_event(self._win_wall, ended, active_ms, inactive_ms)
             self._reported_active_ms += active_ms
         self._win_wall, self._win_mono = ended, now
         self._active = self._inactive = 0.0
         return (event, active_ms) if event is not None else None
+
+    def _refuse_window(self, problem: tuple[str, int | None], started: datetime) -> None:
+        """A tracked window past the bounds (the process slept for a day) is reported, not sent."""
+        message, at = problem
+        field = "ended_at" if at is None else ("active_ms", "inactive_ms")[at]
+        error = ValidationError(field, message)
+        callback = self.callbacks.on_error
+        if callback is not None:
+            event_id = stable_event_id(self.run_id, format_utc(started))
+            try:
+                callback(error, ErrorContext("heartbeat", event_id, self.run_id, 0, True))
+            except Exception:  # an app callback must not break tracking; logged
+                log.exception("timeledger on_error raised")
 
     def _watch(self, kind: EventKind, active_ms: int = 0) -> Watch:
         retry = self.options.retry_attempts if self.options else None
