@@ -138,8 +138,11 @@ def test_delivered_ids_are_forgotten_after_the_retention_but_pending_ones_never(
         tmp_path: Path) -> None:
     clock = FakeClock()
     outbox = Outbox(tmp_path / "outbox.sqlite3", clock, seen_retention=30 * DAY)
-    outbox.add([event(1), event(2)])
+    outbox.add([event(1), event(2), event(4)])
     outbox.ack(outbox.claim(1, 10_000))  # day 0: 1 delivered; 2 waits (the platform refuses)
+    waiting, refused = outbox.claim(10, 10_000)
+    outbox.bury(refused, "HTTP 400")  # day 0: 4 is a dead letter
+    outbox.unlease([waiting])
 
     clock.advance(29 * DAY)
     outbox.add([event(3)])
@@ -151,6 +154,7 @@ def test_delivered_ids_are_forgotten_after_the_retention_but_pending_ones_never(
     assert outbox.add([event(1)]) == [True]  # 31 days on: forgotten, so queued again
     assert outbox.add([event(2)]) == [False]  # still waiting in the outbox: kept at any age
     assert outbox.add([event(3)]) == [False]  # delivered 2 days ago: kept
+    assert outbox.add([event(4)]) == [False]  # a dead letter: kept at any age
     outbox.close()
 
 

@@ -5,7 +5,8 @@ inside an immediate transaction, so two senders never send the same row at once;
 process that died is released when the next process opens the file (or when the lease expires).
 The `seen` table remembers every event id queued, so a re-queued id is refused even after its row
 was delivered and deleted; delivered ids are forgotten after `seen_retention` seconds (a resend
-after that reaches the platform, which stores every event id once anyway).
+after that reaches the platform, which stores every event id once anyway); ids of dead letters
+are kept.
 
 An event suspected of making the platform fail is *held*: it is sent alone, only when nothing
 else is ready, and not before `held_until`. An event the sender gives up on moves to the
@@ -323,9 +324,11 @@ class Outbox:
         prune = self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY
         with self._transaction() as db:
             db.executemany("DELETE FROM events WHERE seq = ?", [(row.seq,) for row in rows])
-            if prune:  # ids of rows still in the outbox are kept whatever their age
+            if prune:  # ids of rows still in the outbox (dead letters too) are kept
                 db.execute("DELETE FROM seen WHERE first_seen < ? AND NOT EXISTS"
-                           " (SELECT 1 FROM events WHERE events.event_id = seen.event_id)",
+                           " (SELECT 1 FROM events WHERE events.event_id = seen.event_id)"
+                           " AND NOT EXISTS (SELECT 1 FROM dead_letters"
+                           " WHERE dead_letters.event_id = seen.event_id)",
                            (now - self.seen_retention,))
                 self._pruned_at = now
 
