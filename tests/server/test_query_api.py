@@ -129,6 +129,16 @@ def test_bad_parameters_are_400s_that_name_the_parameter(platform: PlatformProce
     assert reply.json()["imsx_error_details"][0]["path"] == "limit"
 
 
+def test_a_nul_character_in_a_parameter_is_a_400_naming_it(platform: PlatformProcess) -> None:
+    """PostgreSQL text cannot hold NUL; on either store such a parameter names nothing."""
+    for path, params, name in (("/api/v1/runs", {"course": "math\x00"}, "course"),
+                               ("/api/v1/gradebook", {"learner": "\x00@example.edu"}, "learner"),
+                               ("/api/v1/courses/math%00", {}, "course_id")):
+        reply = get(platform, path, **params)
+        assert reply.status_code == 400, (path, reply.text)
+        assert reply.json()["imsx_error_details"][0]["path"] == name
+
+
 def test_unknown_learners_runs_and_courses_are_404s(platform: PlatformProcess) -> None:
     assert get(platform, "/api/v1/learners/nobody@example.edu/summary").status_code == 404
     assert get(platform, f"/api/v1/runs/{uuid.uuid4()}").status_code == 404

@@ -1,14 +1,16 @@
 """The error bodies as models, and which errors each route can answer, declared in one place.
 
 Routes do not list their errors by hand: when `/openapi.json` is first built,
-`declare_error_responses` gives each operation the errors its parts imply (a scope check: 401,
-403; an envelope body: 400, 413, 415, 422; a typed parameter: 400; a looked-up id: 404; the
-store: 503), so the document lists every 4xx a route can answer, with the body it comes in.
+`declare_error_responses` gives each operation the errors its parts imply (any route: 400 for a
+Host not served, 408, 431; a scope check: 401, 403 and the store's 503; an envelope body: 400,
+413, 415, 422; a typed parameter: 400; a looked-up id: 404; the token route: its OAuth errors,
+429), so the document lists every 4xx a route can answer, with the body it comes in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -43,36 +45,63 @@ class OAuthError(BaseModel):
     error_description: str | None = None
 
 
-def _reply(model: type[BaseModel], description: str,
-           headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {"application/json": {
-        "schema": {"$ref": COMPONENTS + model.__name__}}}}
-    if headers:
-        response["headers"] = headers
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """One reason a route answers `status`, with the body it comes in."""
+
+    status: int
+    model: type[BaseModel]
+    reason: str
+    retry_after: bool = False
+
+
+EVERY_ROUTE = (
+    ErrorAnswer(400, ImsError, "the Host header names a host this server does not serve"),
+    ErrorAnswer(408, ImsError, "the request head or body did not arrive in time"),
+    ErrorAnswer(431, ImsError, "the request head is over the size limit"),
+)
+BEARER_ERRORS = (
+    ErrorAnswer(401, ImsError, "missing, unknown or expired bearer token"),
+    ErrorAnswer(403, ImsError, "the token lacks the scope this route needs"),
+)
+BODY_ERRORS = (
+    ErrorAnswer(400, ImsError, "the body breaks the format; the details name each field"),
+    ErrorAnswer(413, ImsError, "the body, or its number of events, is over the limit"),
+    ErrorAnswer(415, ImsError, "Content-Type is not application/json"),
+    ErrorAnswer(422, ImsError, "the envelope's dataVersion is not supported"),
+)
+PARAMETER_ERRORS = (
+    ErrorAnswer(400, ImsError, "a parameter is malformed; the details name it"),)
+LOOKUP_ERRORS = (
+    ErrorAnswer(404, ImsError, "no such learner, run, course, event or job"),)
+STORE_ERRORS = (
+    ErrorAnswer(503, ImsError, "the store cannot be reached or written, or (consistent=true) "
+                               "projection did not catch up in time", retry_after=True),)
+TOKEN_ERRORS = (
+    ErrorAnswer(400, OAuthError, "grant_type is not client_credentials"),
+    ErrorAnswer(401, OAuthError, "unknown client or wrong secret"),
+    ErrorAnswer(429, OAuthError, "too many failed secrets lately for this client or address",
+                retry_after=True),
+    ErrorAnswer(503, ImsError, "too many token checks at once", retry_after=True),
+)
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
+                               "schema": {"type": "integer"}}}
+
+
+def _response(answers: list[ErrorAnswer]) -> dict[str, Any]:
+    """The OpenAPI response for one status: every reason, and the body (or bodies) it has."""
+    models = sorted({answer.model.__name__ for answer in answers})
+    refs = [{"$ref": COMPONENTS + name} for name in models]
+    reasons = "; ".join(dict.fromkeys(answer.reason for answer in answers))
+    response: dict[str, Any] = {
+        "description": reasons[0].upper() + reasons[1:],
+        "content": {"application/json": {"schema": refs[0] if len(refs) == 1 else
+                                          {"anyOf": refs}}}}
+    if any(answer.retry_after for answer in answers):
+        response["headers"] = RETRY_AFTER
     return response
 
 
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
-                               "schema": {"type": "integer"}}}
-BEARER_ERRORS = {
-    401: _reply(ImsError, "Missing, unknown or expired bearer token"),
-    403: _reply(ImsError, "The token lacks the scope this route needs"),
-}
-BODY_ERRORS = {
-    400: _reply(ImsError, "The body breaks the format; the details name each field"),
-    413: _reply(ImsError, "The body, or its number of events, is over the limit"),
-    415: _reply(ImsError, "Content-Type is not application/json"),
-    422: _reply(ImsError, "The envelope's dataVersion is not supported"),
-}
-PARAMETER_ERRORS = {400: _reply(ImsError, "A parameter is malformed; the details name it")}
-LOOKUP_ERRORS = {404: _reply(ImsError, "No such learner, run, course, event or job")}
-STORE_ERRORS = {503: _reply(
-    ImsError, "The store cannot be reached or written (or, with consistent=true, projection "
-    "did not catch up in time); retry after Retry-After", RETRY_AFTER)}
-TOKEN_ERRORS = {
-    400: _reply(OAuthError, "grant_type is not client_credentials"),
-    401: _reply(OAuthError, "Unknown client or wrong secret"),
-}
 TOKEN_PATH = "/oauth2/token"
 QUERY_API = "/api/v1/"
 LOOKUP_QUERY_PARAMETERS = frozenset({"learner"})
@@ -112,22 +141,24 @@ def _looks_up(path: str, route: RouteContext) -> bool:
                for dep in _dependants(route.dependant))
 
 
-RULES: tuple[tuple[Callable[[str, RouteContext], bool], dict[int, dict[str, Any]]], ...] = (
+RULES: tuple[tuple[Callable[[str, RouteContext], bool], tuple[ErrorAnswer, ...]], ...] = (
+    (lambda _path, _route: True, EVERY_ROUTE),
     (_has_checked_parameters, PARAMETER_ERRORS),
     (_reads_body, BODY_ERRORS),
     (_looks_up, LOOKUP_ERRORS),
-    (_checks_scope, {**BEARER_ERRORS, **STORE_ERRORS}),
-    (lambda path, _route: path == TOKEN_PATH, {**TOKEN_ERRORS, **STORE_ERRORS}),
+    (_checks_scope, BEARER_ERRORS + STORE_ERRORS),
+    (lambda path, _route: path == TOKEN_PATH, TOKEN_ERRORS),
 )
 
 
 def error_responses(path: str, route: RouteContext) -> dict[int, dict[str, Any]]:
     """The error responses `route` (served at `path`) can answer, by status."""
-    found: dict[int, dict[str, Any]] = {}
-    for applies, responses in RULES:
+    by_status: dict[int, list[ErrorAnswer]] = {}
+    for applies, answers in RULES:
         if applies(path, route):
-            found.update(responses)
-    return dict(sorted(found.items()))
+            for answer in answers:
+                by_status.setdefault(answer.status, []).append(answer)
+    return {status: _response(by_status[status]) for status in sorted(by_status)}
 
 
 def _api_routes(app: FastAPI) -> Iterator[tuple[str, RouteContext]]:
