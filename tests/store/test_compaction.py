@@ -231,6 +231,38 @@ def test_rows_packed_with_an_older_dictionary_stay_readable(store: Platform) -> 
     assert {seq: json.loads(text) for seq, text in texts.items()} == dict(enumerate(sent, 1))
 
 
+def test_a_body_that_would_not_pack_smaller_stays_text(store: Platform) -> None:
+    _ingest(store, _heartbeats(50))
+    with store.engine.begin() as conn:  # a row written by hand: two bytes, less than any frame
+        conn.execute(events.insert().values(
+            event_id="urn:x:tiny", body_hash="0" * 64, kind="entity", type="Thing",
+            sensor=SENSOR, received_at=datetime.now(UTC), job_id="by-hand", body="{}"))
+    _ingest(store, _heartbeats(10, first=50))
+    assert _compact_all(store.engine) == 61
+    rows = _raw_rows(store.engine)
+    assert set(_packed(rows)) == set(range(1, 62)) - {51}
+    assert (rows[51]["body"], rows[51]["packed"]) == ("{}", None)
+    assert _texts(store.engine)[51] == "{}"
+    with store.engine.begin() as conn:
+        assert compacted_through(conn) == 61
+        assert compact_events(conn, 61, 50, POLICY) == 0
+
+
+@pytest.mark.backends("pg")
+def test_on_postgresql_a_second_compactor_returns_at_once(store: Platform) -> None:
+    _ingest(store, _heartbeats(100))
+    with store.engine.connect() as first, store.engine.connect() as second:
+        with first.begin():
+            assert compact_events(first, 100, 40, POLICY) == 40
+            with second.begin():
+                # Were it to wait for the first one's rows, it would fail here instead.
+                second.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                assert compact_events(second, 100, 40, POLICY) == 0
+        with second.begin():
+            assert compact_events(second, 100, 100, POLICY) == 60
+    assert set(_packed(_raw_rows(store.engine))) == set(range(1, 101))
+
+
 def test_nothing_is_compacted_before_a_dictionary_can_be_trained(store: Platform) -> None:
     _ingest(store, _heartbeats(19))
     with store.engine.begin() as conn:
