@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from timeledger.server.api import auth, events, ingest, jobs
@@ -14,6 +14,7 @@ from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
 from timeledger.server.api.responses import JsonResponse
+from timeledger.server.api.text_parameters import refuse_nul_characters
 from timeledger.server.platform import Platform
 from timeledger.server.secret_checks import SecretChecks
 from timeledger.server.store.availability import unwritable_reason
@@ -32,6 +33,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.platform = platform
     app.state.secret_checks = SecretChecks(lambda: platform.now().timestamp())

@@ -57,6 +57,7 @@ class ErrorAnswer:
 
 EVERY_ROUTE = (
     ErrorAnswer(400, ImsError, "the Host header names a host this server does not serve"),
+    ErrorAnswer(400, ImsError, "a path or query parameter holds a NUL character"),
     ErrorAnswer(408, ImsError, "the request head or body did not arrive in time"),
     ErrorAnswer(431, ImsError, "the request head is over the size limit"),
 )

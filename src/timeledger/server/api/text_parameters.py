@@ -1,0 +1,21 @@
+"""Path and query parameters are text a store can hold: one with a NUL character is refused.
+
+PostgreSQL text cannot hold NUL, so such a parameter used to reach the store and answer 500 there;
+on any store it names nothing that was stored. The app runs this check before every route.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from timeledger.caliper.errors import Problem
+from timeledger.server.api.errors import ApiError
+
+NUL_MESSAGE = "Must not contain a NUL character"
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """A 400 naming the first path or query parameter that holds a NUL character."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if "\x00" in str(value):
+            raise ApiError(400, f"Invalid {name}: {NUL_MESSAGE}", [Problem(name, NUL_MESSAGE)])
