@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import zstandard
 from sqlalchemy.engine import Engine
 
+from timeledger.server.store.database import insert
 from timeledger.server.store.schema import compression_dictionaries
 
 # Past about 10 samples zstd can train; fewer and it refuses ("Src size is incorrect").
@@ -48,16 +49,18 @@ def train(samples: Sequence[bytes], size: int, level: int) -> zstandard.ZstdComp
 
 def store(conn: sa.Connection, trained: zstandard.ZstdCompressionDict,
           trained_through_seq: int) -> BodyDictionary | None:
-    """Keep a new dictionary; None if the store already has a different one under its id."""
+    """Keep a new dictionary; None if the store already has a different one under its id.
+    (Two compactors that trained on the same events made the same dictionary: one row.)"""
     data = trained.as_bytes()
-    existing = conn.execute(sa.select(compression_dictionaries.c.data).where(
-        compression_dictionaries.c.id == trained.dict_id())).scalar_one_or_none()
-    if existing is not None and bytes(existing) != data:
+    conn.execute(insert(compression_dictionaries, conn.dialect.name).values(
+        id=trained.dict_id(), trained_through_seq=trained_through_seq, data=data
+    ).on_conflict_do_nothing(index_elements=["id"]))
+    table = compression_dictionaries
+    kept = conn.execute(sa.select(table.c.data, table.c.trained_through_seq)
+                        .where(table.c.id == trained.dict_id())).one()
+    if bytes(kept.data) != data:
         return None
-    if existing is None:
-        conn.execute(compression_dictionaries.insert().values(
-            id=trained.dict_id(), trained_through_seq=trained_through_seq, data=data))
-    return BodyDictionary(trained.dict_id(), trained_through_seq, trained)
+    return BodyDictionary(trained.dict_id(), kept.trained_through_seq, trained)
 
 
 def newest(conn: sa.Connection) -> BodyDictionary | None:
