@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 
-def checkpoint(db_path: Path) -> None:
+def checkpoint(db_path: Path | str) -> None:
     """Move the WAL into the database file and empty it, so the file size is the store's size."""
     db = sqlite3.connect(db_path)
     try:
@@ -19,7 +19,7 @@ def checkpoint(db_path: Path) -> None:
         db.close()
 
 
-def bytes_per_event(db_path: Path) -> float:
+def bytes_per_event(db_path: Path | str) -> float:
     """The database file's size after a TRUNCATE checkpoint, over the number of stored events."""
     checkpoint(db_path)
     db = sqlite3.connect(db_path)
@@ -32,7 +32,7 @@ def bytes_per_event(db_path: Path) -> float:
     return Path(db_path).stat().st_size / count
 
 
-def bytes_per_event_by_object(db_path: Path) -> dict[str, float]:
+def bytes_per_event_by_object(db_path: Path | str) -> dict[str, float]:
     """Each table's and index's pages (the `dbstat` table) over the number of stored events,
     largest first; `(free pages)` is what compaction freed for the rows that follow."""
     checkpoint(db_path)
