@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -45,37 +46,48 @@ def test_extensions_run_id_wins_over_session() -> None:
     assert (facts.mastered_units, facts.attempt, facts.pct_complete) == (1, 1, 40)
 
 
-def _broken(mutate: str) -> CaliperError:
-    body = timeback_fixture("envelope-batch-two-events.json")
-    data = copy.deepcopy(body)
-    exec(mutate, {"d": data["data"]})
+def _broken(where: str, change: str, value: Any = None) -> CaliperError:
+    """Parse the two-event fixture after one change at `where` (dotted keys into `data`, list
+    indexes as numbers): `=` sets `value`, `del` deletes, `append` appends `value`."""
+    body = copy.deepcopy(timeback_fixture("envelope-batch-two-events.json"))
+    *parents, last = [int(key) if key.isdigit() else key for key in where.split(".")]
+    target: Any = body["data"]
+    for key in parents:
+        target = target[key]
+    if change == "=":
+        target[last] = value
+    elif change == "del":
+        del target[last]
+    else:
+        target[last].append(value)
     with pytest.raises(CaliperError) as caught:
-        parse_envelope(json.dumps(data).encode())
+        parse_envelope(json.dumps(body).encode())
     return caught.value
 
 
-@pytest.mark.parametrize(("mutate", "path"), [
-    ("d[0]['generated']['items'][1]['value'] = 11", "data[0].generated.items[1].value"),
-    ("del d[0]['generated']['items'][0]", "data[0].generated.items"),
-    ("del d[0]['generated']['items'][2]", "data[0].generated.items"),
-    ("d[0]['generated']['items'][0]['value'] = -1", "data[0].generated.items[0].value"),
-    ("d[0]['generated']['items'][0]['value'] = 2.5", "data[0].generated.items[0].value"),
-    ("d[0]['generated']['items'].append({'type': 'bonus', 'value': 1})",
+@pytest.mark.parametrize(("where", "change", "value", "path"), [
+    ("0.generated.items.1.value", "=", 11, "data[0].generated.items[1].value"),
+    ("0.generated.items.0", "del", None, "data[0].generated.items"),
+    ("0.generated.items.2", "del", None, "data[0].generated.items"),
+    ("0.generated.items.0.value", "=", -1, "data[0].generated.items[0].value"),
+    ("0.generated.items.0.value", "=", 2.5, "data[0].generated.items[0].value"),
+    ("0.generated.items", "append", {"type": "bonus", "value": 1},
      "data[0].generated.items[4].type"),
-    ("d[1]['generated']['items'][0]['value'] = 86400.5", "data[1].generated.items[0].value"),
-    ("d[1]['generated']['items'][1]['value'] = -0.1", "data[1].generated.items[1].value"),
-    ("d[1]['generated']['items'][1]['type'] = 'sleeping'", "data[1].generated.items[1].type"),
-    ("d[1]['eventTime'] = '2025-01-15T12:05:00+02:00'", "data[1].eventTime"),
-    ("d[1]['eventTime'] = 'yesterday'", "data[1].eventTime"),
-    ("d[0]['actor']['email'] = 'not-an-email'", "data[0].actor.email"),
-    ("del d[0]['actor']['email']", "data[0].actor.email"),
-    ("d[0]['object']['subject'] = 'Alchemy'", "data[0].object.subject"),
-    ("d[0]['generated']['attempt'] = 0", "data[0].generated.attempt"),
-    ("d[0]['generated']['extensions']['pctCompleteApp'] = 101",
+    ("1.generated.items.0.value", "=", 86400.5, "data[1].generated.items[0].value"),
+    ("1.generated.items.1.value", "=", -0.1, "data[1].generated.items[1].value"),
+    ("1.generated.items.1.type", "=", "sleeping", "data[1].generated.items[1].type"),
+    ("1.eventTime", "=", "2025-01-15T12:05:00+02:00", "data[1].eventTime"),
+    ("1.eventTime", "=", "yesterday", "data[1].eventTime"),
+    ("0.actor.email", "=", "not-an-email", "data[0].actor.email"),
+    ("0.actor.email", "del", None, "data[0].actor.email"),
+    ("0.object.subject", "=", "Alchemy", "data[0].object.subject"),
+    ("0.generated.attempt", "=", 0, "data[0].generated.attempt"),
+    ("0.generated.extensions.pctCompleteApp", "=", 101,
      "data[0].generated.extensions.pctCompleteApp"),
 ])
-def test_profile_rule_breaks_name_the_path(mutate: str, path: str) -> None:
-    assert _broken(mutate).problems[0].path == path
+def test_profile_rule_breaks_name_the_path(where: str, change: str, value: Any,
+                                           path: str) -> None:
+    assert _broken(where, change, value).problems[0].path == path
 
 
 def test_activity_event_without_profile_is_held_to_the_profile() -> None:
