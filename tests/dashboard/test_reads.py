@@ -72,6 +72,7 @@ def year(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     for start in range(0, len(items), 1000):
         raw = orjson.dumps(envelope(SENSOR, items[start:start + 1000], now))
         platform.ingestor.ingest(parse_envelope(raw))
+    platform.project_pending()
     yield platform
     platform.close()
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from timeledger.caliper.builders import ActivityRef, Learner, completed_event, envelope
 from timeledger.caliper.envelope import Envelope, parse_envelope
 from timeledger.caliper.metrics import Metrics
-from timeledger.server.ingestion import JobResult
+from timeledger.server.ingestion import EventResult, JobResult
+from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store.database import sqlite_url
@@ -111,11 +112,23 @@ class Ledger:
             db_url=db_url or sqlite_url(folder), data_dir=folder, timezone=timezone))
 
     def send(self, *events: Mapping[str, Any]) -> JobResult:
-        return self.platform.ingestor.ingest(_checked(events))
+        """Append, project, and give the job with its final per-event results."""
+        return self.projected(self.platform.ingestor.ingest(_checked(events)))
 
     def send_together(self, *envelopes: Sequence[Mapping[str, Any]]) -> list[JobResult]:
         """Several envelopes in one group commit (one transaction), one job each."""
-        return self.platform.ingestor.ingest_many([_checked(events) for events in envelopes])
+        jobs = self.platform.ingestor.ingest_many([_checked(events) for events in envelopes])
+        return [self.projected(job) for job in jobs]
+
+    def projected(self, job: JobResult) -> JobResult:
+        """`job` once the projector has passed it: the results its status then reports."""
+        self.platform.project_pending()
+        with self.platform.engine.begin() as conn:
+            status = job_status(conn, job.job_id, self.platform.now())
+        assert status is not None and status.completed, status
+        return JobResult(job.job_id, [
+            EventResult(r["externalId"], r["allocatedId"], r["status"], r.get("message"))
+            for r in status.results])
 
     def statuses(self, *events: Mapping[str, Any]) -> list[str]:
         return [result.status for result in self.send(*events).results]

@@ -311,7 +311,7 @@ def _flag_worthy(plan: EventPlan, learners: list[DemoLearner], today_start: date
     end = _heartbeats(plan, course, actor, activity, run_id, start, 10)
     plan.add(course.sensor, time_spent_event(  # the backend's own idea of when the run began
         actor=actor, activity=activity, run_id=run_id, started_at=start + timedelta(seconds=4),
-        ended_at=end, active_ms=600_000, inactive_ms=0, event_id=plan.event_id()))
+        ended_at=end, active_ms=596_000, inactive_ms=0, event_id=plan.event_id()))
     plan.complete(course.sensor,
         actor=actor, activity=activity, run_id=run_id, ended_at=end,
         metrics=Metrics(xp_earned=10, total_questions=10, correct_questions=9))

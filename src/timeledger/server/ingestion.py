@@ -23,9 +23,10 @@ from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.schema import events, jobs
 
-#: At append time; the projector may later turn `stored` into duplicate_window or
-#: duplicate_completion (pipeline/job_results.py).
-ResultStatus = Literal["stored", "duplicate", "conflict"]
+#: The append decides the first three; the projector may then turn `stored` into
+#: duplicate_window or duplicate_completion (pipeline/job_results.py).
+ResultStatus = Literal["stored", "duplicate", "conflict", "duplicate_window",
+                       "duplicate_completion"]
 
 
 @dataclass(frozen=True, slots=True)

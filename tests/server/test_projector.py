@@ -1,0 +1,198 @@
+"""The projector: exactly once across failures and kills, jobs complete as it passes them, and on
+PostgreSQL several projectors share the log without ever projecting one learner at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from ledger_world import WAIT_S, Ledger, _checked, at, completion, heartbeat, new_run, resend
+from test_rebuild import snapshot
+
+from support.postgres import Backend
+from timeledger.server.pipeline.job_results import job_status
+from timeledger.server.pipeline.projector import ParsedBatch, Projector
+from timeledger.server.pipeline.rebuild import rebuild
+from timeledger.server.pipeline.tables import runs
+from timeledger.server.store.log_positions import read_positions
+from timeledger.server.store.partitions import learner_partition, partition_count
+from timeledger.server.store.schema import events
+
+START = at("2025-03-03T09:00:00")
+
+
+def _append(ledger: Ledger, *batches: list[dict[str, Any]]) -> list[str]:
+    """Append without projecting; the job ids."""
+    return [ledger.platform.ingestor.ingest(_checked(batch)).job_id for batch in batches]
+
+
+def _history(learners: int, windows: int) -> list[list[dict[str, Any]]]:
+    """Per envelope: one window of every learner's run, then each run's completion at the end;
+    plus a resent window and a resent completion (under new ids)."""
+    runs_of = {f"p{i}@example.edu": new_run() for i in range(learners)}
+    batches: list[list[dict[str, Any]]] = []
+    for w in range(windows):
+        batches.append([heartbeat(email, run, START + timedelta(seconds=15 * w), 12, 3)
+                        for email, run in runs_of.items()])
+    finals = [completion(email, run, START + timedelta(minutes=30), 2, total=4, correct=3)
+              for email, run in runs_of.items()]
+    batches.append(finals)
+    batches.append([resend(batches[0][0]), resend(finals[0])])
+    return batches
+
+
+def _projected_runs(ledger: Ledger) -> dict[str, tuple[int, int, int]]:
+    return {row["learner_email"]: (row["active_ms"], row["heartbeats"], row["completions"])
+            for row in ledger.rows(runs)}
+
+
+def test_a_batch_that_fails_midway_leaves_nothing_and_is_projected_once_later(
+        backend: Backend, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
+    try:
+        _append(ledger, *_history(learners=3, windows=4))
+        calls = 0
+
+        def fail_after_writing(_conn: sa.Connection, _batch: ParsedBatch) -> None:
+            nonlocal calls
+            calls += 1
+            raise RuntimeError("the projector died after writing its rows")
+
+        failing = Projector(ledger.platform.engine, ledger.platform.pipeline_settings,
+                            ledger.platform.now, after_batch=fail_after_writing)
+        with pytest.raises(RuntimeError):
+            failing.project_once()
+        assert calls == 1
+        assert ledger.rows(runs) == []  # the rows it wrote went with its transaction
+        with ledger.platform.engine.connect() as conn:
+            assert all(s.position.seq == 0 for s in read_positions(conn).values())
+        ledger.platform.project_pending()
+        # 4 windows of 12 s each per run, counted once; the resent window and completion not
+        assert _projected_runs(ledger) == {f"p{i}@example.edu": (48_000, 4, 1) for i in range(3)}
+        built = snapshot(ledger)
+        rebuild(ledger.platform.engine, ledger.platform.pipeline_settings)
+        assert snapshot(ledger) == built
+    finally:
+        ledger.close()
+
+
+def test_a_job_is_waiting_until_projected_then_completed_with_its_outcomes(
+        backend: Backend, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
+    try:
+        run = new_run()
+        window = heartbeat("ada@example.edu", run, START, 10)
+        first, again = _append(ledger, [window], [window, resend(window)])
+        with ledger.platform.engine.begin() as conn:
+            waiting = job_status(conn, first, ledger.platform.now())
+        assert waiting is not None and waiting.state == "waiting"
+        assert [r["status"] for r in waiting.results] == ["stored"]
+        ledger.platform.project_pending()
+        with ledger.platform.engine.begin() as conn:
+            done = job_status(conn, again, ledger.platform.now())
+        assert done is not None and done.state == "completed"
+        assert [r["status"] for r in done.results] == ["duplicate", "duplicate_window"]
+        assert done.processed_on is not None
+    finally:
+        ledger.close()
+
+
+def test_a_projector_killed_mid_backlog_resumes_without_skipping_or_double_counting(
+        backend: Backend, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
+    try:
+        _append(ledger, *_history(learners=20, windows=60))
+        url = ledger.platform.engine.url.render_as_string(hide_password=False)
+        command = [sys.executable, "-m", "timeledger", "project", "--db", url]
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            passed = threading.Event()
+
+            def moved() -> bool:
+                with ledger.platform.engine.connect() as conn:
+                    return any(s.position.seq > 0 for s in read_positions(conn).values())
+
+            for _ in range(WAIT_S * 100):
+                if moved():
+                    passed.set()
+                    break
+                passed.wait(0.01)  # a real process getting through its first batch
+            assert passed.is_set(), "the projector never committed a batch"
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.wait()
+        with ledger.platform.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+            behind = any(s.position.seq < total for s in read_positions(conn).values())
+        assert behind or backend.name == "pg", "the kill came after the whole backlog"
+        finished = subprocess.run([*command, "--until-caught-up"], capture_output=True,
+                                  text=True, check=True)
+        assert "projected" in finished.stdout
+        assert _projected_runs(ledger) == {
+            f"p{i}@example.edu": (60 * 12_000, 60, 1) for i in range(20)}
+        built = snapshot(ledger)
+        rebuild(ledger.platform.engine, ledger.platform.pipeline_settings)
+        assert snapshot(ledger) == built
+    finally:
+        ledger.close()
+
+
+@pytest.mark.backends("pg")  # partitions of learners are PostgreSQL's; SQLite has one writer
+def test_projectors_claim_partitions_and_never_project_one_learner_at_once(
+        backend: Backend, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
+    try:
+        # Rows every learner shares (the course, the activity's line item) exist first: a
+        # projector waits for another's new shared row, which the test would hold forever.
+        early, warm_run = START - timedelta(hours=1), new_run()
+        ledger.send(heartbeat("warm@example.edu", warm_run, early, 5),
+                    completion("warm@example.edu", warm_run, early, 1))
+        _append(ledger, *_history(learners=24, windows=5))
+        engine = ledger.platform.engine
+        count = partition_count("postgresql")
+        holding = threading.Event()
+        release = threading.Event()
+        held: list[int] = []
+
+        def hold_first(_conn: sa.Connection, batch: ParsedBatch) -> None:
+            if not held:
+                held.append(batch.partition)
+                holding.set()
+                assert release.wait(WAIT_S), "never released"
+
+        seen_by_other: list[ParsedBatch] = []
+        first = Projector(engine, ledger.platform.pipeline_settings, ledger.platform.now,
+                          after_batch=hold_first)
+        other = Projector(engine, ledger.platform.pipeline_settings, ledger.platform.now,
+                          after_batch=lambda _c, batch: seen_by_other.append(batch))
+        worker = threading.Thread(target=first.project_once)
+        worker.start()
+        try:
+            assert holding.wait(WAIT_S)
+            other.project_until_caught_up(max_passes=5)
+        finally:
+            release.set()
+            worker.join(WAIT_S)
+        (locked,) = held
+        assert seen_by_other, "the other projector found no free partition"
+        assert locked not in {batch.partition for batch in seen_by_other}
+        for batch in seen_by_other:  # every learner it projected belongs to its partition
+            assert {learner_partition(i.facts.learner_email, count) for i in batch.items} == {
+                batch.partition}
+        ledger.platform.project_pending()
+        assert _projected_runs(ledger) == {
+            f"p{i}@example.edu": (5 * 12_000, 5, 1) for i in range(24)} | {
+            "warm@example.edu": (5_000, 1, 1)}
+        built = snapshot(ledger)
+        rebuild(engine, ledger.platform.pipeline_settings)
+        assert snapshot(ledger) == built
+    finally:
+        ledger.close()
