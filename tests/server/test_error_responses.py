@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from support.platform import PlatformProcess, free_port
+from timeledger.server.api.auth import MAX_TOKEN_FORM_BYTES
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers
 from timeledger.server.connection_limits import ConnectionLimits, ServerConfig
 
@@ -87,3 +88,11 @@ def test_explorer_cursor_out_of_range_is_a_400_naming_it(platform: PlatformProce
             assert reply.status_code == 400, (cursor, reply.text)
             assert reply.json()["error"]["field"] == "after"
         assert client.get("/data/events", params={"after": "0"}).status_code == 200
+
+
+def test_a_token_form_over_its_limit_is_413(platform: PlatformProcess) -> None:
+    form = b"grant_type=client_credentials&client_secret=" + b"s" * MAX_TOKEN_FORM_BYTES
+    reply = httpx.post(f"{platform.base_url}/oauth2/token", content=form, timeout=10,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status_code == 413
+    assert f"limit of {MAX_TOKEN_FORM_BYTES} bytes" in reply.json()["imsx_description"]

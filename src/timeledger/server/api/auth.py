@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError, ims_error
 from timeledger.server.api.responses import JsonResponse
 from timeledger.server.platform import Platform
@@ -22,6 +23,7 @@ from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, Secr
 from timeledger.server.store.credentials import AccessToken
 
 router = APIRouter(tags=["auth"])
+MAX_TOKEN_FORM_BYTES = 8192  # a grant type, a scope list and at most a client id and secret
 
 
 def platform_of(request: Request) -> Platform:
@@ -59,7 +61,8 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 
 @router.post("/oauth2/token", summary="Issue a bearer token for client credentials")
 async def token(request: Request) -> JsonResponse:
-    raw = (await request.body()).decode("utf-8", errors="replace")
+    raw = (await read_limited_body(request, MAX_TOKEN_FORM_BYTES)).decode("utf-8",
+                                                                         errors="replace")
     form = {key: values[0] for key, values in parse_qs(raw).items()}
     if form.get("grant_type") != "client_credentials":
         return JsonResponse({"error": "unsupported_grant_type",

@@ -16,6 +16,7 @@ from timeledger.caliper.envelope import (
 )
 from timeledger.caliper.errors import CaliperError, Problem
 from timeledger.server.api.auth import platform_of, require_scope
+from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError
 from timeledger.server.api.responses import JsonResponse
 from timeledger.server.store.credentials import AccessToken
@@ -36,21 +37,6 @@ ENVELOPE_BODY = {
         },
     }}},
 }
-
-
-async def read_limited_body(request: Request, limit: int) -> bytes:
-    """The body, refusing (413) anything over `limit` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"Body of {declared} bytes is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"Body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def require_json(request: Request) -> None:
