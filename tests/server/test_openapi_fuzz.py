@@ -37,7 +37,7 @@ from support.events import completion, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess
 from support.postgres import Backend
 
-CASES_PER_RUN = 80
+CASES_PER_RUN = 50
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 WITH_QUERY_OR_BODY = (
