@@ -664,6 +664,7 @@ def test_a_window_longer_than_a_day_is_refused_before_sending(visit: Callable[..
     tab = open_lab(visit)
     run_id = start_activity(tab)
     tab.run(15)
+    tab.page.wait_for_function("() => window.calls.some((call) => call[0] === 'flush')")
     tab.page.clock.set_system_time(WEDNESDAY + timedelta(days=1, seconds=30))
     tab.run(15)
     lab.delivered()
