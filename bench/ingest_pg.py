@@ -1,4 +1,4 @@
-"""Ingest throughput on PostgreSQL with 1 and 2 server processes, against the raw row ceiling.
+"""Ingest on PostgreSQL: acknowledged and end-to-end rates per layout, the raw ceiling, lock waits.
 
 The server: `--db postgresql://user:pw@host/db` uses that PostgreSQL (the user must be allowed to
 CREATE DATABASE; the database in the URL is only connected to); without `--db`, a throwaway
@@ -6,12 +6,24 @@ cluster is started (tests/support/postgres.py: initdb + pg_ctl in a temp dir), s
 only the PostgreSQL server binaries. Each measurement gets a scratch database of its own, created
 and migrated (`timeledger db upgrade`'s migrations) here and dropped at the end.
 
-For each server count, `timeledger serve --db postgresql://...` processes (1, then 2 on the same
-database, the client alternating between them) receive the envelopes of bench/ingest.py (100
-heartbeat events each) from a client in another process; then the same event rows are written
+Three layouts on one database each, all started on this host: API processes
+(`timeledger serve --projectors 0`) and projector processes (`timeledger project`):
+1 API and no projector (the append alone), 1 API with 1 projector, 2 APIs with 2 projectors.
+A client in another process posts the envelopes of bench/ingest.py (100 heartbeat events each)
+over `--connections` connections, alternating between the APIs. For each layout it prints the
+acknowledged rate (first send to last acknowledgement) and, with projectors, the end-to-end rate
+(first send until every event is projected: `projector_positions` has passed every partition's
+head). Then the same event rows (with their partition and writing transaction) are written
 straight into the events table with bare psycopg, one transaction per envelope, over as many
-connections. Last line:
-`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x>` (ingest: the best server count).
+connections: the raw ceiling.
+
+While the layouts with projectors run, `pg_locks` (ungranted) joined with `pg_stat_activity` is
+sampled every 50 ms: it prints the share of samples in which some backend of the database waited
+on a lock, and on which relation (the tuple lock a row waiter holds, else the table its statement
+names). Last line:
+`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x> scale_ratio=<x> lock_wait_share=<x>`
+(ingest: the best acknowledged rate of the layouts with projectors; scale_ratio: end to end, 2
+APIs with 2 projectors against 1 with 1).
 Durability: by default `synchronous_commit=off` (a crash may lose the last commits, never corrupt:
 like bench/ingest.py's SQLite in WAL with synchronous=NORMAL); `--durability full` waits for
 the WAL flush on every commit; `--durability none` is the test suite's (fsync off; throwaway
@@ -26,8 +38,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
+import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -53,6 +69,10 @@ from support.postgres import FAST_SETTINGS, PostgresCluster  # noqa: E402
 from timeledger.server.ingestion import body_hash  # noqa: E402
 from timeledger.server.store.database import create_engine  # noqa: E402
 from timeledger.server.store.migrate import upgrade  # noqa: E402
+from timeledger.server.store.partitions import (  # noqa: E402
+    learner_partition,
+    partition_count,
+)
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
@@ -147,7 +167,9 @@ def open_server(db_url: str | None, durability: str) -> Iterator[tuple[Server, s
 
 
 def _client(base_urls: list[str], token: str, bodies: list[bytes], connections: int,
-            result: multiprocessing.Queue[float]) -> None:
+            result: multiprocessing.Queue[tuple[float, float]]) -> None:
+    """Post every body; put (first send, last acknowledgement) on `time.monotonic()`, which is
+    one clock for every process of the host."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     clients = [httpx.Client(base_url=url, headers=headers, limits=limits, timeout=120)
@@ -159,47 +181,174 @@ def _client(base_urls: list[str], token: str, bodies: list[bytes], connections: 
         index, body = numbered
         return clients[index % len(clients)].post("/caliper/event", content=body)
 
-    began = time.perf_counter()
+    began = time.monotonic()
     with ThreadPoolExecutor(connections) as pool:
         for reply in pool.map(post, enumerate(bodies)):
             reply.raise_for_status()
-    result.put(time.perf_counter() - began)
+    result.put((began, time.monotonic()))
     for client in clients:
         client.close()
 
 
-def measure_http(server: Server, folder: Path, bodies: list[bytes], connections: int,
-                 servers: int) -> float:
-    database = server.new_database(f"ingest{servers}")
-    platforms = [PlatformProcess(folder / f"server{servers}-{n}", db_url=server.url_of(database))
-                 for n in range(servers)]
+@dataclass(frozen=True)
+class Layout:
+    apis: int
+    projectors: int
+
+
+LAYOUTS = (Layout(1, 0), Layout(1, 1), Layout(2, 2))
+#: How long the projectors may take to catch up after the last acknowledgement.
+CATCH_UP_DEADLINE_S = 900.0
+POLL_S = 0.05
+
+
+@dataclass
+class LayoutResult:
+    layout: Layout
+    acked_per_s: float
+    end_to_end_per_s: float | None
+    lock_samples: int = 0
+    lock_waits: Counter[str] = field(default_factory=Counter)
+    samples_waiting: int = 0
+
+
+# A backend waiting for a row holds the row's tuple lock: that names the relation; a wait with
+# no tuple lock (an index entry, a transaction) is named by the table its statement writes.
+WAITING_LOCKS = """
+SELECT l.pid, l.locktype, a.wait_event, left(a.query, 300) AS query,
+       (SELECT string_agg(DISTINCT t.relation::regclass::text, ',') FROM pg_locks t
+         WHERE t.pid = l.pid AND t.locktype = 'tuple') AS tuple_relations,
+       l.relation::regclass::text AS relation
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE NOT l.granted AND a.datname = %s AND a.wait_event_type = 'Lock'
+"""
+STATEMENT_TABLE = re.compile(r"\b(?:INSERT INTO|UPDATE|DELETE FROM|FROM)\s+\"?(\w+)", re.I)
+
+
+def _wait_label(locktype: str, query: str, tuple_relations: str | None,
+                relation: str | None) -> str:
+    named = tuple_relations or relation
+    if named is None:
+        found = STATEMENT_TABLE.search(query)
+        named = found[1] if found else "?"
+    return f"{named} ({locktype})"
+
+
+class LockSampler:
+    """Samples the database's lock waits every POLL_S seconds in a thread, until stopped."""
+
+    def __init__(self, server: Server, database: str) -> None:
+        self._server = server
+        self._database = database
+        self._stop = threading.Event()
+        self.samples = 0
+        self.samples_waiting = 0
+        self.waits: Counter[str] = Counter()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LockSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self._server.connect(self._database, autocommit=True) as conn:
+            while not self._stop.wait(POLL_S):
+                rows = conn.execute(WAITING_LOCKS, (self._database,)).fetchall()
+                self.samples += 1
+                if rows:
+                    self.samples_waiting += 1
+                for labels in {_wait_label(r[1], r[3], r[4], r[5]) for r in rows}:
+                    self.waits[labels] += 1
+
+
+def _caught_up(server: Server, database: str) -> bool:
+    """Every partition's position has passed the newest row of that partition."""
+    with server.connect(database) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM projector_positions p CROSS JOIN LATERAL ("
+            " SELECT e.xact, e.seq FROM events e WHERE e.partition = p.partition"
+            " ORDER BY e.xact DESC, e.seq DESC LIMIT 1) h"
+            " WHERE (p.xact, p.seq) < (h.xact, h.seq)").fetchone()
+    assert row is not None
+    return int(row[0]) == 0
+
+
+def _start_projectors(url: str, count: int, folder: Path) -> list[subprocess.Popen[bytes]]:
+    log = (folder / "projectors.log").open("ab")
+    return [subprocess.Popen([sys.executable, "-m", "timeledger", "project", "--db", url],
+                             stdout=log, stderr=subprocess.STDOUT) for _ in range(count)]
+
+
+def _stop_projectors(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def measure_layout(server: Server, folder: Path, bodies: list[bytes], connections: int,
+                   layout: Layout) -> LayoutResult:
+    label = f"a{layout.apis}p{layout.projectors}"
+    database = server.new_database(label)
+    url = server.url_of(database)
+    folder = folder / label
+    folder.mkdir()
+    apis = [PlatformProcess(folder / f"api{n}", db_url=url, extra_args=["--projectors", "0"])
+            for n in range(layout.apis)]
+    projectors: list[subprocess.Popen[bytes]] = []
+    expected = len(bodies) * EVENTS_PER_ENVELOPE
     try:
-        for platform in platforms:
-            platform.start()
-        queue: multiprocessing.Queue[float] = multiprocessing.Queue()
+        for api in apis:
+            api.start()
+        projectors = _start_projectors(url, layout.projectors, folder)
+        queue: multiprocessing.Queue[tuple[float, float]] = multiprocessing.Queue()
         sender = multiprocessing.Process(target=_client, args=(
-            [p.base_url for p in platforms], platforms[0].token(), bodies, connections, queue))
-        sender.start()
-        elapsed = queue.get(timeout=3600)
-        sender.join()
+            [api.base_url for api in apis], apis[0].token(), bodies, connections, queue))
+        with LockSampler(server, database) as sampler:
+            sender.start()
+            began, acked = queue.get(timeout=3600)
+            sender.join()
+            projected: float | None = None
+            if layout.projectors:
+                deadline = time.monotonic() + CATCH_UP_DEADLINE_S
+                while not _caught_up(server, database):
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{label}: projectors not caught up after "
+                                         f"{CATCH_UP_DEADLINE_S:.0f} s")
+                    time.sleep(POLL_S)  # a real projector process catching up
+                projected = time.monotonic()
     finally:
-        for platform in platforms:
-            platform.stop()
+        for api in apis:
+            api.stop()
+        _stop_projectors(projectors)
     stored = server.count_events(database)
-    if stored != len(bodies) * EVENTS_PER_ENVELOPE:
-        raise SystemExit(f"expected {len(bodies) * EVENTS_PER_ENVELOPE} events, got {stored}")
-    return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
+    if stored != expected:
+        raise SystemExit(f"{label}: expected {expected} events, got {stored}")
+    return LayoutResult(
+        layout, expected / (acked - began),
+        expected / (projected - began) if projected is not None else None,
+        sampler.samples, sampler.waits, sampler.samples_waiting)
 
 
 INSERT = ("INSERT INTO events (event_id, body_hash, kind, type, action, profile, actor_id, "
-          "learner_email, run_id, event_time, sensor, received_at, job_id, body) "
-          "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (event_id) DO NOTHING")
+          "learner_email, run_id, event_time, sensor, received_at, job_id, body, partition, "
+          "xact) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+          "pg_current_xact_id()::text::bigint) ON CONFLICT (event_id) DO NOTHING")
 
 
 def measure_raw(server: Server, bodies: list[bytes], connections: int) -> float:
     """The same event rows, one transaction per envelope, into a database the migrations made."""
     database = server.new_database("raw")
     now = datetime.now(UTC)
+    partitions = partition_count("postgresql")
     batches = []
     for body in bodies:
         data = orjson.loads(body)["data"]
@@ -207,7 +356,8 @@ def measure_raw(server: Server, bodies: list[bytes], connections: int) -> float:
             (e["id"], body_hash(e), "event", e["type"], e["action"], e["profile"],
              e["actor"]["id"], e["actor"]["email"], e["extensions"]["runId"],
              datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00")), SENSOR, now, "job",
-             orjson.dumps(e).decode()) for e in data])
+             orjson.dumps(e).decode(), learner_partition(e["actor"]["email"], partitions))
+            for e in data])
 
     def write(share: list[list[tuple[object, ...]]]) -> None:
         with server.connect(database) as conn:
@@ -232,18 +382,32 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
         raise SystemExit("--envelopes and --connections must be at least 1")
     bodies = build_envelopes(envelopes)
     with open_server(db_url, durability) as (server, kind), TemporaryDirectory() as tmp:
-        ingest = {servers: measure_http(server, Path(tmp), bodies, connections, servers)
-                  for servers in (1, 2)}
+        results = [measure_layout(server, Path(tmp), bodies, connections, layout)
+                   for layout in LAYOUTS]
         raw = measure_raw(server, bodies, connections)
         version = server.setting("server_version")
-    best = max(ingest.values())
     print(f"envelopes={envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
           f"connections={connections} durability={durability} cores={os.cpu_count()} "
           f"server={kind} postgresql={version.split()[0]}")
-    for servers, rate in ingest.items():
-        print(f"servers={servers} ingest_events_per_s={rate:.0f}")
+    for result in results:
+        line = (f"apis={result.layout.apis} projectors={result.layout.projectors} "
+                f"acked_events_per_s={result.acked_per_s:.0f}")
+        if result.end_to_end_per_s is not None:
+            line += f" end_to_end_events_per_s={result.end_to_end_per_s:.0f}"
+        print(line)
+    projecting = [r for r in results if r.layout.projectors]
+    samples = sum(r.lock_samples for r in projecting)
+    waiting = sum(r.samples_waiting for r in projecting)
+    waits: Counter[str] = sum((r.lock_waits for r in projecting), Counter())
+    share = waiting / samples if samples else 0.0
+    named = ", ".join(f"{label}: {count}" for label, count in waits.most_common()) or "none"
+    print(f"lock_samples={samples} samples_with_a_lock_wait={waiting} waits_by_relation: {named}")
+    best = max(r.acked_per_s for r in projecting)
+    one, two = (next(r for r in projecting if r.layout == Layout(n, n)) for n in (1, 2))
+    assert one.end_to_end_per_s and two.end_to_end_per_s
     print(f"pg_ingest_events_per_s={best:.0f} pg_raw_events_per_s={raw:.0f} "
-          f"ratio={best / raw:.3f}")
+          f"ratio={best / raw:.3f} scale_ratio={two.end_to_end_per_s / one.end_to_end_per_s:.3f} "
+          f"lock_wait_share={share:.3f}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

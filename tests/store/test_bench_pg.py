@@ -24,8 +24,7 @@ def _databases(backend: Backend) -> set[str]:
         return {name for (name,) in conn.execute("SELECT datname FROM pg_database")}
 
 
-def test_the_ingest_bench_on_a_given_postgresql_reports_one_and_two_servers(
-        backend: Backend) -> None:
+def test_the_ingest_bench_on_a_given_postgresql_reports_each_layout(backend: Backend) -> None:
     assert backend.cluster is not None
     before = _databases(backend)
     result = subprocess.run(
@@ -36,15 +35,28 @@ def test_the_ingest_bench_on_a_given_postgresql_reports_one_and_two_servers(
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     assert "server=given" in lines[0], lines[0]
-    assert re.fullmatch(r"servers=1 ingest_events_per_s=\d+", lines[-3]), lines[-3]
-    assert re.fullmatch(r"servers=2 ingest_events_per_s=\d+", lines[-2]), lines[-2]
+    assert re.fullmatch(r"apis=1 projectors=0 acked_events_per_s=\d+", lines[-5]), lines[-5]
+    rates = {}
+    for line, layout in zip(lines[-4:-2], ("apis=1 projectors=1", "apis=2 projectors=2"),
+                            strict=True):
+        found = re.fullmatch(layout + r" acked_events_per_s=(\d+) end_to_end_events_per_s=(\d+)",
+                             line)
+        assert found is not None, line
+        rates[layout] = (int(found[1]), int(found[2]))
+    samples = re.fullmatch(r"lock_samples=(\d+) samples_with_a_lock_wait=(\d+) "
+                           r"waits_by_relation: .+", lines[-2])
+    assert samples is not None, lines[-2]
     found = re.fullmatch(r"pg_ingest_events_per_s=(\d+) pg_raw_events_per_s=(\d+) "
-                         r"ratio=(\d+\.\d{3})", lines[-1])
+                         r"ratio=(\d+\.\d{3}) scale_ratio=(\d+\.\d{3}) "
+                         r"lock_wait_share=(\d+\.\d{3})", lines[-1])
     assert found is not None, lines[-1]
     ingest, raw, ratio = int(found[1]), int(found[2]), float(found[3])
-    best = max(int(line.rsplit("=", 1)[1]) for line in lines[-3:-1])
-    assert ingest == best and raw > 0
+    assert ingest == max(acked for acked, _ in rates.values()) and raw > 0
     assert abs(ratio - ingest / raw) < 0.001 + 1 / raw
+    one, two = rates["apis=1 projectors=1"][1], rates["apis=2 projectors=2"][1]
+    assert abs(float(found[4]) - two / one) < 0.001 + 2 / one
+    waited, taken = int(samples[2]), int(samples[1])
+    assert taken > 0 and abs(float(found[5]) - waited / taken) < 0.001
     assert _databases(backend) == before  # its scratch databases are gone, the rest untouched
 
 
