@@ -47,7 +47,8 @@ class ServerConfig(uvicorn.Config):
         # uvicorn types its timeouts as int; its event loop takes any number of seconds.
         keep_alive: Any = limits.keep_alive_timeout
         shutdown: Any = limits.shutdown_timeout
-        super().__init__(app, http=PROTOCOL, timeout_keep_alive=keep_alive,
+        # ws="none": the platform serves no websockets, so an Upgrade is an ordinary request.
+        super().__init__(app, http=PROTOCOL, ws="none", timeout_keep_alive=keep_alive,
                          limit_concurrency=limits.limit_concurrency,
                          timeout_graceful_shutdown=shutdown,
                          h11_max_incomplete_event_size=limits.max_header_bytes, **options)
