@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from timeledger.caliper.builders import envelope
+from support.events import activity
+from timeledger.caliper import CaliperError, Learner, bounds
+from timeledger.caliper.builders import completed_event, envelope, time_spent_event
 from timeledger.caliper.envelope import check_envelope
+from timeledger.caliper.times import format_utc
 from timeledger.sdk import Client, Metrics, TimeOptions, ValidationError
 from timeledger.testing import FakeClock, FakePlatform
 
@@ -216,3 +222,53 @@ def test_a_tracked_window_past_a_day_is_reported_to_on_error_not_sent(
     assert (context.kind, context.run_id) == ("heartbeat", activity.run_id)
     assert client.flush()
     assert [e["generated"]["items"][0]["value"] for e in fake.time_spent] == [15.0]
+
+
+STARTS = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2025, 1, 15, 10, tzinfo=UTC),
+          datetime(2999, 12, 31, 0, 0, 0, 1000, tzinfo=UTC),
+          datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC))
+DAY = bounds.MAX_WINDOW_MS
+
+
+def platform_accepts(events: list[dict[str, Any]]) -> bool:
+    try:
+        check_envelope(envelope("https://quiz.example.com", events, datetime.now(UTC)))
+    except CaliperError:
+        return False
+    return True
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.sampled_from(STARTS), span=st.sampled_from((0, 1, 10_000, DAY, DAY + 1)),
+       active=st.sampled_from((0, 1, 10_000, DAY, DAY + 1)),
+       inactive=st.sampled_from((0, bounds.WINDOW_SLACK_MS, bounds.WINDOW_SLACK_MS + 1)),
+       xp=st.sampled_from((0, bounds.MAX_XP, -bounds.MAX_XP, bounds.MAX_XP + 0.001, 1e308)),
+       count=st.sampled_from((None, bounds.MAX_COUNT, bounds.MAX_COUNT + 1)))
+def test_record_accepts_exactly_what_the_platform_accepts(
+        client: Client, fake: FakePlatform, start: datetime, span: int, active: int,
+        inactive: int, xp: float, count: int | None) -> None:
+    """At and past every bound, `record()` refuses (ValidationError) just what the platform's
+    wire checks would refuse, and what it sends passes them."""
+    end = start + timedelta(milliseconds=span)
+    metrics = Metrics(xp_earned=xp, total_questions=count, correct_questions=count,
+                      mastered_units=count)
+    time = {"started_at": format_utc(start), "ended_at": format_utc(end), "active_ms": active,
+            "inactive_ms": inactive}
+    before = len(fake.events)
+    try:
+        receipt = client.activity.record(user=USER, activity=ACTIVITY, metrics=metrics,
+                                         time=time)
+    except ValidationError:
+        receipt = None
+    actor, run = Learner(USER["email"]).actor("https://quiz.example.com"), str(uuid.uuid4())
+    equivalent = [
+        time_spent_event(actor=actor, activity=activity(), run_id=run, started_at=start,
+                         ended_at=end, active_ms=active, inactive_ms=inactive),
+        completed_event(actor=actor, activity=activity(), run_id=run, ended_at=end,
+                        metrics=metrics)]
+    assert (receipt is not None) == platform_accepts(equivalent)
+    sent = list(fake.events.values())[before:]
+    assert len(sent) == (2 if receipt is not None else 0)
+    if sent:
+        assert platform_accepts(sent)
