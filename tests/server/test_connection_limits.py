@@ -127,12 +127,12 @@ def test_a_stalled_head_gets_408_and_an_idle_connection_is_closed(
 
 def test_a_200_kb_header_is_refused(limited: PlatformProcess) -> None:
     with _connect(limited) as sock:
-        # Closed while we are still sending is refused as well.
+        # The server may stop reading before all of it is sent; its reply still arrives.
         with contextlib.suppress(ConnectionResetError, BrokenPipeError):
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
                          + b"x" * 200_000 + b"\r\n\r\n")
         reply = _read_until_closed(sock)
-    assert reply == b"" or reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
     # Headers within the limit are served.
     fits = httpx.get(f"{limited.base_url}/healthz", headers={"X-Fits": "x" * 4000}, timeout=10)
     assert fits.status_code == 200

@@ -25,6 +25,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from timeledger.server.api.errors import ims_error_body
 
 PROTOCOL = "timeledger.server.connection_limits:BoundedHttpProtocol"
+# How long a refused connection is read (and dropped) after its error reply before it closes.
+LINGER_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._in_head = True  # waiting for, or reading, a request line and headers
         self._head_bytes = 0
         self._head_too_large = False
+        self._discarding = False  # refused: what still arrives is dropped until the close
 
     # --- the deadline -------------------------------------------------------------------------
 
@@ -92,14 +95,22 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         if self.transport.is_closing():
             return
-        if answer:
-            self.transport.write(error_reply(status, description))
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # The app's request ends now: its sends are dropped and it reads a disconnect.
             cycle.disconnected = True
             cycle.message_event.set()
-        self.transport.close()
+        if not answer:
+            self.transport.close()
+            return
+        self.transport.write(error_reply(status, description))
+        # Half-close, then read and drop what the client is still sending for a moment: closing
+        # with unread data makes the kernel send a reset, which can wipe out the reply.
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.flow.resume_reading()
+        self._arm(LINGER_S, self.transport.close)
 
     def _no_response_under_way(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
@@ -135,6 +146,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         if self._in_head:
             if self._head_bytes == 0:
                 self._arm(self.limits.header_timeout, self._head_expired)
