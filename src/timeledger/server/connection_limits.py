@@ -8,7 +8,9 @@ has one deadline at a time:
   most `max_header_bytes` long (else 431);
 - the head complete: the body must be complete within `body_timeout` (else 408), whether or not
   the app reads it.
-A refused request gets a short IMS error and the connection is closed.
+A refused request gets a short IMS error and the connection is closed (after a moment of reading
+and dropping, so the reply is not lost to a reset). The subclass leans on uvicorn's protocol
+attributes (`cycle`, `url`, `headers`); tests/server/test_connection_limits.py holds it to them.
 """
 
 from __future__ import annotations
