@@ -161,13 +161,15 @@ class PlatformProcess:
         return httpx.Client(base_url=self.base_url, timeout=30,
                             headers={"Authorization": f"Bearer {self.token()}"})
 
-    def send(self, envelope: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
-        """POST an envelope; once accepted, wait (long poll) until its job is projected."""
+    def send(self, envelope: dict[str, Any] | bytes, *, projected: bool = True,
+             **headers: str) -> httpx.Response:
+        """POST an envelope; once accepted, wait (long poll) until its job is projected
+        (`projected=False`: only until it is acknowledged)."""
         body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
         with self.http() as client:
             reply = client.post("/caliper/event", content=body,
                                 headers={"Content-Type": "application/json", **headers})
-            if reply.status_code == 200:
+            if reply.status_code == 200 and projected:
                 self.wait_for_job(reply.json()["jobId"], client)
             return reply
 

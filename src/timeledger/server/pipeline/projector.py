@@ -32,7 +32,14 @@ from timeledger.server.pipeline import project_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
 from timeledger.server.pipeline.tables import event_outcomes
 from timeledger.server.store import commit_order
-from timeledger.server.store.log_positions import Position, log_heads, read_positions
+from timeledger.server.store.compaction import compact_events
+from timeledger.server.store.event_bodies import BODY_COLUMNS, event_json
+from timeledger.server.store.log_positions import (
+    Position,
+    log_heads,
+    projected_through,
+    read_positions,
+)
 from timeledger.server.store.schema import events, projector_positions
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,7 @@ class ParsedBatch:
 
 
 def _log_columns() -> list[sa.ColumnElement[Any]]:
-    return [events.c.seq, events.c.xact, events.c.partition, events.c.body,
+    return [events.c.seq, events.c.xact, events.c.partition, *BODY_COLUMNS,
             events.c.received_at]
 
 
@@ -82,7 +89,7 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
         if row.partition is None:
             continue
         try:
-            event = parse_timeback_event(orjson.loads(row.body), f"events[{row.seq}]")
+            event = parse_timeback_event(event_json(conn, row), f"events[{row.seq}]")
         except (CaliperError, orjson.JSONDecodeError):
             unreadable.append(row.seq)
             continue
@@ -155,8 +162,14 @@ class Projector:
                 log.exception("projection failed; retrying in %.1f s", error_wait)
                 wait(error_wait)
                 continue
-            if not passed:
+            if not passed and not self.compact_once():
                 wait(idle_wait)
+
+    def compact_once(self) -> int:
+        """Compact one batch of projected events (storage, never the request path); the number
+        of events it went past. The projector does this only when it has nothing to project."""
+        with self._engine.begin() as conn:
+            return compact_events(conn, projected_through(conn).seq, self._batch_size)
 
     # --- SQLite: one partition, read and parsed before the write lock is taken ----------------
 
