@@ -12,6 +12,7 @@ from timeledger.sdk.errors import (
     ConfigurationError,
     DeliveryError,
     ErrorContext,
+    EventsDroppedError,
     RejectedError,
     TimeledgerError,
     TransientDeliveryError,
@@ -24,7 +25,8 @@ from timeledger.sdk.outbox import DeadLetter, OutboxRow
 __all__ = [
     "Activity", "ActivityEndedError", "ActivityInProgressError", "AsyncActivity", "AsyncClient",
     "AuthError", "Client", "ClientClosedError", "ConfigurationError", "DeadLetter",
-    "DeliveryError", "ErrorContext", "Metrics", "OutboxRow", "Receipt", "RejectedError",
+    "DeliveryError", "ErrorContext", "EventsDroppedError", "Metrics", "OutboxRow", "Receipt",
+    "RejectedError",
     "TimeOptions", "TimeledgerError", "TransientDeliveryError", "UndeliverableError",
     "ValidationError",
 ]

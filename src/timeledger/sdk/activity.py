@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -39,19 +40,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("timeledger.sdk")
 
 
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """Events handed to the outbox: the waiter of the completion asked for, and the write
+    (done already for `Client`; on the outbox thread for `AsyncClient`)."""
+
+    waiter: Waiter | None
+    written: Future[list[bool]]
+
+
 class ActivityHost(Protocol):
-    """What an activity needs from its client."""
+    """What an activity needs from the client that started it."""
 
     clock: Clock
     scheduler: Scheduler
 
     def queue(self, items: Sequence[tuple[dict[str, Any], EventKind, Watch]],
-              wait_for: str | None = None) -> Waiter | None: ...
+              wait_for: str | None = None) -> Queued: ...
 
     def release(self, activity: Activity) -> None: ...
 
-    def settle_ending(self, activity: Activity, ending: Ending,
-                      timeout: float | None) -> Receipt: ...
+
+class Settle(Protocol):
+    """Waits for a queued completion's fate; raises its rejection (the client's own waiting)."""
+
+    def __call__(self, receipt: Receipt, waiter: Waiter | None,
+                 timeout: float | None) -> Receipt: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +89,10 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class Ending:
-    """An end() that has been validated and queued, waiting to be settled by the client."""
+    """An end() (or record()) that has been validated and queued, waiting to be settled."""
 
     receipt: Receipt
-    waiter: Waiter | None
+    queued: Queued
 
 
 def _call(callback: Callable[[], None] | None) -> None:
@@ -95,8 +109,9 @@ class Activity:
 
     def __init__(self, host: ActivityHost, *, ref: ActivityRef, actor: Mapping[str, Any],
                  run_id: str, sensor: str, options: TimeOptions | None,
-                 callbacks: Callbacks) -> None:
+                 callbacks: Callbacks, settle: Settle) -> None:
         self._host = host
+        self._settle_completion = settle
         self._clock = host.clock
         self._scheduler = host.scheduler
         self.ref = ref
@@ -234,16 +249,26 @@ class Activity:
             return
         event, active_ms = window
         try:
-            self._host.queue([(event, "heartbeat", self._watch("heartbeat", active_ms))])
+            queued = self._host.queue([(event, "heartbeat", self._watch("heartbeat", active_ms))])
         except Exception as exc:
-            log.exception("timeledger could not queue a heartbeat")
-            callback = self.callbacks.on_error
-            if callback is not None:
-                context = ErrorContext("heartbeat", str(event["id"]), self.run_id, 0, False)
-                try:
-                    callback(exc, context)
-                except Exception:  # an app callback must not break tracking; logged
-                    log.exception("timeledger on_error raised")
+            self._write_failed(str(event["id"]), exc)
+            return
+
+        def written(write: Future[list[bool]]) -> None:
+            error = write.exception()
+            if isinstance(error, Exception):
+                self._write_failed(str(event["id"]), error)
+
+        queued.written.add_done_callback(written)
+
+    def _write_failed(self, event_id: str, error: Exception) -> None:
+        log.error("timeledger could not queue a heartbeat", exc_info=error)
+        callback = self.callbacks.on_error
+        if callback is not None:
+            try:
+                callback(error, ErrorContext("heartbeat", event_id, self.run_id, 0, False))
+            except Exception:  # an app callback must not break tracking; logged
+                log.exception("timeledger on_error raised")
 
     # ---- timers ------------------------------------------------------------------------------
     def _beat(self) -> None:
@@ -395,14 +420,15 @@ class Activity:
                                         ended_at=ended_at, metrics=checked,
                                         event_id=completion_id)
                 items.append((event, "completion", self._watch("completion")))
-            waiter = self._host.queue(items, wait_for=completion_id if wait else None)
+            queued = self._host.queue(items, wait_for=completion_id if wait else None)
             self._host.release(self)
             if completion_id is None:
                 self._ended = True
             ids = tuple(str(event["id"]) for event, _, _ in items)
-            return Ending(Receipt(self.run_id, ids, completion_id, None), waiter)
+            return Ending(Receipt(self.run_id, ids, completion_id, None), queued)
 
     def mark_ended(self) -> None:
+        """The completion was settled (delivered or left queued): the activity has ended."""
         self._ended = True
 
     # ---- sync surface ------------------------------------------------------------------------
@@ -415,7 +441,10 @@ class Activity:
         for the platform: a rejection is reported to `on_error` and raised here; an outage is not
         an error (the completion stays queued; `Receipt.delivered` is False).
         """
-        return self._host.settle_ending(self, self.prepare_end(metrics, time, wait), timeout)
+        ending = self.prepare_end(metrics, time, wait)
+        receipt = self._settle_completion(ending.receipt, ending.queued.waiter, timeout)
+        self._ended = True
+        return receipt
 
     def __enter__(self) -> Activity:
         return self

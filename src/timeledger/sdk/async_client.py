@@ -8,25 +8,36 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from timeledger.caliper.metrics import Metrics
 from timeledger.sdk.activity import Activity, Callbacks, Receipt
-from timeledger.sdk.async_sender import AsyncSender, SenderTask
+from timeledger.sdk.async_sender import AsyncSender, HeldListener, SenderTask
+from timeledger.sdk.catalog import Catalog, CatalogMembers, ConfigSource
 from timeledger.sdk.clock import Clock, FakeClock, SystemClock
-from timeledger.sdk.core import ClientCore, ConfigSource
-from timeledger.sdk.options import UNSET, TimeOptions, options_from_arguments
+from timeledger.sdk.options import UNSET, TimeOptions, checks_option_names, options_from_arguments
 from timeledger.sdk.outbox import DeadLetter, OutboxRow
-from timeledger.sdk.scheduler import AsyncioScheduler, ManualScheduler, Scheduler
-from timeledger.sdk.surface import ClientSurface
-from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Waiter
+from timeledger.sdk.outbox_thread import OutboxThread
+from timeledger.sdk.recorder import Recorder
+from timeledger.sdk.scheduler import AsyncioScheduler, ManualScheduler, NoTimers, Scheduler
+from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Tracking, Waiter
 
 log = logging.getLogger("timeledger.sdk")
+T = TypeVar("T")
+
+
+def _ends_with_await(receipt: Receipt, waiter: Waiter | None, timeout: float | None) -> Receipt:
+    raise TypeError("this client's activities end with `await activity.end(...)`")
+
+
+def _no_sender(urgent: bool) -> None:
+    """Without a background sender there is nothing to wake: the app drives delivery."""
 
 
 class AsyncActivity:
@@ -73,7 +84,8 @@ class AsyncActivity:
                   timeout: float | None = None) -> Receipt:
         """As `Activity.end`, awaiting the platform's acknowledgement of a completion."""
         ending = self.inner.prepare_end(metrics, time, wait)
-        receipt = await self._client._settle(ending.receipt, ending.waiter, timeout)
+        await asyncio.wrap_future(ending.queued.written)
+        receipt = await self._client._settle(ending.receipt, ending.queued.waiter, timeout)
         self.inner.mark_ended()
         return receipt
 
@@ -102,7 +114,7 @@ class AsyncActivityNamespace:
 
     @property
     def current(self) -> AsyncActivity | None:
-        running = self._client._core.current
+        running = self._client._recorder.current
         if running is None or self._current is None or self._current.inner is not running:
             return None
         return self._current
@@ -115,7 +127,7 @@ class AsyncActivityNamespace:
                     on_resume: Callable[[], None] | None = None,
                     on_flush: FlushCallback | None = None) -> AsyncActivity:
         self._client._ensure_worker()
-        activity = self._client._core.begin(
+        activity = self._client._recorder.begin(
             id=id, name=name, course=course, user=user, run_id=run_id, time=time,
             callbacks=Callbacks(on_error, on_pause, on_resume, on_flush))
         self._current = AsyncActivity(self._client, activity)
@@ -126,84 +138,119 @@ class AsyncActivityNamespace:
                      time: Mapping[str, Any] | None = None, wait: bool = True,
                      timeout: float | None = None,
                      on_error: ErrorCallback | None = None) -> Receipt:
-        core = self._client._core
         self._client._ensure_worker()
-        ending = core.record(user=user, activity=activity, metrics=metrics, run_id=run_id,
-                             time=time, wait=wait, on_error=on_error)
-        return await self._client._settle(ending.receipt, ending.waiter, timeout)
+        ending = self._client._recorder.record(
+            user=user, activity=activity, metrics=metrics, run_id=run_id, time=time, wait=wait,
+            on_error=on_error)
+        await asyncio.wrap_future(ending.queued.written)
+        return await self._client._settle(ending.receipt, ending.queued.waiter, timeout)
 
 
-class AsyncClient(ClientSurface):
-    """The asyncio client: same options and behaviour as `Client`; use `async with`."""
+class AsyncClient(CatalogMembers):
+    """The asyncio client: same options and behaviour as `Client`; use `async with`.
 
+    Every outbox call (SQLite) runs on one thread of the client's own, never on the loop.
+    """
+
+    @checks_option_names
     def __init__(self, base_url: str | None = None, *, client_id: str | None = None,
                  client_secret: str | None = None, token_url: str | None = None,
                  config: ConfigSource = None, env: str | None = None, sensor: str | None = None,
-                 outbox: str | None = UNSET, clock: Clock | None = None,
-                 scheduler: Scheduler | None = None,
+                 roster_base: str | None = None, outbox: str | None = UNSET,
+                 flush_timeout: float | None = None, completion_timeout: float | None = None,
+                 request_timeout: float | None = None, max_batch_events: int | None = None,
+                 max_batch_bytes: int | None = None, batch_interval: float | None = None,
+                 poll_interval: float | None = None, max_backoff: float | None = None,
+                 lease_seconds: float | None = None, seen_retention: float | None = None,
+                 retry_attempts: int | None = None, max_failures_alone: int | None = None,
+                 max_event_age: float | None = None, max_outbox_events: int | None = None,
+                 heartbeat_interval: float | None = None, hidden_timeout: float | None = None,
+                 idle_timeout: float | None = None, enabled: bool | None = None,
+                 clock: Clock | None = None, scheduler: Scheduler | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  background: bool | None = None, on_error: ErrorCallback | None = None,
-                 rng: random.Random | None = None, environ: Mapping[str, str] | None = None,
-                 **settings: Any) -> None:
-        self.options = options_from_arguments(
-            settings, environ, outbox=outbox, config=config, base_url=base_url,
+                 rng: random.Random | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.options = options = options_from_arguments(
+            environ, outbox=outbox, config=config, enabled=enabled, base_url=base_url,
             client_id=client_id, client_secret=client_secret, token_url=token_url, env=env,
-            sensor=sensor)
-        self.clock = clock or SystemClock()
+            sensor=sensor, roster_base=roster_base, flush_timeout=flush_timeout,
+            completion_timeout=completion_timeout, request_timeout=request_timeout,
+            max_batch_events=max_batch_events, max_batch_bytes=max_batch_bytes,
+            batch_interval=batch_interval, poll_interval=poll_interval, max_backoff=max_backoff,
+            lease_seconds=lease_seconds, seen_retention=seen_retention,
+            retry_attempts=retry_attempts, max_failures_alone=max_failures_alone,
+            max_event_age=max_event_age, max_outbox_events=max_outbox_events,
+            heartbeat_interval=heartbeat_interval, hidden_timeout=hidden_timeout,
+            idle_timeout=idle_timeout)
+        self.clock = clock = clock or SystemClock()
+        self._catalog = Catalog(options, config)
         if scheduler is None:
-            scheduler = (ManualScheduler(self.clock) if isinstance(self.clock, FakeClock)
-                         else AsyncioScheduler())
+            scheduler = (ManualScheduler(clock) if isinstance(clock, FakeClock)
+                         else AsyncioScheduler() if options.enabled else NoTimers())
         self.scheduler = scheduler
-        self._core = ClientCore(self.options, config=config, clock=self.clock,
-                                scheduler=scheduler, on_error=on_error, rng=rng)
-        self._http = httpx.AsyncClient(transport=transport, timeout=self.options.request_timeout)
-        self.sender = AsyncSender(self._core.delivery, self._http)
-        self._background = not isinstance(self.clock, FakeClock) if background is None \
-            else background
+        self._thread = OutboxThread()
+        self._tracking = Tracking(on_error, options.retry_attempts)
+        self._outbox = options.new_outbox(clock, self._tracking, open_now=False)
+        self._opened: Future[None] | None = (
+            self._thread.submit(self._outbox.open) if options.enabled else None)
+        held = HeldListener(self._tracking)
+        self._http = httpx.AsyncClient(transport=transport, timeout=options.request_timeout)
+        self.sender = AsyncSender(options.new_delivery(self._outbox, clock, held, rng),
+                                  self._http, self._thread, held)
+        if background is None:
+            background = not isinstance(clock, FakeClock)
         self._worker: SenderTask | None = None
-        self._core.wake = self._wake
+        if background and options.enabled:
+            self._worker = SenderTask(self.sender, batch_interval=options.batch_interval,
+                                      poll_interval=options.poll_interval)
+        self._recorder = Recorder(
+            options, self._catalog, outbox=self._outbox, tracking=self._tracking, clock=clock,
+            scheduler=scheduler, writer=self._thread,
+            wake=self._worker.wake if self._worker is not None else _no_sender,
+            settle=_ends_with_await)
         self.activity = AsyncActivityNamespace(self)
         self._closed = False
         self._flushed = False
 
+    @property
+    def outbox_path(self) -> str:
+        """The outbox file (`:memory:` when events are kept in memory, or when disabled)."""
+        return self._outbox.path
+
     def _ensure_worker(self) -> SenderTask | None:
-        if self._background and self._worker is None and not self._closed:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return None
-            self._worker = SenderTask(self.sender, batch_interval=self.options.batch_interval,
-                                      poll_interval=self.options.poll_interval)
-            if self._core.outbox.count_pending():
-                self._worker.wake(True)
+        """The background sender, started on the running loop (None without one)."""
+        if self._worker is None or self._closed or not self._worker.start():
+            return None
         return self._worker
 
-    def _wake(self, urgent: bool) -> None:
-        worker = self._ensure_worker()
-        if worker is not None:
-            worker.wake(urgent)
+    async def _off_loop(self, call: Callable[[], T]) -> T:
+        """An outbox call on the outbox thread (at once when disabled: nothing is stored)."""
+        if not self.options.enabled:
+            return call()
+        return await self._thread.run(call)
 
     async def enqueue(self, event: Mapping[str, Any]) -> bool:
         """As `Client.enqueue`."""
         self._ensure_worker()
-        return self._core.enqueue(event)
+        return await asyncio.wrap_future(self._recorder.enqueue(event))
 
     async def pending(self) -> list[OutboxRow]:
-        return self._core.outbox.pending()
+        return await self._off_loop(self._outbox.pending)
 
     async def dead_letters(self) -> list[DeadLetter]:
         """As `Client.dead_letters`."""
-        return self._core.outbox.dead()
+        return await self._off_loop(self._outbox.dead)
 
     async def flush(self, timeout: float | None = None) -> bool:
         limit = self.options.flush_timeout if timeout is None else timeout
         worker = self._ensure_worker()
         if worker is None:
-            if not self._closed:
+            if not self._closed and self.options.enabled:
                 await self.sender.run_until_idle()
-            return self._core.outbox.count_pending() == 0
+            return await self._off_loop(self._outbox.count_pending) == 0
         deadline = self.clock.monotonic() + limit
-        while self._core.outbox.count_pending():
+        while await self._off_loop(self._outbox.count_pending):
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 return False
@@ -216,9 +263,8 @@ class AsyncClient(ClientSurface):
         if waiter is None:
             return receipt
         limit = self.options.completion_timeout if timeout is None else timeout
-        core = self._core
         try:
-            if not core.delivery.blocked():
+            if not self.sender.delivery.blocked():
                 worker = self._ensure_worker()
                 if worker is None:
                     while waiter.outcome is None:
@@ -241,7 +287,7 @@ class AsyncClient(ClientSurface):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(done, limit)
         finally:
-            core.tracking.forget_waiter(waiter)
+            self._tracking.forget_waiter(waiter)
         if waiter.outcome == "rejected" and waiter.error is not None:
             raise waiter.error
         return replace(receipt, delivered=waiter.outcome == "delivered")
@@ -258,15 +304,22 @@ class AsyncClient(ClientSurface):
                 log.exception("timeledger could not end the current activity at close")
         self._flushed = await self.flush(timeout)
         self._closed = True
-        self._core.closed = True
+        self._recorder.closed = True
         if self._worker is not None:
             await self._worker.stop()
         self.scheduler.close()
         await self._http.aclose()
-        self._core.outbox.close()
+        try:
+            await self._off_loop(self._outbox.close)
+        finally:
+            self._thread.shutdown()
         return self._flushed
 
     async def __aenter__(self) -> AsyncClient:
+        """Opens the outbox (off the loop; a file it cannot use raises here) and starts the
+        sender."""
+        if self._opened is not None:
+            await asyncio.wrap_future(self._opened)
         self._ensure_worker()
         return self
 

@@ -85,6 +85,20 @@ class UndeliverableError(DeliveryError):
         self.last = last
 
 
+class EventsDroppedError(TimeledgerError):
+    """The outbox held `max_outbox_events`: its oldest heartbeats (then other events, never
+    completions) were dropped to make room. `event_ids` lists them, oldest first; `kinds` counts
+    them by kind."""
+
+    def __init__(self, event_ids: Sequence[str], kinds: Mapping[str, int], limit: int) -> None:
+        self.event_ids = tuple(event_ids)
+        self.kinds = dict(kinds)
+        self.limit = limit
+        counted = ", ".join(f"{count} {kind}" for kind, count in sorted(self.kinds.items()))
+        super().__init__(f"The outbox holds max_outbox_events={limit}: dropped"
+                         f" {len(self.event_ids)} events ({counted}), oldest first")
+
+
 EventKind = Literal["heartbeat", "completion", "event"]
 
 

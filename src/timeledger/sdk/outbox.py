@@ -8,6 +8,10 @@ was delivered and deleted; delivered ids are forgotten after `seen_retention` se
 after that reaches the platform, which stores every event id once anyway); ids of dead letters
 are kept.
 
+The file holds at most `max_events` queued events (a trigger keeps their count in `outbox_size`):
+past it the oldest heartbeats go first, then other non-completion events; completions are never
+dropped, and whoever built the outbox is told what went (`on_drop`).
+
 An event suspected of making the platform fail is *held*: it is sent alone, only when nothing
 else is ready, and not before `held_until`. An event the sender gives up on moves to the
 `dead_letters` table with its last error and the time; nothing there is ever sent again.
@@ -20,7 +24,8 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,11 +75,19 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL)"
     " WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS seen_age ON seen (first_seen)",
+    "CREATE TABLE IF NOT EXISTS outbox_size (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " events INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO outbox_size (id, events) SELECT 1, count(*) FROM events",
+    "CREATE TRIGGER IF NOT EXISTS events_counted_in AFTER INSERT ON events"
+    " BEGIN UPDATE outbox_size SET events = events + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS events_counted_out AFTER DELETE ON events"
+    " BEGIN UPDATE outbox_size SET events = events - 1; END",
 )
 DEFAULT_SEEN_RETENTION = 30 * 86400.0
 # Forgetting old ids is housekeeping: done on acknowledgement, at most this often.
 PRUNE_EVERY = 3600.0
 MEMORY = ":memory:"
+DEFAULT_MAX_OUTBOX_EVENTS = 1_000_000
 
 DeadReason = Literal["rejected", "failed_alone", "expired"]
 """Why an event is a dead letter: the platform refused it (4xx); it made the platform fail each
@@ -97,6 +110,18 @@ class NewEvent:
         run_id = extensions.get("runId") if isinstance(extensions, dict) else None
         return cls(str(event["id"]), kind, run_id if isinstance(run_id, str) else None, sensor,
                    orjson.dumps(event))
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Events dropped to keep the outbox within `max_events`: their ids (oldest first) by kind."""
+
+    event_ids: tuple[str, ...]
+    kinds: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return len(self.event_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,28 +238,57 @@ class Outbox:
     memory."""
 
     def __init__(self, path: str | Path, clock: Clock, lease_seconds: float = 60.0,
-                 seen_retention: float = DEFAULT_SEEN_RETENTION) -> None:
+                 seen_retention: float = DEFAULT_SEEN_RETENTION, *,
+                 max_events: int = DEFAULT_MAX_OUTBOX_EVENTS,
+                 on_drop: Callable[[Dropped], None] | None = None, open_now: bool = True) -> None:
+        """`open_now=False` leaves the file closed until its first use (on the thread that uses
+        it: the async client opens it off its event loop)."""
         self.path = str(path)
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.seen_retention = seen_retention
+        self.max_events = max_events
+        self.on_drop = on_drop
         self._pruned_at: float | None = None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        if self.path != MEMORY:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-        self._open_schema()
+        self._connection: sqlite3.Connection | None = None
+        if open_now:
+            self.open()
+
+    def open(self) -> None:
+        """Open the file (once): create or migrate the tables, release orphaned leases."""
+        with self._lock:
+            if self._connection is not None:
+                return
+            if self.path != MEMORY:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                 timeout=30.0)
+            try:
+                db.execute("PRAGMA busy_timeout = 30000")
+                if self.path != MEMORY:
+                    db.execute("PRAGMA journal_mode = WAL")
+                    db.execute("PRAGMA synchronous = NORMAL")
+                self._connection = db
+                self._open_schema(db)
+            except BaseException:
+                self._connection = None
+                db.close()
+                raise
         self.release_orphans()
 
-    def _open_schema(self) -> None:
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection; callers hold `_lock`."""
+        if self._connection is None:
+            raise RuntimeError("the outbox is not open")
+        return self._connection
+
+    def _open_schema(self, db: sqlite3.Connection) -> None:
         """Create the tables, or bring a file written by an older version up to date."""
-        with self._transaction() as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise ConfigurationError(
@@ -248,10 +302,19 @@ class Outbox:
                 db.execute(statement)
             if version != SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _ensure_open(self) -> None:
+        if self._connection is None:
+            self.open()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """An immediate (write-locked) transaction, one thread at a time."""
+        self._ensure_open()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -265,9 +328,14 @@ class Outbox:
         return self.clock.now().timestamp()
 
     def add(self, events: Sequence[NewEvent]) -> list[bool]:
-        """Queue events atomically; False for an id this outbox has seen before (not queued)."""
+        """Queue events atomically; False for an id this outbox has seen before (not queued).
+
+        Past `max_events` the oldest heartbeats (then other events, never completions) are dropped
+        in the same transaction, and `on_drop` is told after it.
+        """
         now = self._now()
         added: list[bool] = []
+        dropped: Dropped | None = None
         with self._transaction() as db:
             for event in events:
                 fresh = db.execute(
@@ -279,7 +347,27 @@ class Outbox:
                         " VALUES (?, ?, ?, ?, ?, ?)",
                         (event.event_id, event.kind, event.run_id, event.sensor, event.body, now))
                 added.append(fresh)
+            if any(added):
+                dropped = self._drop_excess(db)
+        if dropped is not None and self.on_drop is not None:
+            self.on_drop(dropped)
         return added
+
+    def _drop_excess(self, db: sqlite3.Connection) -> Dropped | None:
+        excess = int(db.execute("SELECT events FROM outbox_size").fetchone()[0]) - self.max_events
+        if excess <= 0:
+            return None
+        victims: list[tuple[int, str, str]] = []
+        for kind in ("heartbeat", "event"):
+            if len(victims) < excess:
+                victims += db.execute("SELECT seq, event_id, kind FROM events WHERE kind = ?"
+                                      " ORDER BY seq LIMIT ?", (kind, excess - len(victims)))
+        if not victims:
+            return None  # completions only: kept past the bound
+        db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _, _ in victims])
+        victims.sort()
+        return Dropped(tuple(event_id for _, event_id, _ in victims),
+                       dict(Counter(kind for _, _, kind in victims)))
 
     def claim(self, max_events: int, max_bytes: int) -> list[OutboxRow]:
         """Lease the oldest ready rows of one sensor, up to `max_events` and `max_bytes`.
@@ -313,6 +401,7 @@ class Outbox:
 
     def next_hold_end(self) -> datetime | None:
         """The earliest end of a hold still running (None when no hold runs)."""
+        self._ensure_open()
         with self._lock:
             until = self._db.execute("SELECT min(held_until) FROM events WHERE held_until > ?",
                                      (self._now(),)).fetchone()[0]
@@ -376,6 +465,7 @@ class Outbox:
 
     def release_orphans(self) -> int:
         """Drop leases held by processes on this host that no longer exist."""
+        self._ensure_open()
         with self._lock:
             owners = [owner for (owner,) in self._db.execute(
                 "SELECT DISTINCT lease_owner FROM events WHERE lease_owner IS NOT NULL")]
@@ -388,28 +478,33 @@ class Outbox:
 
     def pending(self) -> list[OutboxRow]:
         """Rows not yet acknowledged (held ones included; dead letters are elsewhere)."""
+        self._ensure_open()
         with self._lock:
             return [_row(values) for values in self._db.execute(
                 f"SELECT {_COLUMNS} FROM events ORDER BY seq")]
 
     def dead(self) -> list[DeadLetter]:
         """The dead letters, oldest first."""
+        self._ensure_open()
         with self._lock:
             return [_dead(values) for values in self._db.execute(
                 f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY id")]
 
     def count_pending(self) -> int:
+        self._ensure_open()
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+            return int(self._db.execute("SELECT events FROM outbox_size").fetchone()[0])
 
     def contains(self, event_id: str) -> bool:
         """Whether this event is still queued (not delivered, not dead)."""
+        self._ensure_open()
         with self._lock:
             return self._db.execute("SELECT 1 FROM events WHERE event_id = ?",
                                     (event_id,)).fetchone() is not None
 
     def state(self, event_id: str) -> tuple[str, str | None] | None:
         """("pending" | "dead" | "delivered", last error) for an id this outbox has seen."""
+        self._ensure_open()
         with self._lock:
             row = self._db.execute("SELECT last_error FROM events WHERE event_id = ?",
                                    (event_id,)).fetchone()
@@ -424,14 +519,18 @@ class Outbox:
         return ("delivered", None) if known else None
 
     def seen(self, event_id: str) -> bool:
+        self._ensure_open()
         with self._lock:
             return self._db.execute("SELECT 1 FROM seen WHERE event_id = ?",
                                     (event_id,)).fetchone() is not None
 
     def close(self) -> None:
         """Give back this outbox's leases (nothing is in flight any more) and close the file."""
+        if self._connection is None:
+            return
         with self._transaction() as db:
             db.execute("UPDATE events SET lease_owner = NULL, lease_until = NULL"
                        " WHERE lease_owner = ?", (self.owner,))
         with self._lock:
             self._db.close()
+            self._connection = None

@@ -1,47 +1,34 @@
-"""What Client and AsyncClient share: config, outbox, delivery rules, and building events."""
+"""Turns what the app reports into queued events: activities, completions, ready-made events.
+
+The `Recorder` checks the input, builds the Caliper events, writes them to the outbox through a
+`Writer` (at once on the caller's thread for `Client`, on the outbox thread for `AsyncClient`),
+registers what the app asked to hear about them, and wakes the sender. It never waits for
+delivery: each client decides how to wait (`settle`).
+"""
 
 from __future__ import annotations
 
-import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, Protocol, TypeVar
 
-from timeledger.caliper.builders import (
-    ActivityRef,
-    activity_url,
-    completed_event,
-    stable_event_id,
-    time_spent_event,
-)
-from timeledger.caliper.errors import CaliperError
+from timeledger.caliper.builders import completed_event, stable_event_id, time_spent_event
 from timeledger.caliper.metrics import Metrics
-from timeledger.caliper.timeback import SUBJECTS
 from timeledger.caliper.times import format_utc
-from timeledger.config import (
-    AmbiguousCourse,
-    ConfigError,
-    Course,
-    TimebackConfig,
-    UnknownCourse,
-    find_config,
-)
-from timeledger.sdk.activity import Activity, Callbacks, Ending, Receipt
-from timeledger.sdk.auth import TokenCache
+from timeledger.sdk.activity import Activity, Callbacks, Ending, Queued, Receipt, Settle
+from timeledger.sdk.catalog import Catalog
 from timeledger.sdk.clock import Clock
-from timeledger.sdk.delivery import Backoff, DeadLetterRule, Delivery
 from timeledger.sdk.errors import (
     ActivityInProgressError,
     ClientClosedError,
-    ConfigurationError,
     EventKind,
     RejectedError,
     ValidationError,
 )
 from timeledger.sdk.options import ClientOptions, TimeOptions
-from timeledger.sdk.outbox import MEMORY, NewEvent, Outbox
+from timeledger.sdk.outbox import NewEvent, Outbox
 from timeledger.sdk.scheduler import Scheduler
 from timeledger.sdk.tracking import ErrorCallback, Tracking, Waiter, Watch
 from timeledger.sdk.validation import (
@@ -49,113 +36,68 @@ from timeledger.sdk.validation import (
     check_metrics,
     check_record_time,
     check_run_id,
-    check_text,
-    check_user,
 )
 
-ConfigSource = str | Path | Mapping[str, Any] | TimebackConfig | None
+T = TypeVar("T")
 QueueItem = tuple[dict[str, Any], EventKind, Watch]
 
 
-def load_config(source: ConfigSource, options: ClientOptions) -> TimebackConfig | None:
-    """The app's `timeback.config.json`: given, named by TIMELEDGER_CONFIG, or found in the cwd."""
-    if isinstance(source, TimebackConfig):
-        return source
-    if isinstance(source, Mapping):
-        try:
-            return TimebackConfig.load(source, env=options.env)
-        except ConfigError as exc:
-            raise ConfigurationError(str(exc)) from None
-    path = source or options.config or find_config()
-    if path is None:
-        return None
-    try:
-        return TimebackConfig.load(path, env=options.env)
-    except ConfigError as exc:
-        raise ConfigurationError(str(exc)) from None
+class Writer(Protocol):
+    """Where outbox writes run; the future holds the write's result."""
+
+    def submit(self, write: Callable[[], T]) -> Future[T]: ...
 
 
-class ClientCore:
-    """The engine under both clients; it never waits (the front ends decide how to wait)."""
+class InlineWriter:
+    """Runs each write at once on the caller's thread; a failing write raises to the caller."""
 
-    def __init__(self, options: ClientOptions, *, config: ConfigSource, clock: Clock,
-                 scheduler: Scheduler, on_error: ErrorCallback | None,
-                 rng: random.Random | None) -> None:
+    def submit(self, write: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        future.set_result(write())
+        return future
+
+
+def done(value: T) -> Future[T]:
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
+
+
+class Recorder:
+    """Starts activities and queues events; with `enabled=False` it checks input, writes nothing."""
+
+    def __init__(self, options: ClientOptions, catalog: Catalog, *, outbox: Outbox,
+                 tracking: Tracking, clock: Clock, scheduler: Scheduler, writer: Writer,
+                 wake: Callable[[bool], None], settle: Settle) -> None:
         self.options = options
+        self.catalog = catalog
+        self.outbox = outbox
+        self.tracking = tracking
         self.clock = clock
         self.scheduler = scheduler
-        self.config = load_config(config, options)
-        self.sensor: str | None = options.sensor or (self.config.sensor if self.config else None)
-        self.outbox = Outbox(options.outbox or MEMORY, clock, options.lease_seconds,
-                             options.seen_retention)
-        self.tracking = Tracking(on_error, options.retry_attempts)
-        self.tokens = TokenCache(options.resolved_token_url, options.client_id,
-                                 options.client_secret, clock)
-        self.delivery = Delivery(self.outbox, self.tokens, options.event_url, clock, self.tracking,
-                                 max_events=options.max_batch_events,
-                                 max_bytes=options.max_batch_bytes,
-                                 backoff=Backoff(cap=options.max_backoff),
-                                 rule=DeadLetterRule(options.max_failures_alone,
-                                                     options.max_event_age), rng=rng)
+        self.writer = writer
+        self.wake = wake
+        self.settle = settle
+        self.enabled = options.enabled
         self.current: Activity | None = None
         self.closed = False
         self._lock = threading.Lock()
-        self.wake: Callable[[bool], None] = lambda urgent: None
-        self.settler: Callable[[Activity, Ending, float | None], Receipt] | None = None
 
-    # ---- courses, activities and actors ---------------------------------------------------------
-    def course(self, selector: Mapping[str, Any], field: str = "course") -> Course:
-        if self.config is None:
-            raise ConfigurationError(
-                "No course configuration: pass config=... (a timeback.config.json path or a dict)"
-                " or set TIMELEDGER_CONFIG")
-        try:
-            course = self.config.select(selector, field=field)
-        except UnknownCourse as exc:
-            raise ValidationError(field, str(exc), code=UnknownCourse.code) from None
-        except AmbiguousCourse as exc:
-            raise ValidationError(field, str(exc), code=AmbiguousCourse.code) from None
-        except CaliperError as exc:
-            raise ValidationError.from_caliper(exc) from None
-        if course.subject not in SUBJECTS:
-            raise ValidationError(field, f"Course subject {course.subject!r} is not one of: "
-                                  + ", ".join(SUBJECTS))
-        return course
-
-    def activity_ref(self, id: str, name: str, course: Mapping[str, Any],
-                     prefix: str = "") -> tuple[ActivityRef, str]:
-        """The ActivityRef for an activity slug, its name and a course selector; and its sensor."""
-        slug = check_text(id, f"{prefix}id")
-        title = check_text(name, f"{prefix}name")
-        found = self.course(course, f"{prefix}course")
-        sensor = self.options.sensor or found.sensor or self.sensor
-        if not sensor:
-            raise ConfigurationError("No sensor: set sensor= (or TIMELEDGER_SENSOR), or a sensor"
-                                     " or launchUrl in the config file")
-        by_code = isinstance(course, Mapping) and course.get("code") is not None
-        url = (activity_url(sensor, slug, course_code=found.course_code) if by_code
-               else activity_url(sensor, slug, subject=found.subject, grade=found.grade))
-        app_name = self.config.app_name if self.config else "timeledger"
-        return ActivityRef(url=url, name=title, subject=found.subject, app_name=app_name,
-                           course_id=found.course_id, course_name=found.name), sensor
-
-    def actor(self, user: Mapping[str, Any], sensor: str) -> dict[str, Any]:
-        return check_user(user).actor(self.options.roster_base or sensor)
-
+    # ---- activities ---------------------------------------------------------------------------
     def begin(self, *, id: str, name: str, course: Mapping[str, Any], user: Mapping[str, Any],
               run_id: str | uuid.UUID | None, time: TimeOptions | Mapping[str, Any] | bool | None,
               callbacks: Callbacks) -> Activity:
         """Validate and start an activity (the one current activity of this client)."""
         self.check_open()
-        ref, sensor = self.activity_ref(id, name, course)
-        actor = self.actor(user, sensor)
+        ref, sensor = self.catalog.activity_ref(id, name, course)
+        actor = self.catalog.actor(user, sensor)
         run = check_run_id(run_id) if run_id is not None else str(uuid.uuid4())
         options = TimeOptions.coerce(time, self.options.time_defaults())
         with self._lock:
             if self.current is not None:
                 raise ActivityInProgressError(self.current.run_id)
             activity = Activity(self, ref=ref, actor=actor, run_id=run, sensor=sensor,
-                                options=options, callbacks=callbacks)
+                                options=options, callbacks=callbacks, settle=self.settle)
             self.current = activity
         return activity
 
@@ -164,12 +106,6 @@ class ClientCore:
             if self.current is activity:
                 self.current = None
 
-    def settle_ending(self, activity: Activity, ending: Ending,
-                      timeout: float | None) -> Receipt:
-        if self.settler is None:
-            raise TypeError("this client's activities end with `await activity.end(...)`")
-        return self.settler(activity, ending, timeout)
-
     def record(self, *, user: Mapping[str, Any], activity: Mapping[str, Any],
                metrics: Mapping[str, Any] | Metrics, run_id: str | uuid.UUID | None,
                time: Mapping[str, Any] | None, wait: bool,
@@ -177,8 +113,8 @@ class ClientCore:
         """Check and queue a server-side completion (with `time`, its TimeSpentEvent first)."""
         self.check_open()
         slug, name, course = check_activity(activity)
-        ref, sensor = self.activity_ref(slug, name, course, prefix="activity.")
-        actor = self.actor(user, sensor)
+        ref, sensor = self.catalog.activity_ref(slug, name, course, prefix="activity.")
+        actor = self.catalog.actor(user, sensor)
         checked = check_metrics(metrics)
         run = check_run_id(run_id) if run_id is not None else str(uuid.uuid4())
         window = check_record_time(time) if time is not None else None
@@ -196,55 +132,52 @@ class ClientCore:
         items.append((completed_event(actor=actor, activity=ref, run_id=run, ended_at=ended_at,
                                       metrics=checked, event_id=completion_id),
                       "completion", Watch("completion", on_error=on_error)))
-        waiter = self.queue(items, wait_for=completion_id if wait else None)
+        queued = self.queue(items, wait_for=completion_id if wait else None)
         ids = tuple(str(event["id"]) for event, _, _ in items)
-        return Ending(Receipt(run, ids, completion_id, None), waiter)
+        return Ending(Receipt(run, ids, completion_id, None), queued)
 
-    # ---- queueing ---------------------------------------------------------------------------
+    # ---- queueing -----------------------------------------------------------------------------
     def check_open(self) -> None:
         if self.closed:
             raise ClientClosedError("This client is closed")
 
-    def row_sensor(self, event: Mapping[str, Any]) -> str:
-        if self.sensor:
-            return self.sensor
-        obj = event.get("object")
-        url = obj.get("id") if isinstance(obj, Mapping) else None
-        if isinstance(url, str) and "/activities/" in url:
-            return url.split("/activities/", 1)[0]
-        raise ConfigurationError("No sensor: set sensor= or TIMELEDGER_SENSOR")
+    def queue(self, items: Sequence[QueueItem], wait_for: str | None = None) -> Queued:
+        """Write events to the outbox in one transaction, then wake the sender.
 
-    def queue(self, items: Sequence[QueueItem], wait_for: str | None = None) -> Waiter | None:
-        """Write events to the outbox in one transaction, then wake the sender."""
-        if not items:
-            return None
+        The waiter (for `wait_for`) exists at once; the write may still be running on the writer.
+        """
         self.check_open()
+        if not items or not self.enabled:
+            return Queued(None, done([True] * len(items)))
         waiter = self.tracking.waiter(wait_for) if wait_for is not None else None
         rows = []
         for event, kind, watch in items:
             self.tracking.watch(str(event["id"]), watch)
-            rows.append(NewEvent.of(event, kind, self.row_sensor(event)))
-        added = self.outbox.add(rows)
-        for row, fresh in zip(rows, added, strict=True):
-            if not fresh:
-                self.tracking.forget(row.event_id)
-        fresh_ids = {row.event_id for row, fresh in zip(rows, added, strict=True) if fresh}
-        if waiter is not None and wait_for not in fresh_ids:
-            self.tracking.forget_waiter(waiter)
-            waiter = self._settled_waiter(waiter)
-        self.wake(wait_for is not None)
-        return waiter
+            rows.append(NewEvent.of(event, kind, self.catalog.row_sensor(event)))
 
-    def _settled_waiter(self, waiter: Waiter) -> Waiter:
+        def write() -> list[bool]:
+            added = self.outbox.add(rows)
+            for row, fresh in zip(rows, added, strict=True):
+                if not fresh:
+                    self.tracking.forget(row.event_id)
+            fresh_ids = {row.event_id for row, fresh in zip(rows, added, strict=True) if fresh}
+            if waiter is not None and wait_for not in fresh_ids:
+                self.tracking.forget_waiter(waiter)
+                self._settle_from_outbox(waiter)
+            self.wake(wait_for is not None)
+            return added
+
+        return Queued(waiter, self.writer.submit(write))
+
+    def _settle_from_outbox(self, waiter: Waiter) -> None:
         """A completion queued before (same id): settle from what the outbox knows of it."""
         state, error = self.outbox.state(waiter.event_id) or ("pending", None)
         if state == "dead":
             waiter.settle("rejected", RejectedError(error or "rejected earlier"))
         else:
             waiter.settle("delivered" if state == "delivered" else "failed")
-        return waiter
 
-    def enqueue(self, event: Mapping[str, Any]) -> bool:
+    def enqueue(self, event: Mapping[str, Any]) -> Future[bool]:
         """Durably queue one ready-made Caliper event; False when its id was queued before."""
         self.check_open()
         if not isinstance(event, Mapping):
@@ -254,8 +187,14 @@ class ClientCore:
             raise ValidationError("event.id", "Expected the event's id (urn:uuid:...)")
         kind: EventKind = {"TimeSpentEvent": "heartbeat", "ActivityEvent": "completion"}.get(
             str(event.get("type")), "event")  # type: ignore[assignment]
-        row = NewEvent.of(dict(event), kind, self.row_sensor(event))
-        fresh = self.outbox.add([row])[0]
-        if fresh:
-            self.wake(False)
-        return fresh
+        row = NewEvent.of(dict(event), kind, self.catalog.row_sensor(event))
+        if not self.enabled:
+            return done(True)
+
+        def write() -> bool:
+            fresh = self.outbox.add([row])[0]
+            if fresh:
+                self.wake(False)
+            return fresh
+
+        return self.writer.submit(write)

@@ -151,3 +151,13 @@ class AsyncioScheduler:
 
     def close(self) -> None:
         return None
+
+
+class NoTimers:
+    """A scheduler whose timers never fire: a disabled client starts no timer thread."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> _Timer:
+        return _Timer(delay, 0, callback, cancelled=True)
+
+    def close(self) -> None:
+        return None

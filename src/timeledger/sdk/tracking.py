@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from timeledger.sdk.errors import DeliveryError, ErrorContext, EventKind
-from timeledger.sdk.outbox import OutboxRow
+from timeledger.sdk.errors import DeliveryError, ErrorContext, EventKind, EventsDroppedError
+from timeledger.sdk.outbox import Dropped, OutboxRow
 
 log = logging.getLogger("timeledger.sdk")
 
@@ -126,6 +126,24 @@ class Tracking:
         self._report(watch, row, error, dead=True)
         if waiter is not None:
             waiter.settle("rejected", error)
+
+    def dropped(self, dropped: Dropped, limit: int) -> None:
+        """The outbox dropped events to stay within its bound: tell each `on_error` once."""
+        with self._lock:
+            watches = [self._watches.pop(event_id, None) for event_id in dropped.event_ids]
+            for event_id in dropped.event_ids:
+                self._waiters.pop(event_id, None)
+        callbacks = {id(c): c for c in (w.on_error for w in watches if w) if c is not None}
+        if not callbacks and self.on_error is not None:
+            callbacks = {0: self.on_error}
+        error = EventsDroppedError(dropped.event_ids, dropped.kinds, limit)
+        first = dropped.event_ids[0]
+        kind: EventKind = "heartbeat" if "heartbeat" in dropped.kinds else "event"
+        context = ErrorContext(kind=kind, event_id=first, run_id=None, attempts=0, dead=True)
+        if not callbacks:
+            log.warning("timeledger: %s", error)
+        for callback in callbacks.values():
+            _safely(callback, error, context)
 
     def failed(self, rows: Sequence[OutboxRow], error: DeliveryError) -> None:
         """A transient failure: report an event once its retries are spent; release all waiters."""
