@@ -129,7 +129,7 @@ WRITER_BODY = READER | {413, 415, 422}
 DOCUMENTED_ERRORS = {
     "GET /healthz": ANY_ROUTE,
     "GET /readyz": ANY_ROUTE | {503},
-    "POST /oauth2/token": ANY_ROUTE | {401, 429, 503},
+    "POST /oauth2/token": ANY_ROUTE | {401, 413, 429, 503},
     "GET /caliper/event": ANY_ROUTE,
     "POST /caliper/event": WRITER_BODY,
     "POST /caliper/event/validate": WRITER_BODY,

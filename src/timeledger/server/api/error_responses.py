@@ -4,7 +4,7 @@ Routes do not list their errors by hand: when `/openapi.json` is first built,
 `declare_error_responses` gives each operation the errors its parts imply (any route: 400 for a
 Host not served, 408, 431; a scope check: 401, 403 and the store's 503; an envelope body: 400,
 413, 415, 422; a typed parameter: 400; a looked-up id: 404; the token route: its OAuth errors,
-429), so the document lists every 4xx a route can answer, with the body it comes in.
+413, 429), so the document lists every 4xx a route can answer, with the body it comes in.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ STORE_ERRORS = (
 TOKEN_ERRORS = (
     ErrorAnswer(400, OAuthError, "grant_type is not client_credentials"),
     ErrorAnswer(401, OAuthError, "unknown client or wrong secret"),
+    ErrorAnswer(413, ImsError, "the form is over its size limit"),
     ErrorAnswer(429, OAuthError, "too many failed secrets lately for this client or address",
                 retry_after=True),
     ErrorAnswer(503, ImsError, "too many token checks at once", retry_after=True),
