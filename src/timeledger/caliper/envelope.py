@@ -16,6 +16,7 @@ from timeledger.caliper.timeback import (
     TimeSpentEvent,
     is_timeback_event,
     parse_timeback_event,
+    run_id_of,
 )
 from timeledger.caliper.times import TimeFormatError, parse_utc
 
@@ -40,14 +41,24 @@ class TooManyEvents(CaliperError):
 
 
 @dataclass(frozen=True, slots=True)
+class TimebackRef:
+    """What the store files a Timeback event under: its learner and its run."""
+
+    learner_email: str  # lower-cased
+    run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
-    """A checked envelope: raw items kept as received, Timeback events parsed beside them."""
+    """A checked envelope: raw items kept as received; for each Timeback event (by index) its
+    learner and run, and, when the full rules checked it, the parsed event."""
 
     sensor: str
     send_time: str
     data_version: str
     data: list[dict[str, Any]]
     timeback: dict[int, ActivityCompletedEvent | TimeSpentEvent] = field(default_factory=dict)
+    refs: dict[int, TimebackRef] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"sensor": self.sensor, "sendTime": self.send_time,
@@ -137,4 +148,6 @@ def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
                 problems += exc.problems
     if problems:
         raise CaliperError(problems)
-    return Envelope(sensor, send_time, version, data, timeback)
+    refs = {index: TimebackRef(event.actor.email.strip().lower(), run_id_of(event))
+            for index, event in timeback.items()}
+    return Envelope(sensor, send_time, version, data, timeback, refs)

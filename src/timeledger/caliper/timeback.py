@@ -65,8 +65,12 @@ def _utc(value: str) -> str:
     return value
 
 
+def is_email(value: str) -> bool:
+    return _EMAIL.match(value) is not None
+
+
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
+    if not is_email(value):
         raise ValueError("Expected an email address")
     return value
 
@@ -345,11 +349,14 @@ _SESSION_PREFIX = "urn:uuid:"
 
 def run_id_of(event: ActivityCompletedEvent | TimeSpentEvent) -> str | None:
     """`extensions.runId` first, then `session` (protocol.md 2.3), as a bare lower-case uuid."""
-    ext_run = (event.extensions or {}).get("runId")
-    if isinstance(ext_run, str) and ext_run:
-        return ext_run.removeprefix(_SESSION_PREFIX).lower()
-    if event.session:
-        return event.session.removeprefix(_SESSION_PREFIX).lower()
+    return run_id_from((event.extensions or {}).get("runId"), event.session)
+
+
+def run_id_from(extension_run_id: object, session: str | None) -> str | None:
+    if isinstance(extension_run_id, str) and extension_run_id:
+        return extension_run_id.removeprefix(_SESSION_PREFIX).lower()
+    if session:
+        return session.removeprefix(_SESSION_PREFIX).lower()
     return None
 
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.caliper.envelope import Envelope
-from timeledger.caliper.timeback import run_id_of
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store import commit_order
@@ -166,13 +165,12 @@ class Ingestor:
               job_id: str) -> list[dict[str, Any]]:
         rows = []
         for index, item in enumerate(envelope.data):
-            event = envelope.timeback.get(index)
-            if event is None:
+            ref = envelope.refs.get(index)
+            if ref is None:
                 rows.append(_row(item, None, None, envelope.sensor, received_at, job_id))
                 continue
-            partition = learner_partition(event.actor.email.strip().lower(), self._partitions)
-            rows.append(_row(item, run_id_of(event), partition, envelope.sensor, received_at,
-                             job_id))
+            partition = learner_partition(ref.learner_email, self._partitions)
+            rows.append(_row(item, ref.run_id, partition, envelope.sensor, received_at, job_id))
         return rows
 
     def _write_once(self, batch: Sequence[_Submission]) -> list[JobResult]:

@@ -12,9 +12,9 @@ from timeledger.caliper.envelope import (
     Envelope,
     TooManyEvents,
     UnsupportedDataVersion,
-    parse_envelope,
 )
 from timeledger.caliper.errors import CaliperError, Problem
+from timeledger.caliper.screen import read_envelope
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError
@@ -60,7 +60,7 @@ async def _checked_envelope(request: Request) -> Envelope:
     platform = platform_of(request)
     raw = await read_limited_body(request, platform.settings.max_body_bytes)
     try:
-        return await run_in_threadpool(parse_envelope, raw,
+        return await run_in_threadpool(read_envelope, raw,
                                        platform.settings.max_events_per_envelope)
     except CaliperError as exc:
         raise to_api_error(exc) from None
