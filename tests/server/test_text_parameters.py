@@ -1,11 +1,19 @@
 """A NUL character in any path or query parameter is a 400 naming it, on every route and store
-(PostgreSQL text cannot hold one, so it used to reach the store and answer 500 there)."""
+(PostgreSQL text cannot hold one, so it used to reach the store and answer 500 there); NUL in a
+token form or an event's text, still to be refused by their owners, is held here as strict
+xfails."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
+import httpx
 import pytest
 
+from support.events import SENSOR, T0, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess
+from timeledger.caliper.builders import ActivityRef
 
 
 @pytest.mark.parametrize(("path", "name"), [
@@ -25,3 +33,33 @@ def test_a_nul_character_in_a_parameter_is_a_400_naming_it(platform: PlatformPro
     assert reply.status_code == 400, reply.text
     assert reply.json()["imsx_error_details"] == [
         {"path": name, "message": "Must not contain a NUL character"}]
+
+
+@pytest.mark.backends("pg")
+@pytest.mark.xfail(strict=True, reason=(
+    "auth/HTTP hardening's to fix: on PostgreSQL a token form whose client_id holds NUL reaches "
+    "credentials.issue_token and answers 500 (psycopg.DataError); it must be invalid_client (401)"
+    " like any unknown client"))
+def test_a_nul_character_in_the_token_form_is_an_unknown_client(platform: PlatformProcess,
+                                                                ) -> None:
+    reply = httpx.post(f"{platform.base_url}/oauth2/token", data={
+        "grant_type": "client_credentials", "client_id": "a\x00", "client_secret": "x"})
+    assert (reply.status_code, reply.json()) == (401, {"error": "invalid_client"})
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the wire layer's (caliper bounds / ingest) to fix: validate and ingest accept text holding "
+    "NUL (here object.activity.name); on PostgreSQL the projector then fails on that event "
+    "(pipeline/runs.py upsert_runs: psycopg.DataError) and retries it for good, its job waiting. "
+    "It must be refused with a 400 naming the property on every store"))
+def test_an_event_with_a_nul_character_in_its_text_is_refused(
+        make_platform: Callable[..., PlatformProcess]) -> None:
+    platform = make_platform()  # of its own: were ingest to store it, no projector shares it
+    ref = ActivityRef(url=f"{SENSOR}/activities/nul", name="Quiz\x00", subject="Math",
+                      app_name="App", course_id="course-abc", course_name="Math G3")
+    envelope = wrap(heartbeat(unique_email("nul"), str(uuid.uuid4()), T0, 30, ref=ref))
+    with platform.http() as client:
+        for route in ("/caliper/event/validate", "/caliper/event"):
+            reply = client.post(route, json=envelope)
+            assert reply.status_code == 400, (route, reply.text)
+            assert reply.json()["imsx_error_details"][0]["path"] == "data[0].object.activity.name"
