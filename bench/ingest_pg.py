@@ -15,7 +15,9 @@ acknowledged rate (first send to last acknowledgement) and, with projectors, the
 (first send until every event is projected: `projector_positions` has passed every partition's
 head). Then the same event rows (with their partition and writing transaction) are written
 straight into the events table with bare psycopg, one transaction per envelope, over as many
-connections: the raw ceiling.
+connections: the raw ceiling. Beside each layout's rates, where the CPU went while it ran (Linux
+/proc): the cores the whole machine kept busy (other work on it included) and the CPU seconds of
+the API and projector processes; with every core busy, more processes cannot go faster.
 
 While the layouts with projectors run, `pg_locks` (ungranted) joined with `pg_stat_activity` is
 sampled every 50 ms: it prints the share of samples in which some backend of the database waited
@@ -210,6 +212,60 @@ class LayoutResult:
     lock_samples: int = 0
     lock_waits: Counter[str] = field(default_factory=Counter)
     samples_waiting: int = 0
+    cpu: CpuUse | None = None
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _machine_ticks() -> tuple[int, int] | None:
+    """(busy, total) CPU ticks of the whole machine since boot (Linux /proc/stat)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _process_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process, its threads included (Linux)."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Where the CPU went while a layout ran: the whole machine (other work on it included),
+    and the API and projector processes."""
+
+    machine_busy_cores: float
+    api_s: float
+    projector_s: float
+    wall_s: float
+
+
+class CpuMeter:
+    def __init__(self, api_pids: list[int], projector_pids: list[int]) -> None:
+        self._apis = api_pids
+        self._projectors = projector_pids
+        self._machine = _machine_ticks()
+        self._began = time.monotonic()
+        self._api_s = sum(map(_process_seconds, api_pids))
+        self._projector_s = sum(map(_process_seconds, projector_pids))
+
+    def read(self) -> CpuUse | None:
+        machine = _machine_ticks()
+        if machine is None or self._machine is None:
+            return None
+        busy, total = (now - then for now, then in zip(machine, self._machine, strict=True))
+        return CpuUse(busy / total * (os.cpu_count() or 1) if total else 0.0,
+                      sum(map(_process_seconds, self._apis)) - self._api_s,
+                      sum(map(_process_seconds, self._projectors)) - self._projector_s,
+                      time.monotonic() - self._began)
 
 
 # A backend waiting for a row holds the row's tuple lock: that names the relation; a wait with
@@ -312,6 +368,8 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
         queue: multiprocessing.Queue[tuple[float, float]] = multiprocessing.Queue()
         sender = multiprocessing.Process(target=_client, args=(
             [api.base_url for api in apis], apis[0].token(), bodies, connections, queue))
+        meter = CpuMeter([api.process.pid for api in apis if api.process is not None],
+                         [child.pid for child in projectors])
         with LockSampler(server, database) as sampler:
             sender.start()
             began, acked = queue.get(timeout=3600)
@@ -325,6 +383,7 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
                                          f"{CATCH_UP_DEADLINE_S:.0f} s")
                     time.sleep(POLL_S)  # a real projector process catching up
                 projected = time.monotonic()
+            cpu = meter.read()
     finally:
         for api in apis:
             api.stop()
@@ -335,7 +394,7 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
     return LayoutResult(
         layout, expected / (acked - began),
         expected / (projected - began) if projected is not None else None,
-        sampler.samples, sampler.waits, sampler.samples_waiting)
+        sampler.samples, sampler.waits, sampler.samples_waiting, cpu)
 
 
 INSERT = ("INSERT INTO events (event_id, body_hash, kind, type, action, profile, actor_id, "
@@ -394,6 +453,11 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
                 f"acked_events_per_s={result.acked_per_s:.0f}")
         if result.end_to_end_per_s is not None:
             line += f" end_to_end_events_per_s={result.end_to_end_per_s:.0f}"
+        if result.cpu is not None:
+            line += (f" (machine_busy_cores={result.cpu.machine_busy_cores:.2f} "
+                     f"api_cpu_s={result.cpu.api_s:.1f} "
+                     f"projector_cpu_s={result.cpu.projector_s:.1f} "
+                     f"wall_s={result.cpu.wall_s:.1f})")
         print(line)
     projecting = [r for r in results if r.layout.projectors]
     samples = sum(r.lock_samples for r in projecting)
