@@ -113,7 +113,11 @@ class Ledger:
 
     def send(self, *events: Mapping[str, Any]) -> JobResult:
         """Append, project, and give the job with its final per-event results."""
-        return self.projected(self.platform.ingestor.ingest(_checked(events)))
+        return self.projected(self.append(*events))
+
+    def append(self, *events: Mapping[str, Any]) -> JobResult:
+        """Append only, as the request path does; the job's results as the append gave them."""
+        return self.platform.ingestor.ingest(_checked(events))
 
     def send_together(self, *envelopes: Sequence[Mapping[str, Any]]) -> list[JobResult]:
         """Several envelopes in one group commit (one transaction), one job each."""

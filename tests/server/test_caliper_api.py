@@ -162,8 +162,8 @@ def test_one_bad_event_rejects_the_whole_envelope(platform: PlatformProcess) -> 
 
 def test_wrong_content_type_is_415(platform: PlatformProcess) -> None:
     email = unique_email()
-    reply = platform.send(json.dumps(wrap(_event(email))).encode(), **{"Content-Type":
-                                                                      "text/plain"})
+    reply = platform.send(json.dumps(wrap(_event(email))).encode(),
+                          headers={"Content-Type": "text/plain"})
     assert reply.status_code == 415
     assert platform.get("/caliper/events", learner=email)["events"] == []
 

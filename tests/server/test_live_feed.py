@@ -53,16 +53,16 @@ def test_an_event_committed_after_a_newer_one_still_reaches_the_feed(
         ledgers: tuple[Ledger, Ledger]) -> None:
     slow, quick = ledgers
     first = _event("first@example.edu", 0)
-    slow.send(first)
+    slow.append(first)
     cursor = slow.read(events_page, EventFilter())["cursor"]
 
     held = HeldCommit(slow.platform.engine)
     late = _event("late@example.edu", 1)
-    writer = threading.Thread(target=slow.send, args=(late,))
+    writer = threading.Thread(target=slow.append, args=(late,))
     writer.start()
     assert held.reached.wait(WAIT_S)
     early = _event("early@example.edu", 2)
-    quick.send(early)  # commits first, with a higher seq than the held event's
+    quick.append(early)  # commits first, with a higher seq than the held event's
     assert set(_stored(quick)) == {first["id"], early["id"]}  # `late` is not committed yet
 
     seen, cursor = _poll(quick, cursor)
@@ -81,7 +81,7 @@ def test_polls_return_every_event_once_in_pages(ledgers: tuple[Ledger, Ledger]) 
     cursor = ledger.read(events_page, EventFilter())["cursor"]
     sent = [_event(f"learner{n}@example.edu", n) for n in range(7)]
     for event in sent:
-        ledger.send(event)
+        ledger.append(event)
     seen: list[str] = []
     for _ in range(4):  # pages of 3: 3 + 3 + 1, then nothing
         page = ledger.read(events_page, EventFilter(), after=LogCursor.parse(cursor), limit=3)

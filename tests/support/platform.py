@@ -162,13 +162,14 @@ class PlatformProcess:
                             headers={"Authorization": f"Bearer {self.token()}"})
 
     def send(self, envelope: dict[str, Any] | bytes, *, projected: bool = True,
-             **headers: str) -> httpx.Response:
+             headers: dict[str, str] | None = None) -> httpx.Response:
         """POST an envelope; once accepted, wait (long poll) until its job is projected
         (`projected=False`: only until it is acknowledged)."""
         body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
         with self.http() as client:
             reply = client.post("/caliper/event", content=body,
-                                headers={"Content-Type": "application/json", **headers})
+                                headers={"Content-Type": "application/json",
+                                         **(headers or {})})
             if reply.status_code == 200 and projected:
                 self.wait_for_job(reply.json()["jobId"], client)
             return reply
