@@ -11,6 +11,8 @@ import pytest
 
 from support.events import completion, heartbeat, wrap
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
+from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS
+from timeledger.caliper.screen import screen_envelope
 from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
 
 RUN = "3f0c6a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
@@ -18,11 +20,17 @@ T0 = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
 
 
 def problem_of(envelope: dict[str, Any]) -> tuple[str, str] | None:
-    """(path, message) of the first problem, or None when the envelope is accepted."""
+    """(path, message) of the first problem, or None when the envelope is accepted; ingest's
+    compiled screen accepts it exactly when the full rules do."""
+    raw = json.dumps(envelope).encode()
+    screened = screen_envelope(raw, DEFAULT_MAX_EVENTS) is not None
     try:
-        parse_envelope(json.dumps(envelope).encode())
+        parse_envelope(raw)
     except CaliperError as exc:
+        assert not screened
         return exc.problems[0].path, exc.problems[0].message
+    assert screened or any(item.get("type") not in ("ActivityEvent", "TimeSpentEvent")
+                           for item in envelope["data"])  # the screen declines core items
     return None
 
 

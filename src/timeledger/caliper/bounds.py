@@ -92,6 +92,42 @@ def report_problem(window: tuple[datetime, datetime] | None,
     return None
 
 
+#: One time item's `startDate` and `endDate`, either may be absent.
+Span = tuple[datetime | None, datetime | None]
+
+
+def event_window(spans: Sequence[Span],
+                 event_time: datetime) -> tuple[datetime | None, datetime, int | None]:
+    """A time event's window: its items' earliest start (None without one) to their latest end,
+    else its eventTime; and which item that end is from (None for the eventTime)."""
+    starts = [start for start, _end in spans if start is not None]
+    ends = [(end, index) for index, (_start, end) in enumerate(spans) if end is not None]
+    start = min(starts, default=None)
+    if not ends:
+        return start, event_time, None
+    end, index = max(ends, key=lambda pair: pair[0])
+    return start, end, index
+
+
+def time_event_problem(seconds: Sequence[float], spans: Sequence[Span],
+                       event_time: datetime) -> tuple[str, str] | None:
+    """Why a TimeSpentEvent's items (their values in seconds, their spans) are out of bounds, as
+    (where, message) with `where` one of `items[i].endDate`, `items[i].value`, `eventTime`."""
+    for index, (start, end) in enumerate(spans):
+        problem = None if start is None or end is None else window_problem(start, end)
+        if problem is not None:
+            return f"items[{index}].endDate", problem
+    start, end, end_index = event_window(spans, event_time)
+    found = report_problem(None if start is None else (start, end),
+                           [value * 1000 for value in seconds])
+    if found is None:
+        return None
+    message, at = found
+    if at is not None:
+        return f"items[{at}].value", message
+    return ("eventTime" if end_index is None else f"items[{end_index}].endDate"), message
+
+
 def widened_start(start: datetime, end: datetime, total_ms: float) -> datetime:
     """A window's start moved back so that `total_ms` fits in it (used when an app reports time it
     measured elsewhere, e.g. `end(time=...)` after an offline session)."""

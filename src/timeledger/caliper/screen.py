@@ -23,8 +23,8 @@ from timeledger.caliper.bounds import (
     MAX_ATTEMPT,
     MAX_PCT,
     MAX_WINDOW_SECONDS,
-    report_problem,
-    window_problem,
+    Span,
+    time_event_problem,
 )
 from timeledger.caliper.core.values import is_iri, is_urn_uuid
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT, TIMEBACK_PROFILE
@@ -194,25 +194,16 @@ def _plain_event(event: _TimeSpent | _Completed) -> bool:
 def _plain_time(items: list[_TimeItem], event_time: datetime) -> bool:
     if not items or len({item.type for item in items}) != len(items):
         return False
-    starts: list[datetime] = []
-    ends: list[datetime] = []
+    spans: list[Span] = []
     for item in items:
         if not 0 <= item.value <= MAX_WINDOW_SECONDS:
             return False
-        start = end = None
-        if item.startDate is not None:
-            if (start := _moment(item.startDate)) is None:
-                return False
-            starts.append(start)
-        if item.endDate is not None:
-            if (end := _moment(item.endDate)) is None:
-                return False
-            ends.append(end)
-        if start is not None and end is not None and window_problem(start, end) is not None:
-            return False
-    window_end = max(ends) if ends else event_time
-    span = (min(starts), window_end) if starts else None
-    return report_problem(span, [item.value * 1000 for item in items]) is None
+        start = _moment(item.startDate) if item.startDate is not None else None
+        end = _moment(item.endDate) if item.endDate is not None else None
+        if (start is None) != (item.startDate is None) or (end is None) != (item.endDate is None):
+            return False  # a date that does not parse
+        spans.append((start, end))
+    return time_event_problem([item.value for item in items], spans, event_time) is None
 
 
 def _plain_metrics(collection: _MetricCollection) -> bool:

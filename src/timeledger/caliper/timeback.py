@@ -25,8 +25,9 @@ from timeledger.caliper.bounds import (
     MAX_ATTEMPT,
     MAX_PCT,
     MAX_WINDOW_SECONDS,
-    report_problem,
-    window_problem,
+    Span,
+    event_window,
+    time_event_problem,
 )
 from timeledger.caliper.core.values import is_iri, is_urn_uuid
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT as CALIPER_CONTEXT
@@ -197,18 +198,11 @@ class TimeSpentEvent(_TimebackEvent):
     def _time_within_window(self) -> TimeSpentEvent:
         """One window of at most a day, holding no more time than it lasts (bounds.py)."""
         items = self.generated.items
-        for index, item in enumerate(items):
-            if item.startDate and item.endDate:
-                problem = window_problem(parse_utc(item.startDate), parse_utc(item.endDate))
-                if problem is not None:
-                    raise _PathError(f"generated.items[{index}].endDate", problem)
-        window = window_of(self)
-        span = None if window.start is None else (window.start, window.end)
-        found = report_problem(span, [item.value * 1000 for item in items])
+        found = time_event_problem([item.value for item in items], _spans(self),
+                                   parse_utc(self.eventTime))
         if found is not None:
-            message, at = found
-            raise _PathError(window.end_path if at is None
-                             else f"generated.items[{at}].value", message)
+            where, message = found
+            raise _PathError(where if where == "eventTime" else f"generated.{where}", message)
         return self
 
 
@@ -324,24 +318,9 @@ class TimebackFacts:
     pct_complete: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A time event's window: its earliest startDate (None without one) to its latest endDate,
-    else its eventTime; `end_path` says which property the end came from."""
-
-    start: datetime | None
-    end: datetime
-    end_path: str
-
-
-def window_of(event: TimeSpentEvent) -> Window:
-    items = event.generated.items
-    starts = [parse_utc(item.startDate) for item in items if item.startDate]
-    ends = [(parse_utc(item.endDate), index) for index, item in enumerate(items) if item.endDate]
-    if ends:
-        end, index = max(ends, key=lambda pair: pair[0])
-        return Window(min(starts, default=None), end, f"generated.items[{index}].endDate")
-    return Window(min(starts, default=None), parse_utc(event.eventTime), "eventTime")
+def _spans(event: TimeSpentEvent) -> list[Span]:
+    return [(parse_utc(item.startDate) if item.startDate else None,
+             parse_utc(item.endDate) if item.endDate else None) for item in event.generated.items]
 
 
 _SESSION_PREFIX = "urn:uuid:"
@@ -390,10 +369,10 @@ def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
     }
     if isinstance(event, TimeSpentEvent):
         seconds = {item.type: float(item.value) for item in event.generated.items}
-        window = window_of(event)
+        start, end, end_index = event_window(_spans(event), common["event_time"])
         return TimebackFacts(
-            kind="time", seconds=seconds, window_start=window.start,
-            window_end=window.end if window.end_path != "eventTime" else None,
+            kind="time", seconds=seconds, window_start=start,
+            window_end=None if end_index is None else end,
             xp_earned=None, total_questions=None, correct_questions=None, mastered_units=None,
             attempt=None, pct_complete=None, **common,
         )
