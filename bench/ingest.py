@@ -1,27 +1,35 @@
-"""Ingest throughput over HTTP against the raw ceiling of the same rows written by bare sqlite3.
+"""Ingest over HTTP against the raw ceiling of the same rows written by bare sqlite3.
 
-Starts `timeledger serve` on a temp SQLite file, posts envelopes of 100 heartbeat events from a
-client in another process, then writes the same event rows straight into the same schema with a
-minimal sqlite3 script. Last line: `ingest_events_per_s=<n> raw_events_per_s=<n> ratio=<x>`.
+Starts `timeledger serve` (API and projector process) on a temp SQLite file and measures:
+- acknowledged throughput: envelopes of 100 heartbeats from 4 connections, until the last 200;
+- end to end: from the first send until the projector has passed every event;
+- projection lag: envelopes paced at half the acknowledged rate, each from its acknowledgement
+  until its job is completed (p99);
+- single-event envelopes (how the official Timeback client sends, one POST per event) against a
+  bare authenticated no-op POST route on the same server (`serve --bench-baseline`);
+- bytes per event: the store on disk after compaction and a checkpoint;
+then writes the same event rows straight into the same schema with a minimal sqlite3 script.
+Last line: `ingest_events_per_s=<n> raw_events_per_s=<n> ratio=<x> e2e_ratio=<x>
+lag_p99_ms=<n> bytes_per_event=<n>`; the line before it has `single_ratio=<x>`.
 Run: `.venv/bin/python bench/ingest.py [--envelopes 200] [--connections 4]`.
 
 With `--db postgresql://...` it measures on that PostgreSQL instead (bench/ingest_pg.py: 1 and 2
 server processes and the raw ceiling, in scratch databases it creates and drops); last line
-`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x>`. `bench/ingest_pg.py` without
-`--db` starts a throwaway PostgreSQL of its own.
+`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x> ...`. `bench/ingest_pg.py`
+without `--db` starts a throwaway PostgreSQL of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +39,9 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the bench scripts: `bench.*`
 
-from support.platform import PlatformProcess
+from bench.storage import bytes_per_event
+
+from support.platform import PlatformProcess, run_cli
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,
@@ -67,33 +77,113 @@ def build_envelopes(count: int, learners: int = 50) -> list[bytes]:
     return bodies
 
 
-def _client(base_url: str, token: str, bodies: list[bytes], connections: int,
-            result: multiprocessing.Queue[float]) -> None:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    with httpx.Client(base_url=base_url, headers=headers, limits=limits, timeout=60) as http:
-        http.post("/caliper/event/validate", content=bodies[0]).raise_for_status()  # warm up
+@dataclass
+class HttpFigures:
+    acknowledged_per_s: float = 0.0
+    end_to_end_per_s: float = 0.0
+    lag_p99_ms: float = 0.0
+    single_per_s: float = 0.0
+    noop_per_s: float = 0.0
+    bytes_per_event: float = 0.0
+
+
+def _pool_post(http: httpx.Client, path: str, bodies: list[bytes], connections: int,
+               ) -> list[httpx.Response]:
+    with ThreadPoolExecutor(connections) as pool:
+        replies = list(pool.map(lambda b: http.post(path, content=b), bodies))
+    for reply in replies:
+        reply.raise_for_status()
+    return replies
+
+
+def _until_caught_up(http: httpx.Client) -> None:
+    """Poll how far projection has got until it has passed the log's head."""
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        through = http.get("/api/v1/projection").json()["projected_through"]
+        if through["caught_up"]:
+            return
+        time.sleep(0.01)
+    raise SystemExit("the projector did not catch up within an hour")
+
+
+def _paced_lags(http: httpx.Client, bodies: list[bytes], events_per_s: float) -> list[float]:
+    """Send envelopes at a steady rate; for each, the time from its acknowledgement until its
+    job is completed (projected), in ms."""
+    interval = EVENTS_PER_ENVELOPE / events_per_s
+    lags: list[float] = []
+
+    def follow(job_id: str, acknowledged: float) -> None:
+        job = http.get(f"/jobs/{job_id}/status", params={"wait": 30}).json()["job"]
+        if job["state"] != "completed":
+            raise SystemExit(f"job {job_id} not projected within 30 s")
+        lags.append((time.perf_counter() - acknowledged) * 1000)
+
+    with ThreadPoolExecutor(8) as followers:
         began = time.perf_counter()
-        with ThreadPoolExecutor(connections) as pool:
-            for reply in pool.map(lambda b: http.post("/caliper/event", content=b), bodies):
-                reply.raise_for_status()
-        result.put(time.perf_counter() - began)
+        for index, body in enumerate(bodies):
+            pause = began + index * interval - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            reply = http.post("/caliper/event", content=body)
+            reply.raise_for_status()
+            followers.submit(follow, reply.json()["jobId"], time.perf_counter())
+    return lags
 
 
-def measure_http(folder: Path, bodies: list[bytes], connections: int) -> float:
-    with PlatformProcess(folder / "platform") as platform:
-        queue: multiprocessing.Queue[float] = multiprocessing.Queue()
-        sender = multiprocessing.Process(target=_client, args=(
-            platform.base_url, platform.token(), bodies, connections, queue))
-        sender.start()
-        elapsed = queue.get(timeout=3600)
-        sender.join()
-    db = sqlite3.connect(folder / "platform" / "timeledger.sqlite3")
-    stored = db.execute("SELECT count(*) FROM events").fetchone()[0]
-    if stored != len(bodies) * EVENTS_PER_ENVELOPE:
-        expected = len(bodies) * EVENTS_PER_ENVELOPE
+def measure_http(folder: Path, bodies: list[bytes], connections: int) -> HttpFigures:
+    """Against one `timeledger serve` (API and its projector process) on a temp SQLite file."""
+    figures = HttpFigures()
+    limits = httpx.Limits(max_connections=connections + 8,
+                          max_keepalive_connections=connections + 8)
+    platform = PlatformProcess(folder / "platform", extra_args=["--bench-baseline"]).start()
+    try:
+        headers = {"Authorization": f"Bearer {platform.token()}",
+                   "Content-Type": "application/json"}
+        with httpx.Client(base_url=platform.base_url, headers=headers, limits=limits,
+                          timeout=60) as http:
+            http.post("/caliper/event/validate", content=bodies[0]).raise_for_status()  # warm up
+            began = time.perf_counter()
+            _pool_post(http, "/caliper/event", bodies, connections)
+            acknowledged = time.perf_counter()
+            _until_caught_up(http)
+            projected = time.perf_counter()
+            count = len(bodies) * EVENTS_PER_ENVELOPE
+            figures.acknowledged_per_s = count / (acknowledged - began)
+            figures.end_to_end_per_s = count / (projected - began)
+
+            paced = build_envelopes(max(20, len(bodies) // 4))
+            lags = sorted(_paced_lags(http, paced, figures.acknowledged_per_s / 2))
+            figures.lag_p99_ms = lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))]
+            _until_caught_up(http)
+
+            singles = build_single_events(len(bodies) * 10)
+            began = time.perf_counter()
+            _pool_post(http, "/caliper/event", singles, connections)
+            figures.single_per_s = len(singles) / (time.perf_counter() - began)
+            began = time.perf_counter()
+            _pool_post(http, "/bench/noop", singles, connections)
+            figures.noop_per_s = len(singles) / (time.perf_counter() - began)
+            _until_caught_up(http)
+    finally:
+        platform.stop()
+    db_file = folder / "platform" / "timeledger.sqlite3"
+    stored = sqlite3.connect(db_file).execute("SELECT count(*) FROM events").fetchone()[0]
+    expected = (len(bodies) + len(paced)) * EVENTS_PER_ENVELOPE + len(singles)
+    if stored != expected:
         raise SystemExit(f"expected {expected} stored events, got {stored}")
-    return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
+    # Compaction runs while the projector is idle; finish it, then weigh the store.
+    run_cli("compact", "--data-dir", str(folder / "platform"))
+    figures.bytes_per_event = bytes_per_event(db_file)
+    return figures
+
+
+def build_single_events(count: int) -> list[bytes]:
+    """Envelopes of one heartbeat each, as the official Timeback client sends them."""
+    return [orjson.dumps({**envelope_body, "data": [event]})
+            for body in build_envelopes((count + EVENTS_PER_ENVELOPE - 1) // EVENTS_PER_ENVELOPE)
+            for envelope_body in [orjson.loads(body)]
+            for event in envelope_body["data"]][:count]
 
 
 def measure_raw(folder: Path, bodies: list[bytes]) -> float:
@@ -150,11 +240,16 @@ def main() -> None:
     bodies = build_envelopes(args.envelopes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        ingest = measure_http(folder, bodies, args.connections)
+        http = measure_http(folder, bodies, args.connections)
         raw = measure_raw(folder, bodies)
     print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
           f"connections={args.connections}")
-    print(f"ingest_events_per_s={ingest:.0f} raw_events_per_s={raw:.0f} ratio={ingest / raw:.3f}")
+    print(f"end_to_end_events_per_s={http.end_to_end_per_s:.0f} "
+          f"single_events_per_s={http.single_per_s:.0f} noop_posts_per_s={http.noop_per_s:.0f} "
+          f"single_ratio={http.single_per_s / http.noop_per_s:.3f}")
+    print(f"ingest_events_per_s={http.acknowledged_per_s:.0f} raw_events_per_s={raw:.0f} "
+          f"ratio={http.acknowledged_per_s / raw:.3f} e2e_ratio={http.end_to_end_per_s / raw:.3f} "
+          f"lag_p99_ms={http.lag_p99_ms:.0f} bytes_per_event={http.bytes_per_event:.0f}")
 
 
 if __name__ == "__main__":

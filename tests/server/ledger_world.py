@@ -127,8 +127,7 @@ class Ledger:
     def projected(self, job: JobResult) -> JobResult:
         """`job` once the projector has passed it: the results its status then reports."""
         self.platform.project_pending()
-        with self.platform.engine.begin() as conn:
-            status = job_status(conn, job.job_id, self.platform.now())
+        status = job_status(self.platform.engine, job.job_id, self.platform.now())
         assert status is not None and status.completed, status
         return JobResult(job.job_id, [
             EventResult(r["externalId"], r["allocatedId"], r["status"], r.get("message"))

@@ -91,13 +91,11 @@ def test_a_job_is_waiting_until_projected_then_completed_with_its_outcomes(
         run = new_run()
         window = heartbeat("ada@example.edu", run, START, 10)
         first, again = _append(ledger, [window], [window, resend(window)])
-        with ledger.platform.engine.begin() as conn:
-            waiting = job_status(conn, first, ledger.platform.now())
+        waiting = job_status(ledger.platform.engine, first, ledger.platform.now())
         assert waiting is not None and waiting.state == "waiting"
         assert [r["status"] for r in waiting.results] == ["stored"]
         ledger.platform.project_pending()
-        with ledger.platform.engine.begin() as conn:
-            done = job_status(conn, again, ledger.platform.now())
+        done = job_status(ledger.platform.engine, again, ledger.platform.now())
         assert done is not None and done.state == "completed"
         assert [r["status"] for r in done.results] == ["duplicate", "duplicate_window"]
         assert done.processed_on is not None

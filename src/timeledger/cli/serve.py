@@ -47,10 +47,12 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--projectors", default=1, show_default=True, type=click.IntRange(min=0),
               help="Projector processes to start beside the API (0: they run elsewhere, with "
                    "`timeledger project`). More than one needs PostgreSQL.")
+@click.option("--bench-baseline", is_flag=True, hidden=True,
+              help="Also serve POST /bench/noop (bench/ingest.py's baseline).")
 @connection_options
 def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str | None,
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
-          workers: int, projectors: int, allowed_hosts: tuple[str, ...],
+          workers: int, projectors: int, bench_baseline: bool, allowed_hosts: tuple[str, ...],
           limits: ConnectionLimits) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
     url, folder = resolve_db_url(db_url, data_dir)
@@ -66,7 +68,8 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
                         max_body_bytes=max_body_bytes, max_events_per_envelope=max_events,
                         public_url=public_url,
                         dashboard_open=host in LOOPBACK and not require_login,
-                        bind_host=host, allowed_hosts=allowed_hosts)
+                        bind_host=host, allowed_hosts=allowed_hosts,
+                        bench_baseline=bench_baseline)
     try:
         platform = open_platform(settings)
     except (SchemaError, TimezoneMismatch) as exc:

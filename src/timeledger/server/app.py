@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from timeledger.server.api import auth, events, ingest, jobs
+from timeledger.server.api import auth, bench_baseline, events, ingest, jobs
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
@@ -57,6 +57,8 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
 
     for module in (auth, ingest, jobs, events):
         app.include_router(module.router)
+    if platform.settings.bench_baseline:
+        app.include_router(bench_baseline.router)
     _include_optional(app, "timeledger.server.api.queries")
     _include_optional(app, "timeledger.server.dashboard")
     declare_error_responses(app)

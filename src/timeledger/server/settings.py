@@ -23,3 +23,5 @@ class Settings:
     # The address the server listens on and the extra Host names it answers (api/host_check.py).
     bind_host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
+    # POST /bench/noop: an authenticated route that does nothing, the single-event bench's baseline
+    bench_baseline: bool = False

@@ -45,14 +45,13 @@ class ImportSummary:
 
     def count_results(self, platform: Platform) -> None:
         """Count each event's final result, once the projector has passed every job."""
-        with platform.engine.begin() as conn:
-            for job_id in self.job_ids:
-                status = job_status(conn, job_id, platform.now())
-                statuses = [r["status"] for r in status.results] if status else []
-                self.accepted += statuses.count("stored")
-                self.duplicates += sum(statuses.count(s) for s in (
-                    "duplicate", "duplicate_window", "duplicate_completion"))
-                self.conflicts += statuses.count("conflict")
+        for job_id in self.job_ids:
+            status = job_status(platform.engine, job_id, platform.now())
+            statuses = [r["status"] for r in status.results] if status else []
+            self.accepted += statuses.count("stored")
+            self.duplicates += sum(statuses.count(s) for s in (
+                "duplicate", "duplicate_window", "duplicate_completion"))
+            self.conflicts += statuses.count("conflict")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,7 @@ async def get_job_status(
     platform = platform_of(request)
 
     def load() -> JobStatus | None:
-        with platform.engine.begin() as conn:
-            return job_status(conn, job_id, platform.now())
+        return job_status(platform.engine, job_id, platform.now())
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait

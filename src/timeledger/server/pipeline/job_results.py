@@ -8,8 +8,10 @@ from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from timeledger.server.pipeline.tables import event_outcomes
+from timeledger.server.store.database import begin_write
 from timeledger.server.store.log_positions import needs_from_json, passed, read_positions
 from timeledger.server.store.schema import jobs
 
@@ -36,27 +38,37 @@ class JobStatus:
         return self.state == "completed"
 
 
-def job_status(conn: sa.Connection, job_id: str, now: datetime) -> JobStatus | None:
+def job_status(engine: Engine, job_id: str, now: datetime) -> JobStatus | None:
     """The job as it stands; a job seen complete for the first time is recorded as such, with
     the projector's outcomes folded into its results."""
+    with engine.connect() as conn:
+        status, final = _read_status(conn, job_id, now)
+    if final:
+        with begin_write(engine) as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state != "completed")
+                         .values(state="completed", processed_on=now,
+                                 results=orjson.dumps(status.results if status else []).decode()))
+    return status
+
+
+def _read_status(conn: sa.Connection, job_id: str,
+                 now: datetime) -> tuple[JobStatus | None, bool]:
+    """The job, and whether it has just been found complete (to be recorded)."""
     row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
     if row is None:
-        return None
+        return None, False
     results: list[dict[str, Any]] = orjson.loads(row.results)
     if row.state == "completed":
-        return JobStatus(row.id, row.client_id, "completed", results, row.processed_on)
+        return JobStatus(row.id, row.client_id, "completed", results, row.processed_on), False
     needs = needs_from_json(row.needs)
     positions = read_positions(conn)
     if not passed(positions, needs):
-        started = any(p in positions and positions[p].position.seq > 0
-                      and positions[p].position >= position for p, position in needs.items())
+        started = any(p in positions and positions[p].position >= position
+                      for p, position in needs.items())
         return JobStatus(row.id, row.client_id, "active" if started else "waiting", results,
-                         None)
+                         None), False
     final = _with_outcomes(conn, results)
-    conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state != "completed")
-                 .values(state="completed", processed_on=now,
-                         results=orjson.dumps(final).decode()))
-    return JobStatus(row.id, row.client_id, "completed", final, now)
+    return JobStatus(row.id, row.client_id, "completed", final, now), True
 
 
 def _with_outcomes(conn: sa.Connection, results: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEve
 from timeledger.server.pipeline.tables import event_outcomes
 from timeledger.server.store import commit_order
 from timeledger.server.store.compaction import compact_events
+from timeledger.server.store.database import begin_write
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_json
 from timeledger.server.store.log_positions import (
     Position,
@@ -168,7 +169,7 @@ class Projector:
     def compact_once(self) -> int:
         """Compact one batch of projected events (storage, never the request path); the number
         of events it went past. The projector does this only when it has nothing to project."""
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:
             return compact_events(conn, projected_through(conn).seq, self._batch_size)
 
     # --- SQLite: one partition, read and parsed before the write lock is taken ----------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,16 @@ def insert(table: sa.Table, dialect_name: str) -> Any:
     if dialect_name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction that holds SQLite's write lock from its first statement.
+
+    SQLite starts a transaction as a reader; one that reads and then writes cannot take the write
+    lock if another connection committed in between (SQLITE_BUSY_SNAPSHOT, without waiting). A
+    write statement that changes nothing takes the lock first, waiting as any writer does."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("UPDATE platform_settings SET value = value WHERE 0")
+        yield conn
