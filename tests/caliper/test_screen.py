@@ -108,7 +108,7 @@ ODD_VALUES: list[Any] = [
     "2025-03-03T09:00:15Z", "2025-03-03T09:00:15.000+00:00", "1969-12-31T23:59:59.999Z",
     "2999-12-31T23:59:59.999Z", "3000-01-01T00:00:00.000Z", "2025-03-04T09:00:15.000Z",
     "2025-02-30T09:00:00.000Z", [], {}, {"nested": {"deep": 1}}, ["x"], "Math", "Science",
-    "active", "inactive", "waste", "xpEarned", "totalQuestions", "TimebackProfile",
+    "active", "inactive", "waste", "xpEarned", "totalQuestions", "TimebackProfile", "nul\x00",
     "http://purl.imsglobal.org/ctx/caliper/v1p2",
 ]
 

@@ -1,7 +1,6 @@
 """A NUL character in any path or query parameter is a 400 naming it, on every route and store
 (PostgreSQL text cannot hold one, so it used to reach the store and answer 500 there); NUL in a
-token form or an event's text, still to be refused by their owners, is held here as strict
-xfails."""
+token form is an unknown client, and in an event's text a 400 naming the property."""
 
 from __future__ import annotations
 
@@ -36,10 +35,6 @@ def test_a_nul_character_in_a_parameter_is_a_400_naming_it(platform: PlatformPro
 
 
 @pytest.mark.backends("pg")
-@pytest.mark.xfail(strict=True, reason=(
-    "auth/HTTP hardening's to fix: on PostgreSQL a token form whose client_id holds NUL reaches "
-    "credentials.issue_token and answers 500 (psycopg.DataError); it must be invalid_client (401)"
-    " like any unknown client"))
 def test_a_nul_character_in_the_token_form_is_an_unknown_client(platform: PlatformProcess,
                                                                 ) -> None:
     reply = httpx.post(f"{platform.base_url}/oauth2/token", data={
@@ -47,11 +42,6 @@ def test_a_nul_character_in_the_token_form_is_an_unknown_client(platform: Platfo
     assert (reply.status_code, reply.json()) == (401, {"error": "invalid_client"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the wire layer's (caliper bounds / ingest) to fix: validate and ingest accept text holding "
-    "NUL (here object.activity.name); on PostgreSQL the projector then fails on that event "
-    "(pipeline/runs.py upsert_runs: psycopg.DataError) and retries it for good, its job waiting. "
-    "It must be refused with a 400 naming the property on every store"))
 def test_an_event_with_a_nul_character_in_its_text_is_refused(
         make_platform: Callable[..., PlatformProcess]) -> None:
     platform = make_platform()  # of its own: were ingest to store it, no projector shares it

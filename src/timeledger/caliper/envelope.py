@@ -91,16 +91,37 @@ def _deepest_path(body: Any, limit: int) -> str | None:
     return None
 
 
+def _nul_path(body: Any) -> str | None:
+    """The path of the first key or string holding U+0000, if any."""
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if "\x00" in key:
+                    return join_path(path, key.replace("\x00", "\\u0000"))
+                stack.append((child, join_path(path, key)))
+        elif isinstance(value, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(value))
+    return None
+
+
 def check_nesting(body: Any) -> None:
-    """Refuse a body nested too deeply to store, naming where (one C-speed pass when it is not)."""
+    """Refuse a body that cannot be stored, naming where: nested too deeply, or text holding
+    U+0000, which PostgreSQL's text cannot keep (one C-speed pass when it is neither)."""
     try:
-        orjson.dumps(body)
+        dumped = orjson.dumps(body)
     except orjson.JSONEncodeError as exc:
         path = _deepest_path(body, MAX_NESTING) if isinstance(body, dict | list) else None
         if path is None:
             raise CaliperError([Problem("", f"Cannot be stored as JSON: {exc}")]) from None
         raise CaliperError([Problem(path, f"Nested more than {MAX_NESTING} levels of objects "
                                           "and arrays deep")]) from None
+    if b"\\u0000" in dumped and (path := _nul_path(body)) is not None:
+        raise CaliperError([Problem(path, "Text may not contain the NUL character (U+0000)")])
 
 
 def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
