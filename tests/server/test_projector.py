@@ -3,6 +3,7 @@ PostgreSQL several projectors share the log without ever projecting one learner 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.pipeline.projector import ParsedBatch, Projector
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.pipeline.tables import runs
+from timeledger.server.store import commit_order
 from timeledger.server.store.log_positions import read_positions
 from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.schema import events
@@ -192,5 +194,49 @@ def test_projectors_claim_partitions_and_never_project_one_learner_at_once(
         built = snapshot(ledger)
         rebuild(engine, ledger.platform.pipeline_settings)
         assert snapshot(ledger) == built
+    finally:
+        ledger.close()
+
+
+def _stored_row(ledger: Ledger, event: dict[str, Any]) -> None:
+    """An event written straight into the log, as a store from before today's checks holds it."""
+    body = json.dumps(event)
+    count = partition_count(ledger.platform.engine.dialect.name)
+    with ledger.platform.engine.begin() as conn:
+        row = events.insert().values(
+            event_id=event["id"], body_hash="0" * 64, kind="event", type=event["type"],
+            action=event["action"], profile="TimebackProfile", actor_id=event["actor"]["id"],
+            learner_email=event["actor"]["email"], run_id=event["extensions"]["runId"],
+            event_time=START, sensor="https://app.example.com", received_at=START,
+            job_id="old", body=body, partition=learner_partition(event["actor"]["email"], count))
+        if commit_order.follows_transactions(conn):
+            row = row.values(xact=commit_order.WRITING_TRANSACTION)
+        conn.execute(row)
+
+
+def test_an_event_the_projector_cannot_apply_is_passed_and_the_rest_flow(
+        backend: Backend, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
+    try:
+        run = new_run()
+        before = heartbeat("poison@example.edu", run, START, 10)
+        ledger.send(before)
+        # Past today's bounds (it would no longer parse); on PostgreSQL text holding U+0000,
+        # which parses but cannot be written.
+        poison = completion("poison@example.edu", run, START + timedelta(minutes=1), 1e16)
+        if backend.name == "pg":
+            poison = completion("poison@example.edu", run, START + timedelta(minutes=1), 3)
+            poison["object"]["activity"]["name"] = "Quiz\x00"
+        _stored_row(ledger, poison)
+        after = [heartbeat("poison@example.edu", run, START + timedelta(seconds=15 * n), 10)
+                 for n in range(1, 4)]
+        job = ledger.send(*after)
+        assert [r.status for r in job.results] == ["stored"] * 3  # delivered past the poison
+        assert _projected_runs(ledger) == {"poison@example.edu": (40_000, 4, 0)}
+        with ledger.platform.engine.connect() as conn:
+            outcomes = dict(conn.execute(sa.text("SELECT seq, outcome FROM event_outcomes")).all())
+            poison_seq = conn.execute(sa.select(events.c.seq).where(
+                events.c.event_id == poison["id"])).scalar_one()
+        assert outcomes == {poison_seq: "unprojectable"}
     finally:
         ledger.close()

@@ -143,7 +143,7 @@ def read_envelope(raw: bytes | str, max_events: int = DEFAULT_MAX_EVENTS) -> Env
 
 def screen_envelope(raw: bytes | str, max_events: int) -> Envelope | None:
     """The checked envelope when it is plainly valid Timeback; None to let the full rules decide."""
-    if (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw:
+    if (b"\\u0000" in raw) if isinstance(raw, bytes) else ("\\u0000" in raw):
         return None  # text holding U+0000: the full rules name where
     try:
         body = orjson.loads(raw)

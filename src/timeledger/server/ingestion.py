@@ -23,9 +23,9 @@ from timeledger.server.store.partitions import learner_partition, partition_coun
 from timeledger.server.store.schema import events, jobs
 
 #: The append decides the first three; the projector may then turn `stored` into
-#: duplicate_window or duplicate_completion (pipeline/job_results.py).
+#: duplicate_window, duplicate_completion or unprojectable (pipeline/job_results.py).
 ResultStatus = Literal["stored", "duplicate", "conflict", "duplicate_window",
-                       "duplicate_completion"]
+                       "duplicate_completion", "unprojectable"]
 
 
 @dataclass(frozen=True, slots=True)

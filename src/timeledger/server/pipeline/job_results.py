@@ -22,6 +22,8 @@ OUTCOME_MESSAGES: dict[str, str] = {
     "duplicate_window": "Stored, but this run's window was already counted; not counted again",
     "duplicate_completion": "Stored, but this run's completion (same attempt and time) was "
                             "already counted; not counted again",
+    "unprojectable": "Stored, but the projector could not apply it (see the platform's log); "
+                     "not counted",
 }
 
 

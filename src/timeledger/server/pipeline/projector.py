@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ from timeledger.server.pipeline import project_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
 from timeledger.server.pipeline.tables import event_outcomes
 from timeledger.server.store import commit_order
+from timeledger.server.store.availability import outage_reason
 from timeledger.server.store.compaction import compact_events
 from timeledger.server.store.database import begin_write
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_json
@@ -45,6 +47,12 @@ from timeledger.server.store.schema import events, projector_positions
 
 log = logging.getLogger(__name__)
 
+#: The outcome of an event the projector cannot apply (it no longer parses, or the store refuses
+#: what it would write): recorded, logged, and passed.
+UNPROJECTABLE = "unprojectable"
+#: What applying a batch may raise because of one event in it (not because the store is out).
+PROJECTION_ERRORS = (sa.exc.SQLAlchemyError, ArithmeticError, ValueError)
+
 DEFAULT_BATCH_SIZE = 1000
 
 
@@ -56,7 +64,8 @@ class ParsedBatch:
     start: Position
     end: Position  # the last row read (projected or not: entities need nothing)
     items: list[StoredTimebackEvent]
-    unreadable: list[int]  # seqs of stored events that no longer parse (skipped, logged)
+    item_positions: list[Position]  # where each item sits in the log
+    unreadable: list[int]  # seqs of stored events that no longer parse (skipped, recorded)
     newest_event_time: datetime | None
     row_count: int
 
@@ -85,6 +94,7 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
     if not rows:
         return None
     items: list[StoredTimebackEvent] = []
+    item_positions: list[Position] = []
     unreadable: list[int] = []
     for row in rows:
         if row.partition is None:
@@ -95,20 +105,22 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
             unreadable.append(row.seq)
             continue
         items.append(StoredTimebackEvent(row.seq, facts_of(event), row.received_at))
+        item_positions.append(Position(row.xact or 0, row.seq))
     if unreadable:
         log.warning("skipped %d stored event(s) that no longer parse: seq %s", len(unreadable),
                     ", ".join(map(str, unreadable[:20])))
     last = rows[-1]
     newest = max((item.facts.event_time for item in items), default=None)
-    return ParsedBatch(partition, start, Position(last.xact or 0, last.seq), items, unreadable,
-                       newest, len(rows))
+    return ParsedBatch(partition, start, Position(last.xact or 0, last.seq), items,
+                       item_positions, unreadable, newest, len(rows))
 
 
 def apply_batch(conn: sa.Connection, batch: ParsedBatch, settings: PipelineSettings,
                 previous_event_time: datetime | None, now: datetime) -> datetime | None:
     """Project the batch and move its partition's position past it, in the caller's
     transaction. Returns the partition's newest projected eventTime."""
-    outcomes = project_events(conn, batch.items, settings)
+    outcomes: dict[int, str] = dict(project_events(conn, batch.items, settings))
+    outcomes.update(dict.fromkeys(batch.unreadable, UNPROJECTABLE))
     if outcomes:
         conn.execute(event_outcomes.insert(), [{"seq": seq, "outcome": outcome}
                                                for seq, outcome in sorted(outcomes.items())])
@@ -137,9 +149,8 @@ class Projector:
     def project_once(self) -> int:
         """One pass: a batch from each partition that has work and is free. Returns the number
         of log rows passed (0: nothing to do now)."""
-        if self._engine.dialect.name == "postgresql":
-            return sum(self._project_claimed(partition) for partition in self._behind())
-        return self._project_whole_log()
+        partitions = self._behind() if self._engine.dialect.name == "postgresql" else [0]
+        return sum(self._project(partition) for partition in partitions)
 
     def project_until_caught_up(self, max_passes: int | None = None) -> int:
         """Project until a pass finds nothing to do; returns the rows passed in all."""
@@ -172,53 +183,89 @@ class Projector:
         with begin_write(self._engine) as conn:
             return compact_events(conn, projected_through(conn).seq, self._batch_size)
 
-    # --- SQLite: one partition, read and parsed before the write lock is taken ----------------
+    # --- a batch: read and parsed first, then applied under a claim of its partition -----------
 
-    def _project_whole_log(self) -> int:
+    def _project(self, partition: int) -> int:
         with self._engine.connect() as conn:
-            state = read_positions(conn)[0]
-            batch = read_batch(conn, 0, state.position, self._batch_size)
+            state = read_positions(conn)[partition]
+            batch = read_batch(conn, partition, state.position, self._batch_size)
         if batch is None:
             return 0
-        with self._engine.begin() as conn:
-            # The claim: the write lock is ours from here, and nobody moved the position since.
-            claimed = conn.execute(
-                projector_positions.update()
-                .where(projector_positions.c.partition == 0,
-                       projector_positions.c.seq == state.position.seq)
-                .values(updated_at=self._now())).rowcount
-            if not claimed:
+        try:
+            if not self._claimed(partition, state.position,
+                                 lambda conn: self._apply(conn, batch, state.event_time)):
                 return 0
-            self._apply(conn, batch, state.event_time)
+        except PROJECTION_ERRORS as exc:
+            if outage_reason(exc) is not None:
+                raise
+            log.warning("a batch of partition %d failed (%s); projecting it one event at a "
+                        "time", partition, exc)
+            self._isolate(batch, state.event_time)
         return batch.row_count
 
-    # --- PostgreSQL: partitions claimed one batch at a time ----------------------------------
-
     def _behind(self) -> list[int]:
+        """PostgreSQL's partitions with rows past their position, from a new one each pass."""
         with self._engine.connect() as conn:
             positions = read_positions(conn)
             heads = log_heads(conn)
         behind = [p for p, head in heads.items() if p in positions
                   and positions[p].position < head]
         self._turn += 1  # start each pass at another partition, so claims spread out
-        return behind[self._turn % len(behind):] + behind[:self._turn % len(behind)] \
-            if behind else []
+        first = self._turn % len(behind) if behind else 0
+        return behind[first:] + behind[:first]
 
-    def _project_claimed(self, partition: int) -> int:
+    def _claimed(self, partition: int, expected: Position,
+                 work: Callable[[sa.Connection], object]) -> bool:
+        """Run `work` in a transaction that holds the partition, if it is still at `expected`.
+
+        SQLite: the claim is a write, so the write lock is held from the start and appends wait
+        only for the projection's own writes. PostgreSQL: the partition's position row is
+        locked (`FOR UPDATE SKIP LOCKED`), so another projector passes it by."""
         with self._engine.begin() as conn:
-            claimed = conn.execute(
-                sa.select(projector_positions.c.xact, projector_positions.c.seq,
-                          projector_positions.c.event_time)
-                .where(projector_positions.c.partition == partition)
-                .with_for_update(skip_locked=True)).first()
-            if claimed is None:  # another projector has it
-                return 0
-            batch = read_batch(conn, partition, Position(claimed.xact, claimed.seq),
-                               self._batch_size)
-            if batch is None:
-                return 0
-            self._apply(conn, batch, claimed.event_time)
-        return batch.row_count
+            if conn.dialect.name == "postgresql":
+                held = conn.execute(
+                    sa.select(projector_positions.c.xact, projector_positions.c.seq)
+                    .where(projector_positions.c.partition == partition)
+                    .with_for_update(skip_locked=True)).first()
+                if held is None or Position(held.xact, held.seq) != expected:
+                    return False
+            elif not conn.execute(
+                    projector_positions.update()
+                    .where(projector_positions.c.partition == partition,
+                           projector_positions.c.seq == expected.seq)
+                    .values(updated_at=self._now())).rowcount:
+                return False
+            work(conn)
+        return True
+
+    def _isolate(self, batch: ParsedBatch, newest: datetime | None) -> None:
+        """Project a failed batch event by event; an event that fails alone is recorded as
+        unprojectable and passed, so one event never holds back those after it."""
+        position = batch.start
+        for item, end in zip(batch.items, batch.item_positions, strict=True):
+            single = ParsedBatch(batch.partition, position, end, [item], [end], [],
+                                 item.facts.event_time, 1)
+            try:
+                done = self._claimed(batch.partition, position,
+                                     partial(self._apply, batch=single,
+                                             previous_event_time=newest))
+            except PROJECTION_ERRORS as exc:
+                if outage_reason(exc) is not None:
+                    raise
+                log.error("event seq %d cannot be projected (%s); recorded as unprojectable",
+                          item.seq, exc)
+                passed = ParsedBatch(batch.partition, position, end, [], [], [item.seq], None, 1)
+                done = self._claimed(batch.partition, position,
+                                     partial(self._apply, batch=passed,
+                                             previous_event_time=newest))
+            if not done:
+                return  # another projector moved on
+            newest = max((t for t in (newest, item.facts.event_time) if t is not None),
+                         default=None)
+            position = end
+        rest = ParsedBatch(batch.partition, position, batch.end, [], [], batch.unreadable,
+                           None, 1)
+        self._claimed(batch.partition, position, lambda conn: self._apply(conn, rest, newest))
 
     def _apply(self, conn: sa.Connection, batch: ParsedBatch,
                previous_event_time: datetime | None) -> None:
