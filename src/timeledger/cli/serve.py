@@ -47,12 +47,16 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--projectors", default=1, show_default=True, type=click.IntRange(min=0),
               help="Projector processes to start beside the API (0: they run elsewhere, with "
                    "`timeledger project`). More than one needs PostgreSQL.")
+@click.option("--max-consistent-wait", default=10.0, show_default=True,
+              type=click.FloatRange(min=0, max=60),
+              help="Seconds a query with consistent=true waits for the projector (then 503).")
 @click.option("--bench-baseline", is_flag=True, hidden=True,
               help="Also serve POST /bench/noop (bench/ingest.py's baseline).")
 @connection_options
 def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str | None,
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
-          workers: int, projectors: int, bench_baseline: bool, allowed_hosts: tuple[str, ...],
+          workers: int, projectors: int, max_consistent_wait: float, bench_baseline: bool,
+          allowed_hosts: tuple[str, ...],
           limits: ConnectionLimits) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
     url, folder = resolve_db_url(db_url, data_dir)
@@ -69,7 +73,7 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
                         public_url=public_url,
                         dashboard_open=host in LOOPBACK and not require_login,
                         bind_host=host, allowed_hosts=allowed_hosts,
-                        bench_baseline=bench_baseline)
+                        bench_baseline=bench_baseline, max_consistent_wait=max_consistent_wait)
     try:
         platform = open_platform(settings)
     except (SchemaError, TimezoneMismatch) as exc:

@@ -25,3 +25,5 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     # POST /bench/noop: an authenticated route that does nothing, the single-event bench's baseline
     bench_baseline: bool = False
+    # How long a `consistent=true` query waits for the projector before answering 503.
+    max_consistent_wait: float = 10.0

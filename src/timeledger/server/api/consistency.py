@@ -20,8 +20,6 @@ from timeledger.server.store.log_positions import (
     read_positions,
 )
 
-#: The longest a `consistent=true` read waits for the projector before it answers 503.
-MAX_CONSISTENT_WAIT_SECONDS = 10.0
 #: How often a waiting read looks at the projector's position again.
 POLL_SECONDS = 0.02
 
@@ -29,7 +27,8 @@ POLL_SECONDS = 0.02
 async def read_consistency(
     request: Request,
     consistent: Annotated[bool, Query(description=(
-        "Wait (at most 10 s) until every event appended before this request is projected"))]
+        "Wait (10 s by default, `serve --max-consistent-wait`) until every event appended "
+        "before this request is projected; 503 past that"))]
     = False,
 ) -> None:
     """A dependency of every query route: waits when asked, and notes `projected_through`."""
@@ -56,11 +55,12 @@ async def _wait_for_head(platform: Platform) -> None:
 
     needs = await run_in_threadpool(head)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + MAX_CONSISTENT_WAIT_SECONDS
+    bound = platform.settings.max_consistent_wait
+    deadline = loop.time() + bound
     while not await run_in_threadpool(reached, needs):
         if loop.time() >= deadline:
             raise ApiError(503, "The projections have not caught up with the log within "
-                                f"{MAX_CONSISTENT_WAIT_SECONDS:g} s; retry later",
+                                f"{bound:g} s; retry later",
                            headers={"Retry-After": "1"})
         await asyncio.sleep(POLL_SECONDS)  # clock-ok: a consistent read waits in real time
 
