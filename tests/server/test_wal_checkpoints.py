@@ -19,11 +19,12 @@ def wal_size(folder: Path) -> int:
 
 
 def send_windows(ledger: Ledger, runs: list[str], first: int, count: int) -> None:
-    """Envelopes `first`..`first + count - 1`: each the next window of every run."""
+    """Envelopes `first`..`first + count - 1`: each the next window of every run (appended, as
+    the API does; the projector runs elsewhere)."""
     for n in range(first, first + count):
         start = at("2025-01-13T10:00:00") + timedelta(seconds=15 * n)
-        ledger.send(*(heartbeat(f"learner{k}@example.edu", run, start, 15)
-                      for k, run in enumerate(runs)))
+        ledger.append(*(heartbeat(f"learner{k}@example.edu", run, start, 15)
+                        for k, run in enumerate(runs)))
 
 
 def test_ingest_commits_never_checkpoint_inline(tmp_path: Path) -> None:

@@ -16,11 +16,10 @@ from sqlalchemy.engine import Engine
 from timeledger.caliper.envelope import Envelope
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
-from timeledger.server.store import commit_order
-from timeledger.server.store.database import insert
+from timeledger.server.store.event_appends import append_rows
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
-from timeledger.server.store.schema import events, jobs
+from timeledger.server.store.schema import jobs
 
 #: The append decides the first three; the projector may then turn `stored` into
 #: duplicate_window, duplicate_completion or unprojectable (pipeline/job_results.py).
@@ -212,25 +211,7 @@ class Ingestor:
                 ) -> tuple[list[EventResult], dict[str, Position]]:
         """Insert new rows; say for each row whether it was stored, a duplicate or a conflict.
         Also returns where each stored row sits in the log."""
-        returning = [events.c.event_id, events.c.seq]
-        stmt = insert(events, conn.dialect.name).on_conflict_do_nothing(
-            index_elements=["event_id"])
-        if commit_order.follows_transactions(conn):
-            stmt = stmt.values(xact=commit_order.WRITING_TRANSACTION)
-            returning.append(events.c.xact)
-        stmt = stmt.returning(*returning)
-        written: dict[str, Position] = {}
-        if rows:
-            for found in conn.execute(stmt, rows):
-                written[found.event_id] = Position(
-                    found.xact if len(found) > 2 else 0, found.seq)
-        missing = [r["event_id"] for r in rows if r["event_id"] not in written]
-        existing: dict[str, tuple[int, str]] = {}
-        if missing:
-            found_rows = conn.execute(
-                sa.select(events.c.event_id, events.c.seq, events.c.body_hash)
-                .where(events.c.event_id.in_(missing)))
-            existing = {row.event_id: (row.seq, row.body_hash) for row in found_rows}
+        written, existing = append_rows(conn, rows, {row["job_id"] for row in rows})
         results: list[EventResult] = []
         claimed: set[str] = set()
         first_body: dict[str, str] = {}

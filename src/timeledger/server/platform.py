@@ -38,7 +38,8 @@ class Platform:
 
     def projector(self) -> Projector:
         """A projector over this platform's store (serve runs one in a process of its own)."""
-        return Projector(self.engine, self.pipeline_settings, self.now)
+        return Projector(self.engine, self.pipeline_settings, self.now,
+                         after_commit=self.checkpointer.request if self.checkpointer else None)
 
     def project_pending(self) -> int:
         """Project everything appended so far, in this process (import, the demo, tests)."""

@@ -138,8 +138,12 @@ class Projector:
 
     def __init__(self, engine: Engine, settings: PipelineSettings,
                  now: Callable[[], datetime], batch_size: int = DEFAULT_BATCH_SIZE,
-                 after_batch: Callable[[sa.Connection, ParsedBatch], None] | None = None) -> None:
+                 after_batch: Callable[[sa.Connection, ParsedBatch], None] | None = None,
+                 after_commit: Callable[[], None] | None = None) -> None:
+        """`after_batch` runs inside each batch's transaction; `after_commit` after each commit
+        (the store's background WAL checkpoints)."""
         self._engine = engine
+        self._after_commit = after_commit or (lambda: None)
         self._settings = settings
         self._now = now
         self._batch_size = batch_size
@@ -181,7 +185,9 @@ class Projector:
         """Compact one batch of projected events (storage, never the request path); the number
         of events it went past. The projector does this only when it has nothing to project."""
         with begin_write(self._engine) as conn:
-            return compact_events(conn, projected_through(conn).seq, self._batch_size)
+            compacted = compact_events(conn, projected_through(conn).seq, self._batch_size)
+        self._after_commit()
+        return compacted
 
     # --- a batch: read and parsed first, then applied under a claim of its partition -----------
 
@@ -236,6 +242,7 @@ class Projector:
                     .values(updated_at=self._now())).rowcount:
                 return False
             work(conn)
+        self._after_commit()
         return True
 
     def _isolate(self, batch: ParsedBatch, newest: datetime | None) -> None:
