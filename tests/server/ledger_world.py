@@ -126,8 +126,14 @@ class Ledger:
 
     def projected(self, job: JobResult) -> JobResult:
         """`job` once the projector has passed it: the results its status then reports."""
-        self.platform.project_pending()
-        status = job_status(self.platform.engine, job.job_id, self.platform.now())
+        status = None
+        pause = threading.Event()
+        for _ in range(WAIT_S * 200):
+            self.platform.project_pending()
+            status = job_status(self.platform.engine, job.job_id, self.platform.now())
+            if status is not None and status.completed:
+                break
+            pause.wait(0.005)  # another thread's projector holds the partition: it commits soon
         assert status is not None and status.completed, status
         return JobResult(job.job_id, [
             EventResult(r["externalId"], r["allocatedId"], r["status"], r.get("message"))
