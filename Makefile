@@ -32,7 +32,7 @@ test: test-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
-	for script in bench/ingest.py bench/ingest_pg.py bench/sdk.py bench/adapter.py bench/dashboard.py; do \
+	for script in bench/ingest.py bench/ingest_pg.py bench/compaction.py bench/auth.py bench/sdk.py bench/adapter.py bench/dashboard.py; do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
