@@ -101,13 +101,13 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
     )
     projector_processes = ProjectorProcesses(url, projectors).start()
     try:
-        _run_api(platform, settings, host, port, workers, limits)
+        _run_api(platform, settings, host, port, workers, limits, projector_processes)
     finally:
         projector_processes.stop()
 
 
 def _run_api(platform: Platform, settings: Settings, host: str, port: int, workers: int,
-             limits: ConnectionLimits) -> None:
+             limits: ConnectionLimits, projector_processes: ProjectorProcesses) -> None:
     """Serve until SIGTERM or SIGINT; the store is closed (WAL checkpointed) after the last
     request in flight has finished."""
     if workers > 1:  # each worker process opens its own platform from the environment
@@ -120,6 +120,7 @@ def _run_api(platform: Platform, settings: Settings, host: str, port: int, worke
         return
     closers = Closers()
     closers.add("store", platform.close)
+    closers.add("projectors", projector_processes.stop)  # closed first: then the store
     serve_app(create_app(platform, lifespan=closers.lifespan()), host=host, port=port,
               limits=limits, closers=closers)
 
