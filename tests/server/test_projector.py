@@ -22,7 +22,7 @@ from support.postgres import Backend
 from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.pipeline.projector import ParsedBatch, Projector
 from timeledger.server.pipeline.rebuild import rebuild
-from timeledger.server.pipeline.tables import runs
+from timeledger.server.store.projection_tables import runs
 from timeledger.server.store import commit_order
 from timeledger.server.store.log_positions import read_positions
 from timeledger.server.store.partitions import learner_partition, partition_count
@@ -234,7 +234,8 @@ def test_an_event_the_projector_cannot_apply_is_passed_and_the_rest_flow(
         assert [r.status for r in job.results] == ["stored"] * 3  # delivered past the poison
         assert _projected_runs(ledger) == {"poison@example.edu": (40_000, 4, 0)}
         with ledger.platform.engine.connect() as conn:
-            outcomes = dict(conn.execute(sa.text("SELECT seq, outcome FROM event_outcomes")).all())
+            outcomes: dict[int, str] = dict(
+                conn.execute(sa.text("SELECT seq, outcome FROM event_outcomes")).tuples().all())
             poison_seq = conn.execute(sa.select(events.c.seq).where(
                 events.c.event_id == poison["id"])).scalar_one()
         assert outcomes == {poison_seq: "unprojectable"}
