@@ -43,10 +43,10 @@ from timeledger.caliper.builders import (
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
 from timeledger.server.app import create_app
-from timeledger.server.pipeline.tables import PROJECTION_TABLES
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store.database import SQLITE_FILE_NAME, sqlite_url
+from timeledger.server.store.projection_tables import PROJECTION_TABLES
 from timeledger.server.store.schema import events
 
 SENSOR = "https://bench.example"

@@ -28,7 +28,7 @@ from timeledger.caliper.envelope import MAX_NESTING, parse_envelope
 from timeledger.caliper.errors import CaliperError
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import rebuild
-from timeledger.server.pipeline.tables import PROJECTION_TABLES
+from timeledger.server.store.projection_tables import PROJECTION_TABLES
 from timeledger.server.store.schema import events
 
 ROUTES = ("/caliper/event/validate", "/caliper/event")

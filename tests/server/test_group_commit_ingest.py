@@ -11,7 +11,7 @@ from ledger_world import Ledger, at, heartbeat, new_run, resend
 from test_rebuild import Stream, snapshot
 
 from support.postgres import Backend
-from timeledger.server.pipeline.tables import run_windows
+from timeledger.server.store.projection_tables import run_windows
 
 
 @pytest.fixture

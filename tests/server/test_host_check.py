@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from support.events import T0, heartbeat, unique_email, wrap
 from support.platform import PlatformProcess
 from timeledger.server.api.host_check import HostPolicy, normalize_host
-from timeledger.server.dashboard.access import dashboard_share_links
+from timeledger.server.store.access_tables import dashboard_share_links
 from timeledger.server.store.database import create_engine
 
 ATTACKER = "attacker.example:8000"

@@ -14,7 +14,7 @@ from support.postgres import Backend
 from timeledger.server import queries
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import rebuild
-from timeledger.server.pipeline.tables import PROJECTION_TABLES
+from timeledger.server.store.projection_tables import PROJECTION_TABLES
 
 WRITERS = 4
 RUNS = 3

@@ -13,7 +13,7 @@ from support.postgres import Backend
 from timeledger.config import TimebackConfig
 from timeledger.server import queries
 from timeledger.server.pipeline.registry import register_courses
-from timeledger.server.pipeline.tables import flags, xp_ledger
+from timeledger.server.store.projection_tables import flags, xp_ledger
 
 ANN = "ann@example.edu"
 

@@ -22,10 +22,10 @@ from support.postgres import Backend
 from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.pipeline.projector import ParsedBatch, Projector
 from timeledger.server.pipeline.rebuild import rebuild
-from timeledger.server.store.projection_tables import runs
 from timeledger.server.store import commit_order
 from timeledger.server.store.log_positions import read_positions
 from timeledger.server.store.partitions import learner_partition, partition_count
+from timeledger.server.store.projection_tables import runs
 from timeledger.server.store.schema import events
 
 START = at("2025-03-03T09:00:00")

@@ -21,7 +21,7 @@ from timeledger.server.ingestion import JobResult
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.pipeline.registry import register_courses
-from timeledger.server.pipeline.tables import PROJECTION_TABLES, course_registry, flags
+from timeledger.server.store.projection_tables import PROJECTION_TABLES, course_registry, flags
 
 EMAILS = ("ann@example.edu", "Bo@Example.edu", "cy@example.edu")
 ACTIVITIES = (activity("add", "math-g3"), activity("sub", "math-g3"), activity("read", "ela-g2"))

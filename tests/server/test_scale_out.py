@@ -31,9 +31,9 @@ from test_rebuild import ACTIVITIES
 from support.platform import PlatformProcess, run_cli
 from support.postgres import Backend
 from timeledger.caliper.builders import envelope
-from timeledger.server.pipeline.tables import PROJECTION_TABLES, runs
 from timeledger.server.store.database import create_engine
 from timeledger.server.store.partitions import learner_partition, partition_count
+from timeledger.server.store.projection_tables import PROJECTION_TABLES, runs
 
 pytestmark = pytest.mark.backends("pg")  # several writers and projectors need PostgreSQL
 

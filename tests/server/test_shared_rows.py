@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from ledger_world import WAIT_S, HeldCommit, Ledger, activity, at, completion, heartbeat, new_run
 
-from timeledger.server.pipeline.tables import courses, learners
+from timeledger.server.store.projection_tables import courses, learners
 
 if TYPE_CHECKING:
     from support.postgres import Backend

@@ -35,13 +35,13 @@ from timeledger.caliper.conformance import ENDPOINT_CONFIG_FILE, is_envelope, wr
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
 from timeledger.server.pipeline.rebuild import rebuild
-from timeledger.server.pipeline.tables import PROJECTION_TABLES
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store import compaction
 from timeledger.server.store.compaction import CompactionPolicy, compact_events, compacted_through
 from timeledger.server.store.event_bodies import event_body
 from timeledger.server.store.migrate import downgrade, upgrade
+from timeledger.server.store.projection_tables import PROJECTION_TABLES
 from timeledger.server.store.schema import compression_dictionaries, events
 
 SENSOR = "https://compaction.example.com"

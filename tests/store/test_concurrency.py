@@ -119,7 +119,7 @@ def make_stream(seed: int, learners: int, runs: int, windows: int,
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every projection's rows, sorted; seq columns name the event, since seq values differ."""
-    from timeledger.server.pipeline.tables import PROJECTION_TABLES
+    from timeledger.server.store.projection_tables import PROJECTION_TABLES
 
     with engine.connect() as conn:
         ids = {seq: event_id for seq, event_id

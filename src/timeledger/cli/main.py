@@ -41,6 +41,8 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """timeledger: track learning time and achievement (Timeback-compatible Caliper)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic's INFO lines ("Context impl PostgresqlImpl.") are noise next to what our commands say.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -12,46 +12,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.server.secrets import hash_secret, new_token, token_digest, verify_secret
-from timeledger.server.store.schema import UtcDateTime, metadata
+from timeledger.server.store.access_tables import (
+    dashboard_admins,
+    dashboard_sessions,
+    dashboard_share_links,
+)
 
 ADMIN_SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 8
 # Verified when a username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_secret("timeledger-no-such-admin")
-
-dashboard_admins = sa.Table(
-    "dashboard_admins",
-    metadata,
-    sa.Column("username", sa.String(100), primary_key=True),
-    sa.Column("password_hash", sa.String(200), nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False),
-)
-
-dashboard_share_links = sa.Table(
-    "dashboard_share_links",
-    metadata,
-    sa.Column("link_id", sa.String(32), primary_key=True),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("learner_email", sa.String(320), nullable=False),
-    sa.Column("created_by", sa.String(100), nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False),
-    sa.Column("expires_at", UtcDateTime(), nullable=False),
-    sa.Column("revoked_at", UtcDateTime()),
-)
-
-dashboard_sessions = sa.Table(
-    "dashboard_sessions",
-    metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(10), nullable=False),  # "admin" or "learner"
-    sa.Column("subject", sa.String(320), nullable=False),  # username or learner email
-    sa.Column("link_id", sa.String(32)),
-    sa.Column("csrf_token", sa.String(64), nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False),
-    sa.Column("expires_at", UtcDateTime(), nullable=False),
-)
-sa.Index("ix_dashboard_sessions_expires", dashboard_sessions.c.expires_at)
-
 
 class AccessError(ValueError):
     """A rule about accounts or links was broken; the message says which."""

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline import tables as tables
 from timeledger.server.pipeline.calendar import zone_of
 from timeledger.server.pipeline.completions import record_completions
 from timeledger.server.pipeline.days import record_days
@@ -18,7 +17,7 @@ from timeledger.server.pipeline.prepared import prepare
 from timeledger.server.pipeline.runs import upsert_runs
 from timeledger.server.pipeline.windows import find_overlaps, record_windows
 
-__all__ = ["Outcome", "PipelineSettings", "StoredTimebackEvent", "project_events", "tables"]
+__all__ = ["Outcome", "PipelineSettings", "StoredTimebackEvent", "project_events"]
 
 
 def project_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.tables import completions, xp_ledger
 from timeledger.server.pipeline.upserts import Row, insert_new
+from timeledger.server.store.projection_tables import completions, xp_ledger
 
 
 def record_completions(conn: sa.Connection, items: Sequence[Prepared]) -> set[int]:

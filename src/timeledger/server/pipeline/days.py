@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.tables import learner_days, run_days
 from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.store.projection_tables import learner_days, run_days
 
 _DAY_COUNTERS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
                  "correct_questions", "mastered_units")

@@ -28,9 +28,14 @@ import sqlalchemy as sa
 from timeledger.caliper.times import format_utc
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.runs import RunState
-from timeledger.server.pipeline.tables import completions, flags, mastery_streaks, run_windows
 from timeledger.server.pipeline.upserts import Row, upsert
 from timeledger.server.pipeline.windows import Overlap
+from timeledger.server.store.projection_tables import (
+    completions,
+    flags,
+    mastery_streaks,
+    run_windows,
+)
 
 MIN_ACCURACY_PCT = 80  # XP needs at least this accuracy
 FOCUSED_MINUTES_PER_XP = 1  # 1 XP = 1 focused minute of active learning

@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.tables import (
+from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
+from timeledger.server.store.projection_tables import (
     course_progress,
     gradebook_line_items,
     gradebook_results,
 )
-from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
 
 _RESULT_VALUES = ("seq", "event_id", "run_id", "score", "total_questions", "correct_questions",
                   "xp_milli", "mastered_units", "pct_complete", "score_date")

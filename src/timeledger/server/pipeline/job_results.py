@@ -10,9 +10,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from timeledger.server.pipeline.tables import event_outcomes
 from timeledger.server.store.database import begin_write
 from timeledger.server.store.log_positions import needs_from_json, passed, read_positions
+from timeledger.server.store.projection_tables import event_outcomes
 from timeledger.server.store.schema import jobs
 
 JobState = Literal["waiting", "active", "completed"]

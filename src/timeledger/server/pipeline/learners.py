@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.tables import courses, learner_aliases, learners
 from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
+from timeledger.server.store.projection_tables import courses, learner_aliases, learners
 
 
 def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:

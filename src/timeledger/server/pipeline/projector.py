@@ -31,7 +31,6 @@ from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.timeback import facts_of, parse_timeback_event
 from timeledger.server.pipeline import project_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
-from timeledger.server.pipeline.tables import event_outcomes
 from timeledger.server.store import commit_order
 from timeledger.server.store.availability import outage_reason
 from timeledger.server.store.compaction import compact_events
@@ -43,6 +42,7 @@ from timeledger.server.store.log_positions import (
     projected_through,
     read_positions,
 )
+from timeledger.server.store.projection_tables import event_outcomes
 from timeledger.server.store.schema import events, projector_positions
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from timeledger.caliper.timeback import TIMEBACK_PROFILE
 from timeledger.server.pipeline.model import PipelineSettings
 from timeledger.server.pipeline.projector import DEFAULT_BATCH_SIZE as DEFAULT_BATCH_SIZE
 from timeledger.server.pipeline.projector import apply_batch, read_batch
-from timeledger.server.pipeline.tables import PROJECTION_TABLES
 from timeledger.server.store.log_positions import Position, read_positions
+from timeledger.server.store.projection_tables import PROJECTION_TABLES
 from timeledger.server.store.schema import events, projector_positions
 
 # The same test the ingestor applies (caliper.timeback.is_timeback_event), in SQL.

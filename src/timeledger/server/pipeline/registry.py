@@ -9,8 +9,8 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.config import TimebackConfig
-from timeledger.server.pipeline.tables import course_registry
 from timeledger.server.pipeline.upserts import upsert
+from timeledger.server.store.projection_tables import course_registry
 
 _VALUES = ("name", "subject", "grade", "course_code", "app_name", "goals", "total_lessons",
            "total_xp", "env", "source", "loaded_at")

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.tables import runs
 from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.store.projection_tables import runs
 
 _COMPLETION_COLUMNS = (
     "completion_seq", "completion_event_id", "completion_time", "completion_attempt",

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.tables import run_windows
 from timeledger.server.pipeline.upserts import Row, insert_new
+from timeledger.server.store.projection_tables import run_windows
 
 # Windows that share less than this are taken as touching (clocks and rounding), not overlapping.
 OVERLAP_TOLERANCE = timedelta(seconds=1)

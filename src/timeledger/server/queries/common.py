@@ -9,7 +9,7 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.caliper.times import format_utc
-from timeledger.server.pipeline.tables import course_registry, courses
+from timeledger.server.store.projection_tables import course_registry, courses
 
 
 class QueryError(Exception):

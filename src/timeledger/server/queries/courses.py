@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.tables import course_progress, learner_days
 from timeledger.server.queries.common import (
     NotFound,
     course_info,
     progress_of,
     sum_figures,
 )
+from timeledger.server.store.projection_tables import course_progress, learner_days
 
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
          "correct_questions", "mastered_units")

@@ -9,8 +9,8 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.flags import FLAG_KINDS, FOCUSED_MINUTES_PER_XP
-from timeledger.server.pipeline.tables import completions, flags, runs
 from timeledger.server.queries.common import InvalidParameter, iso, minutes, xp
+from timeledger.server.store.projection_tables import completions, flags, runs
 
 XP_ABOVE_MINUTES = "xp_above_focused_minutes"
 

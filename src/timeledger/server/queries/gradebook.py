@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.tables import (
+from timeledger.server.queries.common import course_info, iso, progress_of, xp
+from timeledger.server.store.projection_tables import (
     course_progress,
     gradebook_line_items,
     gradebook_results,
 )
-from timeledger.server.queries.common import course_info, iso, progress_of, xp
 
 
 def gradebook(conn: sa.Connection, learner: str | None = None,

@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.tables import learner_aliases, learner_days, learners, runs
 from timeledger.server.queries.common import (
     NotFound,
     accuracy,
@@ -18,6 +17,7 @@ from timeledger.server.queries.common import (
     sum_figures,
 )
 from timeledger.server.queries.flags import list_flags
+from timeledger.server.store.projection_tables import learner_aliases, learner_days, learners, runs
 
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
          "correct_questions", "mastered_units")

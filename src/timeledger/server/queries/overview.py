@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.tables import learner_days
 from timeledger.server.queries.common import accuracy, minutes, xp
 from timeledger.server.queries.flags import list_flags
+from timeledger.server.store.projection_tables import learner_days
 
 SERIES = ("active_learners", "active_minutes", "xp", "completions", "accuracy", "flags")
 

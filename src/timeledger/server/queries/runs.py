@@ -6,7 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.tables import learners, run_days, run_windows, runs
 from timeledger.server.queries.common import (
     NotFound,
     accuracy,
@@ -18,6 +17,7 @@ from timeledger.server.queries.common import (
     xp,
 )
 from timeledger.server.queries.flags import list_flags
+from timeledger.server.store.projection_tables import learners, run_days, run_windows, runs
 
 
 def normalize_run_id(run_id: str) -> str:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
-import logging
-import pkgutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,11 +19,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from timeledger.server.store.database import SQLITE_FILE_NAME
-from timeledger.server.store.schema import metadata
+from timeledger.server.store.tables import metadata
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Alembic's INFO lines ("Context impl PostgresqlImpl.") are noise next to what our commands say.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 # Any constant will do: it names the lock that serializes schema changes on PostgreSQL.
 _PG_SCHEMA_LOCK = 0x74_6C_73_63_68_65_6D_61  # "tlschema"
 
@@ -198,24 +193,13 @@ def _check_tables(state: SchemaState) -> None:
 
 # --- for developers: the full metadata, drift between code and migrations, new revisions ------
 
-def load_all_tables() -> sa.MetaData:
-    """`metadata` with every table the platform defines (importing each server module)."""
-    import timeledger.server as server
-
-    skip = f"{__package__}.migrations"
-    for module in pkgutil.walk_packages(server.__path__, prefix="timeledger.server."):
-        if not module.name.startswith(skip):
-            importlib.import_module(module.name)
-    return metadata
-
-
 def _compare_options() -> dict[str, Any]:
     return {"compare_type": True, "render_item": render_item}
 
 
 def schema_differences(engine: Engine) -> list[Any]:
     """What differs between the code's tables and this (migrated) database; [] when in step."""
-    target = load_all_tables()
+    target = metadata
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts=_compare_options())
         return list(compare_metadata(context, target))
@@ -233,7 +217,7 @@ def new_revision(message: str, engine: Engine | None = None, *,
     rev_id = f"{len(list(script.walk_revisions())) + 1:04d}"
     with engine.connect() as conn:
         config = alembic_config(conn, location=location)
-        config.attributes["target_metadata"] = load_all_tables()
+        config.attributes["target_metadata"] = metadata
         with conn.begin():
             command.upgrade(config, "head")
             written = command.revision(config, message=message, autogenerate=True, rev_id=rev_id)

@@ -1,0 +1,28 @@
+"""The platform's schema as one explicit list: every table any layer keeps rows in."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from timeledger.server.store import access_tables, projection_tables, schema
+
+# The store's own tables, the projections the pipeline rebuilds, the course registry and the
+# dashboard's access tables. Migrations, drift checks and `db revision` compare against this.
+ALL_TABLES: tuple[sa.Table, ...] = (
+    schema.events,
+    schema.jobs,
+    schema.projector_positions,
+    schema.api_clients,
+    schema.access_tokens,
+    schema.platform_settings,
+    schema.compression_dictionaries,
+    schema.compaction_progress,
+    *projection_tables.PROJECTION_TABLES,
+    projection_tables.course_registry,
+    access_tables.dashboard_admins,
+    access_tables.dashboard_share_links,
+    access_tables.dashboard_sessions,
+)
+
+# Every table above is defined on this one MetaData; a test holds the two equal.
+metadata: sa.MetaData = schema.metadata
