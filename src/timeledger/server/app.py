@@ -13,8 +13,8 @@ from timeledger.server.api import auth, bench_baseline, events, ingest, jobs
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
-from timeledger.server.api.responses import JsonResponse
 from timeledger.server.api.text_parameters import refuse_nul_characters
+from timeledger.server.json_response import JsonResponse
 from timeledger.server.platform import Platform
 from timeledger.server.secret_checks import SecretChecks
 from timeledger.server.store.availability import unwritable_reason

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError, ims_error
-from timeledger.server.api.responses import JsonResponse
+from timeledger.server.json_response import JsonResponse
 from timeledger.server.platform import Platform
 from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, SecretChecks
 from timeledger.server.store.credentials import AccessToken

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.ingest import require_json
-from timeledger.server.api.responses import JsonResponse
+from timeledger.server.json_response import JsonResponse
 from timeledger.server.store.credentials import AccessToken
 
 router = APIRouter(include_in_schema=False)

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from timeledger.caliper.errors import Problem
-from timeledger.server.api.responses import JsonResponse
+from timeledger.server.json_response import JsonResponse
 from timeledger.server.store.availability import outage_reason
 
 log = logging.getLogger("timeledger.server")

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from timeledger.caliper.errors import Problem
-from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
+from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.errors import ApiError
+from timeledger.server.queries.event_log import stored_event_json
 from timeledger.server.store.commit_order import MAX_SEQ
 from timeledger.server.store.credentials import AccessToken
-from timeledger.server.store.event_bodies import event_json
 from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
@@ -29,16 +29,6 @@ def _time_param(name: str, value: str | None) -> Any:
         return parse_utc(value)
     except TimeFormatError as exc:
         raise ApiError(400, f"Invalid {name}: {exc}", [Problem(name, str(exc))]) from None
-
-
-def stored_event_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
-    return {
-        "seq": row.seq, "eventId": row.event_id, "type": row.type, "action": row.action,
-        "profile": row.profile, "learner": row.learner_email, "actorId": row.actor_id,
-        "runId": row.run_id, "sensor": row.sensor,
-        "eventTime": format_utc(row.event_time) if row.event_time else None,
-        "receivedAt": format_utc(row.received_at), "event": event_json(conn, row),
-    }
 
 
 @router.get("/caliper/events", summary="List stored events, newest first")

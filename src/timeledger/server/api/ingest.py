@@ -18,7 +18,7 @@ from timeledger.caliper.screen import read_envelope
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError
-from timeledger.server.api.responses import JsonResponse
+from timeledger.server.json_response import JsonResponse
 from timeledger.server.store.credentials import AccessToken
 
 router = APIRouter(tags=["caliper"])

@@ -8,12 +8,9 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from timeledger.server.api.events import stored_event_json
 from timeledger.server.dashboard import numbers
-from timeledger.server.store import commit_order
+from timeledger.server.queries.event_log import log_page
 from timeledger.server.store.commit_order import LogCursor
-from timeledger.server.store.event_selection import event_conditions
-from timeledger.server.store.schema import events
 
 PAGE_SIZE = 50
 POLL_MS = 5000  # how often an open explorer asks for newer events
@@ -34,33 +31,10 @@ class EventFilter:
 def events_page(conn: sa.Connection, where: EventFilter, *, before: int | None = None,
                 after: LogCursor | None = None, limit: int = PAGE_SIZE,
                 timezone: str = "UTC") -> dict[str, Any]:
-    """Newest first. `before` pages back through older events (by `seq`); `after` fetches the
-    next newer ones (the oldest `limit` of them, so a poll that falls behind catches up without
-    gaps). `cursor` is where the next poll starts; see `store.commit_order`."""
-    now = commit_order.settled(conn)
-    query = sa.select(events).limit(limit + 1).where(*event_conditions(
-        learner=where.learner, event_type=where.type, run_id=where.run_id), now.condition)
-    if after is not None:
-        newer, order = commit_order.after(after, conn)
-        query = query.where(newer).order_by(*order)
-    else:
-        query = query.order_by(events.c.seq.desc())
-    if before is not None:
-        query = query.where(events.c.seq < before)
-    rows = list(conn.execute(query))
-    page = rows[:limit]
-    more = len(rows) > limit
-    cursor = now.cursor
-    if after is not None:
-        if more:  # the next poll goes on from the last row read
-            last = page[-1]
-            cursor = commit_order.LogCursor(last.seq, last.xact if after.xact is not None
-                                            else None)
-        page.reverse()
-    items = []
-    for row in page:
-        item = stored_event_json(conn, row)
-        item["eventTimeText"] = numbers.moment(row.event_time, timezone)
-        items.append(item)
-    return {"events": items, "next": page[-1].seq if more and after is None else None,
-            "more": more, "cursor": cursor.token()}
+    """A page of the explorer as its JSON: `queries.event_log.log_page` with local times."""
+    page = log_page(conn, learner=where.learner, event_type=where.type, run_id=where.run_id,
+                    before=before, after=after, limit=limit)
+    items = [{**logged.json, "eventTimeText": numbers.moment(logged.event_time, timezone)}
+             for logged in page.events]
+    return {"events": items, "next": page.next, "more": page.more,
+            "cursor": page.cursor.token()}

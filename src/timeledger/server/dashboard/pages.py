@@ -14,8 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from timeledger.server import queries
-from timeledger.server.api.events import stored_event_json
-from timeledger.server.api.responses import JsonResponse
 from timeledger.server.dashboard import charts, explorer
 from timeledger.server.dashboard.access import AccessError
 from timeledger.server.dashboard.guard import (
@@ -28,10 +26,11 @@ from timeledger.server.dashboard.guard import (
 )
 from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import checked_form, forbidden_form
+from timeledger.server.json_response import JsonResponse
 from timeledger.server.pipeline.flags import FLAG_KINDS
 from timeledger.server.queries.common import course_info
+from timeledger.server.queries.event_log import events_by_id
 from timeledger.server.store.commit_order import MAX_SEQ, LogCursor
-from timeledger.server.store.schema import events
 
 T = TypeVar("T")
 router = APIRouter(include_in_schema=False)
@@ -254,8 +253,7 @@ def flags_page(request: Request, viewer: Everyone, kind: str = "") -> Response:
     def load(conn: sa.Connection) -> dict[str, Any]:
         found = queries.list_flags(conn, kind=queries.check_kind(kind))
         wanted = sorted({event_id for flag in found for event_id in flag["event_ids"]})
-        behind = {row.event_id: stored_event_json(conn, row) for row in conn.execute(
-            sa.select(events).where(events.c.event_id.in_(wanted)))} if wanted else {}
+        behind = events_by_id(conn, wanted)
         return {"flags": found, "behind": behind}
 
     try:
