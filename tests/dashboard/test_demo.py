@@ -8,7 +8,6 @@ from pathlib import Path
 
 import orjson
 import sqlalchemy as sa
-from rich.console import Console
 
 from support.postgres import Backend
 from timeledger.caliper.builders import envelope
@@ -57,7 +56,7 @@ def test_the_demo_fills_only_an_empty_store(backend: Backend, tmp_path: Path) ->
     first = build_plan(NOW).items[0][1]
     platform.ingestor.ingest(parse_envelope(orjson.dumps(envelope("https://x.example", [first],
                                                                    NOW))))
-    assert fill_demo(platform, Console(quiet=True)) == 0
+    assert fill_demo(platform) is None
     with platform.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 1
     platform.close()
@@ -68,7 +67,10 @@ def test_the_demo_fills_a_living_dashboard(backend: Backend, tmp_path: Path) -> 
     db_url = backend.new_db_url() or sqlite_url(tmp_path)
     platform = open_platform(Settings(db_url=db_url, data_dir=tmp_path), now=lambda: NOW)
     try:
-        sent = fill_demo(platform, Console(quiet=True))
+        progress: list[tuple[int, int]] = []
+        filled = fill_demo(platform, lambda sent, total: progress.append((sent, total)))
+        assert filled is not None
+        sent = filled.events
         with platform.engine.connect() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
             learners = queries.list_learners(conn)
@@ -79,6 +81,9 @@ def test_the_demo_fills_a_living_dashboard(backend: Backend, tmp_path: Path) -> 
     finally:
         platform.close()
     assert sent == stored == len(build_plan(NOW).items)
+    assert progress[-1] == (sent, sent)
+    assert [done for done, _ in progress] == sorted({done for done, _ in progress})
+    assert filled.learners == len(learners) and filled.courses == 5
     assert len(learners) == 30
     assert all(row["totals"]["xp"] > 0 and row["totals"]["days_active"] >= 4 for row in learners)
     assert {c["name"] for c in courses if c["registered"] and c["goals"]} == {

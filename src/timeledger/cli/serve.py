@@ -89,9 +89,9 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
             f"  client secret: {issued.client_secret}",
             title="timeledger: first start"))
     if demo:
-        from timeledger.server.demo import fill_demo
+        from timeledger.cli.demo_console import fill_demo_showing_progress
 
-        fill_demo(platform, console)
+        fill_demo_showing_progress(platform, console)
     console.print(
         f"  Caliper endpoint: {public_url}/caliper/event   (token: {public_url}/oauth2/token)\n"
         f"  Dashboard:        {public_url}/\n"

@@ -6,7 +6,7 @@ import math
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import sqlalchemy as sa
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from timeledger.caliper.builders import (
     ActivityRef,
@@ -419,24 +417,35 @@ def register_demo_courses(platform: Platform) -> int:
     return count
 
 
-def fill_demo(platform: Platform, console: Console) -> int:
-    """Send the demo through the real ingest path; does nothing if the store has events."""
+@dataclass(frozen=True, slots=True)
+class DemoFill:
+    """What `fill_demo` sent."""
+
+    events: int
+    learners: int
+    courses: int
+
+
+def _no_progress(sent: int, total: int) -> None:
+    return None
+
+
+def fill_demo(platform: Platform,
+              on_progress: Callable[[int, int], None] = _no_progress) -> DemoFill | None:
+    """Send the demo through the real ingest path; None (and nothing sent) if the store has
+    events. `on_progress(sent, total)` is called after each envelope (the CLI draws a bar)."""
     if has_events(platform):
-        console.print("[yellow]--demo: the store already has events; leaving it as it is[/]")
-        return 0
+        return None
     now = platform.now()
     courses = register_demo_courses(platform)
     plan = build_plan(now, platform.settings.timezone)
     batches = list(_envelopes(plan, now))
     total = sum(size for _, size in batches)
-    with Progress(TextColumn("[bold]demo[/] {task.description}"), BarColumn(),
-                  MofNCompleteColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("sending a school week", total=total)
-        for raw, size in batches:
-            platform.ingestor.ingest(parse_envelope(raw), client_id="demo")
-            progress.advance(task, size)
+    sent = 0
+    for raw, size in batches:
+        platform.ingestor.ingest(parse_envelope(raw), client_id="demo")
+        sent += size
+        on_progress(sent, total)
     platform.project_pending()  # browsable at once, before serve's projector has started
     learners = len({e["actor"]["email"] for _, e in plan.items})
-    console.print(f"[green]demo:[/] {total:,} events for {learners} learners in {courses} "
-                  f"courses, the last {SCHOOL_DAYS} days up to now")
-    return total
+    return DemoFill(events=total, learners=learners, courses=courses)
