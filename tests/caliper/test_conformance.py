@@ -31,6 +31,7 @@ from timeledger.caliper.core.properties import (
 )
 from timeledger.caliper.envelope import MAX_NESTING, MalformedJSON, parse_envelope
 from timeledger.caliper.errors import CaliperError
+from timeledger.cli.conformance import fixture_body, run_suite
 
 CONTEXT_FILE = CALIPER_FIXTURES / "context" / "caliper-v1p2.jsonld"
 
@@ -58,7 +59,7 @@ def test_valid_fixture_is_accepted(path: Path | None) -> None:
     if path.name == conformance.ENDPOINT_CONFIG_FILE:
         assert conformance.endpoint_config_problems(path.read_bytes()) == []
         return
-    parse_envelope(conformance.wrap_for_endpoint(path))
+    parse_envelope(fixture_body(path))
 
 
 @pytest.mark.parametrize("path", _fixture_params("invalid"))
@@ -66,7 +67,7 @@ def test_invalid_fixture_is_rejected_at_its_property(path: Path | None) -> None:
     require_shared()
     assert path is not None
     with pytest.raises(CaliperError) as caught:
-        parse_envelope(conformance.wrap_for_endpoint(path))
+        parse_envelope(fixture_body(path))
     if path.name in NOT_JSON:
         assert isinstance(caught.value, MalformedJSON)
         assert caught.value.path == ""
@@ -90,7 +91,7 @@ def test_survey_items_intent() -> None:
 
 def test_run_suite_totals() -> None:
     require_shared()
-    result = conformance.run_suite(CALIPER_FIXTURES)
+    result = run_suite(CALIPER_FIXTURES)
     assert [o.name for o in result.failures] == []
     assert result.summary_line() == "valid_accepted=144/144 invalid_rejected=279/279"
 
@@ -98,14 +99,14 @@ def test_run_suite_totals() -> None:
 def test_wrap_for_endpoint_shapes() -> None:
     require_shared()
     envelope = CALIPER_FIXTURES / "valid" / "caliperEnvelopeEventSingle.json"
-    assert conformance.wrap_for_endpoint(envelope) == envelope.read_bytes()
+    assert fixture_body(envelope) == envelope.read_bytes()
     bare = CALIPER_FIXTURES / "valid" / "caliperEventSessionLoggedIn.json"
-    body = json.loads(conformance.wrap_for_endpoint(bare))
+    body = json.loads(fixture_body(bare))
     assert list(body) == ["sensor", "sendTime", "dataVersion", "data"]
     assert body["dataVersion"] == vocabulary.CALIPER_CONTEXT
     assert body["data"] == [json.loads(bare.read_text())]
     bad = CALIPER_FIXTURES / "invalid" / "caliperEntity-BadJson.json"
-    assert conformance.wrap_for_endpoint(bad) == bad.read_bytes()
+    assert fixture_body(bad) == bad.read_bytes()
 
 
 # --- the TimebackProfile events pass the core rules -----------------------------------------------
@@ -419,7 +420,7 @@ def test_a_crash_is_neither_an_acceptance_nor_a_rejection(tmp_path: Path,
         raise TypeError("unhashable type: 'list'")
 
     monkeypatch.setattr(conformance, "parse_envelope", crash)
-    result = conformance.run_suite(root)
+    result = run_suite(root)
     assert result.summary_line() == "valid_accepted=0/2 invalid_rejected=0/2"
     assert {o.crashed for o in result.outcomes} == {"TypeError: unhashable type: 'list'"}
     assert not result.passed

@@ -34,6 +34,7 @@ from timeledger.caliper.envelope import Envelope, parse_envelope
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.screen import read_envelope, screen_envelope
+from timeledger.cli.conformance import fixture_body
 
 SENSOR = "https://screen.example.com"
 MAX = 1000
@@ -76,7 +77,7 @@ def test_no_ims_conformance_case_is_read_differently() -> None:
     files = _conformance_files()
     assert len(files) > 400
     for path in files:  # core Caliper items are the full rules' to judge: the screen declines
-        assert assert_agree(conformance.wrap_for_endpoint(path)) is None, path.name
+        assert assert_agree(fixture_body(path)) is None, path.name
 
 
 # --- generated envelopes: plain Timeback events, then mutated at and past every rule -------------

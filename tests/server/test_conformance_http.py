@@ -22,10 +22,10 @@ from timeledger.caliper.conformance import (
     ENDPOINT_CONFIG_FILE,
     endpoint_config_problems,
     is_envelope,
-    wrap_for_endpoint,
 )
 from timeledger.caliper.envelope import MAX_NESTING, parse_envelope
 from timeledger.caliper.errors import CaliperError
+from timeledger.cli.conformance import fixture_body
 from timeledger.server.pipeline import PipelineSettings
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.store.projection_tables import PROJECTION_TABLES
@@ -67,7 +67,7 @@ def _items(body: bytes) -> list[dict[str, Any]]:
 def test_valid_fixture_is_accepted_and_stored(endpoint: PlatformProcess, path: Path | None) -> None:
     require_shared()
     assert path is not None
-    body = wrap_for_endpoint(path)
+    body = fixture_body(path)
     for route in ROUTES:
         reply = _post(endpoint, route, body)
         assert reply.status_code == 200, reply.text
@@ -96,7 +96,7 @@ def test_invalid_fixture_is_rejected_naming_its_property(endpoint: PlatformProce
                                                          path: Path | None) -> None:
     require_shared()
     assert path is not None
-    body = wrap_for_endpoint(path)
+    body = fixture_body(path)
     with pytest.raises(CaliperError) as caught:
         parse_envelope(body)
     if path.name in NOT_JSON:
@@ -186,7 +186,7 @@ def test_each_fixture_is_stored_on_a_fresh_store(backend: Backend, tmp_path: Pat
         for path in _valid_paths():
             with ledger.platform.engine.begin() as conn:
                 conn.execute(events.delete())
-            body = wrap_for_endpoint(path)
+            body = fixture_body(path)
             results = ledger.platform.ingestor.ingest(parse_envelope(body)).results
             seen: dict[str, dict[str, Any]] = {}
             for item, result in zip(_items(body), results, strict=True):
@@ -209,7 +209,7 @@ def test_id_less_entities_are_each_stored(backend: Backend, tmp_path: Path) -> N
     try:
         for name in ("caliperEntitySystemIdentifier.json",
                      "caliperEntityTextPositionSelector.json"):
-            envelope = parse_envelope(wrap_for_endpoint(CALIPER_FIXTURES / "valid" / name))
+            envelope = parse_envelope(fixture_body(CALIPER_FIXTURES / "valid" / name))
             [result] = ledger.platform.ingestor.ingest(envelope).results
             assert result.status == "stored", (name, result)
             [again] = ledger.platform.ingestor.ingest(envelope).results
@@ -250,7 +250,7 @@ def test_timeback_pipeline_is_unmoved_by_core_caliper_items(backend: Backend,
         untouched = _projections(mixed)
         core_items = 0
         for path in _valid_paths():
-            envelope = parse_envelope(wrap_for_endpoint(path))
+            envelope = parse_envelope(fixture_body(path))
             assert not envelope.timeback  # none of the IMS fixtures is a Timeback event
             core_items += len(mixed.platform.ingestor.ingest(envelope).results)
         assert core_items > 200

@@ -31,9 +31,10 @@ from timeledger.caliper.builders import (
     envelope,
 )
 from timeledger.caliper.builders import time_spent_event as heartbeat
-from timeledger.caliper.conformance import ENDPOINT_CONFIG_FILE, is_envelope, wrap_for_endpoint
+from timeledger.caliper.conformance import ENDPOINT_CONFIG_FILE, is_envelope
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
+from timeledger.cli.conformance import fixture_body
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
@@ -373,7 +374,7 @@ def _fixture_items() -> list[dict[str, Any]]:
     paths += sorted(p for p in TIMEBACK_FIXTURES.glob("*.json") if "envelope" in p.name)
     items: list[dict[str, Any]] = []
     for path in paths:
-        document = json.loads(wrap_for_endpoint(path))
+        document = json.loads(fixture_body(path))
         assert is_envelope(document), path
         items += document["data"]
     return items

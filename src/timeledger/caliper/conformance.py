@@ -1,10 +1,9 @@
-"""Run the IMS Caliper 1.2 conformance fixtures through the platform's own envelope parser."""
+"""Judge IMS Caliper 1.2 conformance fixtures (as bytes) with the platform's own envelope parser."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT
@@ -86,14 +85,13 @@ def wrap_item(item: Any) -> dict[str, Any]:
             "data": [item]}
 
 
-def wrap_for_endpoint(path: Path) -> bytes:
-    """The exact request body to POST for a fixture file.
+def wrap_for_endpoint(name: str, raw: bytes) -> bytes:
+    """The exact request body to POST for the fixture file `name` holding `raw`.
 
     Envelope files go as they are; a bare event or entity is wrapped in an envelope; a file that
     is not JSON at all (and the endpoint-config payload, which is not an event) goes as raw bytes.
     """
-    raw = path.read_bytes()
-    if path.name == ENDPOINT_CONFIG_FILE:
+    if name == ENDPOINT_CONFIG_FILE:
         return raw
     try:
         document = json.loads(raw)
@@ -122,38 +120,15 @@ def endpoint_config_problems(raw: bytes) -> list[Problem]:
     return problems
 
 
-def run_file(path: Path, expected_valid: bool) -> FileOutcome:
-    """Send one fixture through `parse_envelope` and record the verdict."""
-    if path.name == ENDPOINT_CONFIG_FILE:
-        problems = endpoint_config_problems(path.read_bytes())
-        return FileOutcome(path.name, expected_valid, not problems, tuple(problems))
+def check_fixture(name: str, raw: bytes, expected_valid: bool) -> FileOutcome:
+    """Send one fixture's bytes through `parse_envelope` and record the verdict."""
+    if name == ENDPOINT_CONFIG_FILE:
+        problems = endpoint_config_problems(raw)
+        return FileOutcome(name, expected_valid, not problems, tuple(problems))
     try:
-        parse_envelope(wrap_for_endpoint(path))
+        parse_envelope(wrap_for_endpoint(name, raw))
     except CaliperError as exc:
-        return FileOutcome(path.name, expected_valid, False, exc.problems)
+        return FileOutcome(name, expected_valid, False, exc.problems)
     except Exception as exc:  # a bug in the checks: counted as neither accepted nor rejected
-        return FileOutcome(path.name, expected_valid, False, crashed=f"{type(exc).__name__}: {exc}")
-    return FileOutcome(path.name, expected_valid, True)
-
-
-def fixture_files(directory: Path) -> list[tuple[Path, bool]]:
-    """Every fixture under `directory/valid` and `directory/invalid`, with its expected verdict."""
-    files: list[tuple[Path, bool]] = []
-    for sub, expected_valid in (("valid", True), ("invalid", False)):
-        files += [(p, expected_valid) for p in sorted((directory / sub).iterdir()) if p.is_file()]
-    return files
-
-
-def run_suite(directory: Path) -> SuiteResult:
-    """Send every fixture through `parse_envelope` as the platform would receive it."""
-    return SuiteResult(tuple(run_file(path, ok) for path, ok in fixture_files(directory)))
-
-
-if __name__ == "__main__":  # python -m timeledger.caliper.conformance <fixtures dir>
-    import sys
-
-    result = run_suite(Path(sys.argv[1]))
-    for outcome in result.failures:
-        print(f"FAIL {outcome.name}: {outcome.crashed or outcome.problems[:1]}")
-    print(result.summary_line())
-    raise SystemExit(0 if result.passed else 1)
+        return FileOutcome(name, expected_valid, False, crashed=f"{type(exc).__name__}: {exc}")
+    return FileOutcome(name, expected_valid, True)

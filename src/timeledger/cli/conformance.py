@@ -7,7 +7,30 @@ from pathlib import Path
 
 import click
 
-from timeledger.caliper.conformance import run_suite
+from timeledger.caliper.conformance import (
+    SuiteResult,
+    check_fixture,
+    wrap_for_endpoint,
+)
+
+
+def fixture_files(directory: Path) -> list[tuple[Path, bool]]:
+    """Every fixture under `directory/valid` and `directory/invalid`, with its expected verdict."""
+    files: list[tuple[Path, bool]] = []
+    for sub, expected_valid in (("valid", True), ("invalid", False)):
+        files += [(p, expected_valid) for p in sorted((directory / sub).iterdir()) if p.is_file()]
+    return files
+
+
+def fixture_body(path: Path) -> bytes:
+    """The exact request body to POST for a fixture file (see `wrap_for_endpoint`)."""
+    return wrap_for_endpoint(path.name, path.read_bytes())
+
+
+def run_suite(directory: Path) -> SuiteResult:
+    """Send every fixture through `parse_envelope` as the platform would receive it."""
+    return SuiteResult(tuple(check_fixture(path.name, path.read_bytes(), ok)
+                             for path, ok in fixture_files(directory)))
 
 
 @click.command()
