@@ -70,7 +70,9 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     group's (fresh) job ids."""
     sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}) VALUES "
            f"({', '.join(['?'] * len(APPENDED_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
-    params = [tuple(_sqlite_value(row[name]) for name in APPENDED_COLUMNS) for row in rows]
+    times: dict[datetime, str] = {}  # a group's rows share received_at, a run's windows repeat
+    params = [tuple(_sqlite_value(row[name], times) for name in APPENDED_COLUMNS)
+              for row in rows]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, params)
@@ -85,11 +87,15 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     return written
 
 
-def _sqlite_value(value: Any) -> Any:
+def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:
     """Datetimes as the store's UtcDateTime writes them on SQLite (naive UTC, microseconds)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+    if not isinstance(value, datetime):
+        return value
+    text = times.get(value)
+    if text is None:
+        text = times[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(
+            " ", "microseconds")
+    return text
 
 
 def _wrapped(conn: sa.Connection, sql: str, exc: Exception) -> sa.exc.StatementError:
