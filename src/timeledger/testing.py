@@ -45,11 +45,15 @@ class FakePlatform(httpx.MockTransport):
     platform rejects a bad event; `poison(ids)` answers 500 to any envelope holding one of those
     events, as a platform that breaks on an event it should have refused. `attempts` counts the
     event posts that carried each event id.
+
+    `keep=False` keeps only the ids of accepted events (`events` maps each to `{}`; no requests,
+    envelopes or attempts are kept), so a test sending many events holds no memory for them.
     """
 
-    def __init__(self, token_expires_in: int = 3600) -> None:
+    def __init__(self, token_expires_in: int = 3600, *, keep: bool = True) -> None:
         super().__init__(self._handle)
         self.token_expires_in = token_expires_in
+        self.keep = keep
         self.events: dict[str, dict[str, Any]] = {}
         self.envelopes: list[dict[str, Any]] = []
         self.requests: list[httpx.Request] = []
@@ -100,7 +104,8 @@ class FakePlatform(httpx.MockTransport):
 
     # ---- the API ----------------------------------------------------------------------------
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+        if self.keep:
+            self.requests.append(request)
         if request.url.path.endswith("/oauth2/token"):
             self.tokens_issued += 1
             token = f"fake-token-{self.tokens_issued}"
@@ -124,7 +129,8 @@ class FakePlatform(httpx.MockTransport):
         if set(envelope) != {"sensor", "sendTime", "dataVersion", "data"} or not envelope["data"]:
             return httpx.Response(400, json={"imsx_codeMajor": "failure",
                                              "imsx_description": "Malformed envelope"})
-        self.attempts.update(event["id"] for event in envelope["data"])
+        if self.keep:
+            self.attempts.update(event["id"] for event in envelope["data"])
         refused = [index for index, event in enumerate(envelope["data"])
                    if self.rejecting is not None and self.rejecting(event)]
         if refused:
@@ -137,6 +143,10 @@ class FakePlatform(httpx.MockTransport):
             return httpx.Response(500, json={"imsx_codeMajor": "failure",
                                              "imsx_description": "Internal error; the request"
                                                                  " was not applied"})
+        if not self.keep:
+            self.events.update((event["id"], {}) for event in envelope["data"])
+            return httpx.Response(200, json={"status": "success",
+                                             "jobId": f"job-{next(self._jobs)}"})
         self.envelopes.append(envelope)
         for event in envelope["data"]:
             self.events.setdefault(event["id"], event)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import pytest
 
-from timeledger.sdk import Client, ClientClosedError, ConfigurationError
+from timeledger.sdk import AsyncClient, Client, ClientClosedError, ConfigurationError
 from timeledger.sdk.options import ClientOptions, default_outbox_path
 from timeledger.testing import FakeClock, FakePlatform
 
@@ -103,3 +105,77 @@ def test_client_as_a_context_manager_closes_on_exit() -> None:
     assert client.close() is True  # already closed: says what the exit flush achieved
     with pytest.raises(ClientClosedError):
         client.activity.start(id="b", name="B", course=MATH, user=USER)
+
+
+# ---- checked options --------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", [Client, AsyncClient])
+def test_a_misspelt_option_is_refused_with_the_closest_name(kind: type[Any]) -> None:
+    with pytest.raises(TypeError) as caught:
+        kind("http://a.test", heartbeat_intervl=5, outbox=None, environ={})
+    assert str(caught.value) == ("unknown option 'heartbeat_intervl';"
+                                 " did you mean 'heartbeat_interval'?")
+    with pytest.raises(TypeError, match="unknown option 'colour'; the options are: base_url,"):
+        kind("http://a.test", colour="blue", outbox=None, environ={})
+
+
+def _option_names(kind: type[Any]) -> set[str]:
+    return {name for name in inspect.signature(kind.__init__).parameters if name != "self"}
+
+
+def test_both_clients_take_every_option_by_name() -> None:
+    """Each option of the settings model is a keyword of both clients (`disabled` is spelt
+    `enabled=False`), besides the objects a client is built with."""
+    objects = {"clock", "scheduler", "transport", "background", "on_error", "rng", "environ"}
+    expected = (set(ClientOptions.model_fields) - {"disabled"}) | {"enabled"} | objects
+    assert _option_names(Client) == expected
+    assert _option_names(AsyncClient) == expected
+
+
+# Every option a string cannot always be: a value its variable cannot hold.
+BAD_VARIABLES = {
+    "TIMELEDGER_BASE_URL": "platform.test", "TIMELEDGER_TOKEN_URL": "ftp://platform.test/t",
+    "TIMELEDGER_FLUSH_TIMEOUT": "soon", "TIMELEDGER_COMPLETION_TIMEOUT": "-1",
+    "TIMELEDGER_REQUEST_TIMEOUT": "0", "TIMELEDGER_MAX_BATCH_EVENTS": "1.5",
+    "TIMELEDGER_MAX_BATCH_BYTES": "many", "TIMELEDGER_BATCH_INTERVAL": "-0.1",
+    "TIMELEDGER_POLL_INTERVAL": "0", "TIMELEDGER_MAX_BACKOFF": "nan",
+    "TIMELEDGER_LEASE_SECONDS": "inf", "TIMELEDGER_SEEN_RETENTION": "a month",
+    "TIMELEDGER_RETRY_ATTEMPTS": "-1", "TIMELEDGER_MAX_FAILURES_ALONE": "0",
+    "TIMELEDGER_MAX_EVENT_AGE": "0", "TIMELEDGER_MAX_OUTBOX_EVENTS": "1e6",
+    "TIMELEDGER_HEARTBEAT_INTERVAL": "0", "TIMELEDGER_HIDDEN_TIMEOUT": "never",
+    "TIMELEDGER_IDLE_TIMEOUT": "-5", "TIMELEDGER_DISABLED": "maybe",
+}
+
+
+def test_every_checked_option_has_a_bad_variable_below() -> None:
+    checked = {"TIMELEDGER_" + name.upper() for name, field in ClientOptions.model_fields.items()
+               if field.annotation not in (str, str | None)}
+    assert checked | {"TIMELEDGER_BASE_URL", "TIMELEDGER_TOKEN_URL"} == set(BAD_VARIABLES)
+
+
+@pytest.mark.parametrize(("variable", "value"), sorted(BAD_VARIABLES.items()))
+def test_a_variable_that_does_not_parse_is_named(variable: str, value: str) -> None:
+    environ = {"TIMELEDGER_BASE_URL": "http://env.test", variable: value}
+    with pytest.raises(ConfigurationError) as caught:
+        Client(environ=environ, clock=FakeClock(), outbox=None, config=CONFIG)
+    assert str(caught.value).startswith(f"{variable}={value!r}: ")
+
+
+def test_an_argument_that_does_not_fit_is_named_as_an_argument() -> None:
+    with pytest.raises(ConfigurationError, match=r"^flush_timeout: .*greater than or equal to 0"):
+        Client("http://a.test", flush_timeout=-1, outbox=None, environ={}, clock=FakeClock())
+    with pytest.raises(ConfigurationError, match=r"^max_batch_events: .*not a boolean"):
+        Client("http://a.test", max_batch_events=True, outbox=None, environ={},
+               clock=FakeClock())
+    with pytest.raises(ConfigurationError, match=r"^enabled: expected True or False"):
+        Client("http://a.test", enabled="no", outbox=None, environ={},  # type: ignore[arg-type]
+               clock=FakeClock())
+    with pytest.raises(ConfigurationError, match=r"^base_url: expected an http"):
+        Client("platform.test", outbox=None, environ={}, clock=FakeClock())
+
+
+def test_an_argument_wins_over_a_bad_variable() -> None:
+    """The variable is not read when the argument is given, so it cannot fail."""
+    environ = {"TIMELEDGER_FLUSH_TIMEOUT": "soon", "TIMELEDGER_DISABLED": "1"}
+    options = ClientOptions.resolve({"base_url": "http://a.test", "flush_timeout": 1,
+                                     "disabled": False}, environ)
+    assert options.flush_timeout == 1.0 and options.enabled

@@ -285,7 +285,8 @@ class AsyncClient(CatalogMembers):
                     waiter.add_done_callback(_wake_loop)
                     worker.wake(urgent=True)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(done, limit)
+                        async with asyncio.timeout(limit):
+                            await done
         finally:
             self._tracking.forget_waiter(waiter)
         if waiter.outcome == "rejected" and waiter.error is not None:

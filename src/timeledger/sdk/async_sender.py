@@ -154,14 +154,16 @@ class SenderTask:
     async def wait_progress(self, timeout: float) -> None:
         self._progress.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._progress.wait()
 
     async def _run(self) -> None:
         delivery = self.sender.delivery
         while True:
             timeout = await self.sender.thread.run(delivery.seconds_until_due, self.poll_interval)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):  # unlike wait_for, never loses a cancel
+                    await self._wake.wait()
             urgent, self._urgent = self._urgent, False
             self._wake.clear()
             if not urgent and self.batch_interval > 0:

@@ -1,0 +1,114 @@
+"""AsyncClient keeps its event loop free: every outbox call runs on its outbox thread."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from timeledger.sdk import AsyncClient
+from timeledger.sdk.outbox import NewEvent
+from timeledger.testing import FakePlatform
+
+from .conftest import CONFIG
+from .test_poison import events
+
+EVENTS = 10_000
+MAX_LAG = 0.020  # seconds a 1 ms tick of the loop may come late
+
+# Another app process sharing the outbox file: it takes the write lock for 100 ms five times.
+# A client writing on its loop would stall the loop for as long; the outbox thread waits instead.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+for round in range(5):
+    db.execute("BEGIN IMMEDIATE")
+    print("holding", flush=True)
+    time.sleep(0.1)
+    db.execute("COMMIT")
+    time.sleep(0.2)
+"""
+
+
+async def _probe(lags: list[float], stop: asyncio.Event) -> None:
+    """Ticks of 1 ms; records how late each one woke, on the loop's own clock."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        due = loop.time() + 0.001
+        await asyncio.sleep(0.001)
+        lags.append(loop.time() - due)
+
+
+def test_the_loop_answers_within_20_ms_while_10000_events_are_queued_and_delivered(
+        tmp_path: Path) -> None:
+    """Events are made one by one and the platform keeps only their ids, so the test holds
+    nothing the garbage collector would pause the loop to walk; what is left is the SDK."""
+    fake = FakePlatform(keep=False)
+    lags: list[float] = []
+    seen_threads: set[str] = set()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        async with AsyncClient("http://fake.test", client_id="app", client_secret="secret",
+                               config=CONFIG, transport=fake, environ={},
+                               outbox=str(tmp_path / "outbox.sqlite3")) as client:
+            gc.collect()
+            gc.freeze()  # what the test run has made so far: no collection walks it again
+            other = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", LOCK_HOLDER, client.outbox_path,
+                stdout=asyncio.subprocess.PIPE)  # started before the probe: forking takes a while
+            probe = asyncio.create_task(_probe(lags, stop))
+            assert other.stdout is not None
+            assert await other.stdout.readline() == b"holding\n"
+            for number in range(EVENTS):
+                assert await client.enqueue(events(client, 1, first=number)[0])
+            assert await client.flush(timeout=300)
+            await other.communicate()
+            assert other.returncode == 0
+            seen_threads.update(thread.name for thread in threading.enumerate())
+            stop.set()
+            await probe
+
+    try:
+        asyncio.run(main())
+    finally:
+        gc.unfreeze()
+    assert len(fake.events) == EVENTS
+    assert len(lags) > 100  # the probe ran all along
+    assert max(lags) <= MAX_LAG, f"the loop was blocked {max(lags) * 1000:.1f} ms"
+    assert any(name.startswith("timeledger-outbox") for name in seen_threads)
+
+
+def test_heartbeats_from_the_loop_timers_are_written_off_the_loop(
+        tmp_path: Path, fake: FakePlatform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A heartbeat timer fires on the loop; its outbox write runs on the outbox thread."""
+    writers: list[str] = []
+
+    async def main() -> None:
+        async with AsyncClient("http://fake.test", client_id="app", client_secret="secret",
+                               config=CONFIG, transport=fake, environ={}, heartbeat_interval=0.05,
+                               outbox=str(tmp_path / "outbox.sqlite3")) as client:
+            add = client._outbox.add
+
+            def recording_add(rows: Sequence[NewEvent]) -> list[bool]:
+                writers.append(threading.current_thread().name)
+                return add(rows)
+
+            monkeypatch.setattr(client._outbox, "add", recording_add)
+            activity = await client.activity.start(
+                id="a", name="A", course={"subject": "Math", "grade": 3},
+                user={"email": "ada@example.edu"})
+            deadline = asyncio.get_running_loop().time() + 10
+            while len(fake.time_spent) < 2:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.02)
+            await activity.end({"xp_earned": 1})
+
+    asyncio.run(main())
+    assert len(writers) >= 3 and all(name.startswith("timeledger-outbox") for name in writers)
+    assert fake.active_seconds() > 0 and len(fake.completions) == 1
