@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from timeledger.server.api import auth, bench_baseline, events, ingest, jobs
+from timeledger.server import dashboard
+from timeledger.server.api import auth, bench_baseline, events, ingest, jobs, queries
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
@@ -59,22 +60,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
         app.include_router(module.router)
     if platform.settings.bench_baseline:
         app.include_router(bench_baseline.router)
-    _include_optional(app, "timeledger.server.api.queries")
-    _include_optional(app, "timeledger.server.dashboard")
+    queries.install(app)
+    dashboard.install(app)
     declare_error_responses(app)
     return app
-
-
-def _include_optional(app: FastAPI, module_name: str) -> None:
-    """Routers built in parallel by other parts of the tree join once they exist."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    install = getattr(module, "install", None)
-    if install is not None:
-        install(app)
