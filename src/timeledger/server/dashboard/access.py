@@ -11,7 +11,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from timeledger.server.secrets import hash_secret, new_token, token_digest, verify_secret
+from timeledger.server.secret_hashing import hash_secret, new_token, token_digest, verify_secret
 from timeledger.server.store.access_tables import (
     dashboard_admins,
     dashboard_sessions,

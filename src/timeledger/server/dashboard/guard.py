@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from timeledger.server.dashboard.access import AccessStore, Session, normalize_email
 from timeledger.server.platform import Platform
-from timeledger.server.secrets import new_token
+from timeledger.server.secret_hashing import new_token
 
 SESSION_COOKIE = "tl_session"
 # Carries the CSRF token for a browser without a session (the sign-in form, an open dashboard).

@@ -28,7 +28,7 @@ from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import checked_form, forbidden_form
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.pipeline.flags import FLAG_KINDS
-from timeledger.server.queries.common import course_info
+from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.event_log import events_by_id
 from timeledger.server.store.commit_order import MAX_SEQ, LogCursor
 

@@ -5,8 +5,9 @@ The query API and the dashboard call these same functions, so every figure agree
 
 from __future__ import annotations
 
-from timeledger.server.queries.common import InvalidParameter, NotFound, QueryError, check_range
 from timeledger.server.queries.courses import get_course, list_courses
+from timeledger.server.queries.date_parameters import check_range
+from timeledger.server.queries.errors import InvalidParameter, NotFound, QueryError
 from timeledger.server.queries.flags import check_kind, list_flags
 from timeledger.server.queries.gradebook import gradebook
 from timeledger.server.queries.learners import learner_summary, list_learners, resolve_learner

@@ -6,12 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.queries.common import (
-    NotFound,
-    course_info,
-    progress_of,
-    sum_figures,
-)
+from timeledger.server.queries.course_catalog import course_info
+from timeledger.server.queries.errors import NotFound
+from timeledger.server.queries.figures import progress_of, sum_figures
 from timeledger.server.store.projection_tables import course_progress, learner_days
 
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",

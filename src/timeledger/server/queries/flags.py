@@ -9,7 +9,8 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.flags import FLAG_KINDS, FOCUSED_MINUTES_PER_XP
-from timeledger.server.queries.common import InvalidParameter, iso, minutes, xp
+from timeledger.server.queries.errors import InvalidParameter
+from timeledger.server.queries.figures import iso, minutes, xp
 from timeledger.server.store.projection_tables import completions, flags, runs
 
 XP_ABOVE_MINUTES = "xp_above_focused_minutes"

@@ -6,7 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.queries.common import course_info, iso, progress_of, xp
+from timeledger.server.queries.course_catalog import course_info
+from timeledger.server.queries.figures import iso, progress_of, xp
 from timeledger.server.store.projection_tables import (
     course_progress,
     gradebook_line_items,

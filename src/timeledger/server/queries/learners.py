@@ -8,14 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.queries.common import (
-    NotFound,
-    accuracy,
-    check_range,
-    course_info,
-    iso,
-    sum_figures,
-)
+from timeledger.server.queries.course_catalog import course_info
+from timeledger.server.queries.date_parameters import check_range
+from timeledger.server.queries.errors import NotFound
+from timeledger.server.queries.figures import accuracy, iso, sum_figures
 from timeledger.server.queries.flags import list_flags
 from timeledger.server.store.projection_tables import learner_aliases, learner_days, learners, runs
 

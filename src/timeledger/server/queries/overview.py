@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from timeledger.server.queries.common import accuracy, minutes, xp
+from timeledger.server.queries.figures import accuracy, minutes, xp
 from timeledger.server.queries.flags import list_flags
 from timeledger.server.store.projection_tables import learner_days
 

@@ -6,16 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.queries.common import (
-    NotFound,
-    accuracy,
-    course_info,
-    course_ref,
-    iso,
-    minutes,
-    seconds,
-    xp,
-)
+from timeledger.server.queries.course_catalog import course_info, course_ref
+from timeledger.server.queries.errors import NotFound
+from timeledger.server.queries.figures import accuracy, iso, minutes, seconds, xp
 from timeledger.server.queries.flags import list_flags
 from timeledger.server.store.projection_tables import learners, run_days, run_windows, runs
 

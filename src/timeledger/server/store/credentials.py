@@ -10,7 +10,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from timeledger.server.secrets import hash_secret, new_token, token_digest, verify_secret
+from timeledger.server.secret_hashing import hash_secret, new_token, token_digest, verify_secret
 from timeledger.server.store.schema import access_tokens, api_clients
 
 SCOPES = ("events:write", "reports:read")
