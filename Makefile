@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: setup serve demo test test-deps lint bench clean
+.PHONY: setup serve demo test test-fast test-deps lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,7 +29,13 @@ test-deps: setup
 test: test-deps
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The unit layer (tests marked `unit`: no server, no PostgreSQL, no browser), in seconds.
+test-fast: setup
+	$(BIN)/lint-imports
+	$(BIN)/pytest -m unit -q $(PYTEST_ARGS)
 
 bench: setup
 	for script in bench/ingest.py bench/ingest_pg.py bench/compaction.py bench/auth.py bench/sdk.py bench/adapter.py bench/dashboard.py; do \

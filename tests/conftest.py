@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 # --backend, the `backend` parametrization (sqlite and pg) and the `postgres_cluster` fixture.
 pytest_plugins = ("support.postgres",)
 
+# Fixtures that start a platform process, PostgreSQL or a browser: a `unit` test uses none.
+_SLOW_FIXTURES = frozenset({"backend", "postgres_cluster", "platform", "make_platform",
+                            "new_store", "browser", "demo", "new_url", "engine"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        slow = _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") is not None and slow:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit (make test-fast) but uses "
+                                    f"{', '.join(sorted(slow))}")
+
 
 @pytest.fixture(scope="session")
 def platform(backend: Backend,

@@ -15,6 +15,8 @@ from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS
 from timeledger.caliper.screen import screen_envelope
 from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 RUN = "3f0c6a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
 T0 = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bounds.md"
 
 

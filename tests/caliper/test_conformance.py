@@ -33,6 +33,8 @@ from timeledger.caliper.envelope import MAX_NESTING, MalformedJSON, parse_envelo
 from timeledger.caliper.errors import CaliperError
 from timeledger.cli.conformance import fixture_body, run_suite
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 CONTEXT_FILE = CALIPER_FIXTURES / "context" / "caliper-v1p2.jsonld"
 
 

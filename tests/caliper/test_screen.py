@@ -36,6 +36,8 @@ from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.screen import read_envelope, screen_envelope
 from timeledger.cli.conformance import fixture_body
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 SENSOR = "https://screen.example.com"
 MAX = 1000
 

@@ -12,6 +12,8 @@ from support.shared import timeback_envelope_names, timeback_fixture
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
 from timeledger.caliper.timeback import dump_event
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 
 @pytest.mark.parametrize("name", timeback_envelope_names() or ["<shared data absent>"])
 def test_captured_envelope_is_accepted_and_round_trips(name: str) -> None:

@@ -205,6 +205,7 @@ def test_each_fixture_is_stored_on_a_fresh_store(backend: Backend, tmp_path: Pat
 
 
 def test_id_less_entities_are_each_stored(backend: Backend, tmp_path: Path) -> None:
+    require_shared()
     ledger = Ledger(tmp_path, db_url=backend.new_db_url())
     try:
         for name in ("caliperEntitySystemIdentifier.json",

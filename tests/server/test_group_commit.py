@@ -10,6 +10,8 @@ import pytest
 
 from timeledger.server.group_commit import GroupCommit
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 WAIT = 10.0
 
 

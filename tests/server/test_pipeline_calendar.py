@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from timeledger.server.pipeline.calendar import local_date, split_by_day, zone_of
+
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
 
 NEW_YORK = zone_of("America/New_York")
 

@@ -6,9 +6,12 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from ledger_world import Ledger, at, heartbeat, new_run
 
 from timeledger.server.store.database import SQLITE_FILE_NAME
+
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
 
 WAIT = 30.0
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import pytest
+
 import timeledger.server as server
 from timeledger.server.store.tables import ALL_TABLES, metadata
+
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
 
 
 def test_every_table_the_server_defines_is_in_the_one_list() -> None:

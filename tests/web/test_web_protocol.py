@@ -19,6 +19,8 @@ from timeledger.config import Course, TimebackConfig
 from timeledger.web import Identity, WebAdapter
 from timeledger.web.protocol import Reply
 
+pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
+
 LEARNER = {"email": "student@example.edu", "id": "student-123"}
 
 
