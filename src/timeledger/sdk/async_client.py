@@ -24,7 +24,7 @@ from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.options import UNSET, TimeOptions, checks_option_names, options_from_arguments
 from timeledger.sdk.outbox import DeadLetter, OutboxRow
 from timeledger.sdk.outbox_thread import OutboxThread
-from timeledger.sdk.recorder import Recorder
+from timeledger.sdk.recorder import Recorder, no_sender
 from timeledger.sdk.scheduler import AsyncioScheduler, ManualScheduler, NoTimers, Scheduler
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Tracking, Waiter
 
@@ -34,10 +34,6 @@ T = TypeVar("T")
 
 def _ends_with_await(receipt: Receipt, waiter: Waiter | None, timeout: float | None) -> Receipt:
     raise TypeError("this client's activities end with `await activity.end(...)`")
-
-
-def _no_sender(urgent: bool) -> None:
-    """Without a background sender there is nothing to wake: the app drives delivery."""
 
 
 class AsyncActivity:
@@ -207,7 +203,7 @@ class AsyncClient(CatalogMembers):
         self._recorder = Recorder(
             options, self._catalog, outbox=self._outbox, tracking=self._tracking, clock=clock,
             scheduler=scheduler, writer=self._thread,
-            wake=self._worker.wake if self._worker is not None else _no_sender,
+            wake=self._worker.wake if self._worker is not None else no_sender,
             settle=_ends_with_await)
         self.activity = AsyncActivityNamespace(self)
         self._closed = False

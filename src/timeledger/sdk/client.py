@@ -21,7 +21,7 @@ from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.delivery import Delivery
 from timeledger.sdk.options import UNSET, TimeOptions, checks_option_names, options_from_arguments
 from timeledger.sdk.outbox import DeadLetter, OutboxRow
-from timeledger.sdk.recorder import InlineWriter, Recorder
+from timeledger.sdk.recorder import InlineWriter, Recorder, no_sender
 from timeledger.sdk.scheduler import ManualScheduler, NoTimers, Scheduler, ThreadScheduler
 from timeledger.sdk.sender import Sender, SenderThread
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Tracking, Waiter
@@ -37,10 +37,6 @@ def _close_open_clients() -> None:
             client.close()
         except Exception:  # exit must go on for the other clients; logged
             log.exception("timeledger could not close a client at exit")
-
-
-def _no_sender(urgent: bool) -> None:
-    """Without a background sender there is nothing to wake: the app drives delivery."""
 
 
 def wait_for_waiter(delivery: Delivery, tracking: Tracking, waiter: Waiter, limit: float,
@@ -159,7 +155,7 @@ class Client(CatalogMembers):
         self._recorder = Recorder(
             options, self._catalog, outbox=self._outbox, tracking=self._tracking, clock=clock,
             scheduler=scheduler, writer=InlineWriter(),
-            wake=self._worker.wake if self._worker is not None else _no_sender,
+            wake=self._worker.wake if self._worker is not None else no_sender,
             settle=self._settle)
         self.activity = ActivityNamespace(self)
         self._closed = False

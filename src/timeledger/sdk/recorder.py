@@ -57,6 +57,10 @@ class InlineWriter:
         return future
 
 
+def no_sender(urgent: bool) -> None:
+    """The `wake` of a client without a background sender: the app drives delivery."""
+
+
 def done(value: T) -> Future[T]:
     future: Future[T] = Future()
     future.set_result(value)
