@@ -13,7 +13,8 @@ The rules (docs/pipeline.md says the same in prose):
 - cumulative_mastered_units: for one learner and course, masteredUnits rose strictly at three
   completions in a row, starting above 0 (1 → 2 → 3): a running total, not units newly mastered.
 - xp_above_focused_minutes is derived when read (timeledger.server.queries.flags): a completed
-  run whose XP is above its active minutes, always against the run's current totals.
+  run whose XP is above its active minutes rounded up to a whole XP, plus XP_SLACK_MILLI (so an
+  app rounding XP to 0.1 or to whole XP is not flagged), always against the run's current totals.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from timeledger.server.store.projection_tables import (
 
 MIN_ACCURACY_PCT = 80  # XP needs at least this accuracy
 FOCUSED_MINUTES_PER_XP = 1  # 1 XP = 1 focused minute of active learning
+XP_SLACK_MILLI = 100  # 0.1 XP above the rounded-up minutes: an app's rounding to tenths
 MASTERY_RISES = 2  # strict rises in a row (three completions) that look cumulative
 
 FLAG_KINDS = ("xp_above_focused_minutes", "low_accuracy", "double_time",

@@ -8,12 +8,21 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.flags import FLAG_KINDS, FOCUSED_MINUTES_PER_XP
+from timeledger.server.pipeline.flags import FLAG_KINDS, FOCUSED_MINUTES_PER_XP, XP_SLACK_MILLI
 from timeledger.server.queries.errors import InvalidParameter
 from timeledger.server.queries.figures import iso, minutes, xp
 from timeledger.server.store.projection_tables import completions, flags, runs
 
 XP_ABOVE_MINUTES = "xp_above_focused_minutes"
+_MS_PER_XP = 60_000 * FOCUSED_MINUTES_PER_XP
+
+
+def xp_allowed_milli(active_ms: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+    """The most XP (thousandths) a run's active time allows: the focused minutes rounded up to a
+    whole XP, plus XP_SLACK_MILLI, so an app that rounds XP to 0.1 or to whole XP is not flagged
+    for an honest run (4.95 minutes allow 5.1 XP)."""
+    whole_xp = (active_ms + (_MS_PER_XP - 1)) // _MS_PER_XP
+    return whole_xp * 1000 + XP_SLACK_MILLI
 
 
 def check_kind(kind: str | None) -> str | None:
@@ -27,10 +36,9 @@ def check_kind(kind: str | None) -> str | None:
 
 def _derived(conn: sa.Connection, learner: str | None, run_id: str | None,
              course: str | None) -> list[dict[str, Any]]:
-    """A completed run whose XP is above its active minutes (1 XP = 1 focused minute)."""
+    """A completed run whose XP is above what its active minutes allow (xp_allowed_milli)."""
     r = runs.c
-    query = sa.select(runs).where(
-        r.completions > 0, r.xp_milli * 60 * FOCUSED_MINUTES_PER_XP > r.active_ms)
+    query = sa.select(runs).where(r.completions > 0, r.xp_milli > xp_allowed_milli(r.active_ms))
     if learner is not None:
         query = query.where(r.learner_email == learner)
     if run_id is not None:
@@ -51,7 +59,8 @@ def _derived(conn: sa.Connection, learner: str | None, run_id: str | None,
         "event_ids": events[row.run_id],
         "reason": f"{xp(row.xp_milli)} XP earned on run {row.run_id} for "
                   f"{minutes(row.active_ms)} focused (active) minutes; 1 XP is "
-                  f"{FOCUSED_MINUTES_PER_XP} focused minute of learning.",
+                  f"{FOCUSED_MINUTES_PER_XP} focused minute of learning (rounded up to a "
+                  f"whole XP, plus {xp(XP_SLACK_MILLI)} XP for rounding).",
         "occurrences": 1, "event_time": iso(row.completion_time), "seq": row.completion_seq,
     } for row in found]
 
