@@ -42,16 +42,33 @@ def xp_for(active_ms: int, correct: int, total: int) -> int:
     return math.floor(active_ms / 60_000)
 
 
+def waiting_message(count: int, outbox: object) -> str:
+    """What the learner reads when the platform could not be reached."""
+    events = "1 event waits" if count == 1 else f"{count} events wait"
+    goes = "goes" if count == 1 else "go"
+    return (f"The platform is not reachable; {events} in {outbox} and {goes} out the next time "
+            f"the quiz runs.")
+
+
 def ask(activity: Any, a: int, b: int, read: Read = input) -> bool | None:
-    """One question; None when the learner quits. `p` pauses until Enter."""
+    """One question; None when the learner quits (`q`, or Ctrl-D ends the input).
+    `p` pauses until Enter."""
     while True:
-        answer = read(f"  {a} × {b} = ").strip().lower()
+        try:
+            answer = read(f"  {a} × {b} = ").strip().lower()
+        except EOFError:
+            print("\n  input ended: finishing the quiz with the answers so far")
+            return None
         activity.touch()
         if answer == "q":
             return None
         if answer == "p":
             activity.pause()
-            read("  paused: press Enter to go on ")
+            try:
+                read("  paused: press Enter to go on ")
+            except EOFError:
+                print("\n  input ended: finishing the quiz with the answers so far")
+                return None
             activity.resume()
             continue
         try:
@@ -95,8 +112,7 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
         if receipt.delivered:
             print("Reported to the platform.")
         else:
-            print(f"The platform is not reachable; {len(client.pending())} events wait in "
-                  f"{client.outbox_path} and go out the next time the quiz runs.")
+            print(waiting_message(len(client.pending()), client.outbox_path))
     return 0
 
 

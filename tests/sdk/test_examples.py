@@ -105,3 +105,26 @@ def test_readme_python_section_runs(platform: PlatformProcess,
     assert isinstance(receipt, Receipt) and receipt.delivered is True
     run = platform.get(f"/api/v1/runs/{receipt.run_id}")
     assert run["completion"]["xp"] == 1
+
+
+def test_quiz_ends_cleanly_when_the_input_ends(platform: PlatformProcess,
+                                               platform_env: dict[str, str]) -> None:
+    """Ctrl-D after one answer: a message, exit 0, no traceback, the one answer reported."""
+    rng = random.Random(11)
+    answer = str(rng.randint(2, 12) * rng.randint(2, 12))
+    run_id = str(uuid.uuid4())
+    done = subprocess.run(
+        [sys.executable, str(QUIZ), "--email", "eof@example.edu", "--questions", "3",
+         "--seed", "11", "--run-id", run_id],
+        input=answer + "\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
+    assert "input ended" in done.stdout and "1/1 right" in done.stdout
+    completion = platform.get(f"/api/v1/runs/{run_id}")["completion"]
+    assert (completion["total_questions"], completion["correct_questions"]) == (1, 1)
+
+
+def test_waiting_events_are_counted_in_words() -> None:
+    message = load_quiz().waiting_message
+    assert "1 event waits in /o and goes out" in message(1, "/o")
+    assert "3 events wait in /o and go out" in message(3, "/o")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from support.events import T0, completion, heartbeat, unique_email, wrap
@@ -89,3 +89,65 @@ def test_export_filters_by_type_and_time(new_store: NewStore, tmp_path: Path) ->
     assert [json.loads(line)["id"] for line in middle] == [events[1]["id"]]
     refused = run_cli("export", *db, "--from", "monday", check=False)
     assert refused.returncode != 0
+
+
+def test_a_bare_pretty_printed_event_and_an_event_list_are_imported(new_store: NewStore,
+                                                                     tmp_path: Path) -> None:
+    store = new_store("db")
+    email = unique_email()
+    run = str(uuid.uuid4())
+    events = [heartbeat(email, run, T0 + timedelta(seconds=15 * i), 15) for i in range(3)]
+    bare = tmp_path / "one-event.json"
+    bare.write_text(json.dumps(events[0], indent=2))
+    listed = tmp_path / "events.json"
+    listed.write_text(json.dumps(events[1:], indent=2))
+    done = run_cli("import", str(bare), str(listed), *store.args())
+    assert "accepted=3 duplicates=0 conflicts=0 rejected=0" in done.stderr
+    assert _count(store, email) == 3
+
+
+def test_a_bad_bare_event_is_reported_by_file_and_path(new_store: NewStore,
+                                                       tmp_path: Path) -> None:
+    store = new_store("db")
+    bad = heartbeat(unique_email(), str(uuid.uuid4()), T0, 15)
+    bad["generated"]["items"][0]["value"] = -3
+    path = tmp_path / "bad-event.json"
+    path.write_text(json.dumps(bad, indent=2))
+    done = run_cli("import", str(path), *store.args(), check=False)
+    assert done.returncode == 1
+    assert "bad-event.json at generated.items[0].value" in done.stderr
+    assert done.stderr.count("rejected ") == 1
+
+
+def test_a_file_that_is_neither_json_nor_ndjson_gets_one_error_saying_what_was_expected(
+        new_store: NewStore, tmp_path: Path) -> None:
+    store = new_store("db")
+    event = heartbeat(unique_email(), str(uuid.uuid4()), T0, 15)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(event, indent=2)[:-3])  # cut short: not one JSON document
+    done = run_cli("import", str(path), *store.args(), check=False)
+    assert done.returncode == 1
+    rejections = [line for line in done.stderr.splitlines() if line.startswith("rejected ")]
+    assert len(rejections) == 1, done.stderr
+    assert "expected a Caliper envelope, one event, a JSON array" in rejections[0]
+    assert "rejected=1" in done.stderr
+
+
+def test_export_takes_days_in_the_platform_time_zone(new_store: NewStore, tmp_path: Path) -> None:
+    email = unique_email()
+    run = str(uuid.uuid4())
+    # New York is UTC-5 in January: 04:30Z is the evening before, 05:30Z just after midnight
+    starts = [datetime(2025, 1, 13, 4, 30, tzinfo=UTC), datetime(2025, 1, 13, 5, 30, tzinfo=UTC),
+              datetime(2025, 1, 14, 4, 30, tzinfo=UTC), datetime(2025, 1, 14, 5, 30, tzinfo=UTC)]
+    events = [heartbeat(email, run, start, 15) for start in starts]
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(wrap(*events)))
+    db = new_store("db").args()
+    run_cli("import", str(path), *db, "--timezone", "America/New_York")
+    day = run_cli("export", *db, "--from", "2025-01-13", "--to", "2025-01-13").stdout
+    assert [json.loads(line)["id"] for line in day.splitlines()] == [e["id"] for e in events[1:3]]
+    mixed = run_cli("export", *db, "--from", "2025-01-13T05:00:00Z", "--to", "2025-01-13").stdout
+    assert [json.loads(line)["id"] for line in mixed.splitlines()] == [e["id"] for e in events[1:3]]
+    refused = run_cli("export", *db, "--from", "2025-02-30", check=False)
+    assert refused.returncode != 0 and "--from" in refused.stderr
+    assert "no such day" in refused.stderr

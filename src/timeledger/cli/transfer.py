@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from timeledger.caliper.times import TimeFormatError, parse_utc
+from timeledger.caliper.times import TimeFormatError
 from timeledger.cli.options import (
     database_options,
     resolve_db_url,
@@ -19,7 +19,7 @@ from timeledger.cli.options import (
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store.platform_settings import TimezoneMismatch
-from timeledger.server.transfer import count_units, export_events, import_files
+from timeledger.server.transfer import count_units, export_bound, export_events, import_files
 
 
 @click.command("import")
@@ -59,18 +59,28 @@ def import_(files: tuple[Path, ...], db_url: str | None, data_dir: Path | None,
               help="Write here instead of standard output.")
 @click.option("--learner", help="Only this learner (email or actor id).")
 @click.option("--type", "event_type", help="Only this Caliper type, e.g. TimeSpentEvent.")
-@click.option("--from", "since", help="eventTime from (ISO-8601 UTC).")
-@click.option("--to", "until", help="eventTime before (ISO-8601 UTC).")
+@click.option("--from", "since",
+              help="eventTime from: a UTC timestamp, or a day (YYYY-MM-DD: from its start in the "
+                   "platform's time zone).")
+@click.option("--to", "until",
+              help="eventTime before: a UTC timestamp, or a day (YYYY-MM-DD: up to its end in the "
+                   "platform's time zone).")
 def export(db_url: str | None, data_dir: Path | None, output: Path | None, learner: str | None,
            event_type: str | None, since: str | None, until: str | None) -> None:
     """Write stored events as NDJSON, one event per line, in the order they were stored."""
-    try:
-        start = parse_utc(since) if since else None
-        end = parse_utc(until) if until else None
-    except TimeFormatError as exc:
-        raise click.BadParameter(str(exc)) from None
     url, folder = resolve_db_url(db_url, data_dir)
     platform = open_platform(Settings(db_url=url, data_dir=folder))
+    zone = platform.settings.timezone
+    try:
+        start = export_bound(since, zone, end=False) if since else None
+    except TimeFormatError as exc:
+        platform.close()
+        raise click.BadParameter(str(exc), param_hint="--from") from None
+    try:
+        end = export_bound(until, zone, end=True) if until else None
+    except TimeFormatError as exc:
+        platform.close()
+        raise click.BadParameter(str(exc), param_hint="--to") from None
     with (output.open("wb") if output else sys.stdout.buffer) as out:
         count = export_events(platform, out, learner=learner, event_type=event_type,
                               since=start, until=end)

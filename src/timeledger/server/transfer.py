@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -12,10 +13,11 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.caliper.envelope import Envelope, check_envelope, loads
-from timeledger.caliper.errors import CaliperError
+from timeledger.caliper.errors import CaliperError, Problem
 from timeledger.caliper.timeback import CALIPER_CONTEXT
-from timeledger.caliper.times import format_utc
+from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
 from timeledger.server.ingestion import JobResult
+from timeledger.server.pipeline.calendar import zone_of
 from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.platform import Platform
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_body
@@ -23,6 +25,7 @@ from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.schema import events
 
 IMPORT_SENSOR = "urn:timeledger:import"
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,32 +66,47 @@ class _Unit:
     is_envelope: bool
 
 
+EXPECTED_INPUT = ("expected a Caliper envelope, one event, a JSON array of envelopes or events, "
+                  "or NDJSON (one event per line)")
+
+
 def _units(path: Path) -> Iterator[_Unit]:
     text = path.read_bytes()
-    stripped = text.lstrip()
-    if stripped.startswith((b"{", b"[")):
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+             if line.strip()]
+    whole_error = ""
+    if text.lstrip().startswith((b"{", b"[")):
         try:
             whole = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict) and "dataVersion" in whole:
-            yield _Unit(f"{path.name}", whole, True)
+        except orjson.JSONDecodeError as exc:
+            whole, whole_error = None, str(exc)
+        if isinstance(whole, dict) and (_is_envelope(whole) or len(lines) > 1):
+            yield _Unit(f"{path.name}", whole, _is_envelope(whole))  # an envelope or one event
             return
         if isinstance(whole, list):
             for index, item in enumerate(whole):
-                is_env = isinstance(item, dict) and "dataVersion" in item
-                yield _Unit(f"{path.name}[{index}]", item, is_env)
+                yield _Unit(f"{path.name}[{index}]", item, _is_envelope(item))
             return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path.name}:{number}"
-        try:
-            item = loads(line)
-        except CaliperError as exc:
-            yield _Unit(where, exc, False)
-            continue
-        yield _Unit(where, item, isinstance(item, dict) and "dataVersion" in item)
+    units = [_line_unit(f"{path.name}:{number}", line) for number, line in lines]
+    if len(units) > 1 and not any(isinstance(unit.body, dict) for unit in units):
+        # not one JSON document and no line an object: not NDJSON either, so one error says so
+        reason = whole_error or units[0].body
+        yield _Unit(path.name, CaliperError([Problem("", f"{EXPECTED_INPUT}; {reason}")]), False)
+        return
+    yield from units
+
+
+def _line_unit(where: str, line: bytes) -> _Unit:
+    try:
+        item = loads(line)
+    except CaliperError as exc:
+        return _Unit(where, exc, False)
+    return _Unit(where, item, _is_envelope(item))
+
+
+def _is_envelope(item: Any) -> bool:
+    """An envelope carries `dataVersion` and `data`; a Caliper event has neither."""
+    return isinstance(item, dict) and ("dataVersion" in item or "data" in item)
 
 
 def count_units(paths: list[Path]) -> int:
@@ -140,10 +158,22 @@ def import_files(platform: Platform, paths: list[Path], batch_size: int = 500,
 
 
 def _wrap(items: list[dict[str, Any]]) -> dict[str, Any]:
-    from datetime import UTC
-
     return {"sensor": IMPORT_SENSOR, "sendTime": format_utc(datetime.now(UTC)),
             "dataVersion": CALIPER_CONTEXT, "data": list(items)}
+
+
+def export_bound(value: str, timezone: str, *, end: bool) -> datetime:
+    """An export's `--from` or `--to`: a full UTC timestamp, or a YYYY-MM-DD day in the platform's
+    zone, meaning its start for `--from` and its end (the next day's start) for `--to`."""
+    if _DAY.fullmatch(value) is None:
+        return parse_utc(value)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise TimeFormatError(f"Invalid date {value!r}: no such day") from None
+    if end:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=zone_of(timezone)).astimezone(UTC)
 
 
 def export_events(platform: Platform, out: IO[bytes], *, learner: str | None = None,
