@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -46,6 +47,32 @@ def test_first_start_prints_credentials_that_work(new_store: NewStore, tmp_path:
     again.log_path = tmp_path / "second.log"
     with again:
         assert "client secret" not in again.log_path.read_text()
+
+
+def test_every_start_says_where_the_data_lives_and_later_ones_how_to_make_a_client(
+        new_store: NewStore, tmp_path: Path) -> None:
+    store = new_store("data")
+    first = PlatformProcess(store.data_dir, db_url=store.db_url)
+    first.log_path = tmp_path / "first.log"
+    with first:
+        pass
+    again = PlatformProcess(store.data_dir, db_url=store.db_url)
+    again.log_path = tmp_path / "second.log"
+    with again:
+        pass
+    first_log, second_log = first.log_path.read_text(), again.log_path.read_text()
+    if store.db_url is None:
+        sqlite_file = str(store.data_dir.resolve() / "timeledger.sqlite3")
+        assert sqlite_file in first_log and sqlite_file in second_log
+        assert str(store.data_dir.resolve()) in second_log
+    assert "clients create" not in first_log  # the first start shows a secret instead
+    hint = re.search(r"^\s+(\S.* clients create NAME --json .*)$", second_log, flags=re.M)
+    assert hint, second_log
+    command = shlex.split(hint.group(1).replace("NAME", "second-app"))
+    if store.db_url is not None:  # the hint never shows a password: the operator fills in URL
+        command[command.index("URL")] = store.db_url
+    made = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(made.stdout)["client_secret"]
 
 
 def test_ctrl_c_stops_cleanly_with_a_consistent_database(new_store: NewStore) -> None:

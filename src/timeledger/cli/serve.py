@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -24,6 +26,7 @@ from timeledger.server.app import create_app
 from timeledger.server.connection_limits import ConnectionLimits
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
+from timeledger.server.store.database import SQLITE_FILE_NAME
 from timeledger.server.store.migrate import SchemaError
 from timeledger.server.store.platform_settings import TimezoneMismatch
 
@@ -96,9 +99,11 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
         f"  Caliper endpoint: {public_url}/caliper/event   (token: {public_url}/oauth2/token)\n"
         f"  Dashboard:        {public_url}/\n"
         f"  Query API:        {public_url}/api/v1   (OpenAPI: {public_url}/openapi.json)\n"
-        f"  Database:         {_display_url(url)}",
-        soft_wrap=True,  # URLs must stay whole when the output is a log file
+        f"  {_where_data_lives(url, folder)}",
+        soft_wrap=True,  # URLs and paths must stay whole when the output is a log file
     )
+    if not first_start:
+        console.print(_how_to_create_a_client(url, folder), soft_wrap=True)
     projector_processes = ProjectorProcesses(url, projectors).start()
     try:
         _run_api(platform, settings, host, port, workers, limits, projector_processes)
@@ -135,6 +140,37 @@ def worker_app() -> FastAPI:
     closers = Closers()
     closers.add("store", platform.close)
     return create_app(platform, lifespan=closers.lifespan())
+
+
+def _where_data_lives(url: str, folder: Path | None) -> str:
+    if url.startswith("sqlite") and folder is not None:
+        return (f"Data dir:         {folder.resolve()}   "
+                f"(SQLite: {(folder / SQLITE_FILE_NAME).resolve()})")
+    return f"Database:         {_display_url(url)}"
+
+
+def _how_to_create_a_client(url: str, folder: Path | None) -> str:
+    """Secrets are shown once, on the first start; later starts say how to make another client."""
+    where = (f"--data-dir {shlex.quote(str(folder.resolve()))}"
+             if url.startswith("sqlite") and folder is not None else "--db URL")
+    return ("  API clients exist already (a secret is shown only when it is created). A new one:\n"
+            f"    {_own_command()} clients create NAME --json {where}")
+
+
+def _own_command() -> str:
+    """How this shell can run `timeledger` again: `.venv/bin/timeledger` run from the repo."""
+    program = Path(sys.argv[0])
+    if program.name != "timeledger":  # python -m timeledger
+        return f"{_relative(Path(sys.executable))} -m timeledger"
+    return _relative(program)
+
+
+def _relative(program: Path) -> str:
+    absolute = program.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def _display_url(url: str) -> str:
