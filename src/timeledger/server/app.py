@@ -9,12 +9,14 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from timeledger.server import dashboard
+from timeledger.server import api_docs, dashboard
 from timeledger.server.api import auth, bench_baseline, events, ingest, jobs, queries
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
 from timeledger.server.api.text_parameters import refuse_nul_characters
+from timeledger.server.error_pages import BrowserErrorPages
+from timeledger.server.head_requests import HeadAsGet
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.platform import Platform
 from timeledger.server.secret_checks import SecretChecks
@@ -31,7 +33,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
         description="A Timeback-compatible Caliper API with an event store, projections and "
                     "a query API.",
         default_response_class=JsonResponse,
-        docs_url="/api/docs",
+        docs_url=None,  # api_docs.py serves /api/docs from files shipped in the package
         redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(refuse_nul_characters)],
@@ -40,6 +42,8 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
     app.state.secret_checks = SecretChecks(lambda: platform.now().timestamp())
     install_error_handlers(app)
     app.add_middleware(ErrorResponses)
+    app.add_middleware(BrowserErrorPages)  # outside ErrorResponses: it sees its 500 reply
+    app.add_middleware(HeadAsGet)
     # Added last, so it runs first: a refused Host reaches no other code.
     app.add_middleware(HostCheck, policy=HostPolicy.for_bind(platform.settings.bind_host,
                                                              platform.settings.allowed_hosts))
@@ -62,5 +66,6 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
         app.include_router(bench_baseline.router)
     queries.install(app)
     dashboard.install(app)
+    api_docs.install(app)
     declare_error_responses(app)
     return app

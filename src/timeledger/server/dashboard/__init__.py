@@ -24,6 +24,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Denied, denied)
     app.add_api_route(assets.STATIC_PREFIX + "/plotly-{version}.min.js", assets.plotly_js,
                       methods=["GET"], include_in_schema=False)
+    app.add_api_route("/favicon.ico", assets.favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route(assets.STATIC_PREFIX + "/{name}", assets.dashboard_file, methods=["GET"],
                       include_in_schema=False)
     app.include_router(signin.router)

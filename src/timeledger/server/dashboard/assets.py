@@ -60,6 +60,14 @@ def plotly_js(request: Request) -> Response:
     return _reply(request, raw, compressed, _TYPES[".js"])
 
 
+def favicon(_request: Request) -> Response:
+    """`/favicon.ico`, where browsers look unasked: the dashboard's SVG icon (not versioned, so
+    cached for a day only)."""
+    return Response(_dashboard_file("favicon.svg"), media_type=_TYPES[".svg"],
+                    headers={"Cache-Control": "public, max-age=86400",
+                             "X-Content-Type-Options": "nosniff"})
+
+
 def dashboard_file(request: Request) -> Response:
     name = request.path_params["name"]
     suffix = "." + name.rpartition(".")[2]
