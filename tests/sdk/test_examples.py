@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import random
 import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +18,7 @@ from types import ModuleType
 import pytest
 
 from support.platform import PlatformProcess
+from timeledger.config import TimebackConfig
 from timeledger.sdk import Receipt
 from timeledger.testing import FakeClock
 
@@ -128,3 +132,78 @@ def test_waiting_events_are_counted_in_words() -> None:
     message = load_quiz().waiting_message
     assert "1 event waits in /o and goes out" in message(1, "/o")
     assert "3 events wait in /o and go out" in message(3, "/o")
+
+
+FIRST_HOUR_DOCS = [README, ROOT / "examples" / "lesson_app" / "README.md",
+                   *(path for path in sorted((ROOT / "docs").glob("*.md"))
+                     # deployment on servers, where the installed package puts timeledger on PATH
+                     if path.name != "scaling.md")]
+VENV_TOOLS = {"timeledger", "python", "pytest", "ruff", "mypy", "pip", "lint-imports"}
+
+
+def shell_blocks(text: str) -> list[str]:
+    return re.findall(r"```(?:sh|bash|shell|console)\n(.*?)```", text, flags=re.S)
+
+
+def commands(block: str) -> list[str]:
+    """The block's command lines: continuations joined, comments and a `$ ` prompt dropped."""
+    joined = re.sub(r"\\\n", " ", block)
+    found = []
+    for line in joined.splitlines():
+        line = line.split(" #", 1)[0].strip().removeprefix("$ ")
+        if line and not line.startswith("#"):
+            found.append(line)
+    return found
+
+
+def test_first_hour_shell_commands_work_without_an_activated_venv() -> None:
+    """Each command runs a venv tool by its path, or its block activates the venv first."""
+    bare: list[str] = []
+    for path in FIRST_HOUR_DOCS:
+        for block in shell_blocks(path.read_text()):
+            activated = False
+            for command in commands(block):
+                if command in (". .venv/bin/activate", "source .venv/bin/activate"):
+                    activated = True
+                    continue
+                words = [w for w in command.split() if not re.fullmatch(r"[A-Z_]+=\S*", w)]
+                if words and words[0] in VENV_TOOLS and not activated:
+                    bare.append(f"{path.relative_to(ROOT)}: {command}")
+    assert bare == []
+
+
+def test_readme_first_event_runs_as_written(
+        make_platform: Callable[..., PlatformProcess]) -> None:
+    """The block of "Send your first event", in bash from the repository root, with the id and
+    secret a platform printed; only the address is this test's platform's."""
+    platform = make_platform()
+    section = README.read_text().split("## Send your first event", 1)[1].split("\n## ", 1)[0]
+    [block] = shell_blocks(section)
+    for sent in re.findall(r"@(\S+)", block):
+        assert (ROOT / sent).resolve().is_relative_to(ROOT), f"{sent} is outside the clone"
+    client_id, secret = platform.create_client("readme", ("events:write", "reports:read"))
+    script = block.replace("http://127.0.0.1:8000", platform.base_url)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT, env={"PATH": os.environ["PATH"], "CLIENT_ID": client_id,
+                       "CLIENT_SECRET": secret},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    decoder = json.JSONDecoder()  # curl prints each answer without a newline after it
+    posted, end = decoder.raw_decode(done.stdout)
+    run, _ = decoder.raw_decode(done.stdout, end)
+    assert posted["status"] == "success"
+    assert (run["active_seconds"], run["inactive_seconds"]) == (12.0, 3.0)
+    assert run["completion"]["total_questions"] == 4
+
+
+def test_readme_shows_the_timeback_config_its_browser_section_reads() -> None:
+    section = README.read_text().split("## Track activities in the browser", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    [shown] = re.findall(r"```json\n(.*?)```", section, flags=re.S)
+    [python] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert 'config="timeback.config.json"' in python
+    config = TimebackConfig.load(json.loads(shown))
+    course = config.select({"subject": "Math", "grade": 3})
+    assert course.course_id == "math-g3" and course.goals["dailyXp"] == 20
+    assert course.total_lessons == 10
