@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -15,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
 
 from support.platform import PlatformProcess
+from timeledger import Client
 from timeledger.config import TimebackConfig
 from timeledger.sdk import Receipt
 from timeledger.testing import FakeClock
@@ -172,29 +175,88 @@ def test_first_hour_shell_commands_work_without_an_activated_venv() -> None:
     assert bare == []
 
 
-def test_readme_first_event_runs_as_written(
-        make_platform: Callable[..., PlatformProcess]) -> None:
-    """The block of "Send your first event", in bash from the repository root, with the id and
-    secret a platform printed; only the address is this test's platform's."""
+# README blocks no test here runs, by their first line, and why; any other block must run.
+README_BLOCKS_NOT_RUN = {
+    "make serve": "the test's own platform on a fresh data dir stands in for it",
+    '<script type="module">': "browser code: tests/web run the client in Chromium",
+    ". .venv/bin/activate": "a synopsis with placeholders; each command has tests of its own",
+    "src/timeledger/": "a directory tree, not code",
+    "make test-fast": "runs this suite",
+}
+
+
+def test_readme_blocks_run_in_order(make_platform: Callable[..., PlatformProcess],
+                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each code block of the README, in order, as a newcomer runs it on a fresh clone: shell
+    blocks in bash from the repository root, Python blocks in one session in an app's folder
+    holding the README's timeback.config.json, against a platform on a fresh data dir."""
     platform = make_platform()
-    section = README.read_text().split("## Send your first event", 1)[1].split("\n## ", 1)[0]
-    [block] = shell_blocks(section)
-    for sent in re.findall(r"@(\S+)", block):
-        assert (ROOT / sent).resolve().is_relative_to(ROOT), f"{sent} is outside the clone"
     client_id, secret = platform.create_client("readme", ("events:write", "reports:read"))
-    script = block.replace("http://127.0.0.1:8000", platform.base_url)
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=ROOT, env={"PATH": os.environ["PATH"], "CLIENT_ID": client_id,
-                       "CLIENT_SECRET": secret},
-        capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    decoder = json.JSONDecoder()  # curl prints each answer without a newline after it
-    posted, end = decoder.raw_decode(done.stdout)
-    run, _ = decoder.raw_decode(done.stdout, end)
+    environment = platform.sdk_environment("readme-sdk", tmp_path / "outbox.sqlite3")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    app_folder = tmp_path / "app"
+    app_folder.mkdir()
+    monkeypatch.chdir(app_folder)
+    namespace: dict[str, object] = {}
+    ran: list[str] = []
+    for language, block in re.findall(r"```(\w*)\n(.*?)```", README.read_text(), flags=re.S):
+        first = block.splitlines()[0]
+        if any(first.startswith(skipped) for skipped in README_BLOCKS_NOT_RUN):
+            continue
+        if language == "json":
+            (app_folder / "timeback.config.json").write_text(block)
+        elif language == "python":
+            exec(compile(block, str(README), "exec"), namespace)
+        elif language == "sh":
+            for sent in re.findall(r"@(\S+)", block):
+                assert (ROOT / sent).resolve().is_relative_to(ROOT), f"{sent} is not in the clone"
+            done = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c",
+                 block.replace("http://127.0.0.1:8000", platform.base_url)],
+                cwd=ROOT, env={"PATH": os.environ["PATH"], "CLIENT_ID": client_id,
+                               "CLIENT_SECRET": secret},
+                capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            namespace[f"shell_output_{len(ran)}"] = done.stdout
+        else:
+            raise AssertionError(f"a README block this test does not know: {first!r}")
+        ran.append(first)
+    assert len(ran) == 4, ran
+    # the first event: curl prints each answer without a newline after it
+    decoder = json.JSONDecoder()
+    posted, end = decoder.raw_decode(str(namespace["shell_output_0"]))
+    run, _ = decoder.raw_decode(str(namespace["shell_output_0"]), end)
     assert posted["status"] == "success"
     assert (run["active_seconds"], run["inactive_seconds"]) == (12.0, 3.0)
     assert run["completion"]["total_questions"] == 4
+    # the Python section's activity, delivered
+    receipt = namespace["receipt"]
+    assert isinstance(receipt, Receipt) and receipt.delivered is True
+    assert platform.get(f"/api/v1/runs/{receipt.run_id}")["completion"]["xp"] == 1
+    # the browser section's app: a signed-in learner's heartbeat, through its adapter, leaves
+    # with the course id of the README's timeback.config.json
+    client, sessions = namespace["client"], namespace["SESSIONS"]
+    assert isinstance(client, Client) and isinstance(sessions, dict)
+    email, run_id = f"readme-{uuid.uuid4().hex[:8]}@example.edu", str(uuid.uuid4())
+    sessions["cookie-1"] = {"email": email, "id": "student-9"}
+    heartbeat = {"id": "fractions-1", "name": "Fractions 1",
+                 "course": {"subject": "Math", "grade": 3}, "runId": run_id,
+                 "startedAt": "2025-01-15T10:00:00.000Z", "endedAt": "2025-01-15T10:00:15.000Z",
+                 "elapsedMs": 15000, "pausedMs": 0}
+
+    async def post_from_the_browser() -> httpx.Response:
+        transport = httpx.ASGITransport(app=namespace["app"])  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
+                                     cookies={"session": "cookie-1"}) as browser:
+            return await browser.post("/api/timeback/activity/heartbeat", json=heartbeat)
+
+    beat = asyncio.run(post_from_the_browser())
+    assert beat.status_code == 204
+    assert client.flush(timeout=30)
+    client.close()
+    [stored] = platform.get("/caliper/events", learner=email, runId=run_id)["events"]
+    assert stored["event"]["extensions"]["courseId"] == "math-g3"
 
 
 def test_readme_shows_the_timeback_config_its_browser_section_reads() -> None:
