@@ -3,18 +3,16 @@ the favicon, on a real server."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from support.platform import PlatformProcess, free_port
+from support.app_server import serving
+from support.platform import PlatformProcess
 from timeledger.server.app import create_app
-from timeledger.server.connection_limits import ConnectionLimits, ServerConfig
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store.database import sqlite_url
@@ -107,20 +105,10 @@ def failing_platform(tmp_path: Path) -> Iterator[str]:
         raise RuntimeError(SECRET)
 
     app.add_api_route("/learners-broken", fails, methods=["GET"])
-    port = free_port()
-    server = uvicorn.Server(ServerConfig(app, limits=ConnectionLimits(), host="127.0.0.1",
-                                         port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            thread.join(0.02)  # a real server coming up
-        yield f"http://127.0.0.1:{port}"
+        with serving(app) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
         platform.close()
 
 

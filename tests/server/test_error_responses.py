@@ -3,18 +3,16 @@ parameters are 400s naming the parameter, not 500s."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from support.platform import PlatformProcess, free_port
+from support.app_server import serving
+from support.platform import PlatformProcess
 from timeledger.server.api.auth import MAX_TOKEN_FORM_BYTES
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers
-from timeledger.server.connection_limits import ConnectionLimits, ServerConfig
 
 TOO_BIG = ("9223372036854775808", "1e30", "-1e30", "1e23", "-1")
 
@@ -35,20 +33,8 @@ def failing_server() -> Iterator[str]:
     async def works() -> dict[str, bool]:
         return {"works": True}
 
-    port = free_port()
-    server = uvicorn.Server(ServerConfig(app, limits=ConnectionLimits(), host="127.0.0.1",
-                                         port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            thread.join(0.02)  # a real server coming up
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 def _local_port(reply: httpx.Response) -> int:
