@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from support.events import T0, heartbeat, unique_email, wrap
 from support.platform import NewStore, PlatformProcess, free_port
 from timeledger.server.store.database import create_engine
-from timeledger.server.store.schema import api_clients, events
+from timeledger.server.store.schema import api_clients
 
 
 def test_first_start_prints_credentials_that_work(new_store: NewStore, tmp_path: Path) -> None:
@@ -91,14 +91,7 @@ def test_ctrl_c_stops_cleanly_with_a_consistent_database(new_store: NewStore) ->
         db = sqlite3.connect(store.data_dir / "timeledger.sqlite3")
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         db.close()
-    engine = create_engine(store.url())
-    try:
-        with engine.connect() as conn:
-            stored = conn.execute(sa.select(sa.func.count()).select_from(events)
-                                  .where(events.c.learner_email == email)).scalar_one()
-    finally:
-        engine.dispose()
-    assert stored == 3
+    assert store.stored_events(email) == 3
 
 
 def test_clients_create_json_and_scope_choice(new_store: NewStore) -> None:

@@ -11,12 +11,9 @@ import time
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from support.events import T0, heartbeat, unique_email, wrap
 from support.platform import NewStore, PlatformProcess
-from timeledger.server.store.database import create_engine
-from timeledger.server.store.schema import events
 
 RUN = "3c1f4a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
 DEADLINE_S = 30.0
@@ -75,11 +72,4 @@ def test_a_signal_finishes_the_request_in_flight_and_leaves_a_whole_store(
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         finally:
             connection.close()
-    engine = create_engine(store.url())
-    try:
-        with engine.connect() as conn:
-            stored = conn.execute(sa.select(sa.func.count()).select_from(events)
-                                  .where(events.c.learner_email == email)).scalar_one()
-    finally:
-        engine.dispose()
-    assert stored == 3
+    assert store.stored_events(email) == 3

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import sqlalchemy as sa
+
+from timeledger.server.store.database import create_engine
+from timeledger.server.store.schema import events
 
 STARTUP_DEADLINE_S = 30.0
 
@@ -49,6 +53,17 @@ class StoreLocation:
     def args(self) -> list[str]:
         """The options a `timeledger` command takes to use this store."""
         return ["--db", self.db_url] if self.db_url else ["--data-dir", str(self.data_dir)]
+
+    def stored_events(self, learner_email: str) -> int:
+        """How many events of this learner the store holds (read straight from `events`)."""
+        engine = create_engine(self.url())
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(
+                    sa.select(sa.func.count()).select_from(events)
+                    .where(events.c.learner_email == learner_email)).scalar_one())
+        finally:
+            engine.dispose()
 
 
 class NewStore(Protocol):
