@@ -33,7 +33,7 @@ from timeledger.server.pipeline import project_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
 from timeledger.server.store import commit_order
 from timeledger.server.store.availability import outage_reason
-from timeledger.server.store.compaction import compact_events
+from timeledger.server.store.compaction import compact_events, compacted_through
 from timeledger.server.store.database import begin_write
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_json
 from timeledger.server.store.log_positions import (
@@ -149,6 +149,7 @@ class Projector:
         self._batch_size = batch_size
         self._after_batch = after_batch
         self._turn = 0
+        self._compaction_idle_at = -1
 
     def project_once(self) -> int:
         """One pass: a batch from each partition that has work and is free. Returns the number
@@ -173,20 +174,27 @@ class Projector:
         """Project while `keep_going()`; `wait(seconds)` when idle or after a store error."""
         while keep_going():
             try:
-                passed = self.project_once()
+                busy = self.project_once() or self.compact_once()
             except sa.exc.DBAPIError:
                 log.exception("projection failed; retrying in %.1f s", error_wait)
                 wait(error_wait)
                 continue
-            if not passed and not self.compact_once():
+            if not busy:
                 wait(idle_wait)
 
     def compact_once(self) -> int:
         """Compact one batch of projected events (storage, never the request path); the number
-        of events it went past. The projector does this only when it has nothing to project."""
+        of events it went past. The projector does this only when it has nothing to project,
+        and takes the write lock only when there is something to compact."""
+        with self._engine.connect() as conn:
+            through = projected_through(conn).seq
+            if through <= max(self._compaction_idle_at, compacted_through(conn)):
+                return 0
         with begin_write(self._engine) as conn:
-            compacted = compact_events(conn, projected_through(conn).seq, self._batch_size)
+            compacted = compact_events(conn, through, self._batch_size)
         self._after_commit()
+        if not compacted:  # nothing it can do below `through` yet (no dictionary trained)
+            self._compaction_idle_at = through
         return compacted
 
     # --- a batch: read and parsed first, then applied under a claim of its partition -----------
