@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -123,6 +124,28 @@ def console_errors() -> Callable[[Any], list[str]]:
         return errors
 
     return attach
+
+
+# Any URL a browser could fetch that is not the platform under test (on 127.0.0.1).
+OFF_PLATFORM = re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|blob:|about:)")
+
+
+@contextmanager
+def platform_only_page(chromium: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A page in a fresh context that may reach the platform only: every other request is
+    refused and listed (the second value), so a test can require the list empty (no CDN)."""
+    context = chromium.new_context(viewport={"width": 1360, "height": 900})
+    elsewhere: list[str] = []
+
+    def refuse(route: Any) -> None:
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    context.route(OFF_PLATFORM, refuse)
+    try:
+        yield context.new_page(), elsewhere
+    finally:
+        context.close()
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,29 +11,20 @@ from playwright.sync_api import expect
 
 from support.platform import PlatformProcess
 
+from .conftest import platform_only_page
+
 pytestmark = pytest.mark.browser
 
-# Any URL a browser could fetch that is not the platform under test (on 127.0.0.1).
-OFF_PLATFORM = re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|blob:|about:)")
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 @pytest.fixture
 def offline_page(browser: Any) -> Iterator[Any]:
     """A page that may reach the platform only: any other request fails the test."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    elsewhere: list[str] = []
-
-    def refuse(route: Any) -> None:
-        elsewhere.append(route.request.url)
-        route.abort()
-
-    context.route(OFF_PLATFORM, refuse)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
+    with platform_only_page(browser) as (opened, elsewhere):
+        errors: list[str] = []
+        opened.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield opened
     assert elsewhere == [], "the docs page asked for something off the platform"
     assert errors == []
 

@@ -15,7 +15,14 @@ from playwright.sync_api import expect
 
 from support.platform import PlatformProcess
 
-from .conftest import ADMIN, LEARNERS, screenshot, seed_two_learners, share_link
+from .conftest import (
+    ADMIN,
+    LEARNERS,
+    platform_only_page,
+    screenshot,
+    seed_two_learners,
+    share_link,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +30,6 @@ CLOSE = 1e-6  # sums of float XP and accuracy computed in another order
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 # The page shows at most one decimal for minutes, XP and percent (and three for seconds).
 SHOWN_ROUNDING = 0.05 + 1e-9
-# Any URL a browser could fetch that is not the platform under test (on 127.0.0.1).
-OFF_PLATFORM = re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|blob:|about:)")
 # [field, raw JSON, text a person reads] of every figure under the elements given.
 FIGURES_JS = """els => els.flatMap(el => Array.from(
     el.matches('[data-field]') ? [el] : el.querySelectorAll('[data-field]'))
@@ -34,18 +39,9 @@ FIGURES_JS = """els => els.flatMap(el => Array.from(
 @pytest.fixture
 def page(browser: Any, console_errors: Callable[[Any], list[str]]) -> Iterator[Any]:
     """A page in a fresh context that may reach the platform only: no CDN, works offline."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    elsewhere: list[str] = []
-
-    def refuse(route: Any) -> None:
-        elsewhere.append(route.request.url)
-        route.abort()
-
-    context.route(OFF_PLATFORM, refuse)
-    opened = context.new_page()
-    opened.errors = console_errors(opened)
-    yield opened
-    context.close()
+    with platform_only_page(browser) as (opened, elsewhere):
+        opened.errors = console_errors(opened)
+        yield opened
     assert elsewhere == [], "the dashboard asked for something off the platform"
 
 
