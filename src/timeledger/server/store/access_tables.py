@@ -12,6 +12,8 @@ dashboard_admins = sa.Table(
     sa.Column("username", sa.String(100), primary_key=True),
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # set: the account is this roster teacher's and sees only the learners of their classes
+    sa.Column("teacher_sourced_id", sa.String(255)),
 )
 
 dashboard_share_links = sa.Table(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from timeledger.server.store import access_tables, projection_tables, schema
+from timeledger.server.store import access_tables, projection_tables, roster_tables, schema
 
-# The store's own tables, the projections the pipeline rebuilds, the course registry and the
-# dashboard's access tables. Migrations, drift checks and `db revision` compare against this.
+# The store's own tables, the projections the pipeline rebuilds, the course registry, the
+# dashboard's access tables and the school roster (OneRoster import). Migrations, drift checks and
+# `db revision` compare against this.
 ALL_TABLES: tuple[sa.Table, ...] = (
     schema.events,
     schema.jobs,
@@ -22,6 +23,7 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     access_tables.dashboard_admins,
     access_tables.dashboard_share_links,
     access_tables.dashboard_sessions,
+    *roster_tables.ROSTER_TABLES,
 )
 
 # Every table above is defined on this one MetaData; a test holds the two equal.
