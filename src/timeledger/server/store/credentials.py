@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from timeledger.server.secret_hashing import hash_secret, new_token, token_digest, verify_secret
 from timeledger.server.store.schema import access_tokens, api_clients
 
-SCOPES = ("events:write", "reports:read")
+SCOPES = ("events:write", "reports:read", "roster:read", "gradebook:write")
 TOKEN_LIFETIME = timedelta(hours=1)
 
 
