@@ -136,6 +136,47 @@ learner_days = sa.Table(
     _counter("mastered_units"),
 )
 sa.Index("ix_learner_days_date", learner_days.c.local_date)
+sa.Index("ix_learner_days_learner_date", learner_days.c.learner_email, learner_days.c.local_date)
+
+# Running totals the list pages read, so that a read costs the same at any length of history. Each
+# is per learner, so no two projectors ever write the same row (the log is cut by learner).
+learner_totals = sa.Table(
+    "learner_totals", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    _counter("active_ms"),
+    _counter("inactive_ms"),
+    _counter("xp_milli"),
+    _counter("completions"),
+    _counter("total_questions"),
+    _counter("correct_questions"),
+    _counter("mastered_units"),
+    _counter("days_active"),  # distinct local days with a learner-day row
+    _counter("runs"),
+    _counter("flags"),  # stored flags about the learner (every kind)
+    # accuracy (per mille) of the learner's last five completions with questions, newest first
+    sa.Column("accuracy_1", sa.Integer),
+    sa.Column("accuracy_2", sa.Integer),
+    sa.Column("accuracy_3", sa.Integer),
+    sa.Column("accuracy_4", sa.Integer),
+    sa.Column("accuracy_5", sa.Integer),
+    sa.Column("accuracy_event_id", EventId),  # the newest of those completions
+)
+
+learner_course_totals = sa.Table(
+    "learner_course_totals", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("course_id", CourseId, primary_key=True),
+    _counter("active_ms"),
+    _counter("inactive_ms"),
+    _counter("xp_milli"),
+    _counter("completions"),
+    _counter("total_questions"),
+    _counter("correct_questions"),
+    _counter("mastered_units"),
+    _counter("days_active"),
+    _counter("runs"),
+)
+sa.Index("ix_learner_course_totals_course", learner_course_totals.c.course_id)
 
 completions = sa.Table(  # counted completions; the dedupe key makes a resent completion a no-op
     "completions", metadata,
@@ -239,6 +280,8 @@ flags = sa.Table(
 )
 sa.Index("ix_flags_learner", flags.c.learner_email)
 sa.Index("ix_flags_run", flags.c.run_id)
+sa.Index("ix_flags_first_seq", flags.c.first_seq)
+sa.Index("ix_flags_event_time", flags.c.event_time)
 
 event_outcomes = sa.Table(  # what the projector decided for an event it did not count
     "event_outcomes", metadata,
@@ -250,5 +293,5 @@ event_outcomes = sa.Table(  # what the projector decided for an event it did not
 PROJECTION_TABLES: tuple[sa.Table, ...] = (
     learners, learner_aliases, courses, runs, run_windows, run_days, learner_days, completions,
     xp_ledger, gradebook_line_items, gradebook_results, course_progress, mastery_streaks, flags,
-    event_outcomes,
+    event_outcomes, learner_totals, learner_course_totals,
 )

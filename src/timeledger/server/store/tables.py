@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from timeledger.server.store import access_tables, projection_tables, roster_tables, schema
+from timeledger.server.store import (
+    access_tables,
+    flag_reviews,
+    projection_tables,
+    roster_tables,
+    schema,
+)
 
 # The store's own tables, the projections the pipeline rebuilds, the course registry, the
 # dashboard's access tables and the school roster (OneRoster import). Migrations, drift checks and
@@ -24,6 +30,7 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     access_tables.dashboard_share_links,
     access_tables.dashboard_sessions,
     *roster_tables.ROSTER_TABLES,
+    flag_reviews.flag_reviews,
 )
 
 # Every table above is defined on this one MetaData; a test holds the two equal.
