@@ -220,7 +220,10 @@ gradebook_line_items = sa.Table(
     sa.Column("subject", sa.String(50), nullable=False),
     sa.Column("app_name", sa.String(300), nullable=False),
     sa.Column("first_seen", UtcDateTime(), nullable=False),
+    # caliper.gradebook_ids.line_item_sourced_id: how the OneRoster gradebook API names it
+    sa.Column("sourced_id", sa.String(80)),
 )
+sa.Index("ix_gradebook_line_items_sourced_id", gradebook_line_items.c.sourced_id)
 
 gradebook_results = sa.Table(  # per learner × line item × attempt; a repeat overwrites
     "gradebook_results", metadata,
@@ -238,7 +241,12 @@ gradebook_results = sa.Table(  # per learner × line item × attempt; a repeat o
     sa.Column("mastered_units", sa.Integer),
     sa.Column("pct_complete", sa.Float),
     sa.Column("score_date", UtcDateTime(), nullable=False),
+    # caliper.gradebook_ids: the result's and its line item's OneRoster sourcedIds
+    sa.Column("sourced_id", sa.String(80)),
+    sa.Column("line_item_sourced_id", sa.String(80)),
 )
+sa.Index("ix_gradebook_results_sourced_id", gradebook_results.c.sourced_id)
+sa.Index("ix_gradebook_results_line_item", gradebook_results.c.line_item_sourced_id)
 
 course_progress = sa.Table(
     "course_progress", metadata,

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from timeledger.server.store import (
     access_tables,
     flag_reviews,
+    gradebook_tables,
     projection_tables,
     roster_tables,
     schema,
@@ -31,6 +32,7 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     access_tables.dashboard_sessions,
     *roster_tables.ROSTER_TABLES,
     flag_reviews.flag_reviews,
+    *gradebook_tables.GRADEBOOK_TABLES,
 )
 
 # Every table above is defined on this one MetaData; a test holds the two equal.
