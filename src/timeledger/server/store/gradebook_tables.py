@@ -44,6 +44,7 @@ written_results = sa.Table(
     sa.Column("score", sa.Float),
     sa.Column("text_score", sa.String(300)),
     sa.Column("score_date", sa.String(40), nullable=False),  # as written: the SDK compares it
+    sa.Column("score_time", UtcDateTime(), nullable=False),  # score_date read, to sort and filter
     sa.Column("score_status", sa.String(30), nullable=False),
     sa.Column("score_percentile", sa.Float),
     sa.Column("comment", sa.String(2000)),

@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('score', sa.Float(), nullable=True),
     sa.Column('text_score', sa.String(length=300), nullable=True),
     sa.Column('score_date', sa.String(length=40), nullable=False),
+    sa.Column('score_time', sa.DateTime(timezone=True), nullable=False),
     sa.Column('score_status', sa.String(length=30), nullable=False),
     sa.Column('score_percentile', sa.Float(), nullable=True),
     sa.Column('comment', sa.String(length=2000), nullable=True),
