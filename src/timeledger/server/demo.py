@@ -175,20 +175,25 @@ def _courses() -> list[DemoCourse]:
     return out
 
 
+def demo_learner(index: int) -> Learner:
+    """The demo's learner number `index`: even ones in grade 3, odd ones in grade 4. Their
+    e-mails and SIS ids are those of the sample roster's students (examples/oneroster/)."""
+    first, last = FIRST_NAMES[index], LAST_NAMES[index % len(LAST_NAMES)]
+    return Learner(email=f"{first.lower()}.{last.lower()}@demo-school.example",
+                   id=f"s{1000 + index}", name=f"{first} {last}")
+
+
 def _learners(rng: random.Random, courses: list[DemoCourse]) -> list[DemoLearner]:
     grade3 = [c for c in courses if c.grade == 3]
     grade4 = [c for c in courses if c.grade == 4]
     spanish = [c for c in courses if c.code == "SPAN-101"]
     learners: list[DemoLearner] = []
-    for index, first in enumerate(FIRST_NAMES[:LEARNER_COUNT]):
-        last = LAST_NAMES[index % len(LAST_NAMES)]
-        email = f"{first.lower()}.{last.lower()}@demo-school.example"
-        sis_id = f"s{1000 + index}"
+    for index in range(LEARNER_COUNT):
         taken = list(grade3 if index % 2 == 0 else grade4)
         if index % 3 == 0:
             taken += spanish
         learners.append(DemoLearner(
-            who=Learner(email=email, id=sis_id, name=f"{first} {last}"), courses=taken,
+            who=demo_learner(index), courses=taken,
             diligence=rng.uniform(0.5, 1.3), accuracy=rng.uniform(0.72, 0.97)))
     return learners
 
