@@ -7,20 +7,30 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: setup serve demo test test-fast test-deps lint bench clean
+.PHONY: setup setup-server serve demo test test-fast test-deps lint bench clean
 
-setup: $(VENV)/.installed
-
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# Everything the tests, lint and benchmarks need: the `dev` extra (the platform, PostgreSQL, Django).
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-server
+
+# What `make serve` needs: the SDK and the platform (`timeledger[server]`).
+setup-server: $(VENV)/.installed-server
+
+$(VENV)/.installed-server: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server]'
 	touch $@
 
-serve: setup
+serve: setup-server
 	$(BIN)/timeledger serve --port $(PORT)
 
-demo: setup
+demo: setup-server
 	$(BIN)/timeledger serve --port $(PORT) --demo --data-dir .timeledger-demo
 
 test-deps: setup

@@ -7,7 +7,8 @@ import logging
 
 import click
 
-# name -> "module:attribute"; importing a command pulls in the server, so it waits until needed.
+# name -> "module:attribute"; importing a command pulls in the server, so it waits until needed
+# (and after `pip install timeledger` without the platform, a command says what to install).
 COMMANDS = {
     "serve": "timeledger.cli.serve:serve",
     "clients": "timeledger.cli.clients:clients",
@@ -20,7 +21,23 @@ COMMANDS = {
     "conformance": "timeledger.cli.conformance:conformance",
     "db": "timeledger.cli.db:db",
     "admin": "timeledger.cli.admin:admin",
+    "roster": "timeledger.cli.roster:roster",
 }
+
+
+def needs_platform(name: str, missing: ModuleNotFoundError) -> click.Command:
+    """A stand-in for a command whose libraries are missing: `pip install timeledger` has the SDK
+    but not the platform's libraries, so it says in one line which extra to install."""
+    hint = (f"timeledger {name} needs the platform: pip install 'timeledger[server]' "
+            f"(no module named {missing.name!r})")
+
+    def refuse() -> None:
+        raise click.ClickException(hint)
+
+    return click.Command(name, callback=refuse, help=hint, add_help_option=False,
+                         short_help="needs the platform: pip install 'timeledger[server]'",
+                         context_settings={"ignore_unknown_options": True,
+                                           "allow_extra_args": True})
 
 
 class LazyGroup(click.Group):
@@ -32,7 +49,13 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attribute = target.split(":")
-        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            if (missing.name or "timeledger").split(".")[0] == "timeledger":
+                raise
+            return needs_platform(cmd_name, missing)
+        command: click.Command = getattr(module, attribute)
         return command
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +33,9 @@ def database_options(func: F) -> F:
 
 def resolve_db_url(db_url: str | None, data_dir: Path | None) -> tuple[str, Path | None]:
     if db_url:
+        if db_url.startswith("postgres") and importlib.util.find_spec("psycopg") is None:
+            raise click.ClickException("a PostgreSQL database needs psycopg: "
+                                       "pip install 'timeledger[postgres]'")
         return db_url, data_dir
     folder = data_dir or default_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
