@@ -1,6 +1,8 @@
 // timeledger.js: the Timeback activity client for browsers. A plain ES module, no dependencies.
+// This file is the source of the npm package `timeledger` (js/) and is what the web adapter
+// serves; its types are JSDoc, checked by `tsc` (js/tsconfig.json), which also writes the .d.ts.
 //
-//   import { createClient } from "/api/timeback/timeledger.js";
+//   import { createClient } from "timeledger";             // or "/api/timeback/timeledger.js"
 //   const timeback = createClient();                       // baseURL defaults to where this file is served
 //   const activity = timeback.activity.start({ id: "fractions-1", name: "Fractions 1",
 //                                              course: { subject: "Math", grade: 3 } });
@@ -10,6 +12,60 @@
 // milliseconds; the tab being hidden counts as paused. Windows go to `{baseURL}/activity/heartbeat`,
 // completions to `{baseURL}/activity/submit`; the learner is whoever the backend says is signed in.
 
+/**
+ * @typedef {{ subject: string, grade: number } | { code: string }} Course
+ *   Which course: subject and grade, or a course code.
+ * @typedef {object} Metrics The completion's metrics (`end(metrics)`).
+ * @property {number} xpEarned Required; may be negative.
+ * @property {number} [totalQuestions] With `correctQuestions`.
+ * @property {number} [correctQuestions] At most `totalQuestions`.
+ * @property {number} [masteredUnits] Units newly mastered in this run.
+ * @property {number} [pctComplete] 0..100, sent at the top level of the submit body.
+ * @typedef {object} TimeOptions How time is tracked.
+ * @property {number} heartbeatIntervalMs A window is sent this often (default 15000).
+ * @property {number | null} hiddenTimeoutMs Paused this long: stop until the learner is back
+ *   (default 600000; null: never).
+ * @property {number} retryAttempts Retries of a failed request (default 3).
+ * @typedef {object} TimeWindow One heartbeat window as sent.
+ * @property {string} startedAt
+ * @property {string} endedAt
+ * @property {number} elapsedMs Active milliseconds.
+ * @property {number} pausedMs Paused or hidden milliseconds.
+ * @typedef {{ type: "heartbeat", runId: string, window: TimeWindow }
+ *   | { type: "submit", runId: string }} ErrorContext What failed.
+ * @typedef {object} ActivityOptions What `client.activity.start` takes.
+ * @property {string} id The activity's slug.
+ * @property {string} name
+ * @property {Course} course
+ * @property {string} [runId] Resume a stored run (default: a fresh UUID).
+ * @property {boolean} [process] Passed on as the activity's `process` flag.
+ * @property {Partial<TimeOptions> | boolean} [time] Time options, or false to track no time.
+ * @property {(error: TimebackError, context: ErrorContext) => void} [onError]
+ * @property {() => void} [onPause] The hidden timeout stopped tracking.
+ * @property {() => void} [onResume] The learner is back after the hidden timeout.
+ * @property {(activeMs: number) => void} [onFlush] A window was accepted.
+ * @typedef {object} EndOptions
+ * @property {{ active: number, inactive?: number }} [time] Ms measured elsewhere, replacing the
+ *   tracked open window.
+ * @typedef {object} Clock Where the client reads time and sets timers (tests pass a fake one).
+ * @property {() => number} now Milliseconds since the epoch, like `Date.now`.
+ * @property {(callback: () => void, ms: number) => unknown} setTimeout
+ * @property {(handle: unknown) => void} clearTimeout
+ * @typedef {Record<string, string>} HeaderMap
+ * @typedef {object} ClientOptions What `createClient` takes.
+ * @property {string | URL} [baseURL] Default: the folder this module was loaded from.
+ * @property {typeof fetch} [fetch] Default: `globalThis.fetch`.
+ * @property {HeaderMap | (() => HeaderMap | Promise<HeaderMap>)} [headers] Extra request headers.
+ * @property {RequestCredentials} [credentials] Default "same-origin".
+ * @property {Clock} [clock] Default: `Date.now` and the page's timers.
+ * @typedef {{ field: string, message: string }} Problem
+ * @typedef {object} Transport How an activity reaches the client that started it.
+ * @property {(route: string, body: Record<string, unknown>, retryAttempts: number) => Promise<Response>} post
+ * @property {(route: string, body: Record<string, unknown>) => void} beacon
+ * @property {(activity: Activity) => void} release
+ */
+
+/** @type {Readonly<TimeOptions>} */
 const DEFAULT_TIME = Object.freeze({
   heartbeatIntervalMs: 15000,
   hiddenTimeoutMs: 600000,
@@ -28,16 +84,33 @@ const MAX_XP = 1000000;
 const MAX_COUNT = 1000000;
 const MAX_PCT = 100;
 
+/** @type {Clock} */
+const PAGE_CLOCK = Object.freeze({
+  now: () => Date.now(),
+  setTimeout: (/** @type {() => void} */ callback, /** @type {number} */ ms) =>
+    globalThis.setTimeout(callback, ms),
+  clearTimeout: (/** @type {unknown} */ handle) =>
+    globalThis.clearTimeout(/** @type {ReturnType<typeof setTimeout>} */ (handle)),
+});
+
 /** An error from the client or the backend: `code` as in the adapter protocol, `details.field`. */
 export class TimebackError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ code?: string, status?: number | null, details?: Problem | null, cause?: unknown }} [options]
+   */
   constructor(message, { code = "ERROR", status = null, details = null, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = "TimebackError";
+    /** @type {string} */
     this.code = code;
+    /** @type {number | null} HTTP status, or null. */
     this.status = status;
+    /** @type {Problem | null} */
     this.details = details;
   }
 
+  /** @returns {string | undefined} The invalid field, when one is named. */
   get field() {
     return this.details ? this.details.field : undefined;
   }
@@ -48,6 +121,10 @@ export class TimebackError extends Error {
   }
 }
 
+/**
+ * @param {string} field
+ * @param {string} message
+ */
 function invalid(field, message) {
   return new TimebackError(`Invalid ${field}: ${message}`, {
     code: "INVALID_PAYLOAD",
@@ -55,14 +132,27 @@ function invalid(field, message) {
   });
 }
 
+/**
+ * @param {unknown} value
+ * @returns {value is number}
+ */
 function isNumber(value) {
   return typeof value === "number" && Number.isFinite(value);
 }
 
+/**
+ * @param {unknown} value
+ * @returns {value is number}
+ */
 function isCount(value) {
   return isNumber(value) && Number.isInteger(value) && value >= 0;
 }
 
+/**
+ * @template T
+ * @param {T} value
+ * @returns {value is Exclude<T, null | undefined>}
+ */
 function given(value) {
   return value !== undefined && value !== null;
 }
@@ -70,12 +160,15 @@ function given(value) {
 /**
  * The completion metric rules, exactly as the server states them: returns the first problem as
  * `{ field, message }`, or null when the metrics are fine.
+ * @param {unknown} metrics
+ * @returns {Problem | null}
  */
 export function validateMetrics(metrics) {
   if (metrics === null || typeof metrics !== "object" || Array.isArray(metrics)) {
     return { field: "metrics", message: "Expected object" };
   }
-  for (const key of Object.keys(metrics)) {
+  const values = /** @type {Record<string, unknown>} */ (metrics);
+  for (const key of Object.keys(values)) {
     if (!METRIC_NAMES.includes(key)) {
       return {
         field: `metrics.${key}`,
@@ -83,35 +176,36 @@ export function validateMetrics(metrics) {
       };
     }
   }
-  const xp = metrics.xpEarned;
+  const xp = values.xpEarned;
   if (!given(xp)) return { field: "metrics.xpEarned", message: "xpEarned is required." };
   if (!isNumber(xp)) return { field: "metrics.xpEarned", message: "Expected a number." };
   if (xp < -MAX_XP || xp > MAX_XP) {
     return { field: "metrics.xpEarned", message: `xpEarned must be a number from ${-MAX_XP} to ${MAX_XP}.` };
   }
   for (const name of COUNT_METRICS) {
-    if (given(metrics[name]) && !isCount(metrics[name])) {
+    const count = values[name];
+    if (given(count) && !isCount(count)) {
       return { field: `metrics.${name}`, message: `${name} must be a non-negative integer.` };
     }
-    if (given(metrics[name]) && metrics[name] > MAX_COUNT) {
+    if (given(count) && /** @type {number} */ (count) > MAX_COUNT) {
       return { field: `metrics.${name}`, message: `${name} must be at most ${MAX_COUNT}.` };
     }
   }
-  const total = metrics.totalQuestions;
-  const correct = metrics.correctQuestions;
+  const total = values.totalQuestions;
+  const correct = values.correctQuestions;
   if (given(total) !== given(correct)) {
     return {
       field: "metrics",
       message: "totalQuestions and correctQuestions must be provided together.",
     };
   }
-  if (given(total) && correct > total) {
+  if (given(total) && /** @type {number} */ (correct) > /** @type {number} */ (total)) {
     return {
       field: "metrics.correctQuestions",
       message: "correctQuestions cannot exceed totalQuestions.",
     };
   }
-  const pct = metrics.pctComplete;
+  const pct = values.pctComplete;
   if (given(pct) && (!isNumber(pct) || pct < 0 || pct > MAX_PCT)) {
     return { field: "metrics.pctComplete", message: `pctComplete must be a number from 0 to ${MAX_PCT}.` };
   }
@@ -122,6 +216,10 @@ export function validateMetrics(metrics) {
  * The time rules, exactly as the adapter states them: a window (`startMs..endMs`, or none) of at
  * most a day holds at most its length plus 1 s (a day without a window). `amounts` are
  * `[field, ms]` pairs; returns the first problem as `{ field, message }`, or null.
+ * @param {number | null} startMs
+ * @param {number} endMs
+ * @param {Array<[string, number]>} amounts
+ * @returns {Problem | null}
  */
 function timeProblem(startMs, endMs, amounts) {
   let limit = MAX_WINDOW_MS;
@@ -144,6 +242,7 @@ function timeProblem(startMs, endMs, amounts) {
   return null;
 }
 
+/** @returns {string} */
 function newRunId() {
   const cryptoApi = globalThis.crypto;
   if (cryptoApi && typeof cryptoApi.randomUUID === "function") return cryptoApi.randomUUID();
@@ -155,6 +254,11 @@ function newRunId() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/**
+ * @param {unknown} value
+ * @param {string} field
+ * @returns {string}
+ */
 function checkText(value, field) {
   if (!given(value)) throw invalid(field, "Required");
   if (typeof value !== "string") throw invalid(field, "Expected string");
@@ -162,41 +266,55 @@ function checkText(value, field) {
   return value;
 }
 
-function checkCourse(course) {
-  if (!given(course)) throw invalid("course", "Required");
-  if (typeof course !== "object" || Array.isArray(course)) throw invalid("course", "Expected object");
+/**
+ * @param {unknown} given_course
+ * @returns {Course}
+ */
+function checkCourse(given_course) {
+  if (!given(given_course)) throw invalid("course", "Required");
+  if (typeof given_course !== "object" || Array.isArray(given_course)) throw invalid("course", "Expected object");
+  const course = /** @type {Record<string, unknown>} */ (given_course);
   if (given(course.code)) return { code: checkText(course.code, "course.code") };
   if (!given(course.subject)) throw invalid("course.subject", "Required");
   if (typeof course.subject !== "string") throw invalid("course.subject", "Expected string");
   if (!given(course.grade)) throw invalid("course.grade", "Required");
   if (!Number.isInteger(course.grade)) throw invalid("course.grade", "Expected integer");
-  return { subject: course.subject, grade: course.grade };
+  return { subject: course.subject, grade: /** @type {number} */ (course.grade) };
 }
 
+/**
+ * @param {unknown} time
+ * @returns {TimeOptions | null}
+ */
 function checkTimeOptions(time) {
   if (time === false) return null;
   if (!given(time) || time === true) return { ...DEFAULT_TIME };
   if (typeof time !== "object") throw invalid("time", "Expected an object of time options, or false");
   const merged = { ...DEFAULT_TIME };
   const known = Object.keys(DEFAULT_TIME);
-  for (const [key, value] of Object.entries(time)) {
+  for (const [key, value] of Object.entries(/** @type {object} */ (time))) {
     if (!known.includes(key)) {
       throw invalid(`time.${key}`, `Unknown time option; expected one of: ${known.join(", ")}`);
     }
     if (value === undefined) continue;
     if (key === "hiddenTimeoutMs" && value === null) {
-      merged[key] = null; // never stop on a hidden tab
+      merged.hiddenTimeoutMs = null; // never stop on a hidden tab
     } else if (key === "retryAttempts" && !isCount(value)) {
       throw invalid(`time.${key}`, "Expected nonnegative integer");
     } else if (key !== "retryAttempts" && !(isNumber(value) && value > 0)) {
       throw invalid(`time.${key}`, "Expected a positive number");
     } else {
-      merged[key] = value;
+      merged[/** @type {keyof TimeOptions} */ (key)] = value;
     }
   }
   return merged;
 }
 
+/**
+ * @template {unknown[]} A
+ * @param {((...args: A) => void) | undefined} callback
+ * @param {A} args
+ */
 function safely(callback, ...args) {
   if (typeof callback !== "function") return;
   try {
@@ -206,93 +324,122 @@ function safely(callback, ...args) {
   }
 }
 
-function wait(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
+/** @param {number} ms */
 function iso(ms) {
   return new Date(ms).toISOString();
 }
 
 /** One tracked run of one activity. Create it with `client.activity.start(...)`. */
 export class Activity {
-  constructor(client, options) {
-    this._client = client;
+  /** @type {Transport} */
+  #client;
+  /** @type {Clock} */
+  #clock;
+  /** @type {Pick<ActivityOptions, "onError" | "onPause" | "onResume" | "onFlush">} */
+  #callbacks;
+  #windowStart = 0;
+  #segmentStart = 0;
+  #activeMs = 0;
+  #pausedMs = 0;
+  #reportedActiveMs = 0;
+  #manualPause = false;
+  #hidden = false;
+  /** @type {number | null} When the current pause (by hand or hidden tab) began. */
+  #pausedSince = null;
+  #suspended = false;
+  #stopped = false;
+  #ended = false;
+  /** @type {number | null} */
+  #endedAt = null;
+  /** @type {Promise<void> | null} */
+  #ending = null;
+  /** @type {TimeWindow[]} */
+  #pending = [];
+  /** @type {Promise<void>} */
+  #sending = Promise.resolve();
+  /** @type {unknown} */
+  #heartbeatTimer = null;
+  /** @type {unknown} */
+  #watchdogTimer = null;
+  /** @type {Array<[EventTarget, string, EventListener]>} */
+  #listeners = [];
+
+  /**
+   * @param {Transport} client The client's side: `client.activity.start(...)` makes activities.
+   * @param {Clock} clock
+   * @param {ActivityOptions} options
+   */
+  constructor(client, clock, options) {
+    this.#client = client;
+    this.#clock = clock;
+    /** @type {string} */
     this.id = checkText(options.id, "id");
+    /** @type {string} */
     this.name = checkText(options.name, "name");
+    /** @type {Course} */
     this.course = checkCourse(options.course);
     if (given(options.runId) && (typeof options.runId !== "string" || !UUID_PATTERN.test(options.runId))) {
       throw invalid("runId", "Expected UUID");
     }
+    /** @type {string} */
     this.runId = given(options.runId) ? options.runId.toLowerCase() : newRunId();
+    /** @type {TimeOptions | null} null: no time tracked (`time: false`). */
     this.time = checkTimeOptions(options.time);
+    /** @type {boolean | undefined} */
     this.process = options.process;
-    this._callbacks = {
+    this.#callbacks = {
       onError: options.onError,
       onPause: options.onPause,
       onResume: options.onResume,
       onFlush: options.onFlush,
     };
-    const now = Date.now();
+    const now = this.#clock.now();
+    /** @type {Date} */
     this.startedAt = new Date(now);
-    this._windowStart = now;
-    this._segmentStart = now;
-    this._activeMs = 0;
-    this._pausedMs = 0;
-    this._reportedActiveMs = 0;
-    this._manualPause = false;
-    this._hidden = false;
-    this._pausedSince = null;
-    this._suspended = false;
-    this._stopped = this.time === null;
-    this._ended = false;
-    this._endedAt = null;
-    this._ending = null;
-    this._pending = [];
-    this._sending = Promise.resolve();
-    this._heartbeatTimer = null;
-    this._watchdogTimer = null;
-    this._listeners = [];
+    this.#windowStart = now;
+    this.#segmentStart = now;
+    this.#stopped = this.time === null;
     if (this.time !== null) {
-      this._listen();
-      this._scheduleHeartbeat();
+      this.#listen();
+      this.#scheduleHeartbeat();
     }
   }
 
   // ---- state -----------------------------------------------------------------------------------
+  /** Paused by hand, the tab hidden, or stopped by the hidden timeout. */
   get isPaused() {
-    return this._suspended || this._manualPause || this._hidden;
+    return this.#suspended || this.#manualPause || this.#hidden;
   }
 
   /** True once `end()` has finished (and, with metrics, the completion was accepted). */
   get isEnded() {
-    return this._ended;
+    return this.#ended;
   }
 
   /** Active milliseconds of the open window. */
   get elapsedMs() {
-    if (this._stopped || this._suspended) return 0;
-    const running = this.isPaused ? 0 : Date.now() - this._segmentStart;
-    return this._activeMs + running;
+    if (this.#stopped || this.#suspended) return 0;
+    const running = this.isPaused ? 0 : this.#clock.now() - this.#segmentStart;
+    return this.#activeMs + running;
   }
 
   /** Active milliseconds of every window so far, the open one included. */
   get totalActiveMs() {
-    return this._reportedActiveMs + this.elapsedMs;
+    return this.#reportedActiveMs + this.elapsedMs;
   }
 
   // ---- controls --------------------------------------------------------------------------------
   /** Count time as paused from now (a modal, a menu) until `resume()`. */
   pause() {
-    this._change(() => {
-      this._manualPause = true;
+    this.#change(() => {
+      this.#manualPause = true;
     });
   }
 
   /** Count time as active again (while the tab is visible). */
   resume() {
-    this._change(() => {
-      this._manualPause = false;
+    this.#change(() => {
+      this.#manualPause = false;
     });
   }
 
@@ -300,6 +447,9 @@ export class Activity {
    * End the activity: send the open window, then (with metrics) the completion. `pctComplete`
    * among the metrics travels at the top level of the submit body. `options.time` =
    * `{ active, inactive }` (ms) replaces the tracked open window in the final time report.
+   * @param {Metrics | null} [metrics]
+   * @param {EndOptions} [options]
+   * @returns {Promise<void>}
    */
   end(metrics, options = {}) {
     const completing = given(metrics);
@@ -310,7 +460,7 @@ export class Activity {
     const time = options.time;
     if (given(time)) {
       if (typeof time !== "object") return Promise.reject(invalid("time", "Expected { active, inactive }"));
-      for (const key of ["active", "inactive"]) {
+      for (const key of /** @type {const} */ (["active", "inactive"])) {
         const value = time[key];
         if ((key === "active" || given(value)) && !(isNumber(value) && value >= 0)) {
           return Promise.reject(invalid(`time.${key}`, "Expected a nonnegative number of milliseconds"));
@@ -319,241 +469,290 @@ export class Activity {
       const problem = timeProblem(null, 0, [["time.active", time.active], ["time.inactive", time.inactive || 0]]);
       if (problem) return Promise.reject(invalid(problem.field, problem.message));
     }
-    if (this._ended && !completing) return Promise.resolve();
-    if (this._ended) {
+    if (this.#ended && !completing) return Promise.resolve();
+    if (this.#ended) {
       return Promise.reject(new TimebackError("This activity has already ended", { code: "ACTIVITY_ENDED" }));
     }
-    if (this._ending) {
+    if (this.#ending) {
       // An end() is under way: a time-only end waits for it; a completion goes after it.
-      const previous = this._ending;
+      const previous = this.#ending;
       if (!completing) return previous.then(() => undefined, () => undefined);
       return previous.then(() => this.end(metrics), () => this.end(metrics));
     }
-    if (this._endedAt === null) this._stop(time);
-    const sent = this._sending;
+    if (this.#endedAt === null) this.#stop(time);
+    const sent = this.#sending;
     const ending = (async () => {
       await sent;
-      if (completing) await this._submit(metrics);
-      this._ended = true;
+      if (completing) await this.#submit(metrics);
+      this.#ended = true;
     })();
-    this._ending = ending;
+    this.#ending = ending;
     const settle = () => {
-      if (this._ending === ending) this._ending = null;
+      if (this.#ending === ending) this.#ending = null;
     };
     ending.then(settle, settle);
     return ending;
   }
 
   // ---- time accounting -------------------------------------------------------------------------
-  _settle(now) {
-    const span = Math.max(now - this._segmentStart, 0);
-    if (this.isPaused) this._pausedMs += span;
-    else this._activeMs += span;
-    this._segmentStart = now;
+  /** @param {number} now */
+  #settle(now) {
+    const span = Math.max(now - this.#segmentStart, 0);
+    if (this.isPaused) this.#pausedMs += span;
+    else this.#activeMs += span;
+    this.#segmentStart = now;
   }
 
-  _closeWindow(now, override) {
-    if (!override) this._settle(now);
-    const elapsedMs = override ? Math.round(override.active) : this._activeMs;
-    const pausedMs = override ? Math.round(override.inactive || 0) : this._pausedMs;
-    let start = this._windowStart;
+  /**
+   * @param {number} now
+   * @param {{ active: number, inactive?: number }} [override]
+   * @returns {TimeWindow | null}
+   */
+  #closeWindow(now, override) {
+    if (!override) this.#settle(now);
+    const elapsedMs = override ? Math.round(override.active) : this.#activeMs;
+    const pausedMs = override ? Math.round(override.inactive || 0) : this.#pausedMs;
+    let start = this.#windowStart;
     if (override && elapsedMs + pausedMs > now - start + WINDOW_SLACK_MS) {
       start = now - (elapsedMs + pausedMs); // time measured elsewhere: its window ends now
     }
     const window = { startedAt: iso(start), endedAt: iso(now), elapsedMs, pausedMs };
-    this._windowStart = now;
-    this._segmentStart = now;
-    this._activeMs = 0;
-    this._pausedMs = 0;
+    this.#windowStart = now;
+    this.#segmentStart = now;
+    this.#activeMs = 0;
+    this.#pausedMs = 0;
     if (window.elapsedMs === 0 && window.pausedMs === 0) return null;
     const problem = timeProblem(start, now, [["elapsedMs", elapsedMs], ["pausedMs", pausedMs]]);
     if (problem) {
       // A window past the bounds (a machine asleep for a day) is refused here, not sent.
       const error = invalid(problem.field, problem.message);
-      safely(this._callbacks.onError, error, { type: "heartbeat", runId: this.runId, window });
+      safely(this.#callbacks.onError, error, { type: "heartbeat", runId: this.runId, window });
       return null;
     }
-    this._reportedActiveMs += window.elapsedMs;
+    this.#reportedActiveMs += window.elapsedMs;
     return window;
   }
 
-  _change(mutate) {
-    if (this._stopped) {
+  /**
+   * Every path that reads the clock goes through here first: a pause that has outlasted the
+   * hidden timeout ends at the moment it was due, however late a (throttled) timer fires, so
+   * the time past the timeout is never reported.
+   * @param {number} now
+   */
+  #catchUp(now) {
+    if (this.#stopped || this.#suspended || this.#pausedSince === null) return;
+    if (this.time === null || this.time.hiddenTimeoutMs === null) return;
+    const due = this.#pausedSince + this.time.hiddenTimeoutMs;
+    if (now < due) return;
+    const window = this.#closeWindow(due);
+    this.#heartbeatTimer = this.#clear(this.#heartbeatTimer);
+    this.#watchdogTimer = this.#clear(this.#watchdogTimer);
+    this.#suspended = true;
+    this.#queue(window);
+    safely(this.#callbacks.onPause);
+  }
+
+  /** @param {() => void} mutate */
+  #change(mutate) {
+    if (this.#stopped) {
       mutate();
       return;
     }
-    const now = Date.now();
+    const now = this.#clock.now();
+    this.#catchUp(now);
     const wasPaused = this.isPaused;
-    if (!this._suspended) this._settle(now);
+    if (!this.#suspended) this.#settle(now);
     mutate();
-    const paused = this._manualPause || this._hidden;
-    if (this._suspended) {
-      if (!paused) this._wake(now);
+    const paused = this.#manualPause || this.#hidden;
+    if (this.#suspended) {
+      if (!paused) this.#wake(now);
       return;
     }
     if (paused && !wasPaused) {
-      this._pausedSince = now;
-      this._armWatchdog();
+      this.#pausedSince = now;
+      this.#armWatchdog();
     } else if (!paused && wasPaused) {
-      this._pausedSince = null;
-      this._cancel("_watchdogTimer");
+      this.#pausedSince = null;
+      this.#watchdogTimer = this.#clear(this.#watchdogTimer);
     }
   }
 
-  _wake(now) {
-    this._suspended = false;
-    this._pausedSince = null;
-    this._windowStart = now;
-    this._segmentStart = now;
-    this._activeMs = 0;
-    this._pausedMs = 0;
-    this._scheduleHeartbeat();
-    safely(this._callbacks.onResume);
+  /** @param {number} now */
+  #wake(now) {
+    this.#suspended = false;
+    this.#pausedSince = null;
+    this.#windowStart = now;
+    this.#segmentStart = now;
+    this.#activeMs = 0;
+    this.#pausedMs = 0;
+    this.#scheduleHeartbeat();
+    safely(this.#callbacks.onResume);
   }
 
   // ---- timers ----------------------------------------------------------------------------------
-  _cancel(name) {
-    if (this[name] !== null) {
-      clearTimeout(this[name]);
-      this[name] = null;
-    }
+  /**
+   * @param {unknown} handle
+   * @returns {null}
+   */
+  #clear(handle) {
+    if (handle !== null) this.#clock.clearTimeout(handle);
+    return null;
   }
 
-  _scheduleHeartbeat() {
-    this._cancel("_heartbeatTimer");
-    this._heartbeatTimer = setTimeout(() => this._beat(), this.time.heartbeatIntervalMs);
+  #scheduleHeartbeat() {
+    this.#heartbeatTimer = this.#clear(this.#heartbeatTimer);
+    if (this.time === null) return;
+    this.#heartbeatTimer = this.#clock.setTimeout(() => this.#beat(), this.time.heartbeatIntervalMs);
   }
 
-  _beat() {
-    this._heartbeatTimer = null;
-    if (this._stopped || this._suspended) return;
-    const window = this._closeWindow(Date.now());
-    this._scheduleHeartbeat();
-    this._queue(window);
+  #beat() {
+    this.#heartbeatTimer = null;
+    if (this.#stopped || this.#suspended) return;
+    const now = this.#clock.now();
+    this.#catchUp(now);
+    if (this.#suspended) return;
+    const window = this.#closeWindow(now);
+    this.#scheduleHeartbeat();
+    this.#queue(window);
   }
 
-  _armWatchdog() {
-    this._cancel("_watchdogTimer");
-    if (this.time === null || this.time.hiddenTimeoutMs === null || this._pausedSince === null) return;
-    const due = this._pausedSince + this.time.hiddenTimeoutMs;
-    this._watchdogTimer = setTimeout(() => this._timeout(), Math.max(due - Date.now(), 0));
+  #armWatchdog() {
+    this.#watchdogTimer = this.#clear(this.#watchdogTimer);
+    if (this.time === null || this.time.hiddenTimeoutMs === null || this.#pausedSince === null) return;
+    const due = this.#pausedSince + this.time.hiddenTimeoutMs;
+    this.#watchdogTimer = this.#clock.setTimeout(() => {
+      this.#watchdogTimer = null;
+      this.#catchUp(this.#clock.now());
+    }, Math.max(due - this.#clock.now(), 0));
   }
 
-  _timeout() {
-    this._watchdogTimer = null;
-    if (this._stopped || this._suspended || !this.isPaused) return;
-    const window = this._closeWindow(Date.now());
-    this._cancel("_heartbeatTimer");
-    this._suspended = true;
-    this._queue(window);
-    safely(this._callbacks.onPause);
-  }
-
-  _stop(timeOverride) {
-    const now = Date.now();
+  /** @param {{ active: number, inactive?: number }} [timeOverride] */
+  #stop(timeOverride) {
+    const now = this.#clock.now();
+    this.#catchUp(now);
     let window = null;
-    if (this.time !== null && !this._suspended) {
-      window = this._closeWindow(now, timeOverride);
+    if (this.time !== null && !this.#suspended) {
+      window = this.#closeWindow(now, timeOverride);
     } else if (timeOverride) {
-      if (this._suspended) this._windowStart = now;
-      window = this._closeWindow(now, timeOverride);
+      if (this.#suspended) this.#windowStart = now;
+      window = this.#closeWindow(now, timeOverride);
     }
-    this._endedAt = now;
-    this._stopped = true;
-    this._cancel("_heartbeatTimer");
-    this._cancel("_watchdogTimer");
-    for (const [target, type, handler] of this._listeners) target.removeEventListener(type, handler);
-    this._listeners = [];
-    this._client._release(this);
-    this._queue(window);
+    this.#endedAt = now;
+    this.#stopped = true;
+    this.#heartbeatTimer = this.#clear(this.#heartbeatTimer);
+    this.#watchdogTimer = this.#clear(this.#watchdogTimer);
+    for (const [target, type, handler] of this.#listeners) target.removeEventListener(type, handler);
+    this.#listeners = [];
+    this.#client.release(this);
+    this.#queue(window);
   }
 
   // ---- page lifecycle --------------------------------------------------------------------------
-  _on(target, type, handler) {
+  /**
+   * @param {EventTarget | undefined} target
+   * @param {string} type
+   * @param {EventListener} handler
+   */
+  #on(target, type, handler) {
     if (!target || typeof target.addEventListener !== "function") return;
     target.addEventListener(type, handler);
-    this._listeners.push([target, type, handler]);
+    this.#listeners.push([target, type, handler]);
   }
 
-  _listen() {
+  #listen() {
     const doc = globalThis.document;
     if (doc) {
-      this._hidden = doc.visibilityState === "hidden";
-      if (this._hidden) this._pausedSince = Date.now();
-      if (this._hidden) this._armWatchdog();
-      this._on(doc, "visibilitychange", () => {
+      this.#hidden = doc.visibilityState === "hidden";
+      if (this.#hidden) this.#pausedSince = this.#clock.now();
+      if (this.#hidden) this.#armWatchdog();
+      this.#on(doc, "visibilitychange", () => {
         const hidden = doc.visibilityState === "hidden";
-        if (hidden !== this._hidden) {
-          this._change(() => {
-            this._hidden = hidden;
+        if (hidden !== this.#hidden) {
+          this.#change(() => {
+            this.#hidden = hidden;
           });
         }
       });
     }
-    this._on(globalThis, "pagehide", () => this._pageHide());
-    this._on(globalThis, "pageshow", (event) => {
-      if (event.persisted) this._pageShow();
+    this.#on(globalThis, "pagehide", () => this.#pageHide());
+    this.#on(globalThis, "pageshow", (event) => {
+      if (/** @type {PageTransitionEvent} */ (event).persisted) this.#pageShow();
     });
   }
 
-  _pageHide() {
-    if (this._stopped) return;
-    if (!this._suspended) {
-      const window = this._closeWindow(Date.now());
-      if (window) this._pending.push(window);
+  #pageHide() {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    this.#catchUp(now);
+    if (!this.#suspended) {
+      const window = this.#closeWindow(now);
+      if (window) this.#pending.push(window);
     }
-    this._cancel("_heartbeatTimer");
-    this._cancel("_watchdogTimer");
+    this.#heartbeatTimer = this.#clear(this.#heartbeatTimer);
+    this.#watchdogTimer = this.#clear(this.#watchdogTimer);
     // Everything not yet acknowledged leaves now; a window that was also in flight is
     // answered as a duplicate (same runId and startedAt), so nothing counts twice.
-    for (const window of this._pending.splice(0)) this._client._beacon("heartbeat", this._body(window));
+    for (const window of this.#pending.splice(0)) this.#client.beacon("heartbeat", this.#body(window));
   }
 
-  _pageShow() {
-    if (this._stopped) return;
-    const now = Date.now();
-    this._windowStart = now;
-    this._segmentStart = now;
-    this._activeMs = 0;
-    this._pausedMs = 0;
-    if (!this._suspended) this._scheduleHeartbeat();
+  #pageShow() {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    this.#windowStart = now;
+    this.#segmentStart = now;
+    this.#activeMs = 0;
+    this.#pausedMs = 0;
+    if (this.#suspended) return;
+    if (this.#pausedSince !== null) {
+      this.#pausedSince = now; // the time in the back/forward cache is not counted
+      this.#armWatchdog();
+    }
+    this.#scheduleHeartbeat();
   }
 
   // ---- delivery --------------------------------------------------------------------------------
-  _body(window) {
+  /**
+   * @param {TimeWindow} window
+   * @returns {Record<string, unknown>}
+   */
+  #body(window) {
+    /** @type {Record<string, unknown>} */
     const body = { id: this.id, name: this.name, course: this.course, runId: this.runId, ...window };
     if (given(this.process)) body.process = this.process;
     return body;
   }
 
-  _retryAttempts() {
+  #retryAttempts() {
     return this.time === null ? DEFAULT_TIME.retryAttempts : this.time.retryAttempts;
   }
 
-  _queue(window) {
+  /** @param {TimeWindow | null} window */
+  #queue(window) {
     if (window === null) return;
-    this._pending.push(window);
-    this._pending.splice(0, Math.max(this._pending.length - MAX_PENDING_WINDOWS, 0));
-    this._sending = this._sending.then(() => this._drain());
+    this.#pending.push(window);
+    this.#pending.splice(0, Math.max(this.#pending.length - MAX_PENDING_WINDOWS, 0));
+    this.#sending = this.#sending.then(() => this.#drain());
   }
 
-  _forget(window) {
-    const index = this._pending.indexOf(window);
-    if (index >= 0) this._pending.splice(index, 1);
+  /** @param {TimeWindow} window */
+  #forget(window) {
+    const index = this.#pending.indexOf(window);
+    if (index >= 0) this.#pending.splice(index, 1);
   }
 
   /** Send pending windows oldest first; on an outage keep them for the next heartbeat. */
-  async _drain() {
-    while (this._pending.length > 0) {
-      const window = this._pending[0];
+  async #drain() {
+    while (this.#pending.length > 0) {
+      const window = this.#pending[0];
       try {
-        await this._client._post("heartbeat", this._body(window), this._retryAttempts());
-        this._forget(window);
-        safely(this._callbacks.onFlush, window.elapsedMs);
+        await this.#client.post("heartbeat", this.#body(window), this.#retryAttempts());
+        this.#forget(window);
+        safely(this.#callbacks.onFlush, window.elapsedMs);
       } catch (error) {
-        safely(this._callbacks.onError, error, { type: "heartbeat", runId: this.runId, window });
-        if (error instanceof TimebackError && !error.retryable) {
-          this._forget(window);
+        const failure = asTimebackError(error);
+        safely(this.#callbacks.onError, failure, { type: "heartbeat", runId: this.runId, window });
+        if (!failure.retryable) {
+          this.#forget(window);
           continue;
         }
         return;
@@ -561,27 +760,43 @@ export class Activity {
     }
   }
 
-  async _submit(metrics) {
+  /** @param {Metrics} metrics */
+  async #submit(metrics) {
     const { pctComplete, ...rest } = metrics;
+    /** @type {Record<string, unknown>} */
     const body = {
       id: this.id,
       name: this.name,
       course: this.course,
       runId: this.runId,
-      endedAt: iso(this._endedAt),
+      endedAt: iso(/** @type {number} */ (this.#endedAt)),
       metrics: rest,
     };
     if (given(pctComplete)) body.pctComplete = pctComplete;
     if (given(this.process)) body.process = this.process;
     try {
-      await this._client._post("submit", body, this._retryAttempts());
+      await this.#client.post("submit", body, this.#retryAttempts());
     } catch (error) {
-      safely(this._callbacks.onError, error, { type: "submit", runId: this.runId });
+      safely(this.#callbacks.onError, asTimebackError(error), { type: "submit", runId: this.runId });
       throw error;
     }
   }
 }
 
+/**
+ * @param {unknown} error
+ * @returns {TimebackError}
+ */
+function asTimebackError(error) {
+  if (error instanceof TimebackError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new TimebackError(message, { code: "ERROR", cause: error });
+}
+
+/**
+ * @param {Response} response
+ * @returns {Promise<TimebackError>}
+ */
 async function errorFrom(response) {
   let payload = null;
   try {
@@ -600,6 +815,10 @@ async function errorFrom(response) {
   return new TimebackError(`HTTP ${response.status}`, { code: "HTTP_ERROR", status: response.status });
 }
 
+/**
+ * @param {number} attempt
+ * @param {Response | null} response
+ */
 function retryDelay(attempt, response) {
   const header = response && response.headers ? response.headers.get("Retry-After") : null;
   const seconds = header === null ? NaN : Number(header);
@@ -607,97 +826,142 @@ function retryDelay(attempt, response) {
   return Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_CAP_MS);
 }
 
-class Client {
-  constructor({ baseURL, fetch: fetchImpl, headers, credentials } = {}) {
+/** A client for one page: `createClient(options)` makes one. */
+export class Client {
+  /** @type {typeof fetch} */
+  #fetch;
+  /** @type {ClientOptions["headers"]} */
+  #headers;
+  /** @type {RequestCredentials} */
+  #credentials;
+  /** @type {Clock} */
+  #clock;
+  /** @type {Activity | null} */
+  #current = null;
+  /** @type {Transport} */
+  #transport = {
+    post: (route, body, retryAttempts) => this.#post(route, body, retryAttempts),
+    beacon: (route, body) => this.#beacon(route, body),
+    release: (activity) => this.#release(activity),
+  };
+
+  /** @param {ClientOptions} [options] */
+  constructor({ baseURL, fetch: fetchImpl, headers, credentials, clock } = {}) {
     const here = new URL(".", import.meta.url).href;
     const origin = globalThis.location ? globalThis.location.href : here;
+    /** @type {string} Where the activity routes are, without a trailing slash. */
     this.baseURL = new URL(baseURL === undefined ? here : baseURL, origin).href.replace(/\/+$/, "");
-    this._fetch = fetchImpl || globalThis.fetch.bind(globalThis);
-    this._headers = headers;
-    this._credentials = credentials || "same-origin";
-    this._current = null;
+    this.#fetch = fetchImpl || globalThis.fetch.bind(globalThis);
+    this.#headers = headers;
+    this.#credentials = credentials || "same-origin";
+    this.#clock = clock || PAGE_CLOCK;
     const client = this;
     this.activity = {
-      /** Start tracking an activity; throws while another one is in progress. */
-      start(options = {}) {
-        return client._start(options);
+      /**
+       * Start tracking an activity; throws while another one is in progress.
+       * @param {ActivityOptions} options
+       * @returns {Activity}
+       */
+      start(options) {
+        return client.#start(options);
       },
-      /** The running activity, or null. */
+      /** @returns {Activity | null} The running activity, or null. */
       get current() {
-        return client._current;
+        return client.#current;
       },
     };
   }
 
-  _start(options) {
-    if (this._current !== null) {
+  /** @param {ActivityOptions} options */
+  #start(options) {
+    if (this.#current !== null) {
       throw new TimebackError("Another activity is already in progress", {
         code: "ACTIVITY_IN_PROGRESS",
       });
     }
-    const activity = new Activity(this, options);
-    this._current = activity;
+    const activity = new Activity(this.#transport, this.#clock, options || {});
+    this.#current = activity;
     return activity;
   }
 
-  _release(activity) {
-    if (this._current === activity) this._current = null;
+  /**
+   * An activity has stopped: another may start.
+   * @param {Activity} activity
+   */
+  #release(activity) {
+    if (this.#current === activity) this.#current = null;
   }
 
-  _url(route) {
+  /** @param {string} route */
+  #url(route) {
     return `${this.baseURL}/activity/${route}`;
   }
 
-  async _headersFor() {
-    const extra = typeof this._headers === "function" ? await this._headers() : this._headers;
+  async #headersFor() {
+    const extra = typeof this.#headers === "function" ? await this.#headers() : this.#headers;
     return { "Content-Type": "application/json", ...(extra || {}) };
   }
 
-  /** POST a body, retrying the network and 408/429/5xx up to `retryAttempts` times with backoff. */
-  async _post(route, body, retryAttempts) {
+  /** @param {number} ms */
+  #wait(ms) {
+    return new Promise((resolve) => this.#clock.setTimeout(() => resolve(undefined), ms));
+  }
+
+  /**
+   * POST a body, retrying the network and 408/429/5xx up to `retryAttempts` times with backoff.
+   * @param {string} route
+   * @param {Record<string, unknown>} body
+   * @param {number} retryAttempts
+   * @returns {Promise<Response>}
+   */
+  async #post(route, body, retryAttempts) {
     const payload = JSON.stringify(body);
     for (let attempt = 1; ; attempt += 1) {
       let response = null;
       let error;
       try {
-        response = await this._fetch(this._url(route), {
+        response = await this.#fetch(this.#url(route), {
           method: "POST",
-          headers: await this._headersFor(),
+          headers: await this.#headersFor(),
           body: payload,
-          credentials: this._credentials,
+          credentials: this.#credentials,
         });
         if (response.ok) return response;
         error = await errorFrom(response);
       } catch (cause) {
         error = cause instanceof TimebackError
           ? cause
-          : new TimebackError(`Network error: ${cause && cause.message ? cause.message : cause}`, {
+          : new TimebackError(`Network error: ${cause instanceof Error ? cause.message : cause}`, {
             code: "NETWORK_ERROR",
             cause,
           });
       }
       if (!error.retryable || attempt > retryAttempts) throw error;
-      await wait(retryDelay(attempt, response));
+      await this.#wait(retryDelay(attempt, response));
     }
   }
 
-  /** Send a body as the page goes away: a beacon (text/plain), or a keepalive fetch. */
-  _beacon(route, body) {
+  /**
+   * Send a body as the page goes away: a beacon (text/plain), or a keepalive fetch.
+   * @param {string} route
+   * @param {Record<string, unknown>} body
+   */
+  #beacon(route, body) {
     const payload = JSON.stringify(body);
     const beacon = globalThis.navigator && globalThis.navigator.sendBeacon;
-    if (!this._headers && typeof beacon === "function") {
+    if (!this.#headers && typeof beacon === "function") {
       try {
-        if (beacon.call(globalThis.navigator, this._url(route), payload)) return;
+        if (beacon.call(globalThis.navigator, this.#url(route), payload)) return;
       } catch {
         // fall through to a keepalive fetch
       }
     }
-    Promise.resolve(this._headersFor())
-      .then((headers) => this._fetch(this._url(route), {
+    Promise.resolve(this.#headersFor())
+      .then((headers) => this.#fetch(this.#url(route), {
         method: "POST",
         headers,
         body: payload,
-        credentials: this._credentials,
+        credentials: this.#credentials,
         keepalive: true,
       }))
       .catch(() => {});
@@ -706,9 +970,12 @@ class Client {
 
 /**
  * A client for one page. Options: `baseURL` (default: where this file is served from),
- * `fetch`, `headers` (an object, or a function returning one, e.g. a bearer token), and
- * `credentials` (default "same-origin"). With custom headers the last window leaves the page
- * by keepalive fetch instead of sendBeacon, since beacons cannot carry headers.
+ * `fetch`, `headers` (an object, or a function returning one, e.g. a bearer token),
+ * `credentials` (default "same-origin") and `clock` (default: `Date.now` and the page's timers).
+ * With custom headers the last window leaves the page by keepalive fetch instead of sendBeacon,
+ * since beacons cannot carry headers.
+ * @param {ClientOptions} [options]
+ * @returns {Client}
  */
 export function createClient(options = {}) {
   return new Client(options);
