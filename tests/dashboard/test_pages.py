@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import expect
 
 from support.platform import PlatformProcess
 
@@ -51,12 +50,16 @@ def _open(page: Any, url: str) -> None:
 
 
 def _charts_drawn(page: Any) -> None:
-    """Every chart on the page was drawn by plotly.js (served by the platform itself)."""
+    """Every chart on the page came drawn (SVG from the server, no chart script), with a title
+    and a description for screen readers."""
     charts = page.locator("[data-chart]").count()
     assert charts > 0
-    # Locator waits, not wait_for_function: the page's CSP rightly forbids eval.
-    expect(page.locator("[data-chart][data-drawn='true']")).to_have_count(charts)
-    assert page.locator("[data-chart] svg.main-svg").count() >= charts
+    assert page.locator("[data-chart] > svg[role=img]").count() == charts
+    for label in page.locator("[data-chart] > svg").evaluate_all(
+            "svgs => svgs.map(s => s.getAttribute('aria-labelledby').split(' ')"
+            ".map(id => document.getElementById(id).textContent).join(' '))"):
+        assert len(label) > 20, label
+    assert page.locator("[data-chart] rect[data-date], [data-chart] rect[data-part]").count() > 0
 
 
 def _shown(field: str, raw: str, text: str) -> Any:
@@ -89,11 +92,39 @@ def _rows(page: Any, selector: str, key: str) -> dict[str, dict[str, Any]]:
             for row_key, cells in rows}
 
 
-def _plotted(page: Any, chart: str) -> list[dict[str, Any]]:
-    """The traces plotly.js drew in the chart `chart` (its data as the browser holds it)."""
-    traces: list[dict[str, Any]] = page.locator(f"[data-chart='{chart}']").evaluate(
-        "el => el.data.map(t => ({name: t.name, x: t.x, y: t.y, base: t.base}))")
-    return traces
+def _plotted(page: Any, chart: str) -> dict[str, Any]:
+    """What the chart `chart` drew: its bars' days, values and goal-met marks, the goal line's
+    value, and the values each bar's height stands for (height over the plot's pixels per unit,
+    read from the gridline labelled with the biggest value)."""
+    drawn: dict[str, Any] = page.locator(f"[data-chart='{chart}'] > svg").evaluate(
+        """svg => {
+          const bars = Array.from(svg.querySelectorAll('rect[data-date]'));
+          const lines = Array.from(svg.querySelectorAll('line.grid'));
+          const labels = Array.from(svg.querySelectorAll('text.tick'));
+          const goal = svg.querySelector('line.goal');
+          return {x: bars.map(b => b.dataset.date), y: bars.map(b => JSON.parse(b.dataset.value)),
+                  met: bars.map(b => JSON.parse(b.dataset.goalMet)),
+                  heights: bars.map(b => b.height.baseVal.value),
+                  baseline: Number(lines[0].getAttribute('y1')),
+                  top: Number(lines[lines.length - 1].getAttribute('y1')),
+                  top_label: labels[labels.length - 1].textContent,
+                  goal: goal ? JSON.parse(goal.dataset.goal) : null,
+                  goal_y: goal ? Number(goal.getAttribute('y1')) : null};
+        }""")
+    return drawn
+
+
+def _label_value(text: str) -> float:
+    number = NUMBER.search(text)
+    assert number is not None, text
+    return float(number.group().replace(",", ""))
+
+
+def _drawn_to_scale(drawn: dict[str, Any]) -> None:
+    """Each bar's height is its value on the chart's own scale."""
+    per_unit = (drawn["baseline"] - drawn["top"]) / _label_value(drawn["top_label"])
+    for value, height in zip(drawn["y"], drawn["heights"], strict=True):
+        assert height == pytest.approx((value or 0) * per_unit, abs=0.02)
 
 
 def _learner_with_runs(demo: PlatformProcess) -> dict[str, Any]:
@@ -105,10 +136,10 @@ def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformPr
     _open(page, demo.base_url + "/")
     _charts_drawn(page)
     screenshot(page, "overview")
-    dates = [page.locator("[data-series=xp] tr").nth(i).get_attribute("data-date")
-             for i in range(page.locator("[data-series=xp] tr").count())]
+    dates = [page.locator("[data-series=xp] tr[data-date]").nth(i).get_attribute("data-date")
+             for i in range(page.locator("[data-series=xp] tr[data-date]").count())]
     assert len(dates) == 14
-    shown = {name: [json.loads(v) for v in page.locator(f"[data-series={name}] tr")
+    shown = {name: [json.loads(v) for v in page.locator(f"[data-series={name}] tr[data-date]")
                     .evaluate_all("rows => rows.map(r => r.dataset.value)")]
              for name in ("active_learners", "active_minutes", "xp", "completions", "accuracy",
                           "flags")}
@@ -144,9 +175,10 @@ def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformPr
     assert api["dates"] == dates
     assert {name: api["series"][name] for name in shown} == shown
     for name, values in shown.items():  # each chart draws the API's series, day by day
-        drawn = _plotted(page, f"chart-{name}")[0]
+        drawn = _plotted(page, f"chart-{name}")
         assert drawn["x"] == dates, name
         assert drawn["y"] == values, name
+        _drawn_to_scale(drawn)
     kpis = _values(page, "#today")
     assert {name: kpis[name] for name in shown} == api["today"]
     assert {name: kpis[f"window_{name}"] for name in shown} == api["window"]
@@ -221,12 +253,21 @@ def test_learner_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     by_date = {day["date"]: day for day in summary["days"]}
     for chart, field, goal_name in (("chart-minutes", "active_minutes", "dailyActiveMinutes"),
                                     ("chart-xp", "xp", "dailyXp")):
-        bars, *goal_line = _plotted(page, chart)
+        bars = _plotted(page, chart)
         assert bars["x"][0] == span["from"] and bars["x"][-1] == span["to"]
         assert bars["y"] == [by_date[d][field] if d in by_date else 0 for d in bars["x"]], chart
+        _drawn_to_scale(bars)
         wanted = [goals[cid][goal_name] for cid in taken if goal_name in (goals[cid] or {})]
         assert wanted, "the demo's courses set daily goals"
-        assert goal_line[0]["y"] == [sum(wanted)] * 2, chart
+        assert bars["goal"] == pytest.approx(sum(wanted)), chart
+        goal_height = (bars["baseline"] - bars["goal_y"]) / (bars["baseline"] - bars["top"])
+        assert goal_height * _label_value(bars["top_label"]) == pytest.approx(sum(wanted), abs=0.01), chart
+        # Each bar is marked (and coloured) by its day's figure against the goal.
+        assert bars["met"] == [value >= sum(wanted) for value in bars["y"]], chart
+        classes = page.locator(f"[data-chart='{chart}'] rect[data-date]").evaluate_all(
+            "bars => bars.map(b => b.getAttribute('class'))")
+        assert classes == ["bar bar-met" if met else "bar bar-missed" for met in bars["met"]]
+        assert "below goal" in page.locator(f"[data-chart='{chart}'] .chart-legend").inner_text()
     runs = {run["run_id"]: run for run in demo.get("/api/v1/runs", learner=email,
                                                    limit=25)["runs"]}
     shown_runs = _rows(page, "#runs-table tbody tr[data-run]", "data-run")
@@ -275,15 +316,22 @@ def test_run_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
             "active_seconds": window["active_seconds"],
             "inactive_seconds": window["inactive_seconds"]}
     # The timeline draws each window's length, its active share first.
-    active, inactive = _plotted(page, "chart-timeline")
+    parts = page.locator("[data-chart='chart-timeline'] rect[data-part]").evaluate_all(
+        "rects => rects.map(r => [r.dataset.part, JSON.parse(r.dataset.ms),"
+        " r.width.baseVal.value, r.ownerSVGElement.width.baseVal.value])")
+    active = [part for part in parts if part[0] == "active"]
+    inactive = [part for part in parts if part[0] == "inactive"]
     spans = [(datetime.fromisoformat(w["end"].replace("Z", "+00:00"))
               - datetime.fromisoformat(w["start"].replace("Z", "+00:00"))).total_seconds() * 1000
              for w in run["windows"]]
     drawn_active = [min(w["active_seconds"] * 1000, span)
                     for w, span in zip(run["windows"], spans, strict=True)]
-    assert active["x"] == pytest.approx(drawn_active)
-    assert inactive["x"] == pytest.approx([max(span - part, 0.0) for span, part in
-                                           zip(spans, drawn_active, strict=True)])
+    assert [part[1] for part in active] == pytest.approx(drawn_active)
+    assert [part[1] for part in inactive] == pytest.approx(
+        [max(span - share, 0.0) for span, share in zip(spans, drawn_active, strict=True)])
+    # Widths are to one scale: pixels per millisecond alike for every part drawn.
+    scales = {round(width / ms, 9) for _, ms, width, _ in parts if ms > 1000}
+    assert max(scales) == pytest.approx(min(scales), rel=1e-3)
     if run["completion"]:
         completion = {f"completion_{name}": value for name, value in run["completion"].items()}
         shown = _values(page, "#completion")

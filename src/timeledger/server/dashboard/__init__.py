@@ -22,8 +22,6 @@ def install(app: FastAPI) -> None:
         return signin.denied_response(request, await viewer_of(request), exc)
 
     app.add_exception_handler(Denied, denied)
-    app.add_api_route(assets.STATIC_PREFIX + "/plotly-{version}.min.js", assets.plotly_js,
-                      methods=["GET"], include_in_schema=False)
     app.add_api_route("/favicon.ico", assets.favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route(assets.STATIC_PREFIX + "/{name}", assets.dashboard_file, methods=["GET"],
                       include_in_schema=False)

@@ -1,9 +1,8 @@
-"""Static files: the dashboard's CSS and JS, and plotly.js from the plotly package (no CDN)."""
+"""Static files: the dashboard's CSS, JS and icon, served by the platform itself (no CDN)."""
 
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 from importlib import resources
 
@@ -21,43 +20,10 @@ def _dashboard_file(name: str) -> bytes:
     return resources.files("timeledger.server.dashboard").joinpath("static", name).read_bytes()
 
 
-@functools.cache
-def plotly_version() -> str:
-    from plotly.offline import get_plotlyjs_version
-
-    version: str = get_plotlyjs_version()
-    return version
-
-
-@functools.cache
-def _plotly_bytes() -> tuple[bytes, bytes]:
-    """plotly.js as shipped in the pip package, and gzipped once (4.8 MB becomes about 1.4 MB)."""
-    from plotly.offline import get_plotlyjs
-
-    raw = str(get_plotlyjs()).encode()
-    return raw, gzip.compress(raw, compresslevel=6)
-
-
 def asset_url(name: str) -> str:
     """A versioned URL, so browsers may cache the file for good."""
-    if name == "plotly.js":
-        return f"{STATIC_PREFIX}/plotly-{plotly_version()}.min.js"
     digest = hashlib.sha256(_dashboard_file(name)).hexdigest()[:12]
     return f"{STATIC_PREFIX}/{name}?v={digest}"
-
-
-def _reply(request: Request, raw: bytes, compressed: bytes | None, media_type: str) -> Response:
-    headers = {"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff",
-               "Vary": "Accept-Encoding"}
-    if compressed is not None and "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(compressed, media_type=media_type, headers=headers)
-    return Response(raw, media_type=media_type, headers=headers)
-
-
-def plotly_js(request: Request) -> Response:
-    raw, compressed = _plotly_bytes()
-    return _reply(request, raw, compressed, _TYPES[".js"])
 
 
 def favicon(_request: Request) -> Response:
@@ -69,6 +35,7 @@ def favicon(_request: Request) -> Response:
 
 
 def dashboard_file(request: Request) -> Response:
+    """`/static/{name}`: a file of the dashboard's own, cached for good (its URL is versioned)."""
     name = request.path_params["name"]
     suffix = "." + name.rpartition(".")[2]
     if "/" in name or suffix not in _TYPES:
@@ -77,4 +44,5 @@ def dashboard_file(request: Request) -> Response:
         raw = _dashboard_file(name)
     except FileNotFoundError:
         return Response("Not found", status_code=404, media_type="text/plain")
-    return _reply(request, raw, None, _TYPES[suffix])
+    return Response(raw, media_type=_TYPES[suffix],
+                    headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"})

@@ -80,11 +80,7 @@ def overview_page(request: Request, viewer: Everyone) -> Response:
     today = _today(request)
     timezone = platform_of(request).settings.timezone
     data = _read(request, lambda conn: queries.overview(conn, today, timezone, RANGE_DAYS))
-    units = {"active_learners": "learners", "active_minutes": "min", "xp": "XP",
-             "completions": "completions", "accuracy": "%", "flags": "flags"}
-    figures = {name: charts.daily_bars(data["dates"], values, units[name],
-                                       color=charts.BAD if name == "flags" else charts.ACCENT)
-               for name, values in data["series"].items()}
+    figures = charts.overview_charts(data["dates"], data["series"])
     return render(request, viewer, "overview.html", {
         "data": data, "figures": figures, "charts": True, "today": today,
         "range_days": RANGE_DAYS})
@@ -126,14 +122,7 @@ def _learner_context(conn: sa.Connection, email: str, today: date, course: str |
     dates = [(today - timedelta(days=offset)).isoformat()
              for offset in range(RANGE_DAYS - 1, -1, -1)]
     by_date = {day["date"]: day for day in recent["days"]}
-    figures = {
-        "minutes": charts.daily_bars(
-            dates, [by_date[d]["active_minutes"] if d in by_date else 0 for d in dates], "min",
-            goal=goals.get("dailyActiveMinutes"), color=charts.GOOD),
-        "xp": charts.daily_bars(
-            dates, [by_date[d]["xp"] if d in by_date else 0 for d in dates], "XP",
-            goal=goals.get("dailyXp")),
-    }
+    figures = charts.learner_charts(dates, by_date, goals)
     book = queries.gradebook(conn, email, course)
     results = sorted(
         ({**result, "course_name": item["course_name"], "activity_name": item["activity_name"],
@@ -221,7 +210,7 @@ def run_page(request: Request, run_id: str, viewer: AnyViewer) -> Response:
         return _missing(request, viewer, "such run")
     return render(request, viewer, "run.html", {
         "run": run, "charts": bool(run["windows"]),
-        "timeline": charts.run_timeline(run["windows"], timezone)})
+        "timeline": charts.run_timeline("chart-timeline", run["windows"], timezone)})
 
 
 @router.get("/courses")

@@ -13,7 +13,8 @@ from timeledger.server.dashboard import numbers
 from timeledger.server.dashboard.assets import asset_url
 from timeledger.server.dashboard.guard import CSRF_COOKIE, Viewer, csrf_token, platform_of
 
-# Charts are drawn by plotly.js, which adds its own <style> elements; nothing else is inline.
+# Charts are inline SVG drawn on the server; no script is inline. Templates set a few style
+# attributes (meter widths), hence 'unsafe-inline' for styles only.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "

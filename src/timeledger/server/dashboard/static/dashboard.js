@@ -1,27 +1,45 @@
-// timeledger dashboard: draws the charts, and keeps the events explorer live. No inline scripts.
+// timeledger dashboard: labels table cells for phones, copy and print buttons, and keeps the
+// events explorer live. Charts are SVG from the server. No inline scripts.
 "use strict";
 
 (function () {
-  function drawCharts() {
-    if (typeof window.Plotly === "undefined") return;
-    document.querySelectorAll("[data-chart]").forEach(function (el) {
-      var source = document.getElementById(el.getAttribute("data-chart"));
-      if (!source) return;
-      var spec = JSON.parse(source.textContent);
-      if (spec.layout && spec.layout.height) el.style.height = spec.layout.height + "px";
-      var layout = Object.assign({
-        margin: { l: 44, r: 12, t: 8, b: 36 },
-        paper_bgcolor: "rgba(0,0,0,0)",
-        plot_bgcolor: "rgba(0,0,0,0)",
-        font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12,
-                color: "#5f6b7a" },
-        showlegend: false,
-        bargap: 0.25,
-        xaxis: { gridcolor: "#eef0f3", linecolor: "#cfd4db" },
-        yaxis: { gridcolor: "#eef0f3", zerolinecolor: "#cfd4db", rangemode: "tozero" },
-      }, spec.layout || {});
-      window.Plotly.newPlot(el, spec.data, layout, { displayModeBar: false, responsive: true })
-        .then(function () { el.setAttribute("data-drawn", "true"); });
+  // On a phone each table row becomes a card; every cell is labelled by its column's header.
+  function labelCells() {
+    document.querySelectorAll("table.data").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!heads.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (td, index) {
+          if (heads[index] && !td.hasAttribute("data-label")) {
+            td.setAttribute("data-label", heads[index]);
+          }
+        });
+      });
+    });
+  }
+
+  // Buttons that copy a field's text ([data-copy] names the element's id), or print the page.
+  function wireButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy"));
+        var text = source.value !== undefined ? source.value : source.textContent;
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, function () { source.select(); });
+        } else {
+          source.select();
+          document.execCommand("copy");
+          done();
+        }
+      });
+    });
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
     });
   }
 
@@ -98,6 +116,7 @@
               body.insertBefore(eventRow(ev, true), body.firstChild);
             });
           }
+          labelCells();
           table.setAttribute("data-after", page.cursor);
           status.classList.remove("paused");
           status.textContent = "live · checked " + new Date().toLocaleTimeString();
@@ -118,6 +137,7 @@
           .then(function (reply) { return reply.json(); })
           .then(function (page) {
             page.events.forEach(function (ev) { body.appendChild(eventRow(ev, false)); });
+            labelCells();
             if (page.next) {
               table.setAttribute("data-before", String(page.next));
               older.disabled = false;
@@ -132,7 +152,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    drawCharts();
+    labelCells();
+    wireButtons();
     eventsExplorer();
   });
 })();
