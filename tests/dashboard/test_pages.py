@@ -261,7 +261,8 @@ def test_learner_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
         assert wanted, "the demo's courses set daily goals"
         assert bars["goal"] == pytest.approx(sum(wanted)), chart
         goal_height = (bars["baseline"] - bars["goal_y"]) / (bars["baseline"] - bars["top"])
-        assert goal_height * _label_value(bars["top_label"]) == pytest.approx(sum(wanted), abs=0.01), chart
+        assert goal_height * _label_value(bars["top_label"]) == pytest.approx(
+            sum(wanted), abs=0.01), chart
         # Each bar is marked (and coloured) by its day's figure against the goal.
         assert bars["met"] == [value >= sum(wanted) for value in bars["y"]], chart
         classes = page.locator(f"[data-chart='{chart}'] rect[data-date]").evaluate_all(
