@@ -14,8 +14,6 @@ import pytest
 
 from support.platform import PlatformProcess
 
-pytestmark = pytest.mark.install
-
 ROOT = Path(__file__).resolve().parents[1]
 # Distributions only the platform (or Django) needs; none may come with the core install.
 PLATFORM_ONLY = {"fastapi", "uvicorn", "uvloop", "sqlalchemy", "alembic", "psycopg",
@@ -48,6 +46,7 @@ def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+@pytest.mark.install
 def test_the_sdk_and_the_starlette_adapter_work_without_the_platform(
         core_venv: Path, tmp_path: Path) -> None:
     learner = f"core-{uuid.uuid4().hex[:8]}@example.edu"
@@ -74,6 +73,7 @@ def test_the_sdk_and_the_starlette_adapter_work_without_the_platform(
     assert installed & PLATFORM_ONLY == set()
 
 
+@pytest.mark.install
 def test_serve_names_the_extra_to_install_in_one_line(core_venv: Path, tmp_path: Path) -> None:
     for arguments in (["serve"], ["serve", "--port", "8000", "--data-dir", str(tmp_path)],
                       ["serve", "--help"]):
@@ -85,3 +85,15 @@ def test_serve_names_the_extra_to_install_in_one_line(core_venv: Path, tmp_path:
     listed = run(core_venv / "bin" / "timeledger", "--help", cwd=tmp_path, timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert "serve" in listed.stdout and "timeledger[server]" in listed.stdout
+
+
+@pytest.mark.unit
+def test_postgresql_without_psycopg_names_the_postgres_extra(tmp_path: Path) -> None:
+    """`timeledger[server]` without `[postgres]`: psycopg is missing (here: made unimportable)."""
+    served = run(sys.executable, "-c",
+                 "import sys; sys.modules['psycopg'] = None; "
+                 "from timeledger.cli.main import main; main()",
+                 "serve", "--db", "postgresql://nobody@127.0.0.1:9/none", cwd=tmp_path, timeout=60)
+    assert served.returncode != 0
+    [line] = served.stderr.splitlines()
+    assert "a PostgreSQL database needs psycopg: pip install 'timeledger[postgres]'" in line

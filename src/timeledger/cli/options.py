@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,11 +30,19 @@ def database_options(func: F) -> F:
     return func
 
 
+def require_psycopg() -> None:
+    """The platform on PostgreSQL needs psycopg, an extra: say which one instead of a traceback."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise click.ClickException("a PostgreSQL database needs psycopg: "
+                                   "pip install 'timeledger[postgres]'") from None
+
+
 def resolve_db_url(db_url: str | None, data_dir: Path | None) -> tuple[str, Path | None]:
     if db_url:
-        if db_url.startswith("postgres") and importlib.util.find_spec("psycopg") is None:
-            raise click.ClickException("a PostgreSQL database needs psycopg: "
-                                       "pip install 'timeledger[postgres]'")
+        if db_url.startswith("postgres"):
+            require_psycopg()
         return db_url, data_dir
     folder = data_dir or default_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
