@@ -64,10 +64,12 @@ def import_command(path: Path, db_url: str | None, data_dir: Path | None) -> Non
     finally:
         platform.close()
     for warning in result.warnings:
-        console.print(f"[yellow]warning[/] {warning}", highlight=False)
+        console.print(Text.assemble(("warning ", "yellow"), warning), highlight=False,
+                      soft_wrap=True)
     if not result.applied:
         for problem in result.problems:
-            console.print(Text.assemble(("refused ", "red"), str(problem)), highlight=False)
+            console.print(Text.assemble(("refused ", "red"), str(problem)), highlight=False,
+                          soft_wrap=True)
         console.print(f"{len(result.problems)} problem(s); nothing was imported")
         sys.exit(1)
     console.print(_counts_table(result))

@@ -194,6 +194,8 @@ class _TablePlan:
 def _check_references(read: dict[str, tuple[FileSpec, str, ReadFile]],
                       plans: dict[str, _TablePlan], problems: list[RowProblem]) -> None:
     active = {name: plan.active_ids() for name, plan in plans.items()}
+    for name, (_spec, _mode, got) in read.items():
+        active[name] |= got.refused_ids  # refused already; its referrers are not to blame
     for _spec, _mode, got in read.values():
         for record in got.records:
             if record.status != "active":

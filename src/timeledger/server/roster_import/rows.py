@@ -58,6 +58,8 @@ class ReadFile:
     records: list[RosterRecord] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # the ids of refused rows: a row naming one is not refused again for that
+    refused_ids: set[str] = field(default_factory=set)
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -157,6 +159,8 @@ class _RowReader:
             self._values(line, row, record)
         if len(self.out.problems) == before:
             self.out.records.append(record)
+        elif sourced_id:
+            self.out.refused_ids.add(sourced_id)
 
     def _status(self, line: int, text: str) -> str | None:
         if self.mode == "bulk":
