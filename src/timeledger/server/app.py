@@ -10,7 +10,15 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from timeledger.server import api_docs, dashboard
-from timeledger.server.api import auth, bench_baseline, events, ingest, jobs, queries
+from timeledger.server.api import (
+    auth,
+    bench_baseline,
+    events,
+    ingest,
+    jobs,
+    oneroster_gradebook,
+    queries,
+)
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
@@ -65,6 +73,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
     if platform.settings.bench_baseline:
         app.include_router(bench_baseline.router)
     queries.install(app)
+    oneroster_gradebook.install(app)
     dashboard.install(app)
     api_docs.install(app)
     declare_error_responses(app)

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.caliper.gradebook_ids import line_item_sourced_id, result_sourced_id
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
 from timeledger.server.store.projection_tables import (
@@ -45,10 +46,11 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
     progress: dict[tuple[str, str], Row] = {}
     for item in counted:
         f = item.facts
+        item_id = line_item_sourced_id(f.activity_id, f.course_id)
         items.setdefault((f.course_id, f.activity_id), {
             "course_id": f.course_id, "activity_id": f.activity_id,
             "activity_name": f.activity_name, "subject": f.subject, "app_name": f.app_name,
-            "first_seen": f.event_time})
+            "first_seen": f.event_time, "sourced_id": item_id})
         line = items[(f.course_id, f.activity_id)]
         line["first_seen"] = min(line["first_seen"], f.event_time)
         attempt = f.attempt or 1
@@ -60,6 +62,8 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
             "total_questions": f.total_questions, "correct_questions": f.correct_questions,
             "xp_milli": item.xp_milli, "mastered_units": f.mastered_units,
             "pct_complete": f.pct_complete, "score_date": f.event_time,
+            "sourced_id": result_sourced_id(item_id, f.learner_email, attempt),
+            "line_item_sourced_id": item_id,
         }
         row = progress.setdefault((f.learner_email, f.course_id), {
             "learner_email": f.learner_email, "course_id": f.course_id, "pct_complete": None,

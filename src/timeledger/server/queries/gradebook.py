@@ -8,6 +8,11 @@ import sqlalchemy as sa
 
 from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.figures import iso, progress_of, xp
+from timeledger.server.queries.gradebook_written import (
+    app_name_of,
+    written_line_items_of,
+    written_results_by_line_item,
+)
 from timeledger.server.store.projection_tables import (
     course_progress,
     gradebook_line_items,
@@ -23,10 +28,12 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
     Returns {line_items: [{course_id, course_name, activity_id, activity_name, subject,
     app_name, mean_score (of the listed results that have a score, 1 decimal; None without),
     results: [{learner, attempt, score, total_questions, correct_questions, xp,
-    mastered_units, pct_complete, score_date, event_id, run_id}]}], progress: [{learner,
+    mastered_units, pct_complete, score_date, event_id, run_id, source: "caliper"|"written",
+    sourced_id}]}], progress: [{learner,
     course_id, course_name, progress, source: "pctCompleteApp"|"masteredUnits"|None,
     pct_complete, mastered_units, total_lessons, completions, xp}]}. With a learner, only the
-    line items they have results on are listed."""
+    line items they have results on are listed. Results and line items written through the
+    OneRoster gradebook API appear too (source "written"; queries/gradebook_written.py)."""
     info = course_info(conn)
     r = gradebook_results.c
     results_query = sa.select(gradebook_results).order_by(r.learner_email, r.attempt)
@@ -49,11 +56,16 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
             "total_questions": row.total_questions, "correct_questions": row.correct_questions,
             "xp": xp(row.xp_milli), "mastered_units": row.mastered_units,
             "pct_complete": row.pct_complete, "score_date": iso(row.score_date),
-            "event_id": row.event_id, "run_id": row.run_id,
+            "event_id": row.event_id, "run_id": row.run_id, "source": "caliper",
+            "sourced_id": row.sourced_id,
         })
+    written = written_results_by_line_item(conn, learner)
     line_items = []
+    projected_ids = set()
     for item in conn.execute(items_query):
-        found = results.get((item.course_id, item.activity_id), [])
+        projected_ids.add(item.sourced_id)
+        found = results.get((item.course_id, item.activity_id), []) + written.pop(
+            item.sourced_id, [])
         if learner is not None and not found:
             continue
         line_items.append({
@@ -61,6 +73,17 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
             "course_name": info.get(item.course_id, {}).get("name", item.course_id),
             "activity_id": item.activity_id, "activity_name": item.activity_name,
             "subject": item.subject, "app_name": item.app_name, "results": found,
+            "mean_score": mean_score(found),
+        })
+    for record in written_line_items_of(conn, course):
+        found = written.pop(record.sourced_id, [])
+        if record.sourced_id in projected_ids or (learner is not None and not found):
+            continue
+        course_id = record.course_sourced_id or ""
+        line_items.append({
+            "course_id": course_id, "course_name": info.get(course_id, {}).get("name", course_id),
+            "activity_id": record.sourced_id, "activity_name": record.title, "subject": "",
+            "app_name": app_name_of(record.metadata_json), "results": found,
             "mean_score": mean_score(found),
         })
     progress = []

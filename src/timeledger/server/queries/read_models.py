@@ -189,7 +189,7 @@ class RunDetail(RunSummary, Projected):
 
 class GradeResult(ReadModel):
     learner: str
-    attempt: int
+    attempt: int | None  # None: a written result that gave no metadata.attempt
     score: float | None
     total_questions: int | None
     correct_questions: int | None
@@ -197,8 +197,10 @@ class GradeResult(ReadModel):
     mastered_units: int | None
     pct_complete: float | None
     score_date: str | None
-    event_id: str
+    event_id: str | None  # None for a written result
     run_id: str | None
+    source: Literal["caliper", "written"]  # projected from a completion, or written (OneRoster)
+    sourced_id: str | None  # its OneRoster sourcedId
 
 
 class LineItem(ReadModel):

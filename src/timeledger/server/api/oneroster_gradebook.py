@@ -1,0 +1,293 @@
+"""OneRoster 1.2 gradebook REST: assessmentLineItems and assessmentResults, read and written.
+
+Reads (scope roster:read) list the projected gradebook and the written records together; PUT
+(scope gradebook:write) stores a record under the sourcedId in the path, replacing the one there;
+POST creates one (sourcedIdPairs back). A written record keeps what it was sent (its own table),
+so `rebuild` never loses it. Bad input is a 400 in OneRoster's error shape naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from timeledger.server.api.auth import platform_of, require_scope
+from timeledger.server.api.bodies import read_limited_body
+from timeledger.server.api.consistency import read_consistency
+from timeledger.server.api.oneroster_responses import (
+    OneRosterError,
+    collection_response,
+    install_oneroster_errors,
+    read_oneroster,
+    request_collection_query,
+)
+from timeledger.server.json_response import JsonResponse
+from timeledger.server.queries import oneroster_gradebook as gradebook
+from timeledger.server.store.credentials import AccessToken
+from timeledger.server.store.gradebook_records import put_line_item, put_result
+from timeledger.server.store.roster_tables import roster_users
+
+PREFIX = "/ims/oneroster/gradebook/v1p2"
+MAX_BODY_BYTES = 64 * 1024  # one record: a title, a comment, refs and a little metadata
+MAX_METADATA_BYTES = 16 * 1024  # metadata and fields kept without a column, as JSON
+SourcedIdText = Annotated[str, Field(min_length=1, max_length=255)]
+
+router = APIRouter(prefix=PREFIX, tags=["oneroster gradebook"],
+                   dependencies=[Depends(read_consistency)])
+Reader = Annotated[AccessToken, Depends(require_scope("roster:read"))]
+Writer = Annotated[AccessToken, Depends(require_scope("gradebook:write"))]
+
+
+class Ref(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sourcedId: SourcedIdText
+    href: str | None = Field(default=None, max_length=2000)
+    type: str | None = Field(default=None, max_length=100)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sourcedId: SourcedIdText | None = None
+    status: Literal["active", "tobedeleted"] = "active"
+    dateLastModified: str | None = Field(default=None, max_length=40)  # the platform sets it
+    metadata: dict[str, Any] | None = None
+
+
+class LineItemIn(_Record):
+    title: str = Field(min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=2000)
+    class_: Ref | None = Field(default=None, alias="class")
+    course: Ref | None = None
+    school: Ref | None = None
+    component: Ref | None = None
+    componentResource: Ref | None = None
+    parentAssessmentLineItem: Ref | None = None
+    scoreScale: Ref | None = None
+    resultValueMin: float | None = Field(default=None, allow_inf_nan=False)
+    resultValueMax: float | None = Field(default=None, allow_inf_nan=False)
+    learningObjectiveSet: list[dict[str, Any]] | None = None
+
+
+class ResultIn(_Record):
+    assessmentLineItem: Ref
+    student: Ref
+    score: float | None = Field(default=None, allow_inf_nan=False)
+    textScore: str | None = Field(default=None, max_length=300)
+    scoreDate: str = Field(min_length=10, max_length=40)
+    scoreStatus: Literal["exempt", "fully graded", "not submitted", "partially graded",
+                         "submitted"]
+    scoreScale: Ref | None = None
+    scorePercentile: float | None = Field(default=None, allow_inf_nan=False)
+    comment: str | None = Field(default=None, max_length=2000)
+    learningObjectiveSet: list[dict[str, Any]] | None = None
+    inProgress: str | None = Field(default=None, max_length=20)
+    incomplete: str | None = Field(default=None, max_length=20)
+    late: str | None = Field(default=None, max_length=20)
+    missing: str | None = Field(default=None, max_length=20)
+
+
+def _invalid(field: str, message: str) -> OneRosterError:
+    return OneRosterError(400, f"Invalid {field}: {message}", "invalid_data")
+
+
+def _json_text(value: dict[str, Any] | None, field: str) -> str | None:
+    if not value:
+        return None
+    text = json.dumps(value, separators=(",", ":"))
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise _invalid(field, f"over {MAX_METADATA_BYTES} bytes as JSON")
+    return text
+
+
+def _score_time(text: str) -> datetime:
+    """scoreDate as a time: an ISO 8601 date-time with a zone, or a date (its midnight UTC)."""
+    field = "assessmentResult.scoreDate"
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _invalid(field, f"{text!r} is not an ISO 8601 date or date-time") from None
+    if moment.tzinfo is None:
+        raise _invalid(field, f"{text!r} has no time zone (add Z or an offset)")
+    return moment.astimezone(UTC)
+
+
+async def _body(request: Request, wrapper: str, model: type[BaseModel]) -> Any:
+    raw = await read_limited_body(request, MAX_BODY_BYTES)
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid("body", "not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get(wrapper), dict):
+        raise _invalid("body", f'expected {{"{wrapper}": {{...}}}}')
+    try:
+        return model.model_validate(document[wrapper])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join([wrapper, *(str(part) for part in first["loc"])])
+        raise _invalid(path, first["msg"]) from None
+
+
+def _sourced_id(path_id: str, body_id: str | None, wrapper: str) -> str:
+    if not path_id or len(path_id) > 255:
+        raise _invalid("sourcedId", "must be 1 to 255 characters")
+    if body_id is not None and body_id != path_id:
+        raise _invalid(f"{wrapper}.sourcedId",
+                       f"{body_id!r} differs from the sourcedId in the path {path_id!r}")
+    return path_id
+
+
+def _ref_id(ref: Ref | None) -> str | None:
+    return None if ref is None else ref.sourcedId
+
+
+def _line_item_row(sourced_id: str, item: LineItemIn, now: datetime) -> dict[str, Any]:
+    extra = {"learningObjectiveSet": item.learningObjectiveSet} \
+        if item.learningObjectiveSet is not None else None
+    return {
+        "sourced_id": sourced_id, "status": item.status, "date_last_modified": now,
+        "title": item.title, "description": item.description,
+        "class_sourced_id": _ref_id(item.class_), "course_sourced_id": _ref_id(item.course),
+        "school_sourced_id": _ref_id(item.school),
+        "component_sourced_id": _ref_id(item.component),
+        "component_resource_sourced_id": _ref_id(item.componentResource),
+        "parent_sourced_id": _ref_id(item.parentAssessmentLineItem),
+        "score_scale_sourced_id": _ref_id(item.scoreScale),
+        "result_value_min": item.resultValueMin, "result_value_max": item.resultValueMax,
+        "metadata_json": _json_text(item.metadata, "assessmentLineItem.metadata"),
+        "extra_json": _json_text(extra, "assessmentLineItem.learningObjectiveSet"),
+    }
+
+
+def _result_row(sourced_id: str, result: ResultIn, now: datetime) -> dict[str, Any]:
+    extra = {name: value for name, value in (
+        ("scoreScale", result.scoreScale.model_dump(exclude_none=True)
+         if result.scoreScale else None),
+        ("learningObjectiveSet", result.learningObjectiveSet),
+        ("inProgress", result.inProgress), ("incomplete", result.incomplete),
+        ("late", result.late), ("missing", result.missing)) if value is not None}
+    return {
+        "sourced_id": sourced_id, "status": result.status, "date_last_modified": now,
+        "line_item_sourced_id": result.assessmentLineItem.sourcedId,
+        "student_sourced_id": result.student.sourcedId, "score": result.score,
+        "text_score": result.textScore, "score_date": result.scoreDate,
+        "score_time": _score_time(result.scoreDate), "score_status": result.scoreStatus,
+        "score_percentile": result.scorePercentile, "comment": result.comment,
+        "metadata_json": _json_text(result.metadata, "assessmentResult.metadata"),
+        "extra_json": _json_text(extra, "assessmentResult"),
+    }
+
+
+def _write(request: Request, write: Callable[[sa.Connection], bool]) -> bool:
+    platform = platform_of(request)
+    with platform.engine.begin() as conn:
+        return write(conn)
+
+
+def _store_result(conn: sa.Connection, row: dict[str, Any]) -> bool:
+    if not gradebook.line_item_exists(conn, row["line_item_sourced_id"]):
+        raise _invalid("assessmentResult.assessmentLineItem.sourcedId",
+                       f"no assessmentLineItem {row['line_item_sourced_id']!r}")
+    student = conn.execute(sa.select(roster_users.c.sourced_id).where(
+        roster_users.c.sourced_id == row["student_sourced_id"])).first()
+    if student is None:
+        raise _invalid("assessmentResult.student.sourcedId",
+                       f"no roster user {row['student_sourced_id']!r}")
+    return put_result(conn, row)
+
+
+@router.get("/assessmentLineItems", summary="Line items: projected and written")
+def list_line_items(request: Request, _token: Reader) -> JsonResponse:
+    query = request_collection_query(request)
+    records, total = read_oneroster(request, lambda c: gradebook.list_line_items(c, query))
+    return collection_response(request, "assessmentLineItems", records, total, query)
+
+
+@router.get("/assessmentLineItems/{sourced_id}", summary="One line item")
+def get_line_item(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
+    return {"assessmentLineItem": read_oneroster(
+        request, lambda c: gradebook.get_line_item(c, sourced_id))}
+
+
+@router.put("/assessmentLineItems/{sourced_id}", summary="Create or replace a line item")
+async def put_line_item_route(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
+    item: LineItemIn = await _body(request, "assessmentLineItem", LineItemIn)
+    row = _line_item_row(_sourced_id(sourced_id, item.sourcedId, "assessmentLineItem"), item,
+                         platform_of(request).now())
+    created = await run_in_threadpool(_write, request, lambda c: put_line_item(c, row))
+    record = await run_in_threadpool(
+        read_oneroster, request, lambda c: gradebook.get_line_item(c, sourced_id))
+    return JsonResponse({"assessmentLineItem": record}, status_code=201 if created else 200)
+
+
+@router.post("/assessmentLineItems", summary="Create a line item")
+async def create_line_item(request: Request, _token: Writer) -> JsonResponse:
+    item: LineItemIn = await _body(request, "assessmentLineItem", LineItemIn)
+    supplied = item.sourcedId or str(uuid.uuid4())
+    row = _line_item_row(supplied, item, platform_of(request).now())
+
+    def create(conn: sa.Connection) -> bool:
+        if gradebook.line_item_exists(conn, supplied):
+            raise OneRosterError(409, f"assessmentLineItem {supplied!r} exists; PUT replaces it",
+                                 "invalid_data")
+        return put_line_item(conn, row)
+
+    await run_in_threadpool(_write, request, create)
+    return JsonResponse({"sourcedIdPairs": {"suppliedSourcedId": supplied,
+                                            "allocatedSourcedId": supplied}}, status_code=201)
+
+
+@router.get("/assessmentResults", summary="Results: projected (one per attempt) and written")
+def list_results(request: Request, _token: Reader) -> JsonResponse:
+    query = request_collection_query(request)
+    records, total = read_oneroster(request, lambda c: gradebook.list_results(c, query))
+    return collection_response(request, "assessmentResults", records, total, query)
+
+
+@router.get("/assessmentResults/{sourced_id}", summary="One result")
+def get_result(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
+    return {"assessmentResult": read_oneroster(
+        request, lambda c: gradebook.get_result(c, sourced_id))}
+
+
+@router.put("/assessmentResults/{sourced_id}", summary="Create or replace a result")
+async def put_result_route(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
+    result: ResultIn = await _body(request, "assessmentResult", ResultIn)
+    row = _result_row(_sourced_id(sourced_id, result.sourcedId, "assessmentResult"), result,
+                      platform_of(request).now())
+    created = await run_in_threadpool(_write, request, lambda c: _store_result(c, row))
+    record = await run_in_threadpool(
+        read_oneroster, request, lambda c: gradebook.get_result(c, sourced_id))
+    return JsonResponse({"assessmentResult": record}, status_code=201 if created else 200)
+
+
+@router.post("/assessmentResults", summary="Create a result")
+async def create_result(request: Request, _token: Writer) -> JsonResponse:
+    result: ResultIn = await _body(request, "assessmentResult", ResultIn)
+    supplied = result.sourcedId or str(uuid.uuid4())
+    row = _result_row(supplied, result, platform_of(request).now())
+
+    def create(conn: sa.Connection) -> bool:
+        if gradebook.result_exists(conn, supplied):
+            raise OneRosterError(409, f"assessmentResult {supplied!r} exists; PUT replaces it",
+                                 "invalid_data")
+        return _store_result(conn, row)
+
+    await run_in_threadpool(_write, request, create)
+    return JsonResponse({"sourcedIdPairs": {"suppliedSourcedId": supplied,
+                                            "allocatedSourcedId": supplied}}, status_code=201)
+
+
+def install(app: FastAPI) -> None:
+    install_oneroster_errors(app)
+    app.include_router(router)
