@@ -23,5 +23,6 @@ def fill_demo_showing_progress(platform: Platform, console: Console) -> int:
         console.print("[yellow]--demo: the store already has events; leaving it as it is[/]")
         return 0
     console.print(f"[green]demo:[/] {filled.events:,} events for {filled.learners} learners in "
-                  f"{filled.courses} courses, the last {SCHOOL_DAYS} days up to now")
+                  f"{filled.courses} courses, the last {SCHOOL_DAYS} days up to now; "
+                  f"{filled.roster_users} roster users (examples/oneroster/sample)")
     return filled.events

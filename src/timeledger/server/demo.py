@@ -28,27 +28,16 @@ from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.times import format_utc
 from timeledger.config import TimebackConfig
+from timeledger.server.demo_roster import LEARNER_COUNT, demo_learner, load_demo_roster
 from timeledger.server.pipeline.registry import register_courses
 from timeledger.server.platform import Platform
 from timeledger.server.store.schema import events
 
 SEED = 20250915
 SCHOOL_DAYS = 8  # today and the week before it
-LEARNER_COUNT = 30
 HEARTBEAT = timedelta(seconds=60)  # the demo apps configure a 60 s heartbeat (default 15 s)
 EVENTS_PER_ENVELOPE = 500
 ROSTER_BASE = "https://sis.demo-school.example"
-
-FIRST_NAMES = (
-    "Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Imani", "Jonas", "Keiko",
-    "Liam", "Maya", "Noah", "Olu", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera",
-    "Wen", "Xavi", "Yara", "Zane", "Amara", "Bruno", "Cleo", "Diego", "Esme", "Felix", "Gia",
-    "Hana", "Ivo", "Jade",
-)
-LAST_NAMES = (
-    "Okafor", "Lindqvist", "Martins", "Rao", "Kowalski", "Haddad", "Nakamura", "Dubois",
-    "Mensah", "Fischer", "Silva", "Brennan", "Castillo", "Novak", "Adeyemi", "Sato",
-)
 
 # One app config per app, in the format schools already write (timeback.config.json).
 APP_CONFIGS: tuple[dict[str, Any], ...] = (
@@ -173,14 +162,6 @@ def _courses() -> list[DemoCourse]:
                 total_lessons=course.total_lessons,
                 reports_progress=config.app_name == "MathQuest"))
     return out
-
-
-def demo_learner(index: int) -> Learner:
-    """The demo's learner number `index`: even ones in grade 3, odd ones in grade 4. Their
-    e-mails and SIS ids are those of the sample roster's students (examples/oneroster/)."""
-    first, last = FIRST_NAMES[index], LAST_NAMES[index % len(LAST_NAMES)]
-    return Learner(email=f"{first.lower()}.{last.lower()}@demo-school.example",
-                   id=f"s{1000 + index}", name=f"{first} {last}")
 
 
 def _learners(rng: random.Random, courses: list[DemoCourse]) -> list[DemoLearner]:
@@ -429,6 +410,7 @@ class DemoFill:
     events: int
     learners: int
     courses: int
+    roster_users: int  # the sample OneRoster export's users (teachers and students), imported
 
 
 def _no_progress(sent: int, total: int) -> None:
@@ -443,6 +425,7 @@ def fill_demo(platform: Platform,
         return None
     now = platform.now()
     courses = register_demo_courses(platform)
+    roster = load_demo_roster(platform.engine, now)
     plan = build_plan(now, platform.settings.timezone)
     batches = list(_envelopes(plan, now))
     total = sum(size for _, size in batches)
@@ -453,4 +436,5 @@ def fill_demo(platform: Platform,
         on_progress(sent, total)
     platform.project_pending()  # browsable at once, before serve's projector has started
     learners = len({e["actor"]["email"] for _, e in plan.items})
-    return DemoFill(events=total, learners=learners, courses=courses)
+    return DemoFill(events=total, learners=learners, courses=courses,
+                    roster_users=roster.counts["users.csv"].added)
