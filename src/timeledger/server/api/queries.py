@@ -1,4 +1,5 @@
-"""The query API (`/api/v1`, scope reports:read): learners, runs, gradebook, flags, courses."""
+"""The query API (`/api/v1`, scope reports:read): learners, runs, gradebook, flags, courses, the
+class view."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ T = TypeVar("T")
 # Every answer is checked against its read model; `projected_through` appears once it is set.
 router = APIRouter(prefix="/api/v1", tags=["queries"])
 Reader = Annotated[AccessToken, Depends(require_scope("reports:read"))]
+MAX_CLASS_LEARNERS = 1000  # learner= parameters one class view call takes
 
 
 def _read(request: Request, query: Callable[[sa.Connection], T]) -> T:
@@ -90,12 +92,17 @@ def gradebook(request: Request, _token: Reader,
 def flags(request: Request, _token: Reader,
           learner: Annotated[str | None, Query(description="Email or actor id")] = None,
           run: Annotated[str | None, Query(description="Run id")] = None,
-          kind: str | None = None, course: str | None = None) -> dict[str, Any]:
+          kind: str | None = None, course: str | None = None,
+          category: Annotated[str | None, Query(
+              description="learning (teachers, the learner) or integration (the operator)")] = None,
+          limit: Annotated[int, Query(ge=1, le=queries.MAX_FLAGS)] = queries.MAX_FLAGS,
+          ) -> dict[str, Any]:
     def load(conn: sa.Connection) -> list[dict[str, Any]]:
         checked_kind = queries.check_kind(kind)
         return queries.list_flags(conn, _learner(conn, learner),
                                   queries.normalize_run_id(run) if run else None,
-                                  checked_kind, course or None)
+                                  checked_kind, course or None,
+                                  queries.check_category(category), limit)
 
     return with_projection(request, {"flags": _read(request, load)})
 
@@ -122,6 +129,32 @@ def overview(request: Request, _token: Reader,
     today = platform.now().astimezone(ZoneInfo(timezone)).date()
     return with_projection(request, _read(
         request, lambda conn: queries.overview(conn, today, timezone, days)))
+
+
+@router.get("/class", summary="One row per learner: today and a range against goals, concerns",
+            response_model=read_models.ClassView, response_model_exclude_unset=True)
+def class_view(
+    request: Request, _token: Reader,
+    course: Annotated[str | None, Query(description="Only this course id")] = None,
+    date_from: Annotated[date | None, Query(alias="from",
+                                            description="First day (default: Monday)")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="Last day (default: today)")]
+    = None,
+    learner: Annotated[list[str] | None, Query(
+        description="Only these learners (email or actor id; repeat the parameter)",
+        max_length=MAX_CLASS_LEARNERS)] = None,
+) -> dict[str, Any]:
+    platform = platform_of(request)
+    timezone = platform.settings.timezone
+    today = platform.now().astimezone(ZoneInfo(timezone)).date()
+
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        emails = None if learner is None else {queries.resolve_learner(conn, who)
+                                               for who in learner}
+        return queries.class_view(conn, today, timezone, date_from, date_to, course or None,
+                                  emails)
+
+    return with_projection(request, _read(request, load))
 
 
 @router.get("/projection", summary="How far the projections have got (consistent=true: wait)",

@@ -1,4 +1,5 @@
-"""The projections: runs, learner days, XP, gradebook and flags, each a function of the events."""
+"""The projections: runs, learner days, XP, gradebook, flags and running totals, each a function
+of the events."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import sqlalchemy as sa
 from timeledger.server.pipeline.calendar import zone_of
 from timeledger.server.pipeline.completions import record_completions
 from timeledger.server.pipeline.days import record_days
-from timeledger.server.pipeline.flags import raise_flags
+from timeledger.server.pipeline.flags import raise_flags, refresh_xp_flags
 from timeledger.server.pipeline.gradebook import record_gradebook
 from timeledger.server.pipeline.learners import record_people
 from timeledger.server.pipeline.model import Outcome, PipelineSettings, StoredTimebackEvent
 from timeledger.server.pipeline.prepared import prepare
 from timeledger.server.pipeline.runs import upsert_runs
+from timeledger.server.pipeline.totals import novelty_of, record_totals
 from timeledger.server.pipeline.windows import find_overlaps, record_windows
 
 __all__ = ["Outcome", "PipelineSettings", "StoredTimebackEvent", "project_events"]
@@ -36,11 +38,14 @@ def project_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     resent_windows = record_windows(conn, [i for i in items if i.is_time and i.run_id])
     resent_completions = record_completions(conn, [i for i in items if not i.is_time])
     counted = [i for i in items if i.seq not in resent_windows and i.seq not in resent_completions]
+    novelty = novelty_of(conn, counted)
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
     overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id])
     record_days(conn, counted)
     record_gradebook(conn, [i for i in counted if not i.is_time])
-    raise_flags(conn, counted, states, overlaps)
+    new_flags = raise_flags(conn, counted, states, overlaps)
+    new_flags.update(refresh_xp_flags(conn, states.keys()))
+    record_totals(conn, counted, novelty, new_flags)
     outcomes: dict[int, Outcome] = dict.fromkeys(resent_windows, "duplicate_window")
     outcomes.update(dict.fromkeys(resent_completions, "duplicate_completion"))
     return outcomes

@@ -12,14 +12,16 @@ The rules (docs/pipeline.md says the same in prose):
   shape of `record(time=...)`) that overlaps time the run's other windows already reported.
 - cumulative_mastered_units: for one learner and course, masteredUnits rose strictly at three
   completions in a row, starting above 0 (1 → 2 → 3): a running total, not units newly mastered.
-- xp_above_focused_minutes is derived when read (timeledger.server.queries.flags): a completed
-  run whose XP is above its active minutes rounded up to a whole XP, plus XP_SLACK_MILLI (so an
-  app rounding XP to 0.1 or to whole XP is not flagged), always against the run's current totals.
+- xp_above_focused_minutes: a completed run whose XP is above its active minutes rounded up to a
+  whole XP, plus XP_SLACK_MILLI (so an app rounding XP to 0.1 or to whole XP is not flagged),
+  always against the run's current totals: refreshed whenever the run changes, and removed when
+  later time brings the run within the rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,14 +38,17 @@ from timeledger.server.store.projection_tables import (
     flags,
     mastery_streaks,
     run_windows,
+    runs,
 )
 
 MIN_ACCURACY_PCT = 80  # XP needs at least this accuracy
 FOCUSED_MINUTES_PER_XP = 1  # 1 XP = 1 focused minute of active learning
 XP_SLACK_MILLI = 100  # 0.1 XP above the rounded-up minutes: an app's rounding to tenths
 MASTERY_RISES = 2  # strict rises in a row (three completions) that look cumulative
+XP_ABOVE_MINUTES = "xp_above_focused_minutes"
+_MS_PER_XP = 60_000 * FOCUSED_MINUTES_PER_XP
 
-FLAG_KINDS = ("xp_above_focused_minutes", "low_accuracy", "double_time",
+FLAG_KINDS = (XP_ABOVE_MINUTES, "low_accuracy", "double_time",
               "heartbeats_after_completion", "overlapping_windows", "cumulative_mastered_units",
               "second_completion")
 
@@ -74,12 +79,20 @@ class FlagBook:
             "occurrences": row["occurrences"] if row else 1,
         }
 
-    def save(self, conn: sa.Connection) -> None:
+    def save(self, conn: sa.Connection) -> Counter[str]:
+        """Store the flags; returns how many keys are new, per learner."""
+        new = Counter(row["learner_email"] for row in self.rows.values())
+        if self.rows:
+            for email in conn.execute(sa.select(flags.c.learner_email)
+                                      .where(flags.c.flag_key.in_(sorted(self.rows)))).scalars():
+                new[email] -= 1
         upsert(conn, flags, self.rows.values(), ["flag_key"], add=["occurrences"])
+        return new
 
 
 def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[str, RunState],
-                overlaps: Sequence[Overlap]) -> None:
+                overlaps: Sequence[Overlap]) -> Counter[str]:
+    """Raise the batch's flags; returns how many flags are new, per learner."""
     book = FlagBook()
     done = [item for item in counted if not item.is_time]
     for item in done:
@@ -100,7 +113,68 @@ def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[s
     # in seq order per learner and course; keys in one order, so transactions lock alike
     for item in sorted(mastered, key=lambda i: (i.facts.learner_email, i.facts.course_id, i.seq)):
         _mastery(conn, book, item)
-    book.save(conn)
+    return book.save(conn)
+
+
+def xp_allowed_milli(active_ms: int) -> int:
+    """The most XP (thousandths) a run's active time allows: the focused minutes rounded up to a
+    whole XP, plus XP_SLACK_MILLI, so an app that rounds XP to 0.1 or to whole XP is not flagged
+    for an honest run (4.95 minutes allow 5.1 XP)."""
+    whole_xp = -(-active_ms // _MS_PER_XP)
+    return whole_xp * 1000 + XP_SLACK_MILLI
+
+
+def _minutes_text(ms: int) -> str:
+    return f"{round(ms / 60000, 2):g}"
+
+
+def _replace_xp_flag(_c: Any, new: Any) -> dict[str, Any]:
+    return {name: new[name] for name in ("event_ids", "reason", "first_seq", "event_time")}
+
+
+def refresh_xp_flags(conn: sa.Connection, run_ids: Collection[str]) -> Counter[str]:
+    """Raise, update or remove xp_above_focused_minutes for runs the batch changed, from their
+    totals as stored now; returns the change in stored flags per learner."""
+    change: Counter[str] = Counter()
+    if not run_ids:
+        return change
+    wanted = sorted(run_ids)
+    r = runs.c
+    over = [row for row in conn.execute(
+        sa.select(r.run_id, r.learner_email, r.course_id, r.active_ms, r.xp_milli,
+                  r.completion_seq, r.completion_time)
+        .where(r.run_id.in_(wanted), r.completions > 0))
+        if row.xp_milli > xp_allowed_milli(row.active_ms)]
+    stored = dict(conn.execute(sa.select(flags.c.flag_key, flags.c.learner_email).where(
+        flags.c.flag_key.in_([f"{XP_ABOVE_MINUTES}:{run_id}" for run_id in wanted]))).all())
+    behind: dict[str, list[str]] = {}
+    if over:
+        for done in conn.execute(sa.select(completions.c.run_id, completions.c.event_id)
+                                 .where(completions.c.run_id.in_([o.run_id for o in over]))
+                                 .order_by(completions.c.seq)):
+            behind.setdefault(done.run_id, []).append(done.event_id)
+    rows: list[Row] = []
+    for row in over:
+        key = f"{XP_ABOVE_MINUTES}:{row.run_id}"
+        if key not in stored:
+            change[row.learner_email] += 1
+        rows.append({
+            "flag_key": key, "kind": XP_ABOVE_MINUTES, "run_id": row.run_id,
+            "learner_email": row.learner_email, "course_id": row.course_id,
+            "event_ids": orjson.dumps(behind.get(row.run_id, [])).decode(),
+            "reason": f"{_xp_text(row.xp_milli)} XP earned on run {row.run_id} for "
+                      f"{_minutes_text(row.active_ms)} focused (active) minutes; 1 XP is "
+                      f"{FOCUSED_MINUTES_PER_XP} focused minute of learning (rounded up to a "
+                      f"whole XP, plus {_xp_text(XP_SLACK_MILLI)} XP for rounding).",
+            "first_seq": row.completion_seq, "event_time": row.completion_time,
+            "occurrences": 1})
+    upsert(conn, flags, rows, ["flag_key"], custom=_replace_xp_flag)
+    gone = sorted(set(stored) - {row["flag_key"] for row in rows})
+    if gone:
+        conn.execute(flags.delete().where(flags.c.flag_key.in_(gone)))
+        for key in gone:
+            change[stored[key]] -= 1
+    return change
 
 
 def _low_accuracy(book: FlagBook, item: Prepared) -> None:

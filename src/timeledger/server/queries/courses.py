@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.errors import NotFound
 from timeledger.server.queries.figures import progress_of, sum_figures
-from timeledger.server.store.projection_tables import course_progress, learner_days
+from timeledger.server.store.projection_tables import course_progress, learner_course_totals
 
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
          "correct_questions", "mastered_units")
@@ -23,11 +23,11 @@ def list_courses(conn: sa.Connection) -> list[dict[str, Any]]:
     average}} where progress.average is the mean of learners' course progress (percent, see
     gradebook) over the learners that have one, or None."""
     info = course_info(conn)
-    d = learner_days.c
+    t = learner_course_totals.c  # one row per learner and course, however long the history
     sums = {row.course_id: row for row in conn.execute(
-        sa.select(d.course_id, sa.func.count(sa.distinct(d.learner_email)).label("learners"),
-                  *(sa.func.coalesce(sa.func.sum(d[name]), 0).label(name) for name in _SUMS))
-        .group_by(d.course_id))}
+        sa.select(t.course_id, sa.func.count().label("learners"),
+                  *(sa.func.coalesce(sa.func.sum(t[name]), 0).label(name) for name in _SUMS))
+        .group_by(t.course_id))}
     progress: dict[str, list[float]] = {}
     for entry in conn.execute(sa.select(course_progress)):
         total_lessons = info.get(entry.course_id, {}).get("total_lessons")

@@ -1,28 +1,35 @@
-"""Flags: the stored ones, and XP above focused minutes, derived from each run's current totals."""
+"""Flags: the stored ones, newest first, each with its category and its latest review.
+
+Learning concerns are about a learner's learning and are shown to teachers and on the learner's
+own pages; integration faults are about how an app reports (a runId reused, overlapping windows)
+and are shown to the operator only (the Integration page), never on a learner's shared page.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.flags import FLAG_KINDS, FOCUSED_MINUTES_PER_XP, XP_SLACK_MILLI
+from timeledger.server.pipeline.flags import FLAG_KINDS, XP_ABOVE_MINUTES
 from timeledger.server.queries.errors import InvalidParameter
-from timeledger.server.queries.figures import iso, minutes, xp
-from timeledger.server.store.projection_tables import completions, flags, runs
+from timeledger.server.queries.figures import iso
+from timeledger.server.store.flag_reviews import flag_reviews
+from timeledger.server.store.projection_tables import flags
 
-XP_ABOVE_MINUTES = "xp_above_focused_minutes"
-_MS_PER_XP = 60_000 * FOCUSED_MINUTES_PER_XP
+__all__ = ["INTEGRATION_KINDS", "LEARNING_KINDS", "MAX_FLAGS", "XP_ABOVE_MINUTES", "check_kind",
+           "list_flags", "reviews_of"]
+
+Category = Literal["learning", "integration"]
+LEARNING_KINDS = ("low_accuracy",)
+INTEGRATION_KINDS = tuple(kind for kind in FLAG_KINDS if kind not in LEARNING_KINDS)
+MAX_FLAGS = 1000  # the most one call returns (newest first)
 
 
-def xp_allowed_milli(active_ms: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
-    """The most XP (thousandths) a run's active time allows: the focused minutes rounded up to a
-    whole XP, plus XP_SLACK_MILLI, so an app that rounds XP to 0.1 or to whole XP is not flagged
-    for an honest run (4.95 minutes allow 5.1 XP)."""
-    whole_xp = (active_ms + (_MS_PER_XP - 1)) // _MS_PER_XP
-    return whole_xp * 1000 + XP_SLACK_MILLI
+def category_of(kind: str) -> Category:
+    return "learning" if kind in LEARNING_KINDS else "integration"
 
 
 def check_kind(kind: str | None) -> str | None:
@@ -34,61 +41,67 @@ def check_kind(kind: str | None) -> str | None:
     return kind
 
 
-def _derived(conn: sa.Connection, learner: str | None, run_id: str | None,
-             course: str | None) -> list[dict[str, Any]]:
-    """A completed run whose XP is above what its active minutes allow (xp_allowed_milli)."""
-    r = runs.c
-    query = sa.select(runs).where(r.completions > 0, r.xp_milli > xp_allowed_milli(r.active_ms))
-    if learner is not None:
-        query = query.where(r.learner_email == learner)
-    if run_id is not None:
-        query = query.where(r.run_id == run_id)
-    if course is not None:
-        query = query.where(r.course_id == course)
-    found = conn.execute(query).all()
-    if not found:
-        return []
-    events: dict[str, list[str]] = defaultdict(list)
-    for row in conn.execute(sa.select(completions.c.run_id, completions.c.event_id)
-                            .where(completions.c.run_id.in_([f.run_id for f in found]))
-                            .order_by(completions.c.seq)):
-        events[row.run_id].append(row.event_id)
-    return [{
-        "key": f"{XP_ABOVE_MINUTES}:{row.run_id}", "kind": XP_ABOVE_MINUTES,
-        "run_id": row.run_id, "learner": row.learner_email, "course_id": row.course_id,
-        "event_ids": events[row.run_id],
-        "reason": f"{xp(row.xp_milli)} XP earned on run {row.run_id} for "
-                  f"{minutes(row.active_ms)} focused (active) minutes; 1 XP is "
-                  f"{FOCUSED_MINUTES_PER_XP} focused minute of learning (rounded up to a "
-                  f"whole XP, plus {xp(XP_SLACK_MILLI)} XP for rounding).",
-        "occurrences": 1, "event_time": iso(row.completion_time), "seq": row.completion_seq,
-    } for row in found]
+def check_category(category: str | None) -> Category | None:
+    if category is None or category == "":
+        return None
+    if category not in ("learning", "integration"):
+        raise InvalidParameter("category", f"Unknown category {category!r}; expected learning "
+                               "or integration")
+    return "learning" if category == "learning" else "integration"
+
+
+def reviews_of(conn: sa.Connection, keys: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each key's reviews, oldest first: [{status, note, by, at}]."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not keys:
+        return out
+    r = flag_reviews.c
+    for row in conn.execute(sa.select(flag_reviews).where(r.flag_key.in_(sorted(keys)))
+                            .order_by(r.flag_key, r.review_id)):
+        out.setdefault(row.flag_key, []).append({
+            "status": row.status, "note": row.note, "by": row.reviewer,
+            "at": iso(row.reviewed_at)})
+    return out
+
+
+def _kinds(kind: str | None, category: Category | None) -> Sequence[str] | None:
+    if category is None:
+        return None if kind is None else [kind]
+    wanted = LEARNING_KINDS if category == "learning" else INTEGRATION_KINDS
+    return [k for k in wanted if kind in (None, k)]
 
 
 def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | None = None,
-               kind: str | None = None, course: str | None = None) -> list[dict[str, Any]]:
-    """Flags, newest first, filtered by learner email, run id, kind and course (all optional).
+               kind: str | None = None, course: str | None = None,
+               category: Category | None = None, limit: int = MAX_FLAGS,
+               learners: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Flags, newest first (by the event that first raised them), at most `limit`, filtered by
+    learner email (or a set of them), run id, kind, category and course (all optional).
 
-    Each: {key, kind, run_id|None, learner, course_id, event_ids: [...], reason, occurrences,
-    event_time, seq}: `event_ids` are the events behind the first occurrence, `occurrences` how
-    many times the rule fired for that key, `seq` the event that first raised it."""
+    Each: {key, kind, category, run_id|None, learner, course_id, event_ids: [...], reason,
+    occurrences, event_time, seq, review: {status, note, by, at}|None}: `event_ids` are the
+    events behind the first occurrence, `occurrences` how many times the rule fired for that
+    key, `seq` the event that first raised it, `review` the latest acknowledgement or
+    resolution."""
     f = flags.c
-    query = sa.select(flags)
+    query = sa.select(flags).order_by(f.first_seq.desc(), f.flag_key.desc()).limit(limit)
     if learner is not None:
         query = query.where(f.learner_email == learner)
+    if learners is not None:
+        query = query.where(f.learner_email.in_(sorted(learners)))
     if run_id is not None:
         query = query.where(f.run_id == run_id)
-    if kind is not None:
-        query = query.where(f.kind == kind)
+    kinds = _kinds(kind, category)
+    if kinds is not None:
+        query = query.where(f.kind.in_(kinds))
     if course is not None:
         query = query.where(f.course_id == course)
-    out = [{
-        "key": row.flag_key, "kind": row.kind, "run_id": row.run_id,
-        "learner": row.learner_email, "course_id": row.course_id,
+    found = conn.execute(query).all()
+    reviews = reviews_of(conn, [row.flag_key for row in found])
+    return [{
+        "key": row.flag_key, "kind": row.kind, "category": category_of(row.kind),
+        "run_id": row.run_id, "learner": row.learner_email, "course_id": row.course_id,
         "event_ids": orjson.loads(row.event_ids), "reason": row.reason,
         "occurrences": row.occurrences, "event_time": iso(row.event_time), "seq": row.first_seq,
-    } for row in conn.execute(query)]
-    if kind in (None, XP_ABOVE_MINUTES):
-        out += _derived(conn, learner, run_id, course)
-    out.sort(key=lambda flag: (flag["seq"] or 0, flag["key"]), reverse=True)
-    return out
+        "review": reviews[row.flag_key][-1] if row.flag_key in reviews else None,
+    } for row in found]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -12,8 +13,12 @@ from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import NotFound
 from timeledger.server.queries.figures import accuracy, iso, sum_figures
-from timeledger.server.queries.flags import list_flags
-from timeledger.server.store.projection_tables import learner_aliases, learner_days, learners, runs
+from timeledger.server.store.projection_tables import (
+    learner_aliases,
+    learner_days,
+    learner_totals,
+    learners,
+)
 
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
          "correct_questions", "mastered_units")
@@ -54,31 +59,27 @@ def _identity(conn: sa.Connection, emails: list[str] | None = None) -> list[dict
             for row in conn.execute(query)]
 
 
-def list_learners(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Every learner with all-time totals, run and flag counts, ordered by email.
+def list_learners(conn: sa.Connection,
+                  emails: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every learner (or those of `emails`) with all-time totals, run and flag counts, ordered by
+    email. Read from the running totals: one row per learner, however long their history.
 
     Each: {email, name, actor_ids, first_seen, last_seen, totals: {active_minutes,
     inactive_minutes, xp, completions, total_questions, correct_questions, accuracy,
     mastered_units, days_active, runs, flags}}."""
-    d = learner_days.c
-    sums = {row.learner_email: row for row in conn.execute(
-        sa.select(d.learner_email, sa.func.count(sa.distinct(d.local_date)).label("days"),
-                  *(sa.func.coalesce(sa.func.sum(d[name]), 0).label(name) for name in _SUMS))
-        .group_by(d.learner_email))}
-    run_counts: dict[str, int] = {
-        row[0]: int(row[1]) for row in conn.execute(
-            sa.select(runs.c.learner_email, sa.func.count()).group_by(runs.c.learner_email))}
-    flag_counts: dict[str, int] = defaultdict(int)
-    for flag in list_flags(conn):
-        flag_counts[flag["learner"]] += 1
+    t = learner_totals.c
+    query = sa.select(learner_totals)
+    if emails is not None:
+        query = query.where(t.learner_email.in_(sorted(emails)))
+    stored = {row.learner_email: row for row in conn.execute(query)}
     out = []
-    for person in _identity(conn):
-        row = sums.get(person["email"])
+    for person in _identity(conn, None if emails is None else sorted(emails)):
+        row = stored.get(person["email"])
         values = {name: int(getattr(row, name)) for name in _SUMS} if row else dict.fromkeys(
             _SUMS, 0)
-        totals = _totals(values, int(row.days) if row else 0)
-        totals["runs"] = run_counts.get(person["email"], 0)
-        totals["flags"] = flag_counts.get(person["email"], 0)
+        totals = _totals(values, int(row.days_active) if row else 0)
+        totals["runs"] = int(row.runs) if row else 0
+        totals["flags"] = int(row.flags) if row else 0
         out.append({**person, "totals": totals})
     return out
 

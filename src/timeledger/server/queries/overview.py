@@ -1,13 +1,14 @@
 """Per-day series across all learners (the overview), read from the learner-day projection.
 
 Served as `/api/v1/overview` and drawn by the dashboard's overview page. It uses the same
-projection and unit helpers as the per-learner summaries, and flags come from `list_flags`, so
-each day is also the sum of what the API reports per learner (tests/dashboard check both).
+projection and unit helpers as the per-learner summaries, and flags come from the flags table (by
+the time of the event that raised them), so each day is also the sum of what the API reports per
+learner (tests/dashboard check both). Every read is bounded by the window, not by history.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from timeledger.server.queries.figures import accuracy, minutes, xp
 from timeledger.server.queries.flags import list_flags
-from timeledger.server.store.projection_tables import learner_days
+from timeledger.server.store.projection_tables import flags, learner_days
 
 SERIES = ("active_learners", "active_minutes", "xp", "completions", "accuracy", "flags")
 
@@ -51,14 +52,14 @@ def overview(conn: sa.Connection, today: date, timezone: str, days: int = 14) ->
                   sa.func.coalesce(sa.func.sum(d.correct_questions), 0))
         .where(d.local_date >= dates[0], d.local_date <= dates[-1])).one()
     zone = ZoneInfo(timezone)
-    flags = list_flags(conn)
+    window_start = datetime.combine(date.fromisoformat(dates[0]), time(0), zone).astimezone(UTC)
+    window_end = datetime.combine(today + timedelta(days=1), time(0), zone).astimezone(UTC)
     flags_per_day = dict.fromkeys(dates, 0)
-    for flag in flags:
-        if flag["event_time"]:
-            local = datetime.fromisoformat(flag["event_time"].replace("Z", "+00:00"))
-            key = local.astimezone(zone).date().isoformat()
-            if key in flags_per_day:
-                flags_per_day[key] += 1
+    for (raised,) in conn.execute(sa.select(flags.c.event_time).where(
+            flags.c.event_time >= window_start, flags.c.event_time < window_end)):
+        key = raised.astimezone(zone).date().isoformat()
+        if key in flags_per_day:
+            flags_per_day[key] += 1
     series: dict[str, list[Any]] = {name: [] for name in SERIES}
     for day in dates:
         row = rows.get(day)
@@ -81,5 +82,5 @@ def overview(conn: sa.Connection, today: date, timezone: str, days: int = 14) ->
             "accuracy": accuracy(int(window_sums[2]), int(window_sums[3])),
             "flags": sum(series["flags"]),
         },
-        "recent_flags": flags[:5],
+        "recent_flags": list_flags(conn, limit=5),
     }

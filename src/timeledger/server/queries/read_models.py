@@ -94,9 +94,21 @@ class LearnerSummary(Projected):
     days: list[LearnerDay]
 
 
+class Review(ReadModel):
+    """The latest acknowledgement or resolution of a flag or concern."""
+
+    status: Literal["acknowledged", "resolved"]
+    note: str
+    by: str
+    at: str | None
+
+
 class Flag(ReadModel):
     key: str
     kind: str
+    category: Literal["learning", "integration"] = Field(
+        description="learning: for teachers and the learner; integration: how an app reports, "
+                    "for the operator")
     run_id: str | None
     learner: str
     course_id: str | None
@@ -105,6 +117,7 @@ class Flag(ReadModel):
     occurrences: int
     event_time: str | None
     seq: int | None
+    review: Review | None
 
 
 class FlagList(Projected):
@@ -284,3 +297,87 @@ class Overview(Projected):
     today: OverviewFigures
     window: OverviewFigures
     recent_flags: list[Flag]
+
+
+GoalStatus = Literal["met", "close", "missed"]
+
+
+class ClassPeriod(ReadModel):
+    """Active minutes and XP over a period against the learner's goals for it (daily goals
+    times the period's school days up to today); a status is None without a goal."""
+
+    active_minutes: float
+    xp: Number
+    active_minutes_goal: float | None
+    xp_goal: float | None
+    active_minutes_status: GoalStatus | None
+    xp_status: GoalStatus | None
+
+
+class Concern(ReadModel):
+    """A learning concern worked out when read; `key` stays the same while it lasts."""
+
+    kind: Literal["behind_goal", "inactive", "accuracy_falling"]
+    key: str
+    since: dt.date | None = Field(description="behind_goal: the first missed day; inactive: "
+                                  "the last active day")
+    days: int | None = Field(description="School days behind goal, or without activity")
+    accuracies: list[float] | None = Field(
+        description="accuracy_falling: the last five completions' accuracy, oldest first")
+    review: Review | None
+
+
+class ClassRow(ReadModel):
+    email: str
+    name: str | None
+    courses: list[str]
+    today: ClassPeriod
+    range: ClassPeriod
+    accuracy: float | None = Field(description="Percent correct over the range's questions")
+    last_active: str | None
+    concerns: list[Concern]
+    needs_attention: bool = Field(description="A concern not resolved")
+
+
+class ClassView(Projected):
+    today: dt.date
+    range: DateRange
+    course: str | None
+    school_days: int
+    learners: list[ClassRow]
+
+
+class UserVerification(ReadModel):
+    """Whether a user has the e-mail (`GET /api/v1/users/verify`)."""
+
+    verified: bool
+    timebackId: str | None = Field(default=None, description="The user's id, when verified")
+
+
+class UserSchool(ReadModel):
+    id: str
+    name: str
+
+
+class UserCourse(ReadModel):
+    id: str
+    code: str
+    name: str
+
+
+class UserXp(ReadModel):
+    today: Number
+    all: Number
+
+
+class UserProfile(ReadModel):
+    """A user's profile (`GET /api/v1/users/profile`), as the adapter's `/user/me` answers it."""
+
+    id: str
+    email: str
+    name: str | None
+    school: UserSchool | None
+    grade: int | None
+    courses: list[UserCourse]
+    goals: dict[str, Number]
+    xp: UserXp

@@ -1,0 +1,148 @@
+"""Running totals per learner and per learner × course, so list pages read one row per learner.
+
+Sums come from the batch's counted events; what is new (a run, a learner day) is found before the
+batch writes its rows (`novelty_of`), so each is counted once however the log is cut into batches.
+The log is cut by learner, so no other projector writes these rows meanwhile.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.store.projection_tables import (
+    learner_course_totals,
+    learner_days,
+    learner_totals,
+    runs,
+)
+
+_SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
+         "correct_questions", "mastered_units")
+ACCURACY_SLOTS = ("accuracy_1", "accuracy_2", "accuracy_3", "accuracy_4", "accuracy_5")
+
+
+@dataclass(frozen=True, slots=True)
+class Novelty:
+    """What the batch adds that the store did not hold before it."""
+
+    runs: dict[str, tuple[str, str]]  # run id -> (learner, course)
+    learner_dates: frozenset[tuple[str, str]]  # (learner, local date)
+    course_dates: frozenset[tuple[str, str, str]]  # (learner, course, local date)
+
+
+def _day_keys(counted: Sequence[Prepared]) -> set[tuple[str, str, str]]:
+    """The learner-day rows record_days writes for these events."""
+    keys: set[tuple[str, str, str]] = set()
+    for item in counted:
+        f = item.facts
+        if item.is_time:
+            keys.update((f.learner_email, f.course_id, share.local_date) for share in item.days)
+        else:
+            keys.add((f.learner_email, f.course_id, item.local_date))
+    return keys
+
+
+def novelty_of(conn: sa.Connection, counted: Sequence[Prepared]) -> Novelty:
+    """Call before upsert_runs and record_days write the batch."""
+    batch_runs: dict[str, tuple[str, str]] = {}
+    for item in counted:
+        if item.run_id is not None:
+            batch_runs.setdefault(item.run_id, (item.facts.learner_email, item.facts.course_id))
+    stored_runs: set[str] = set()
+    if batch_runs:
+        stored_runs = set(conn.execute(
+            sa.select(runs.c.run_id).where(runs.c.run_id.in_(sorted(batch_runs)))).scalars())
+    day_keys = _day_keys(counted)
+    d = learner_days.c
+    stored_course_dates: set[tuple[str, str, str]] = set()
+    stored_dates: set[tuple[str, str]] = set()
+    if day_keys:
+        dates = sorted({(email, day) for email, _course, day in day_keys})
+        for row in conn.execute(sa.select(d.learner_email, d.course_id, d.local_date).where(
+                sa.tuple_(d.learner_email, d.local_date).in_(dates))):
+            stored_dates.add((row.learner_email, row.local_date))
+            stored_course_dates.add((row.learner_email, row.course_id, row.local_date))
+    return Novelty(
+        runs={run_id: who for run_id, who in batch_runs.items() if run_id not in stored_runs},
+        learner_dates=frozenset({(e, day) for e, _c, day in day_keys} - stored_dates),
+        course_dates=frozenset(day_keys - stored_course_dates))
+
+
+def _accuracy_shift(c: Any, new: Any) -> dict[str, Any]:
+    shifted = {older: c[newer] for newer, older in itertools.pairwise(ACCURACY_SLOTS)}
+    return {**shifted, "accuracy_1": new.accuracy_1, "accuracy_event_id": new.accuracy_event_id}
+
+
+def per_mille(correct: int, total: int) -> int:
+    return round(correct * 1000 / total)
+
+
+def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Novelty,
+                  new_flags: Mapping[str, int]) -> None:
+    """Add the batch to its learners' totals. `new_flags`: stored flags added (or, negative,
+    removed) per learner by this batch."""
+    people: dict[str, Row] = {}
+    courses: dict[tuple[str, str], Row] = {}
+
+    def person(email: str) -> Row:
+        if email not in people:
+            people[email] = {"learner_email": email, **dict.fromkeys(_SUMS, 0),
+                             "days_active": 0, "runs": 0, "flags": 0}
+        return people[email]
+
+    def course(email: str, course_id: str) -> Row:
+        key = (email, course_id)
+        if key not in courses:
+            courses[key] = {"learner_email": email, "course_id": course_id,
+                            **dict.fromkeys(_SUMS, 0), "days_active": 0, "runs": 0}
+        return courses[key]
+
+    for item in counted:
+        f = item.facts
+        rows = (person(f.learner_email), course(f.learner_email, f.course_id))
+        for row in rows:
+            if item.is_time:
+                row["active_ms"] += item.active_ms
+                row["inactive_ms"] += item.inactive_ms
+            else:
+                row["xp_milli"] += item.xp_milli
+                row["completions"] += 1
+                row["total_questions"] += f.total_questions or 0
+                row["correct_questions"] += f.correct_questions or 0
+                row["mastered_units"] += f.mastered_units or 0
+    for email, _day in novelty.learner_dates:
+        person(email)["days_active"] += 1
+    for email, course_id, _day in novelty.course_dates:
+        course(email, course_id)["days_active"] += 1
+    for email, course_id in novelty.runs.values():
+        person(email)["runs"] += 1
+        course(email, course_id)["runs"] += 1
+    for email, change in Counter(new_flags).items():
+        person(email)["flags"] += change
+    upsert(conn, learner_totals, people.values(), ["learner_email"],
+           add=[*_SUMS, "days_active", "runs", "flags"])
+    upsert(conn, learner_course_totals, courses.values(), ["learner_email", "course_id"],
+           add=[*_SUMS, "days_active", "runs"])
+    _record_accuracy(conn, counted)
+
+
+def _record_accuracy(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
+    """One statement per completion with questions (they are few), in log order per learner."""
+    done = [item for item in counted if not item.is_time and item.facts.total_questions
+            and item.facts.correct_questions is not None]
+    for item in sorted(done, key=lambda i: (i.facts.learner_email, i.seq)):
+        f = item.facts
+        assert f.total_questions is not None and f.correct_questions is not None
+        upsert(conn, learner_totals, [{
+            "learner_email": f.learner_email, **dict.fromkeys(_SUMS, 0), "days_active": 0,
+            "runs": 0, "flags": 0, **dict.fromkeys(ACCURACY_SLOTS),
+            "accuracy_1": per_mille(f.correct_questions, f.total_questions),
+            "accuracy_event_id": f.event_id}], ["learner_email"], custom=_accuracy_shift)
