@@ -177,7 +177,7 @@ def test_record_time_at_the_bounds_is_sent(client: Client, fake: FakePlatform,
     ({"activity": {"id": "a", "name": "A"}}, "activity.course"),
     ({"activity": {"id": "a", "name": "A", "course": {"subject": "Art", "grade": 1}}},
      "activity.course"),
-    ({"run_id": "1234"}, "run_id"),
+    ({"run_id": "row\x00981"}, "run_id"),
 ])
 def test_record_input_rules(client: Client, kwargs: dict[str, Any], field: str) -> None:
     options: dict[str, Any] = {"user": USER, "activity": ACTIVITY, "metrics": {"xp_earned": 1}}

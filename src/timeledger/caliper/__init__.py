@@ -3,11 +3,14 @@
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,
+    RunRef,
     activity_url,
     completed_event,
     envelope,
     new_event_id,
     normalize_run_id,
+    run_namespace,
+    run_ref,
     stable_event_id,
     time_spent_event,
 )
@@ -30,8 +33,8 @@ from timeledger.caliper.timeback import (
 
 __all__ = [
     "CALIPER_CONTEXT", "ActivityCompletedEvent", "ActivityRef", "CaliperError", "Envelope",
-    "Learner", "MalformedJSON", "Metrics", "Problem", "TimeSpentEvent", "TimebackFacts",
+    "Learner", "MalformedJSON", "Metrics", "Problem", "RunRef", "TimeSpentEvent", "TimebackFacts",
     "TooManyEvents", "UnsupportedDataVersion", "activity_url", "completed_event", "envelope",
     "facts_of", "metrics_from_mapping", "new_event_id", "normalize_run_id", "parse_envelope",
-    "stable_event_id", "time_spent_event",
+    "run_namespace", "run_ref", "stable_event_id", "time_spent_event",
 ]

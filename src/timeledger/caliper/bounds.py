@@ -22,6 +22,10 @@ MAX_COUNT = 1_000_000
 MAX_PCT = 100
 #: `attempt` lies within 1..MAX_ATTEMPT.
 MAX_ATTEMPT = 1_000_000
+#: A runId that is not a UUID (an app's own key, e.g. an assignment row id) has 1..MAX_RUN_KEY_CHARS
+#: characters, all printable (`str.isprintable`: no control characters such as NUL, no line or
+#: paragraph separators, and no spaces other than U+0020), and is not blank.
+MAX_RUN_KEY_CHARS = 256
 
 _MS = timedelta(milliseconds=1)
 YEAR_MESSAGE = f"Expected a year from {MIN_YEAR} to {MAX_YEAR}"
@@ -134,6 +138,17 @@ def widened_start(start: datetime, end: datetime, total_ms: float) -> datetime:
     if total_ms <= time_limit_ms((start, end)):
         return start
     return end - timedelta(milliseconds=total_ms)
+
+
+def run_key_problem(key: str) -> str | None:
+    """Why an app's own runId (one that is not a UUID) is out of bounds, or None."""
+    if not key.strip():
+        return "Expected a UUID or a non-blank string"
+    if len(key) > MAX_RUN_KEY_CHARS:
+        return f"Expected at most {MAX_RUN_KEY_CHARS} characters; got {len(key)}"
+    if not key.isprintable():
+        return "Expected printable characters only (no control characters such as NUL)"
+    return None
 
 
 def xp_problem(value: float) -> str | None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from timeledger.caliper.bounds import run_key_problem
 from timeledger.caliper.errors import CaliperError, Problem
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.timeback import CALIPER_CONTEXT, TIMEBACK_PROFILE
@@ -33,6 +34,37 @@ def normalize_run_id(run_id: str | uuid.UUID, field: str = "run_id") -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise CaliperError([Problem(field, "Expected UUID")]) from None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """A run as events name it: its UUID (`session`, `extensions.runId`) and, when the app named
+    the run with a string of its own, that string (`extensions.runKey`)."""
+
+    id: str
+    key: str | None = None
+
+
+def run_namespace(sensor: str) -> uuid.UUID:
+    """The UUIDv5 namespace of a sensor's run keys: uuid5(NAMESPACE_URL, sensor without a
+    trailing slash), so two apps' equal keys name different runs."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, sensor.rstrip("/"))
+
+
+def run_ref(run_id: str | uuid.UUID, sensor: str, field: str = "run_id") -> RunRef:
+    """Any runId an app passes: a UUID (bare or urn:uuid:) stays as it is, lower-cased; any other
+    string (bounds.py: 1-256 printable characters) becomes uuid5(run_namespace(sensor), string)
+    and is kept as the run's key."""
+    if isinstance(run_id, uuid.UUID):
+        return RunRef(str(run_id))
+    try:
+        return RunRef(normalize_run_id(run_id, field))
+    except CaliperError:
+        pass
+    problem = run_key_problem(run_id)
+    if problem is not None:
+        raise CaliperError([Problem(field, problem)])
+    return RunRef(str(uuid.uuid5(run_namespace(sensor), run_id)), run_id)
 
 
 def _is_iri(value: str) -> bool:
@@ -117,7 +149,7 @@ class ActivityRef:
 
 def _event(kind: str, action: str, *, event_id: str, actor: Mapping[str, Any],
            activity: ActivityRef, event_time: datetime, run_id: str | None,
-           generated: dict[str, Any]) -> dict[str, Any]:
+           run_key: str | None, generated: dict[str, Any]) -> dict[str, Any]:
     event: dict[str, Any] = {
         "@context": CALIPER_CONTEXT,
         "id": event_id,
@@ -133,13 +165,16 @@ def _event(kind: str, action: str, *, event_id: str, actor: Mapping[str, Any],
     if run_id is not None:
         event["session"] = f"urn:uuid:{run_id}"
         extensions["runId"] = run_id
+        if run_key is not None:
+            extensions["runKey"] = run_key
     event["extensions"] = extensions
     return event
 
 
 def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: str | None,
                      started_at: datetime, ended_at: datetime, active_ms: float,
-                     inactive_ms: float, event_id: str | None = None) -> dict[str, Any]:
+                     inactive_ms: float, event_id: str | None = None,
+                     run_key: str | None = None) -> dict[str, Any]:
     """One heartbeat window; the window travels on the items (`startDate`/`endDate`)."""
     window = {"startDate": format_utc(started_at), "endDate": format_utc(ended_at)}
     active = {"type": "active", "value": round(active_ms / 1000, 3), **window}
@@ -148,12 +183,13 @@ def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id:
         items.append({"type": "inactive", "value": round(inactive_ms / 1000, 3), **window})
     generated = {"id": new_event_id(), "type": "TimebackTimeSpentMetricsCollection", "items": items}
     return _event("TimeSpentEvent", "SpentTime", event_id=event_id or new_event_id(), actor=actor,
-                  activity=activity, event_time=ended_at, run_id=run_id, generated=generated)
+                  activity=activity, event_time=ended_at, run_id=run_id, run_key=run_key,
+                  generated=generated)
 
 
 def completed_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: str | None,
                     ended_at: datetime, metrics: Metrics, attempt: int | None = 1,
-                    event_id: str | None = None) -> dict[str, Any]:
+                    event_id: str | None = None, run_key: str | None = None) -> dict[str, Any]:
     """One completion with its metric items (and `pctCompleteApp` when given)."""
     items = [{"type": name, "value": value} for name, value in metrics.to_wire().items()]
     generated: dict[str, Any] = {
@@ -164,7 +200,8 @@ def completed_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: 
     if metrics.pct_complete is not None:
         generated["extensions"] = {"pctCompleteApp": metrics.pct_complete}
     return _event("ActivityEvent", "Completed", event_id=event_id or new_event_id(), actor=actor,
-                  activity=activity, event_time=ended_at, run_id=run_id, generated=generated)
+                  activity=activity, event_time=ended_at, run_id=run_id, run_key=run_key,
+                  generated=generated)
 
 
 def envelope(sensor: str, events: Sequence[Mapping[str, Any]],

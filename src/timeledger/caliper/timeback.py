@@ -27,6 +27,7 @@ from timeledger.caliper.bounds import (
     MAX_WINDOW_SECONDS,
     Span,
     event_window,
+    run_key_problem,
     time_event_problem,
 )
 from timeledger.caliper.core.values import is_iri, is_urn_uuid
@@ -182,6 +183,18 @@ class _TimebackEvent(_Wire):
     session: UrnUuid | None = None
     extensions: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _run_key_within_bounds(self) -> _TimebackEvent:
+        """`extensions.runKey`, the app's own name for the run, within bounds.py's bounds."""
+        if self.extensions is None or "runKey" not in self.extensions:
+            return self
+        key = self.extensions["runKey"]
+        problem = (run_key_problem(key) if isinstance(key, str)
+                   else "Expected a string (the app's own runId)")
+        if problem is not None:
+            raise _PathError("extensions.runKey", problem)
+        return self
+
 
 class ActivityCompletedEvent(_TimebackEvent):
     type: Literal["ActivityEvent"]
@@ -296,6 +309,7 @@ class TimebackFacts:
     kind: Literal["time", "completion"]
     event_time: datetime
     run_id: str | None
+    run_key: str | None
     learner_email: str
     actor_id: str
     actor_name: str | None
@@ -339,6 +353,12 @@ def run_id_from(extension_run_id: object, session: str | None) -> str | None:
     return None
 
 
+def run_key_of(event: ActivityCompletedEvent | TimeSpentEvent) -> str | None:
+    """The app's own name for the run (`extensions.runKey`), when it gave one."""
+    key = (event.extensions or {}).get("runKey")
+    return key if isinstance(key, str) else None
+
+
 def course_key_of(event: ActivityCompletedEvent | TimeSpentEvent) -> tuple[str, str | None]:
     """The course's id and name: `extensions.courseId`, else the course ref, else the subject."""
     ext_course = (event.extensions or {}).get("courseId")
@@ -357,6 +377,7 @@ def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
         "event_id": event.id,
         "event_time": parse_utc(event.eventTime),
         "run_id": run_id_of(event),
+        "run_key": run_key_of(event),
         "learner_email": event.actor.email.strip().lower(),
         "actor_id": event.actor.id,
         "actor_name": event.actor.name,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from timeledger.caliper.bounds import report_problem, widened_start
 from timeledger.caliper.builders import (
     ActivityRef,
+    RunRef,
     completed_event,
     stable_event_id,
     time_spent_event,
@@ -85,6 +86,8 @@ class Receipt:
     event_ids: tuple[str, ...]
     completion_id: str | None
     delivered: bool | None
+    #: The runId the app passed when it was not a UUID (`run_id` is then its UUIDv5).
+    run_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ class Activity:
     """One tracked run. Create it with `client.activity.start(...)`."""
 
     def __init__(self, host: ActivityHost, *, ref: ActivityRef, actor: Mapping[str, Any],
-                 run_id: str, sensor: str, options: TimeOptions | None,
+                 run: RunRef, sensor: str, options: TimeOptions | None,
                  callbacks: Callbacks, settle: Settle) -> None:
         self._host = host
         self._settle_completion = settle
@@ -116,7 +119,9 @@ class Activity:
         self._scheduler = host.scheduler
         self.ref = ref
         self.actor = dict(actor)
-        self.run_id = run_id
+        #: The run's UUID on the wire; `run_key` is the app's own runId when it was not a UUID.
+        self.run_id = run.id
+        self.run_key = run.key
         self.sensor = sensor
         self.options = options
         self.callbacks = callbacks
@@ -204,8 +209,8 @@ class Activity:
     def _heartbeat_event(self, started: datetime, ended: datetime, active_ms: float,
                          inactive_ms: float) -> dict[str, Any]:
         return time_spent_event(
-            actor=self.actor, activity=self.ref, run_id=self.run_id, started_at=started,
-            ended_at=ended, active_ms=active_ms, inactive_ms=inactive_ms,
+            actor=self.actor, activity=self.ref, run_id=self.run_id, run_key=self.run_key,
+            started_at=started, ended_at=ended, active_ms=active_ms, inactive_ms=inactive_ms,
             event_id=stable_event_id(self.run_id, format_utc(started)))
 
     def _close_window(self, now: float, final: bool = False) -> tuple[dict[str, Any], int] | None:
@@ -417,7 +422,7 @@ class Activity:
             if checked is not None:
                 completion_id = stable_event_id(self.run_id, "completed", format_utc(ended_at))
                 event = completed_event(actor=self.actor, activity=self.ref, run_id=self.run_id,
-                                        ended_at=ended_at, metrics=checked,
+                                        run_key=self.run_key, ended_at=ended_at, metrics=checked,
                                         event_id=completion_id)
                 items.append((event, "completion", self._watch("completion")))
             queued = self._host.queue(items, wait_for=completion_id if wait else None)
@@ -425,7 +430,7 @@ class Activity:
             if completion_id is None:
                 self._ended = True
             ids = tuple(str(event["id"]) for event, _, _ in items)
-            return Ending(Receipt(self.run_id, ids, completion_id, None), queued)
+            return Ending(Receipt(self.run_id, ids, completion_id, None, self.run_key), queued)
 
     def mark_ended(self) -> None:
         """The completion was settled (delivered or left queued): the activity has ended."""

@@ -44,6 +44,7 @@ class AsyncActivity:
         self.inner = activity
 
     run_id = property(lambda self: self.inner.run_id)
+    run_key = property(lambda self: self.inner.run_key)
     ref = property(lambda self: self.inner.ref)
 
     @property

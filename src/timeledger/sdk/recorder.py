@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
-from timeledger.caliper.builders import completed_event, stable_event_id, time_spent_event
+from timeledger.caliper.builders import (
+    RunRef,
+    completed_event,
+    stable_event_id,
+    time_spent_event,
+)
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.times import format_utc
 from timeledger.sdk.activity import Activity, Callbacks, Ending, Queued, Receipt, Settle
@@ -95,12 +100,12 @@ class Recorder:
         self.check_open()
         ref, sensor = self.catalog.activity_ref(id, name, course)
         actor = self.catalog.actor(user, sensor)
-        run = check_run_id(run_id) if run_id is not None else str(uuid.uuid4())
+        run = check_run_id(run_id, sensor) if run_id is not None else RunRef(str(uuid.uuid4()))
         options = TimeOptions.coerce(time, self.options.time_defaults())
         with self._lock:
             if self.current is not None:
                 raise ActivityInProgressError(self.current.run_id)
-            activity = Activity(self, ref=ref, actor=actor, run_id=run, sensor=sensor,
+            activity = Activity(self, ref=ref, actor=actor, run=run, sensor=sensor,
                                 options=options, callbacks=callbacks, settle=self.settle)
             self.current = activity
         return activity
@@ -120,25 +125,26 @@ class Recorder:
         ref, sensor = self.catalog.activity_ref(slug, name, course, prefix="activity.")
         actor = self.catalog.actor(user, sensor)
         checked = check_metrics(metrics)
-        run = check_run_id(run_id) if run_id is not None else str(uuid.uuid4())
+        run = check_run_id(run_id, sensor) if run_id is not None else RunRef(str(uuid.uuid4()))
         window = check_record_time(time) if time is not None else None
         items: list[QueueItem] = []
         ended_at = self.clock.now()
         if window is not None:
             ended_at = window.ended_at
             event = time_spent_event(
-                actor=actor, activity=ref, run_id=run, started_at=window.started_at,
-                ended_at=window.ended_at, active_ms=window.active_ms,
-                inactive_ms=window.inactive_ms,
-                event_id=stable_event_id(run, format_utc(window.started_at)))
+                actor=actor, activity=ref, run_id=run.id, run_key=run.key,
+                started_at=window.started_at, ended_at=window.ended_at,
+                active_ms=window.active_ms, inactive_ms=window.inactive_ms,
+                event_id=stable_event_id(run.id, format_utc(window.started_at)))
             items.append((event, "heartbeat", Watch("heartbeat", on_error=on_error)))
-        completion_id = stable_event_id(run, "completed", format_utc(ended_at))
-        items.append((completed_event(actor=actor, activity=ref, run_id=run, ended_at=ended_at,
-                                      metrics=checked, event_id=completion_id),
+        completion_id = stable_event_id(run.id, "completed", format_utc(ended_at))
+        items.append((completed_event(actor=actor, activity=ref, run_id=run.id, run_key=run.key,
+                                      ended_at=ended_at, metrics=checked,
+                                      event_id=completion_id),
                       "completion", Watch("completion", on_error=on_error)))
         queued = self.queue(items, wait_for=completion_id if wait else None)
         ids = tuple(str(event["id"]) for event, _, _ in items)
-        return Ending(Receipt(run, ids, completion_id, None), queued)
+        return Ending(Receipt(run.id, ids, completion_id, None, run.key), queued)
 
     # ---- queueing -----------------------------------------------------------------------------
     def check_open(self) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from timeledger.caliper.bounds import MAX_WINDOW_MS, report_problem, year_problem
-from timeledger.caliper.builders import Learner, normalize_run_id
+from timeledger.caliper.builders import Learner, RunRef, run_ref
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import METRIC_NAMES, Metrics, metrics_from_mapping
 from timeledger.caliper.times import TimeFormatError, parse_utc
@@ -33,14 +34,15 @@ def check_metrics(metrics: object) -> Metrics:
         raise ValidationError(problem.path, _snake_message(problem.message)) from None
 
 
-def check_run_id(run_id: object) -> str:
-    """A UUID (bare or `urn:uuid:`), returned bare and lower-case."""
-    if not isinstance(run_id, str) and not hasattr(run_id, "hex"):
-        raise ValidationError("run_id", "Expected a UUID string")
+def check_run_id(run_id: object, sensor: str) -> RunRef:
+    """Any runId: a UUID (bare or `urn:uuid:`) as is, lower-case; any other string of the app's
+    own (bounds.py) as uuid5 under the sensor's namespace, keeping the string as the run key."""
+    if not isinstance(run_id, str | uuid.UUID):
+        raise ValidationError("run_id", "Expected a UUID or a string (the app's own run id)")
     try:
-        return normalize_run_id(run_id, field="run_id")  # type: ignore[arg-type]
+        return run_ref(run_id, sensor, field="run_id")
     except CaliperError as exc:
-        raise ValidationError("run_id", f"{exc.problems[0].message}, got {run_id!r}") from None
+        raise ValidationError("run_id", exc.problems[0].message) from None
 
 
 def check_user(user: object) -> Learner:
