@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need and pip cannot give: PostgreSQL's server binaries (when absent),
-# Debian's Chromium, and React from npm.
+# Debian's Chromium, and the JavaScript package's dev dependencies from npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,16 +19,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-REACT_DIR=tests/web/.react
-if [ ! -f "$REACT_DIR/node_modules/react/package.json" ] || \
-   [ ! -f "$REACT_DIR/node_modules/react-dom/package.json" ]; then
-  echo "installing React from npm for the React integration test"
+# The npm package's dev tools (TypeScript) and the frameworks its bindings are tested with
+# (React, Vue, Svelte), at the exact versions js/package.json pins, into js/node_modules.
+JS_DIR=js
+if [ ! -f "$JS_DIR/node_modules/.installed" ] || [ "$JS_DIR/package.json" -nt "$JS_DIR/node_modules/.installed" ]; then
+  echo "installing the JavaScript package's dev dependencies from npm (js/node_modules)"
   if ! command -v npm >/dev/null 2>&1; then
     echo "npm is missing: installing Debian's npm"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
   fi
-  mkdir -p "$REACT_DIR"
-  npm install --no-audit --no-fund --silent --no-save --no-package-lock --prefix "$REACT_DIR" \
-    react@18 react-dom@18 >/dev/null
+  (cd "$JS_DIR" && npm install --no-audit --no-fund --silent >/dev/null)
+  touch "$JS_DIR/node_modules/.installed"
 fi

@@ -21,7 +21,7 @@ from web_support import ServedApp, closing, offline_client
 from support.shared import timeback_fixture
 from timeledger import Client
 from timeledger.web import create_router
-from timeledger.web.assets import script
+from timeledger.web.assets import SCRIPT_NAMES, script
 
 
 def cookie_identity(request: Request) -> dict[str, Any] | None:
@@ -191,7 +191,7 @@ def test_cross_site_posts_are_refused(served: ServedApp) -> None:
     assert (reply.status_code, same.status_code) == (403, 204)
 
 
-@pytest.mark.parametrize("name", ["timeledger.js", "timeledger-react.js"])
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_the_browser_client_is_served(served: ServedApp, name: str) -> None:
     packaged = (Path(__file__).resolve().parents[2] / "src" / "timeledger" / "web" / "static"
                 / name).read_bytes()
@@ -207,17 +207,20 @@ def test_the_browser_client_is_served(served: ServedApp, name: str) -> None:
 
 
 def test_the_browser_client_has_no_dependencies() -> None:
-    """Plain ES modules: nothing to build, nothing imported but timeledger.js by the React file."""
+    """Plain ES modules: nothing to build; the bindings import only their framework (a peer)."""
 
     def imports(name: str) -> list[str]:
-        code = "\n".join(line for line in script(name).content.decode().splitlines()
+        without_blocks = re.sub(r"/\*.*?\*/", "", script(name).content.decode(), flags=re.S)
+        code = "\n".join(line for line in without_blocks.splitlines()
                          if not line.lstrip().startswith("//"))
         return re.findall(r"""\b(?:from|import\s*\(?|require\s*\()\s*["']([^"']+)["']""", code)
 
     assert imports("timeledger.js") == []
-    assert imports("timeledger-react.js") == ["./timeledger.js"]
+    assert imports("timeledger-react.js") == ["react", "./timeledger.js"]
+    assert imports("timeledger-vue.js") == ["vue"]
+    assert imports("timeledger-svelte.js") == ["svelte/store", "./timeledger.js"]
     assert "export function createClient" in script("timeledger.js").content.decode()
-    assert "export function createTimebackHooks" in script("timeledger-react.js").content.decode()
+    assert "export function useActivity" in script("timeledger-react.js").content.decode()
 
 
 def test_routes_answer_only_their_methods_and_the_app_keeps_its_own(served: ServedApp) -> None:

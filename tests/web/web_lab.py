@@ -1,4 +1,4 @@
-"""The browser tests' app: the example app plus lab and React pages, traffic recording, failures."""
+"""The browser tests' app: the example app, lab and framework pages, traffic recording, failures."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import anyio.to_thread
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from web_framework_pages import PAGES, REACT_SHIM
 from web_support import EXAMPLE_APP
 
 from timeledger import Client
@@ -139,48 +140,21 @@ window.callbacks = {
 document.getElementById("status").textContent = "ready";
 </script></body></html>"""
 
-REACT_PAGE = """<!doctype html><html><head><meta charset=utf-8><title>react</title>
-<script src="/node_modules/react/umd/react.development.js"></script>
-<script src="/node_modules/react-dom/umd/react-dom.development.js"></script>
-</head><body><div id=root></div>
-<script type=module>
-import { createTimebackHooks } from "/api/timeback/timeledger-react.js";
-const { TimebackProvider, useActivity, useTimeback } = createTimebackHooks();
-const h = React.createElement;
-window.started = [];
-let announce = null;
-window.nextActivity = () => new Promise((resolve) => { announce = resolve; });
-function Lesson() {
-  const client = useTimeback();
-  const activity = useActivity({ id: "react-lesson", name: "React lesson",
-                                 course: { subject: "Math", grade: 3 } });
-  React.useEffect(() => {
-    if (!activity) return;
-    window.started.push(activity.runId);
-    window.activity = activity;
-    if (announce) announce(activity.runId);
-  }, [activity]);
-  return h("p", { id: "lesson" }, client === null ? "waiting for the learner"
-    : activity ? `tracking ${activity.runId}` : "starting");
-}
-function App({ learner, lesson }) {
-  return h(TimebackProvider, { learner }, lesson ? h(Lesson) : h("p", { id: "lesson" }, "closed"));
-}
-const root = ReactDOM.createRoot(document.getElementById("root"));
-window.show = (learner, lesson) =>
-  root.render(h(React.StrictMode, null, h(App, { learner, lesson })));
-window.show(null, false);
-window.ready = true;
-</script></body></html>"""
+
+def html(page: str) -> Callable[[], HTMLResponse]:
+    return lambda: HTMLResponse(page)
 
 
-def create_lab_app(client: Client, db_path: Path, react_modules: Path | None) -> tuple[Any, Any]:
-    """(the ASGI app to serve, its AdapterTraffic recorder)."""
+def create_lab_app(client: Client, db_path: Path, js_modules: Path | None) -> tuple[Any, Any]:
+    """(the ASGI app to serve, its AdapterTraffic recorder); js_modules: js/node_modules."""
     example = load_example_app()
     app = example.create_app(client, db_path=db_path, secret="browser-tests")
     app.add_api_route("/lab", lambda: HTMLResponse(LAB_PAGE))
-    app.add_api_route("/react", lambda: HTMLResponse(REACT_PAGE))
-    if react_modules is not None:  # installed by the react_modules fixture, maybe later
-        app.mount("/node_modules", StaticFiles(directory=react_modules, check_dir=False))
+    for name, page in PAGES.items():
+        app.add_api_route(f"/{name}", html(page))
+    app.add_api_route("/react-shim.js", lambda: Response(REACT_SHIM,
+                                                         media_type="text/javascript"))
+    if js_modules is not None:  # installed by scripts/install-test-deps.sh, maybe later
+        app.mount("/node_modules", StaticFiles(directory=js_modules, check_dir=False))
     traffic = AdapterTraffic(app)
     return traffic, traffic

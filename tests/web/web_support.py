@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -18,8 +17,8 @@ from timeledger.caliper.times import parse_utc
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_APP = REPO / "examples" / "lesson_app"
-REACT_DIR = Path(os.environ.get("TIMELEDGER_REACT_DIR", Path(__file__).parent / ".react"))
-"""Where npm installs React for the React page test (git-ignored: it holds only node_modules)."""
+JS_PACKAGE = REPO / "js"
+"""The npm package timeledger; its node_modules (git-ignored) holds the frameworks the pages use."""
 CONFIG: dict[str, Any] = {
     "name": "Example App",
     "sensor": "https://app.example.com",

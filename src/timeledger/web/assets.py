@@ -1,4 +1,4 @@
-"""The browser client files the adapter serves (`timeledger.js`, `timeledger-react.js`)."""
+"""The browser client files the adapter serves: the npm package `timeledger`'s modules (js/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-SCRIPT_NAMES = ("timeledger.js", "timeledger-react.js")
+SCRIPT_NAMES = ("timeledger.js", "timeledger-react.js", "timeledger-vue.js", "timeledger-svelte.js")
+"""The modules in static/, the one source of the package's dist/ (js/scripts/build.js copies them)."""
 MEDIA_TYPE = "text/javascript; charset=utf-8"
 
 

@@ -1,7 +1,8 @@
-// timeledger-react.js: React bindings for timeledger.js, using the page's own React (not bundled).
+// timeledger-react.js: React bindings for timeledger.js (the package's `timeledger/react`).
+// React is a peer dependency, imported as "react" (a bundler resolves it; a page without one
+// maps it with an import map).
 //
-//   import { createTimebackHooks } from "/api/timeback/timeledger-react.js";
-//   const { TimebackProvider, useTimeback, useActivity } = createTimebackHooks(React);
+//   import { TimebackProvider, useTimeback, useActivity } from "timeledger/react";
 //
 //   <TimebackProvider learner={user}>...</TimebackProvider>   // client is null until `learner` is set
 //   function Lesson() {
@@ -10,8 +11,30 @@
 //     ...                                                      // started in an effect; on unmount
 //   }                                                          // it ends time-only (no completion)
 
+import * as React from "react";
 import { createClient } from "./timeledger.js";
 
+/**
+ * @typedef {import("./timeledger.js").Client} Client
+ * @typedef {import("./timeledger.js").Activity} Activity
+ * @typedef {import("./timeledger.js").ActivityOptions} ActivityOptions
+ * @typedef {import("./timeledger.js").ClientOptions} ClientOptions
+ * @typedef {object} TimebackProviderProps
+ * @property {Client | null} [client] A client of your own (null while signed out).
+ * @property {unknown} [learner] Who is signed in (any value; null while nobody is).
+ * @property {ClientOptions["baseURL"]} [baseURL]
+ * @property {ClientOptions["fetch"]} [fetch]
+ * @property {ClientOptions["headers"]} [headers]
+ * @property {ClientOptions["credentials"]} [credentials]
+ * @property {ClientOptions["clock"]} [clock]
+ * @property {React.ReactNode} [children]
+ */
+
+/**
+ * A stable key for a value (null for nothing), so effects rerun only when it really changes.
+ * @param {unknown} value
+ * @returns {string | null}
+ */
 function keyOf(value) {
   if (value === undefined || value === null || value === false) return null;
   try {
@@ -21,69 +44,64 @@ function keyOf(value) {
   }
 }
 
+/** The client for the components below a `TimebackProvider`. */
+export const TimebackContext = React.createContext(/** @type {Client | null} */ (null));
+
 /**
- * The provider and hooks, bound to a React (default: `globalThis.React`, as a UMD build sets it).
- * Returns `{ TimebackProvider, TimebackContext, useTimeback, useActivity }`.
+ * Gives its children a timeledger client. Pass `client` to supply one yourself (null/undefined
+ * while signed out), or `learner` (any value naming who is signed in; null while nobody is) and
+ * the `createClient` options (`baseURL`, `fetch`, `headers`, `credentials`, `clock`).
+ * @param {TimebackProviderProps} props
  */
-export function createTimebackHooks(React = globalThis.React) {
-  if (!React || typeof React.createContext !== "function") {
-    throw new TypeError("createTimebackHooks needs React: pass it in, or load React before this module");
-  }
-  const { createContext, createElement, useContext, useEffect, useMemo, useRef, useState } = React;
-  const TimebackContext = createContext(null);
+export function TimebackProvider({ client, learner, baseURL, fetch, headers, credentials, clock, children }) {
+  const learnerKey = keyOf(learner);
+  const value = React.useMemo(() => {
+    if (client !== undefined) return client || null;
+    if (learnerKey === null) return null;
+    return createClient({ baseURL, fetch, headers, credentials, clock });
+  }, [client, learnerKey, baseURL, fetch, headers, credentials, clock]);
+  return React.createElement(TimebackContext.Provider, { value }, children);
+}
 
-  /**
-   * Gives its children a timeledger client. Pass `client` to supply one yourself (null/undefined
-   * while signed out), or `learner` (any value naming who is signed in; null while nobody is) and
-   * the `createClient` options (`baseURL`, `fetch`, `headers`, `credentials`).
-   */
-  function TimebackProvider({ client, learner, baseURL, fetch, headers, credentials, children }) {
-    const learnerKey = keyOf(learner);
-    const value = useMemo(() => {
-      if (client !== undefined) return client || null;
-      if (learnerKey === null) return null;
-      return createClient({ baseURL, fetch, headers, credentials });
-    }, [client, learnerKey, baseURL, fetch, headers, credentials]);
-    return createElement(TimebackContext.Provider, { value }, children);
-  }
+/**
+ * The client, or null until the app says who the learner is.
+ * @returns {Client | null}
+ */
+export function useTimeback() {
+  return React.useContext(TimebackContext);
+}
 
-  /** The client, or null until the app says who the learner is. */
-  function useTimeback() {
-    return useContext(TimebackContext);
-  }
-
-  /**
-   * Start an activity once the client exists (in an effect) and end it, time only, on unmount or
-   * when its id, course, runId or time options change. Returns the Activity, or null before it
-   * starts. Pass null to start nothing yet (e.g. while the runId is loading).
-   */
-  function useActivity(options) {
-    const client = useTimeback();
-    const [activity, setActivity] = useState(null);
-    const latest = useRef(options);
-    latest.current = options;
-    const identity = options
-      ? keyOf([options.id, options.name, options.course, options.runId || null, options.time ?? null,
-        options.process ?? null])
-      : null;
-    useEffect(() => {
-      if (!client || identity === null) return undefined;
-      const started = client.activity.start({
-        ...latest.current,
-        onError: (error, context) => latest.current && latest.current.onError
-          ? latest.current.onError(error, context) : undefined,
-        onPause: () => latest.current && latest.current.onPause ? latest.current.onPause() : undefined,
-        onResume: () => latest.current && latest.current.onResume ? latest.current.onResume() : undefined,
-        onFlush: (ms) => latest.current && latest.current.onFlush ? latest.current.onFlush(ms) : undefined,
-      });
-      setActivity(started);
-      return () => {
-        setActivity(null);
-        started.end().catch((error) => console.warn("timeledger: ending on unmount failed", error));
-      };
-    }, [client, identity]);
-    return activity;
-  }
-
-  return { TimebackProvider, TimebackContext, useTimeback, useActivity };
+/**
+ * Start an activity once the client exists (in an effect) and end it, time only, on unmount or
+ * when its id, course, runId or time options change. Returns the Activity, or null before it
+ * starts. Pass null to start nothing yet (e.g. while the runId is loading).
+ * @param {ActivityOptions | null} options
+ * @returns {Activity | null}
+ */
+export function useActivity(options) {
+  const client = useTimeback();
+  const [activity, setActivity] = React.useState(/** @type {Activity | null} */ (null));
+  const latest = React.useRef(options);
+  latest.current = options;
+  const identity = options
+    ? keyOf([options.id, options.name, options.course, options.runId || null, options.time ?? null,
+      options.process ?? null])
+    : null;
+  React.useEffect(() => {
+    const options = latest.current;
+    if (!client || identity === null || !options) return undefined;
+    const started = client.activity.start({
+      ...options,
+      onError: (error, context) => latest.current?.onError?.(error, context),
+      onPause: () => latest.current?.onPause?.(),
+      onResume: () => latest.current?.onResume?.(),
+      onFlush: (ms) => latest.current?.onFlush?.(ms),
+    });
+    setActivity(started);
+    return () => {
+      setActivity(null);
+      started.end().catch((error) => console.warn("timeledger: ending on unmount failed", error));
+    };
+  }, [client, identity]);
+  return activity;
 }
