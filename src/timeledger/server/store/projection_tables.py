@@ -68,6 +68,7 @@ course_registry = sa.Table(  # NOT a projection: loaded from timeback.config.jso
 runs = sa.Table(
     "runs", metadata,
     sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("run_key", sa.String(256)),  # extensions.runKey: the app's own runId, not a UUID
     sa.Column("learner_email", Email, nullable=False),
     sa.Column("actor_id", Iri, nullable=False),
     sa.Column("activity_id", Iri, nullable=False),
@@ -96,6 +97,7 @@ runs = sa.Table(
 )
 sa.Index("ix_runs_learner", runs.c.learner_email, runs.c.first_seen)
 sa.Index("ix_runs_course", runs.c.course_id)
+sa.Index("ix_runs_run_key", runs.c.run_key)
 
 run_windows = sa.Table(  # one row per counted time report; the key makes a resent window a no-op
     "run_windows", metadata,
