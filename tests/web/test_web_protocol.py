@@ -191,7 +191,11 @@ HEARTBEAT_ERRORS = [
     ({"course": {"subject": "Math", "grade": "3"}}, "course.grade", "Expected integer"),
     ({"course": {"grade": 3}}, "course.subject", "Required"),
     ({"course": {"code": ""}}, "course.code", "Expected non-empty string"),
-    ({"runId": "run-1"}, "runId", "Expected UUID"),
+    ({"runId": 981}, "runId", "Expected string"),
+    ({"runId": "row\x00981"}, "runId",
+     "Expected printable characters only (no control characters such as NUL)"),
+    ({"runId": "x" * 257}, "runId", "Expected at most 256 characters; got 257"),
+    ({"runId": " "}, "runId", "Expected a UUID or a non-blank string"),
     ({"runId": None}, "runId", "Required"),
     ({"startedAt": "2025-01-15 10:00"}, "startedAt", "Invalid datetime"),
     ({"startedAt": "2025-01-15T10:00:00+02:00"}, "startedAt", "Invalid datetime"),
@@ -277,7 +281,8 @@ SUBMIT_ERRORS: list[tuple[dict[str, Any], str, str]] = [
     ({"metrics": {"xpEarned": 1, "masteredUnits": 1_000_001}}, "metrics.masteredUnits",
      "masteredUnits must be at most 1000000."),
     ({"endedAt": "0500-06-01T12:00:00.000Z"}, "endedAt", "Invalid datetime"),
-    ({"runId": "3f0c6a52"}, "runId", "Expected UUID"),
+    ({"runId": ["3f0c6a52"]}, "runId", "Expected string"),
+    ({"runId": ""}, "runId", "Expected a UUID or a non-blank string"),
     ({"endedAt": "yesterday"}, "endedAt", "Invalid datetime"),
 ]
 

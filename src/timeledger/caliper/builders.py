@@ -133,6 +133,13 @@ class ActivityRef:
     course_name: str
     course_iri: str | None = None
     process: bool | None = None
+    #: The sensor the activity's events go under (its app's runId keys are UUIDs under it).
+    sensor: str | None = None
+
+    def run_sensor(self) -> str:
+        """The sensor whose namespace maps a runId key to a UUID: `sensor`, else the part of the
+        activity's URL before `/activities/` (activity_url builds it that way)."""
+        return self.sensor or self.url.split("/activities/", 1)[0]
 
     def caliper_object(self) -> dict[str, Any]:
         course: dict[str, Any] = {"name": self.course_name}

@@ -87,7 +87,8 @@ class Catalog:
                else activity_url(sensor, slug, subject=found.subject, grade=found.grade))
         app_name = self.config.app_name if self.config else "timeledger"
         return ActivityRef(url=url, name=title, subject=found.subject, app_name=app_name,
-                           course_id=found.course_id, course_name=found.name), sensor
+                           course_id=found.course_id, course_name=found.name,
+                           sensor=sensor), sensor
 
     def actor(self, user: Mapping[str, Any], sensor: str) -> dict[str, Any]:
         return check_user(user).actor(self.options.roster_base or sensor)

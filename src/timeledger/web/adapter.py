@@ -91,7 +91,7 @@ class ConfiguredCatalog:
                else activity_url(sensor, id, subject=found.subject, grade=found.grade))
         return ActivityRef(url=url, name=name, subject=found.subject,
                            app_name=self.config.app_name, course_id=found.course_id,
-                           course_name=found.name)
+                           course_name=found.name, sensor=sensor)
 
     def actor(self, user: Mapping[str, Any]) -> dict[str, Any]:
         try:

@@ -12,8 +12,9 @@ import orjson
 from timeledger.caliper.bounds import MAX_WINDOW_MS, report_problem
 from timeledger.caliper.builders import (
     ActivityRef,
+    RunRef,
     completed_event,
-    normalize_run_id,
+    run_ref,
     stable_event_id,
     time_spent_event,
 )
@@ -122,15 +123,22 @@ def _course(body: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _run_id(body: Mapping[str, Any]) -> str:
+    """The runId as sent: a UUID or the app's own string (bounds.py); mapped to the run's UUID
+    under the activity's sensor once that is known (`_run`)."""
     value = body.get("runId")
     if value is None:
         raise _invalid("runId", "Required")
     if not isinstance(value, str):
-        raise _invalid("runId", "Expected UUID")
+        raise _invalid("runId", "Expected string")
     try:
-        return normalize_run_id(value, field="runId")
-    except CaliperError:
-        raise _invalid("runId", "Expected UUID") from None
+        run_ref(value, "", field="runId")
+    except CaliperError as exc:
+        raise _invalid("runId", exc.problems[0].message) from None
+    return value
+
+
+def _run(run_id: str, activity: ActivityRef) -> RunRef:
+    return run_ref(run_id, activity.run_sensor(), field="runId")
 
 
 def _moment(body: Mapping[str, Any], name: str) -> datetime:
@@ -226,10 +234,11 @@ def heartbeat(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog
         message, index = found
         raise _invalid("endedAt" if index is None else ("elapsedMs", "pausedMs")[index], message)
     activity = _activity(catalog, slug, name, course, _process(body))
+    run = _run(run_id, activity)
     event = time_spent_event(
-        actor=_actor(catalog, user), activity=activity, run_id=run_id,
+        actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,
         started_at=started, ended_at=ended, active_ms=active_ms, inactive_ms=paused_ms,
-        event_id=stable_event_id(run_id, format_utc(started)))
+        event_id=stable_event_id(run.id, format_utc(started)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=DUPLICATE)
 
 
@@ -252,9 +261,11 @@ def submit(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog) -
     if pct is not None:
         metrics = metrics_from_mapping({**metrics.to_wire(), "pctComplete": pct})
     activity = _activity(catalog, slug, name, course, _process(body))
+    run = _run(run_id, activity)
     event = completed_event(
-        actor=_actor(catalog, user), activity=activity, run_id=run_id, ended_at=ended,
-        metrics=metrics, event_id=stable_event_id(run_id, "completed", format_utc(ended)))
+        actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,
+        ended_at=ended, metrics=metrics,
+        event_id=stable_event_id(run.id, "completed", format_utc(ended)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=NO_CONTENT)
 
 

@@ -72,7 +72,9 @@ def runs(request: Request, _token: Reader,
         conn, _learner(conn, learner), course or None, limit))})
 
 
-@router.get("/runs/{run_id}", summary="One run: time, windows, sessions, completion, flags",
+@router.get("/runs/{run_id:path}",
+            summary="One run: time, windows, sessions, completion, flags (run_id: the run's UUID, "
+                    "or the app's own runId when it was not a UUID)",
             response_model=read_models.RunDetail, response_model_exclude_unset=True)
 def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return with_projection(request, _read(request, lambda conn: queries.get_run(conn, run_id)))
@@ -91,7 +93,7 @@ def gradebook(request: Request, _token: Reader,
             response_model=read_models.FlagList, response_model_exclude_unset=True)
 def flags(request: Request, _token: Reader,
           learner: Annotated[str | None, Query(description="Email or actor id")] = None,
-          run: Annotated[str | None, Query(description="Run id")] = None,
+          run: Annotated[str | None, Query(description="Run id (UUID) or run key")] = None,
           kind: str | None = None, course: str | None = None,
           category: Annotated[str | None, Query(
               description="learning (teachers, the learner) or integration (the operator)")] = None,
@@ -99,8 +101,14 @@ def flags(request: Request, _token: Reader,
           ) -> dict[str, Any]:
     def load(conn: sa.Connection) -> list[dict[str, Any]]:
         checked_kind = queries.check_kind(kind)
-        return queries.list_flags(conn, _learner(conn, learner),
-                                  queries.normalize_run_id(run) if run else None,
+        if run:
+            try:
+                run_id: str | None = queries.resolve_run_id(conn, run)
+            except queries.NotFound:
+                return []  # a key no run has: no flags, as for an unknown UUID
+        else:
+            run_id = None
+        return queries.list_flags(conn, _learner(conn, learner), run_id,
                                   checked_kind, course or None,
                                   queries.check_category(category), limit)
 

@@ -192,14 +192,14 @@ async def share_learner(request: Request, learner: str, viewer: Everyone) -> Res
                                                    "learner_url": "/learners/" + quote(email)})
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id:path}")  # the run's UUID, or the app's own key (it may hold a "/")
 def run_page(request: Request, run_id: str, viewer: AnyViewer) -> Response:
     timezone = platform_of(request).settings.timezone
 
     def load(conn: sa.Connection) -> dict[str, Any] | None:
         try:
             run = queries.get_run(conn, run_id)
-        except queries.NotFound:
+        except (queries.NotFound, queries.InvalidParameter):  # unknown, or a key two apps used
             require_learner_access(viewer, "")  # a link never learns which runs exist
             return None
         require_learner_access(viewer, run["learner"]["email"])

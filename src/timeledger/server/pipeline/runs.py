@@ -44,13 +44,15 @@ def upsert_runs(conn: sa.Connection, counted: Sequence[Prepared]) -> dict[str, R
         row = rows.get(f.run_id)
         if row is None:
             row = rows[f.run_id] = {
-                "run_id": f.run_id, "learner_email": f.learner_email, "actor_id": f.actor_id,
+                "run_id": f.run_id, "run_key": f.run_key,
+                "learner_email": f.learner_email, "actor_id": f.actor_id,
                 "activity_id": f.activity_id, "activity_name": f.activity_name,
                 "course_id": f.course_id, "subject": f.subject, "app_name": f.app_name,
                 "first_seen": item.start, "last_seen": f.event_time,
                 "active_ms": 0, "inactive_ms": 0, "other_ms": 0, "heartbeats": 0,
                 "completions": 0, "xp_milli": 0, **dict.fromkeys(_COMPLETION_COLUMNS),
             }
+        row["run_key"] = row["run_key"] or f.run_key
         row["first_seen"] = min(row["first_seen"], item.start)
         row["last_seen"] = max(row["last_seen"], f.event_time)
         if item.is_time:
@@ -74,7 +76,8 @@ def upsert_runs(conn: sa.Connection, counted: Sequence[Prepared]) -> dict[str, R
     found = upsert(
         conn, runs, rows.values(), ["run_id"],
         add=["active_ms", "inactive_ms", "other_ms", "heartbeats", "completions", "xp_milli"],
-        least_of=["first_seen"], greatest_of=["last_seen"], custom=_first_completion_wins,
+        keep=["run_key"], least_of=["first_seen"], greatest_of=["last_seen"],
+        custom=_first_completion_wins,
         returning=["run_id", "completion_seq", "completion_event_id", "completion_time"],
     )
     return {row.run_id: RunState(row.run_id, row.completion_seq, row.completion_event_id,

@@ -154,6 +154,9 @@ class RunCompletion(ReadModel):
 
 class RunSummary(ReadModel):
     run_id: str
+    run_key: str | None = Field(
+        description="The app's own runId when it was not a UUID (extensions.runKey); run_id is "
+                    "then its UUIDv5. The run is found by either.")
     learner: RunLearner
     activity: ActivityRef
     course: CourseRef

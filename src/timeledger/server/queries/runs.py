@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
 
 from timeledger.server.queries.course_catalog import course_info, course_ref
-from timeledger.server.queries.errors import NotFound
+from timeledger.server.queries.errors import InvalidParameter, NotFound
 from timeledger.server.queries.figures import accuracy, iso, minutes, seconds, xp
 from timeledger.server.queries.flags import list_flags
 from timeledger.server.store.projection_tables import learners, run_days, run_windows, runs
@@ -15,6 +16,25 @@ from timeledger.server.store.projection_tables import learners, run_days, run_wi
 
 def normalize_run_id(run_id: str) -> str:
     return run_id.strip().removeprefix("urn:uuid:").lower()
+
+
+def resolve_run_id(conn: sa.Connection, run_id: str) -> str:
+    """A run's id from either form an app knows it by: its UUID (bare or urn:uuid:), or the
+    string of its own it passed as runId (kept as the run's key). NotFound for an unknown key,
+    InvalidParameter when apps under different sensors used the same key."""
+    bare = normalize_run_id(run_id)
+    try:
+        return str(uuid.UUID(bare))
+    except ValueError:
+        pass
+    found = [str(row.run_id) for row in conn.execute(
+        sa.select(runs.c.run_id).where(runs.c.run_key == run_id).order_by(runs.c.run_id).limit(2))]
+    if not found:
+        raise NotFound(f"No run {run_id!r}")
+    if len(found) > 1:
+        raise InvalidParameter("run_id", f"More than one run has the key {run_id!r} (apps under "
+                               "different sensors used it); ask for the run by its UUID")
+    return found[0]
 
 
 def _completion(row: Any) -> dict[str, Any] | None:
@@ -35,6 +55,7 @@ def _summary(row: Any, names: dict[str, str | None], info: dict[str, dict[str, A
              sessions: int) -> dict[str, Any]:
     return {
         "run_id": row.run_id,
+        "run_key": row.run_key,
         "learner": {"email": row.learner_email, "name": names.get(row.learner_email),
                     "actor_id": row.actor_id},
         "activity": {"id": row.activity_id, "name": row.activity_name},
@@ -56,7 +77,9 @@ def _names(conn: sa.Connection, emails: list[str]) -> dict[str, str | None]:
 
 
 def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
-    """One run; NotFound if unknown. Returns {run_id, learner: {email, name, actor_id},
+    """One run, by its UUID or its key (resolve_run_id); NotFound if unknown. Returns {run_id,
+    run_key (the app's own runId when it was not a UUID, else None), learner: {email, name,
+    actor_id},
     activity: {id, name}, course: {id, name}, subject, app_name, first_seen, last_seen,
     active_seconds, inactive_seconds, other_seconds, active_minutes, heartbeats, sessions,
     session_days: [{date, active_seconds, inactive_seconds}], windows: [{event_id, start, end,
@@ -64,7 +87,7 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
     overlaps_event_id}], completed, completions, completion: {event_id, time, attempt, xp,
     total_questions, correct_questions, accuracy, mastered_units, pct_complete}|None,
     xp_earned, flags: [... as list_flags]}."""
-    key = normalize_run_id(run_id)
+    key = resolve_run_id(conn, run_id)
     row = conn.execute(sa.select(runs).where(runs.c.run_id == key)).first()
     if row is None:
         raise NotFound(f"No run {run_id!r}")
