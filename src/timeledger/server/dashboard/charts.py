@@ -21,7 +21,7 @@ BarKind = Literal["met", "missed", "plain", "alert"]
 BAR_HEIGHT_PX = 200
 PLOT_TOP_PX = 10
 PLOT_BOTTOM_PX = 176  # the day labels sit below
-LEFT_PCT = 10.0  # the value labels' column
+LEFT_PCT = 12.0  # the value labels' column (numbers only: the title names the unit)
 BAR_SHARE = 0.72  # of each day's slot
 TIMELINE_ROW_PX = 34
 TIMELINE_AXIS_PX = 24
@@ -63,6 +63,7 @@ class BarChart:
     goal_y_px: float | None
     summary: str
     height_px: int = BAR_HEIGHT_PX
+    left_pct: float = LEFT_PCT
 
     @property
     def kinds(self) -> list[BarKind]:
@@ -122,7 +123,7 @@ def daily_bars(chart_id: str, title: str, dates: Sequence[str],
     goal_text = f"daily goal {fmt(goal)}" if goal is not None else ""
     return BarChart(
         chart_id=chart_id, title=title, unit=unit, bars=bars,
-        value_ticks=[Tick(round(y_of(tick), 2), fmt(tick)) for tick in ticks],
+        value_ticks=[Tick(round(y_of(tick), 2), numbers.decimal(tick)) for tick in ticks],
         day_labels=labels, goal=goal, goal_text=goal_text,
         goal_y_px=None if goal is None else round(y_of(goal), 2),
         summary=_bar_summary(title, bars, goal, goal_text))
