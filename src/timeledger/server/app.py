@@ -17,6 +17,7 @@ from timeledger.server.api import (
     ingest,
     jobs,
     oneroster_gradebook,
+    oneroster_rostering,
     queries,
 )
 from timeledger.server.api.error_responses import declare_error_responses
@@ -74,6 +75,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
         app.include_router(bench_baseline.router)
     queries.install(app)
     oneroster_gradebook.install(app)
+    oneroster_rostering.install(app)
     dashboard.install(app)
     api_docs.install(app)
     declare_error_responses(app)

@@ -57,7 +57,7 @@ _PREDICATE = re.compile(
     r"\s*(?P<field>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)"
     r"\s*(?P<op>>=|<=|!=|=|>|<|~)"
     r"\s*'(?P<value>(?:[^']|'')*)'\s*")
-_JOIN = re.compile(r"(?P<join>AND|OR)(?=\s)", re.IGNORECASE)
+_JOIN = re.compile(r"(?P<join>AND|OR)(?=\s|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
