@@ -16,11 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from support.platform import PlatformProcess, run_cli
+from support.roster_rows import add_rows
+from support.roster_rows import student as roster_student
 from timeledger.caliper.builders import ActivityRef, Learner, completed_event, envelope
 from timeledger.caliper.metrics import Metrics
 from timeledger.server.store.database import create_engine
 from timeledger.server.store.migrate import upgrade
-from timeledger.server.store.roster_tables import roster_users
 
 SENSOR = "https://gradebook-app.example.com"
 GRADEBOOK = "/ims/oneroster/gradebook/v1p2"
@@ -35,15 +36,7 @@ def official_line_item_id(object_id: str, course_sourced_id: str) -> str:
 
 def add_roster_user(platform: PlatformProcess, sourced_id: str, email: str) -> None:
     """A student in the platform's roster, written straight into its store."""
-    engine = create_engine(platform.database_url())
-    try:
-        with engine.begin() as conn:
-            conn.execute(roster_users.insert().values(
-                sourced_id=sourced_id, status="active", date_last_modified=T0,
-                enabled_user=True, given_name="Ada", family_name="Lovelace", email=email,
-                email_lower=email.lower(), role="student"))
-    finally:
-        engine.dispose()
+    add_rows(platform.database_url(), roster_student(sourced_id, email))
 
 
 def activity(course_id: str, slug: str = "fractions-1") -> ActivityRef:

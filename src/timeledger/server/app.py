@@ -19,6 +19,7 @@ from timeledger.server.api import (
     oneroster_gradebook,
     oneroster_rostering,
     queries,
+    users,
 )
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
@@ -76,6 +77,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
     queries.install(app)
     oneroster_gradebook.install(app)
     oneroster_rostering.install(app)
+    users.install(app)
     dashboard.install(app)
     api_docs.install(app)
     declare_error_responses(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
+from timeledger.sdk.platform_queries import PlatformQueries
 from timeledger.web.adapter import (
     AdapterClient,
     ConfigSource,
@@ -22,6 +24,7 @@ from timeledger.web.adapter import (
 from timeledger.web.assets import MEDIA_TYPE, SCRIPT_NAMES, script
 from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply, too_large
 from timeledger.web.protocol import Route as ProtocolRoute
+from timeledger.web.user_routes import UserQueries, user_routes
 
 IdentityHook = Callable[[Request], Identity | Awaitable[Identity]]
 """Who is asking: `{"email", "id"?, "name"?}` from the session or token, else None (→ 401)."""
@@ -32,15 +35,26 @@ DEFAULT_BASE_PATH = "/api/timeback"
 class TimebackRouter(Router):
     """The adapter's routes (relative), served wherever the app mounts it: mount at `base_path`."""
 
-    def __init__(self, adapter: WebAdapter, identity: IdentityHook, base_path: str) -> None:
+    def __init__(self, adapter: WebAdapter, identity: IdentityHook, base_path: str,
+                 user_queries: UserQueries | None = None) -> None:
         self.adapter = adapter
         self.identity = identity
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self._user_queries = user_queries
+        self._user_queries_lock = threading.Lock()
         routes = [Route(f"/activity/{name}", self._endpoint(name), methods=["POST"],
                         name=f"timeback-{name}") for name in ("heartbeat", "submit")]
+        routes += user_routes(identity, self.user_queries, _response)
         routes += [Route(f"/{name}", self._script(name), methods=["GET", "HEAD"],
                          name=f"timeback-{name}") for name in SCRIPT_NAMES]
         super().__init__(routes=routes)
+
+    def user_queries(self) -> UserQueries:
+        """What `/user/verify` and `/user/me` read: the client's platform, made on first use."""
+        with self._user_queries_lock:
+            if self._user_queries is None:
+                self._user_queries = PlatformQueries.for_client(self.adapter.client)
+            return self._user_queries
 
     @property
     def script_url(self) -> str:
@@ -109,13 +123,15 @@ def _response(reply: Reply) -> Response:
 def create_router(client: AdapterClient, *, identity: IdentityHook, config: ConfigSource = None,
                   base_path: str = DEFAULT_BASE_PATH,
                   max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                  allow_cross_site: bool = False) -> TimebackRouter:
+                  allow_cross_site: bool = False,
+                  user_queries: UserQueries | None = None) -> TimebackRouter:
     """The adapter for a Starlette or FastAPI app: `app.mount(router.base_path, router)`.
 
     `identity(request)` (sync or async) names the signed-in learner, never the request body.
     `config` overrides the client's `timeback.config.json` for course lookups. Cross-site
     requests (`Sec-Fetch-Site: cross-site`) are refused unless `allow_cross_site`.
+    `/user/verify` and `/user/me` read the client's platform (`user_queries` replaces that).
     """
     adapter = WebAdapter(client, config=config, max_body_bytes=max_body_bytes,
                          allow_cross_site=allow_cross_site)
-    return TimebackRouter(adapter, identity, base_path)
+    return TimebackRouter(adapter, identity, base_path, user_queries)

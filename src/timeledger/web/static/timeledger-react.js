@@ -105,3 +105,31 @@ export function useActivity(options) {
   }, [client, identity]);
   return activity;
 }
+
+/**
+ * The signed-in learner's profile from `client.user.me()`, fetched once the client exists and
+ * again when it changes: `{ user, error, loading }` (`error` is the TimebackError, e.g. code
+ * USER_NOT_FOUND). For `{verified, timebackId}` call `useTimeback().user.verify()`.
+ * @returns {{ user: import("./timeledger.js").UserProfile | null, error: unknown, loading: boolean }}
+ */
+export function useUser() {
+  const client = useTimeback();
+  const [state, setState] = React.useState(
+    /** @type {{ user: import("./timeledger.js").UserProfile | null, error: unknown, loading: boolean }} */
+    ({ user: null, error: null, loading: client !== null }));
+  React.useEffect(() => {
+    if (!client) {
+      setState({ user: null, error: null, loading: false });
+      return undefined;
+    }
+    let live = true;
+    setState({ user: null, error: null, loading: true });
+    client.user.me().then(
+      (user) => { if (live) setState({ user, error: null, loading: false }); },
+      (error) => { if (live) setState({ user: null, error, loading: false }); });
+    return () => {
+      live = false;
+    };
+  }, [client]);
+  return state;
+}

@@ -63,6 +63,16 @@
  * @property {(route: string, body: Record<string, unknown>, retryAttempts: number) => Promise<Response>} post
  * @property {(route: string, body: Record<string, unknown>) => void} beacon
  * @property {(activity: Activity) => void} release
+ * @typedef {{ verified: boolean, timebackId?: string }} UserVerification `GET {base}/user/verify`.
+ * @typedef {object} UserProfile `GET {base}/user/me`: the signed-in learner as the platform knows them.
+ * @property {string} id
+ * @property {string} email
+ * @property {string | null} name
+ * @property {{ id: string, name: string } | null} school
+ * @property {number | null} grade
+ * @property {{ id: string, code: string, name: string }[]} courses
+ * @property {Record<string, number>} goals Daily goals (dailyXp, dailyActiveMinutes, ...).
+ * @property {{ today: number, all: number }} xp
  */
 
 /** @type {Readonly<TimeOptions>} */
@@ -870,6 +880,48 @@ export class Client {
         return client.#current;
       },
     };
+    this.user = {
+      /**
+       * Whether the signed-in learner is a Timeback user: `{verified: true, timebackId}` or
+       * `{verified: false}`. Rejects with a TimebackError (UNAUTHORIZED, USER_AMBIGUOUS, ...).
+       * @returns {Promise<UserVerification>}
+       */
+      verify() {
+        return /** @type {Promise<UserVerification>} */ (client.#getUser("verify"));
+      },
+      /**
+       * The signed-in learner's profile. Rejects with a TimebackError (UNAUTHORIZED,
+       * USER_NOT_FOUND, USER_AMBIGUOUS, INTERNAL_ERROR, NETWORK_ERROR).
+       * @returns {Promise<UserProfile>}
+       */
+      me() {
+        return /** @type {Promise<UserProfile>} */ (client.#getUser("me"));
+      },
+    };
+  }
+
+  /**
+   * GET `{baseURL}/user/{route}` once (no retries: the caller decides).
+   * @param {"verify" | "me"} route
+   * @returns {Promise<unknown>}
+   */
+  async #getUser(route) {
+    const extra = typeof this.#headers === "function" ? await this.#headers() : this.#headers;
+    let response;
+    try {
+      response = await this.#fetch(`${this.baseURL}/user/${route}`, {
+        method: "GET",
+        headers: { Accept: "application/json", ...(extra || {}) },
+        credentials: this.#credentials,
+      });
+    } catch (cause) {
+      throw new TimebackError(`Network error: ${cause instanceof Error ? cause.message : cause}`, {
+        code: "NETWORK_ERROR",
+        cause,
+      });
+    }
+    if (!response.ok) throw await errorFrom(response);
+    return response.json();
   }
 
   /** @param {ActivityOptions} options */
