@@ -290,7 +290,7 @@ flags = sa.Table(
 )
 sa.Index("ix_flags_learner", flags.c.learner_email)
 sa.Index("ix_flags_run", flags.c.run_id)
-sa.Index("ix_flags_first_seq", flags.c.first_seq)
+sa.Index("ix_flags_kind_seq", flags.c.kind, flags.c.first_seq)
 sa.Index("ix_flags_event_time", flags.c.event_time)
 
 event_outcomes = sa.Table(  # what the projector decided for an event it did not count
