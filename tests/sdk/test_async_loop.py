@@ -1,4 +1,4 @@
-"""AsyncClient keeps its event loop free: every outbox call runs on its outbox thread."""
+"""AsyncClient keeps its event loop free: every outbox call runs on its outbox threads."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import asyncio
 import gc
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 from timeledger.sdk import AsyncClient
-from timeledger.sdk.outbox import NewEvent
 from timeledger.testing import FakePlatform
 
 from .conftest import CONFIG
@@ -85,21 +81,19 @@ def test_the_loop_answers_within_20_ms_while_10000_events_are_queued_and_deliver
 
 
 def test_heartbeats_from_the_loop_timers_are_written_off_the_loop(
-        tmp_path: Path, fake: FakePlatform, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A heartbeat timer fires on the loop; its outbox write runs on the outbox thread."""
+        tmp_path: Path, fake: FakePlatform) -> None:
+    """A heartbeat timer fires on the loop; its outbox insert runs on the outbox's writer."""
     writers: list[str] = []
+
+    def traced(statement: str) -> None:
+        if statement.startswith("INSERT INTO events"):
+            writers.append(threading.current_thread().name)
 
     async def main() -> None:
         async with AsyncClient("http://fake.test", client_id="app", client_secret="secret",
                                config=CONFIG, transport=fake, environ={}, heartbeat_interval=0.05,
                                outbox=str(tmp_path / "outbox.sqlite3")) as client:
-            add = client._outbox.add
-
-            def recording_add(rows: Sequence[NewEvent]) -> list[bool]:
-                writers.append(threading.current_thread().name)
-                return add(rows)
-
-            monkeypatch.setattr(client._outbox, "add", recording_add)
+            client._outbox._db.set_trace_callback(traced)
             activity = await client.activity.start(
                 id="a", name="A", course={"subject": "Math", "grade": 3},
                 user={"email": "ada@example.edu"})
@@ -111,4 +105,5 @@ def test_heartbeats_from_the_loop_timers_are_written_off_the_loop(
 
     asyncio.run(main())
     assert len(writers) >= 3 and all(name.startswith("timeledger-outbox") for name in writers)
+    assert threading.main_thread().name not in writers
     assert fake.active_seconds() > 0 and len(fake.completions) == 1

@@ -447,6 +447,7 @@ class Activity:
         an error (the completion stays queued; `Receipt.delivered` is False).
         """
         ending = self.prepare_end(metrics, time, wait)
+        ending.queued.written.result()  # every event of the activity is durable before returning
         receipt = self._settle_completion(ending.receipt, ending.queued.waiter, timeout)
         self._ended = True
         return receipt

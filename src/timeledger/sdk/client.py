@@ -21,7 +21,7 @@ from timeledger.sdk.clock import Clock, FakeClock, SystemClock
 from timeledger.sdk.delivery import Delivery
 from timeledger.sdk.options import UNSET, TimeOptions, checks_option_names, options_from_arguments
 from timeledger.sdk.outbox import DeadLetter, OutboxRow
-from timeledger.sdk.recorder import InlineWriter, Recorder, no_sender
+from timeledger.sdk.recorder import Recorder, no_sender
 from timeledger.sdk.scheduler import ManualScheduler, NoTimers, Scheduler, ThreadScheduler
 from timeledger.sdk.sender import Sender, SenderThread
 from timeledger.sdk.tracking import ErrorCallback, FlushCallback, Tracking, Waiter
@@ -88,6 +88,7 @@ class ActivityNamespace:
         ending = self._client._recorder.record(
             user=user, activity=activity, metrics=metrics, run_id=run_id, time=time, wait=wait,
             on_error=on_error)
+        ending.queued.written.result()  # durable before returning
         return self._client._settle(ending.receipt, ending.queued.waiter, timeout)
 
 
@@ -154,7 +155,7 @@ class Client(CatalogMembers):
                                         poll_interval=options.poll_interval)
         self._recorder = Recorder(
             options, self._catalog, outbox=self._outbox, tracking=self._tracking, clock=clock,
-            scheduler=scheduler, writer=InlineWriter(),
+            scheduler=scheduler, enqueue_on_caller=True,
             wake=self._worker.wake if self._worker is not None else no_sender,
             settle=self._settle)
         self.activity = ActivityNamespace(self)

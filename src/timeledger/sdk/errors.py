@@ -99,6 +99,17 @@ class EventsDroppedError(TimeledgerError):
                          f" {len(self.event_ids)} events ({counted}), oldest first")
 
 
+class OutboxBusyError(TimeledgerError, RuntimeError):
+    """Too many events already wait for the outbox's writer (the file is locked or slow):
+    nothing was queued."""
+
+    def __init__(self, waiting: int, limit: int) -> None:
+        self.waiting = waiting
+        self.limit = limit
+        super().__init__(f"{waiting} events already wait to be written to the outbox (at most"
+                         f" {limit}): the file is locked or slow; nothing was queued")
+
+
 EventKind = Literal["heartbeat", "completion", "event"]
 
 

@@ -12,6 +12,10 @@ The file holds at most `max_events` queued events (a trigger keeps their count i
 past it the oldest heartbeats go first, then other non-completion events; completions are never
 dropped, and whoever built the outbox is told what went (`on_drop`).
 
+Inserts go through `OutboxWriter` (group commit): callers writing at the same time share one
+transaction, heartbeats are handed to its writer thread (`add_later`), and every read first
+writes what waits, so it sees every insert handed over before it.
+
 An event suspected of making the platform fail is *held*: it is sent alone, only when nothing
 else is ready, and not before `held_until`. An event the sender gives up on moves to the
 `dead_letters` table with its last error and the time; nothing there is ever sent again.
@@ -26,6 +30,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +41,7 @@ import orjson
 
 from timeledger.sdk.clock import Clock
 from timeledger.sdk.errors import ConfigurationError, EventKind
+from timeledger.sdk.outbox_writer import OutboxWriter
 
 SCHEMA_VERSION = 1
 EVENTS_TABLE = """
@@ -88,6 +94,7 @@ DEFAULT_SEEN_RETENTION = 30 * 86400.0
 PRUNE_EVERY = 3600.0
 MEMORY = ":memory:"
 DEFAULT_MAX_OUTBOX_EVENTS = 1_000_000
+_IDS_PER_QUERY = 500  # under SQLite's smallest limit of bound parameters (999)
 
 DeadReason = Literal["rejected", "failed_alone", "expired"]
 """Why an event is a dead letter: the platform refused it (4xx); it made the platform fail each
@@ -253,6 +260,7 @@ class Outbox:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        self._writes: OutboxWriter[NewEvent] = OutboxWriter(self._write_batches)
         if open_now:
             self.open()
 
@@ -328,26 +336,49 @@ class Outbox:
         return self.clock.now().timestamp()
 
     def add(self, events: Sequence[NewEvent]) -> list[bool]:
-        """Queue events atomically; False for an id this outbox has seen before (not queued).
+        """Queue events atomically and return once they are committed; False for an id this
+        outbox has seen before (not queued). Concurrent callers share one transaction.
 
         Past `max_events` the oldest heartbeats (then other events, never completions) are dropped
         in the same transaction, and `on_drop` is told after it.
         """
+        return self._writes.add(events)
+
+    def add_later(self, events: Sequence[NewEvent]) -> Future[list[bool]]:
+        """As `add`, without waiting: the future resolves once the events are committed (by the
+        outbox's writer thread, or by a read or `add` that comes first)."""
+        return self._writes.add_later(events)
+
+    def _write_batches(self, batches: Sequence[Sequence[NewEvent]]) -> list[list[bool]]:
+        """One transaction for several callers' events (in order: a repeated id is not fresh)."""
         now = self._now()
-        added: list[bool] = []
         dropped: Dropped | None = None
         with self._transaction() as db:
-            for event in events:
-                fresh = db.execute(
-                    "INSERT OR IGNORE INTO seen (event_id, first_seen) VALUES (?, ?)",
-                    (event.event_id, now)).rowcount == 1
-                if fresh:
-                    db.execute(
-                        "INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (event.event_id, event.kind, event.run_id, event.sensor, event.body, now))
+            ids = [event.event_id for events in batches for event in events]
+            known: set[str] = set()
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start:start + _IDS_PER_QUERY]
+                known.update(found for (found,) in db.execute(
+                    "SELECT event_id FROM seen WHERE event_id IN"
+                    f" ({', '.join('?' * len(chunk))})", chunk))
+            added: list[list[bool]] = []
+            rows = []
+            for events in batches:
+                fresh = []
+                for event in events:
+                    new = event.event_id not in known
+                    if new:
+                        known.add(event.event_id)
+                        rows.append((event.event_id, event.kind, event.run_id, event.sensor,
+                                     event.body, now))
+                    fresh.append(new)
                 added.append(fresh)
-            if any(added):
+            if rows:
+                db.executemany("INSERT INTO seen (event_id, first_seen) VALUES (?, ?)",
+                               [(row[0], now) for row in rows])
+                db.executemany(
+                    "INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)", rows)
                 dropped = self._drop_excess(db)
         if dropped is not None and self.on_drop is not None:
             self.on_drop(dropped)
@@ -375,6 +406,7 @@ class Outbox:
         Held rows wait while any other row is ready; then the oldest one whose hold is over goes,
         alone.
         """
+        self._writes.drain()
         now = self._now()
         free = "(lease_owner IS NULL OR lease_until < ?)"
         with self._transaction() as db:
@@ -401,6 +433,7 @@ class Outbox:
 
     def next_hold_end(self) -> datetime | None:
         """The earliest end of a hold still running (None when no hold runs)."""
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             until = self._db.execute("SELECT min(held_until) FROM events WHERE held_until > ?",
@@ -478,6 +511,7 @@ class Outbox:
 
     def pending(self) -> list[OutboxRow]:
         """Rows not yet acknowledged (held ones included; dead letters are elsewhere)."""
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             return [_row(values) for values in self._db.execute(
@@ -485,18 +519,21 @@ class Outbox:
 
     def dead(self) -> list[DeadLetter]:
         """The dead letters, oldest first."""
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             return [_dead(values) for values in self._db.execute(
                 f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY id")]
 
     def count_pending(self) -> int:
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             return int(self._db.execute("SELECT events FROM outbox_size").fetchone()[0])
 
     def contains(self, event_id: str) -> bool:
         """Whether this event is still queued (not delivered, not dead)."""
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             return self._db.execute("SELECT 1 FROM events WHERE event_id = ?",
@@ -504,6 +541,7 @@ class Outbox:
 
     def state(self, event_id: str) -> tuple[str, str | None] | None:
         """("pending" | "dead" | "delivered", last error) for an id this outbox has seen."""
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             row = self._db.execute("SELECT last_error FROM events WHERE event_id = ?",
@@ -519,13 +557,16 @@ class Outbox:
         return ("delivered", None) if known else None
 
     def seen(self, event_id: str) -> bool:
+        self._writes.drain()
         self._ensure_open()
         with self._lock:
             return self._db.execute("SELECT 1 FROM seen WHERE event_id = ?",
                                     (event_id,)).fetchone() is not None
 
     def close(self) -> None:
-        """Give back this outbox's leases (nothing is in flight any more) and close the file."""
+        """Write what waits for the writer, give back this outbox's leases (nothing is in flight
+        any more) and close the file."""
+        self._writes.close()
         if self._connection is None:
             return
         with self._transaction() as db:

@@ -1,9 +1,12 @@
 """Turns what the app reports into queued events: activities, completions, ready-made events.
 
-The `Recorder` checks the input, builds the Caliper events, writes them to the outbox through a
-`Writer` (at once on the caller's thread for `Client`, on the outbox thread for `AsyncClient`),
-registers what the app asked to hear about them, and wakes the sender. It never waits for
-delivery: each client decides how to wait (`settle`).
+The `Recorder` checks the input, builds the Caliper events, hands them to the outbox's group
+commit (`Outbox.add_later`: the app's thread never waits on SQLite for a heartbeat; `end()` and
+`record()` wait for `Queued.written`, so they return once their events are durable), registers
+what the app asked to hear about them, and wakes the sender once they are written. `enqueue` writes
+on the caller's thread for `Client` (joining whatever commit is being made by other threads) and
+through the writer thread for `AsyncClient`. It never waits for delivery: each client decides how
+to wait (`settle`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from timeledger.caliper.builders import (
     RunRef,
@@ -47,21 +50,6 @@ T = TypeVar("T")
 QueueItem = tuple[dict[str, Any], EventKind, Watch]
 
 
-class Writer(Protocol):
-    """Where outbox writes run; the future holds the write's result."""
-
-    def submit(self, write: Callable[[], T]) -> Future[T]: ...
-
-
-class InlineWriter:
-    """Runs each write at once on the caller's thread; a failing write raises to the caller."""
-
-    def submit(self, write: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        future.set_result(write())
-        return future
-
-
 def no_sender(urgent: bool) -> None:
     """The `wake` of a client without a background sender: the app drives delivery."""
 
@@ -76,15 +64,15 @@ class Recorder:
     """Starts activities and queues events; with `enabled=False` it checks input, writes nothing."""
 
     def __init__(self, options: ClientOptions, catalog: Catalog, *, outbox: Outbox,
-                 tracking: Tracking, clock: Clock, scheduler: Scheduler, writer: Writer,
-                 wake: Callable[[bool], None], settle: Settle) -> None:
+                 tracking: Tracking, clock: Clock, scheduler: Scheduler,
+                 enqueue_on_caller: bool, wake: Callable[[bool], None], settle: Settle) -> None:
         self.options = options
         self.catalog = catalog
         self.outbox = outbox
         self.tracking = tracking
         self.clock = clock
         self.scheduler = scheduler
-        self.writer = writer
+        self.enqueue_on_caller = enqueue_on_caller
         self.wake = wake
         self.settle = settle
         self.enabled = options.enabled
@@ -152,9 +140,9 @@ class Recorder:
             raise ClientClosedError("This client is closed")
 
     def queue(self, items: Sequence[QueueItem], wait_for: str | None = None) -> Queued:
-        """Write events to the outbox in one transaction, then wake the sender.
-
-        The waiter (for `wait_for`) exists at once; the write may still be running on the writer.
+        """Hand events to the outbox's writer (one transaction) and return at once; the sender is
+        woken once they are written. `Queued.written` resolves when they are durable; the waiter
+        (for `wait_for`) exists at once.
         """
         self.check_open()
         if not items or not self.enabled:
@@ -165,8 +153,17 @@ class Recorder:
             self.tracking.watch(str(event["id"]), watch)
             rows.append(NewEvent.of(event, kind, self.catalog.row_sensor(event)))
 
-        def write() -> list[bool]:
-            added = self.outbox.add(rows)
+        try:
+            written = self.outbox.add_later(rows)
+        except BaseException:
+            self._forget(rows)
+            raise
+
+        def settled(write: Future[list[bool]]) -> None:
+            if write.exception() is not None:
+                self._forget(rows)  # not in the outbox: nobody waits for them
+                return
+            added = write.result()
             for row, fresh in zip(rows, added, strict=True):
                 if not fresh:
                     self.tracking.forget(row.event_id)
@@ -175,9 +172,13 @@ class Recorder:
                 self.tracking.forget_waiter(waiter)
                 self._settle_from_outbox(waiter)
             self.wake(wait_for is not None)
-            return added
 
-        return Queued(waiter, self.writer.submit(write))
+        written.add_done_callback(settled)
+        return Queued(waiter, written)
+
+    def _forget(self, rows: Sequence[NewEvent]) -> None:
+        for row in rows:
+            self.tracking.forget(row.event_id)
 
     def _settle_from_outbox(self, waiter: Waiter) -> None:
         """A completion queued before (same id): settle from what the outbox knows of it."""
@@ -201,10 +202,22 @@ class Recorder:
         if not self.enabled:
             return done(True)
 
-        def write() -> bool:
+        if self.enqueue_on_caller:
             fresh = self.outbox.add([row])[0]
             if fresh:
                 self.wake(False)
-            return fresh
+            return done(fresh)
+        result: Future[bool] = Future()
 
-        return self.writer.submit(write)
+        def written(write: Future[list[bool]]) -> None:
+            error = write.exception()
+            if error is not None:
+                result.set_exception(error)
+                return
+            fresh = write.result()[0]
+            if fresh:
+                self.wake(False)
+            result.set_result(fresh)
+
+        self.outbox.add_later([row]).add_done_callback(written)
+        return result

@@ -1,0 +1,191 @@
+"""Group commit for the outbox: inserts that arrive together share one SQLite transaction.
+
+A commit is what an insert costs (the WAL append, the page writes), so writes waiting at the same
+moment are taken together, up to `max_batch_events`, and written in one transaction. Two ways in:
+
+- `add(events)` blocks its caller until the transaction holding its events has committed. The
+  caller writes the batch itself when nobody else is writing (a lone caller pays no thread hop);
+  otherwise it waits, and the next one to get the writer takes every write waiting by then. This
+  is how concurrent web-adapter requests share a commit.
+- `add_later(events)` returns at once with a future; a writer thread of its own commits it
+  (with whatever else waits) and only then resolves the future. Heartbeat timers use it, so the
+  app's thread never waits on SQLite.
+
+`drain()` writes everything waiting on the calling thread; every read of the outbox calls it
+first, so a read sees every write handed over before it. A future is resolved, and its callbacks
+run, before the writer moves on, so `drain()` returning means they have run too. A failing
+transaction fails every write in it with the same error (their events were not stored). At most
+`max_waiting_events` events wait at once; past it `OutboxBusyError`, and nothing is queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from timeledger.sdk.errors import OutboxBusyError
+
+DEFAULT_MAX_BATCH_EVENTS = 1000
+DEFAULT_MAX_WAITING_EVENTS = 100_000
+IDLE_SECONDS = 60.0
+"""A writer thread with nothing to write for this long ends (the next `add_later` starts one)."""
+
+Results = list[bool]
+Event = TypeVar("Event")
+
+
+class Written(Future[Results]):
+    """A write's future. Waiting for it (`result()`) writes it on the waiting thread when the
+    writer thread has not taken it yet, so `end()` pays no thread hop."""
+
+    def __init__(self, drain: Callable[[], None]) -> None:
+        super().__init__()
+        self._drain = drain
+
+    def result(self, timeout: float | None = None) -> Results:
+        if not self.done():
+            self._drain()
+        return super().result(timeout)
+
+
+@dataclass(slots=True, eq=False)
+class _Write(Generic[Event]):
+    events: Sequence[Event]
+    future: Future[Results]
+
+
+class OutboxWriter(Generic[Event]):
+    """Runs `write(batches)` (one transaction; a list of results per batch, in order)."""
+
+    def __init__(self, write: Callable[[Sequence[Sequence[Event]]], list[Results]], *,
+                 max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS,
+                 max_waiting_events: int = DEFAULT_MAX_WAITING_EVENTS,
+                 thread_name: str = "timeledger-outbox-writer") -> None:
+        self._write = write
+        self.max_batch_events = max_batch_events
+        self.max_waiting_events = max_waiting_events
+        self._thread_name = thread_name
+        self._waiting: deque[_Write[Event]] = deque()
+        self._waiting_events = 0
+        self._unsettled = 0  # writes handed over and not resolved yet (waiting or being written)
+        self._queue = threading.Condition()
+        # Reentrant: a future's callback, run while its batch's writer holds this, may read.
+        self._writer = threading.RLock()
+        self._later = False  # an add_later write waits for the thread
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.transactions = 0
+        """Transactions committed so far (tests and monitoring)."""
+
+    def add(self, events: Sequence[Event]) -> Results:
+        """Write `events` in the next transaction and return once it has committed."""
+        write = self._enter(events)
+        while not write.future.done():
+            with self._writer:
+                if not write.future.done():
+                    self._run(self._take())
+        return write.future.result()
+
+    def add_later(self, events: Sequence[Event]) -> Future[Results]:
+        """Hand `events` to the writer thread; the future resolves once they are committed."""
+        write = self._enter(events, later=True)
+        return write.future
+
+    def drain(self) -> None:
+        """Write everything handed over so far, and wait for writes already being written."""
+        if not self._unsettled:
+            return
+        with self._writer:
+            while batch := self._take():
+                self._run(batch)
+
+    def close(self) -> None:
+        """Write what waits, then end the writer thread; later writes are written by their
+        callers (`add_later` then starts no thread)."""
+        self.drain()
+        with self._queue:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            self._queue.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _enter(self, events: Sequence[Event], later: bool = False) -> _Write[Event]:
+        write: _Write[Event] = _Write(events, Written(self.drain))
+        with self._queue:
+            if self._waiting_events + len(events) > self.max_waiting_events:
+                raise OutboxBusyError(self._waiting_events, self.max_waiting_events)
+            self._waiting.append(write)
+            self._waiting_events += len(events)
+            self._unsettled += 1
+            if later:
+                self._later = True
+                if self._thread is None and not self._closed:
+                    self._thread = threading.Thread(target=self._loop, name=self._thread_name,
+                                                    daemon=True)
+                    self._thread.start()
+                else:
+                    self._queue.notify()
+        if later and self._closed:
+            self.drain()
+        return write
+
+    def _take(self) -> list[_Write[Event]]:
+        """The oldest waiting writes within `max_batch_events` (at least one, if any wait)."""
+        taken: list[_Write[Event]] = []
+        used = 0
+        with self._queue:
+            while self._waiting:
+                size = len(self._waiting[0].events)
+                if taken and used + size > self.max_batch_events:
+                    break
+                write = self._waiting.popleft()
+                self._waiting_events -= size
+                taken.append(write)
+                used += size
+        return taken
+
+    def _run(self, batch: list[_Write[Event]]) -> None:
+        """One transaction for `batch`; then each caller's future (callbacks run here)."""
+        if not batch:
+            return
+        try:
+            results = self._write([write.events for write in batch])
+            if len(results) != len(batch):
+                raise AssertionError(f"{len(batch)} writes gave {len(results)} results")
+        except BaseException as error:
+            self._settle(batch, error=error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        self.transactions += 1
+        self._settle(batch, results)
+
+    def _settle(self, batch: list[_Write[Event]], results: list[Results] | None = None,
+                error: BaseException | None = None) -> None:
+        try:
+            for index, write in enumerate(batch):
+                if results is not None:
+                    write.future.set_result(results[index])
+                else:
+                    write.future.set_exception(error)
+        finally:
+            with self._queue:
+                self._unsettled -= len(batch)
+
+    def _loop(self) -> None:
+        """The writer thread: commit `add_later` writes (and whatever waits with them)."""
+        while True:
+            with self._queue:
+                if not self._later and not self._closed:
+                    self._queue.wait(IDLE_SECONDS)  # clock-ok: idle thread's lifetime
+                if self._closed or not self._later:
+                    if self._thread is threading.current_thread():
+                        self._thread = None
+                    return
+                self._later = False
+            self.drain()
