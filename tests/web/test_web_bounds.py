@@ -40,7 +40,8 @@ def test_the_browser_client_states_the_wire_layers_bounds() -> None:
         r"^const (MAX_\w+|WINDOW_SLACK_MS) = (\d+);$", CLIENT.read_text(), flags=re.M)
         if name != "MAX_PENDING_WINDOWS"}  # the client's own queue bound
     assert stated == {name: getattr(bounds, name) for name in (
-        "MAX_WINDOW_MS", "WINDOW_SLACK_MS", "MAX_XP", "MAX_COUNT", "MAX_PCT")}
+        "MAX_WINDOW_MS", "WINDOW_SLACK_MS", "MAX_XP", "MAX_COUNT", "MAX_PCT",
+        "MAX_RUN_KEY_CHARS")}
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@
  * @property {string} id The activity's slug.
  * @property {string} name
  * @property {Course} course
- * @property {string} [runId] Resume a stored run (default: a fresh UUID).
+ * @property {string} [runId] Resume a stored run: its UUID, or any id of the app's own (1-256
+ *   printable characters, e.g. an assignment row id); default: a fresh UUID.
  * @property {boolean} [process] Passed on as the activity's `process` flag.
  * @property {Partial<TimeOptions> | boolean} [time] Time options, or false to track no time.
  * @property {(error: TimebackError, context: ErrorContext) => void} [onError]
@@ -93,6 +94,7 @@ const WINDOW_SLACK_MS = 1000;
 const MAX_XP = 1000000;
 const MAX_COUNT = 1000000;
 const MAX_PCT = 100;
+const MAX_RUN_KEY_CHARS = 256;
 
 /** @type {Clock} */
 const PAGE_CLOCK = Object.freeze({
@@ -265,6 +267,28 @@ function newRunId() {
 }
 
 /**
+ * A runId to resume: a UUID (lower-cased), or any id of the app's own within the bounds of
+ * bounds.py (1-256 printable characters, not blank), sent as it is; the adapter sends it as
+ * uuid5 under its sensor and keeps the string (docs/web.md).
+ * @param {unknown} value
+ * @returns {string}
+ */
+function checkRunId(value) {
+  if (typeof value !== "string") throw invalid("runId", "Expected string");
+  const bare = value.startsWith("urn:uuid:") ? value.slice("urn:uuid:".length) : value;
+  if (UUID_PATTERN.test(bare)) return bare.toLowerCase();
+  if (!value.trim()) throw invalid("runId", "Expected a UUID or a non-blank string");
+  const length = [...value].length;
+  if (length > MAX_RUN_KEY_CHARS) {
+    throw invalid("runId", `Expected at most ${MAX_RUN_KEY_CHARS} characters; got ${length}`);
+  }
+  if (/[\p{C}\p{Z}]/u.test(value.replaceAll(" ", ""))) {
+    throw invalid("runId", "Expected printable characters only (no control characters such as NUL)");
+  }
+  return value;
+}
+
+/**
  * @param {unknown} value
  * @param {string} field
  * @returns {string}
@@ -388,11 +412,8 @@ export class Activity {
     this.name = checkText(options.name, "name");
     /** @type {Course} */
     this.course = checkCourse(options.course);
-    if (given(options.runId) && (typeof options.runId !== "string" || !UUID_PATTERN.test(options.runId))) {
-      throw invalid("runId", "Expected UUID");
-    }
-    /** @type {string} */
-    this.runId = given(options.runId) ? options.runId.toLowerCase() : newRunId();
+    /** @type {string} A UUID, or the app's own id for the run (the adapter maps it to a UUID). */
+    this.runId = given(options.runId) ? checkRunId(options.runId) : newRunId();
     /** @type {TimeOptions | null} null: no time tracked (`time: false`). */
     this.time = checkTimeOptions(options.time);
     /** @type {boolean | undefined} */
