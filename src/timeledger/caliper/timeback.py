@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -185,15 +186,21 @@ class _TimebackEvent(_Wire):
 
     @model_validator(mode="after")
     def _run_key_within_bounds(self) -> _TimebackEvent:
-        """`extensions.runKey`, the app's own name for the run, within bounds.py's bounds."""
-        if self.extensions is None or "runKey" not in self.extensions:
-            return self
-        key = self.extensions["runKey"]
-        problem = (run_key_problem(key) if isinstance(key, str)
-                   else "Expected a string (the app's own runId)")
+        problem = run_key_extension_problem(self.extensions)
         if problem is not None:
             raise _PathError("extensions.runKey", problem)
         return self
+
+
+def run_key_extension_problem(extensions: Mapping[str, Any] | None) -> str | None:
+    """Why `extensions.runKey` (the app's own name for the run) breaks bounds.py's bounds, or
+    None (also when there is none)."""
+    if extensions is None or "runKey" not in extensions:
+        return None
+    key = extensions["runKey"]
+    if not isinstance(key, str):
+        return "Expected a string (the app's own runId)"
+    return run_key_problem(key)
 
 
 class ActivityCompletedEvent(_TimebackEvent):
