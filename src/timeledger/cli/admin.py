@@ -29,19 +29,25 @@ def admin() -> None:
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
 @click.option("--replace", is_flag=True, help="Set a new password for an existing admin.")
+@click.option("--teacher", metavar="SOURCEDID",
+              help="Link the account to this roster teacher (timeledger roster import): it "
+                   "sees only the learners enrolled in their classes.")
 @database_options
-def create(username: str, password_stdin: bool, replace: bool, db_url: str | None,
-           data_dir: Path | None) -> None:
-    """Create a dashboard admin; the password is stored hashed (scrypt)."""
+def create(username: str, password_stdin: bool, replace: bool, teacher: str | None,
+           db_url: str | None, data_dir: Path | None) -> None:
+    """Create a dashboard admin (or, with --teacher, a teacher); the password is stored hashed
+    (scrypt)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        _store(db_url, data_dir).create_admin(username, password, utc_now(), replace=replace)
+        _store(db_url, data_dir).create_admin(username, password, utc_now(), replace=replace,
+                                              teacher=teacher)
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"admin {username.strip()!r} {'updated' if replace else 'created'}")
+    kind = f"teacher {teacher.strip()!r}'s account" if teacher else "admin"
+    click.echo(f"{kind} {username.strip()!r} {'updated' if replace else 'created'}")
 
 
 @admin.command("share-link")

@@ -17,6 +17,7 @@ from timeledger.server.store.access_tables import (
     dashboard_sessions,
     dashboard_share_links,
 )
+from timeledger.server.store.roster_tables import roster_users
 
 ADMIN_SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 8
@@ -49,8 +50,28 @@ class ShareLink:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    username: str
+    teacher: str | None  # the roster teacher's sourcedId: sees only their classes' learners
+    created_at: datetime
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def _check_teacher(conn: sa.Connection, teacher: str) -> str:
+    """The sourcedId of an active roster teacher, else AccessError saying what it is instead."""
+    sourced_id = teacher.strip()
+    row = conn.execute(sa.select(roster_users.c.status, roster_users.c.role)
+                       .where(roster_users.c.sourced_id == sourced_id)).first()
+    if row is None:
+        raise AccessError(f"No roster user {sourced_id!r} (import the roster first: "
+                          "timeledger roster import PATH)")
+    if row.status != "active" or row.role != "teacher":
+        raise AccessError(f"Roster user {sourced_id!r} is not an active teacher")
+    return sourced_id
 
 
 class AccessStore:
@@ -62,7 +83,9 @@ class AccessStore:
     # --- admin accounts -------------------------------------------------------------------------
 
     def create_admin(self, username: str, password: str, now: datetime,
-                     replace: bool = False) -> None:
+                     replace: bool = False, teacher: str | None = None) -> None:
+        """An account; with `teacher` (a roster teacher's sourcedId) it sees only the learners
+        of that teacher's classes."""
         username = username.strip()
         if not username or len(username) > 100 or any(c.isspace() for c in username):
             raise AccessError("A username is 1 to 100 characters without spaces")
@@ -70,22 +93,52 @@ class AccessStore:
             raise AccessError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
         hashed = hash_secret(password)
         with self._engine.begin() as conn:
+            if teacher is not None:
+                teacher = _check_teacher(conn, teacher)
             exists = conn.execute(sa.select(dashboard_admins.c.username).where(
                 dashboard_admins.c.username == username)).first() is not None
             if exists and not replace:
                 raise AccessError(f"Admin {username!r} already exists (use --replace to set a "
                                   "new password)")
             if exists:
+                values: dict[str, str] = {"password_hash": hashed}
+                if teacher is not None:
+                    values["teacher_sourced_id"] = teacher
                 conn.execute(dashboard_admins.update()
-                             .where(dashboard_admins.c.username == username)
-                             .values(password_hash=hashed))
+                             .where(dashboard_admins.c.username == username).values(values))
                 # A new password ends that admin's sessions.
                 conn.execute(dashboard_sessions.delete().where(
                     dashboard_sessions.c.kind == "admin",
                     dashboard_sessions.c.subject == username))
             else:
                 conn.execute(dashboard_admins.insert().values(
-                    username=username, password_hash=hashed, created_at=now))
+                    username=username, password_hash=hashed, created_at=now,
+                    teacher_sourced_id=teacher))
+
+    def link_teacher(self, username: str, teacher: str | None) -> None:
+        """Make an account a roster teacher's (None: an admin who sees everyone again)."""
+        with self._engine.begin() as conn:
+            if teacher is not None:
+                teacher = _check_teacher(conn, teacher)
+            changed = conn.execute(dashboard_admins.update()
+                                   .where(dashboard_admins.c.username == username.strip())
+                                   .values(teacher_sourced_id=teacher)).rowcount
+            if not changed:
+                raise AccessError(f"No account {username!r}")
+
+    def accounts(self) -> list[Account]:
+        with self._engine.connect() as conn:
+            return [Account(row.username, row.teacher_sourced_id, row.created_at)
+                    for row in conn.execute(sa.select(dashboard_admins)
+                                            .order_by(dashboard_admins.c.username))]
+
+    def teacher_of(self, username: str) -> str | None:
+        """The roster teacher an account is linked to, if any."""
+        with self._engine.connect() as conn:
+            teacher: str | None = conn.execute(
+                sa.select(dashboard_admins.c.teacher_sourced_id)
+                .where(dashboard_admins.c.username == username)).scalar()
+        return teacher
 
     def has_admins(self) -> bool:
         with self._engine.connect() as conn:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from timeledger.server.dashboard.access import AccessStore, Session, normalize_email
 from timeledger.server.platform import Platform
+from timeledger.server.queries.roster_links import student_learner_emails, teacher_class_ids
 from timeledger.server.secret_hashing import new_token
 
 SESSION_COOKIE = "tl_session"
@@ -21,11 +22,15 @@ CSRF_COOKIE = "tl_csrf"
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The person behind a request. `learner` is set when they may see only that student."""
+    """The person behind a request. `learner` is set when they may see only that student;
+    `teacher` when the account is a roster teacher's, who sees only `scope`: the learners
+    enrolled in their classes (queries/roster_links.py)."""
 
     kind: Literal["open", "admin", "learner"]
     name: str
     session: Session | None = None
+    teacher: str | None = None
+    scope: frozenset[str] | None = None  # None: no narrowing (an admin, the open dashboard)
 
     @property
     def learner(self) -> str | None:
@@ -33,10 +38,17 @@ class Viewer:
 
     @property
     def sees_everyone(self) -> bool:
+        return self.kind != "learner" and self.teacher is None
+
+    @property
+    def is_staff(self) -> bool:
+        """An admin, a teacher or the open dashboard: anyone but a share link's student."""
         return self.kind != "learner"
 
     def may_see_learner(self, email: str) -> bool:
-        return self.sees_everyone or normalize_email(email) == self.name
+        if self.kind == "learner":
+            return normalize_email(email) == self.name
+        return self.scope is None or normalize_email(email) in self.scope
 
 
 class Denied(Exception):
@@ -64,11 +76,24 @@ async def viewer_of(request: Request) -> Viewer | None:
     platform = platform_of(request)
     if token:
         session = await run_in_threadpool(access_of(request).session, token, platform.now())
+        if session is not None and session.kind == "admin":
+            return await run_in_threadpool(_staff_viewer, request, session)
         if session is not None:
             return Viewer(session.kind, session.subject, session)
     if platform.settings.dashboard_open:
         return Viewer("open", "local")
     return None
+
+
+def _staff_viewer(request: Request, session: Session) -> Viewer:
+    """An admin session's viewer; a teacher's carries the learners of their classes, read
+    afresh on each request (a roster import or new learner shows at once)."""
+    teacher = access_of(request).teacher_of(session.subject)
+    if teacher is None:
+        return Viewer("admin", session.subject, session)
+    with platform_of(request).engine.connect() as conn:
+        scope = student_learner_emails(conn, teacher_class_ids(conn, teacher))
+    return Viewer("admin", session.subject, session, teacher=teacher, scope=scope)
 
 
 async def require_viewer(request: Request) -> Viewer:
@@ -79,9 +104,21 @@ async def require_viewer(request: Request) -> Viewer:
 
 
 async def require_everyone_viewer(request: Request) -> Viewer:
-    """Pages about many learners: an admin or the open dashboard, never a learner's link."""
+    """Pages about many learners: an admin or the open dashboard, never a learner's link, nor a
+    teacher (whose pages are narrowed to their classes: require_staff_viewer)."""
     viewer = await require_viewer(request)
+    if viewer.teacher is not None:
+        raise Denied(403, "A teacher's account shows the learners of their classes: see "
+                          "Classes.")
     if not viewer.sees_everyone:
+        raise Denied(403, "This link shows one learner's pages only.")
+    return viewer
+
+
+async def require_staff_viewer(request: Request) -> Viewer:
+    """Pages narrowed to `viewer.scope`: an admin, a teacher or the open dashboard."""
+    viewer = await require_viewer(request)
+    if not viewer.is_staff:
         raise Denied(403, "This link shows one learner's pages only.")
     return viewer
 
