@@ -103,6 +103,11 @@ class OutboxWriter(Generic[Event]):
             while batch := self._take():
                 self._run(batch)
 
+    def wait_for_waiting(self, count: int, timeout: float) -> bool:
+        """Block until at least `count` writes wait for the writer (for tests and monitoring)."""
+        with self._queue:
+            return self._queue.wait_for(lambda: len(self._waiting) >= count, timeout)
+
     def close(self) -> None:
         """Write what waits, then end the writer thread; later writes are written by their
         callers (`add_later` then starts no thread)."""
@@ -128,8 +133,7 @@ class OutboxWriter(Generic[Event]):
                     self._thread = threading.Thread(target=self._loop, name=self._thread_name,
                                                     daemon=True)
                     self._thread.start()
-                else:
-                    self._queue.notify()
+            self._queue.notify_all()
         if later and self._closed:
             self.drain()
         return write
@@ -181,9 +185,9 @@ class OutboxWriter(Generic[Event]):
         """The writer thread: commit `add_later` writes (and whatever waits with them)."""
         while True:
             with self._queue:
-                if not self._later and not self._closed:
-                    self._queue.wait(IDLE_SECONDS)  # clock-ok: idle thread's lifetime
-                if self._closed or not self._later:
+                busy = self._queue.wait_for(lambda: self._later or self._closed,
+                                            IDLE_SECONDS)  # clock-ok: an idle thread's lifetime
+                if self._closed or not busy:
                     if self._thread is threading.current_thread():
                         self._thread = None
                     return
