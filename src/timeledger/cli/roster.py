@@ -17,6 +17,7 @@ from timeledger.server.queries.roster_links import linked_student_count
 from timeledger.server.roster_import.apply import RosterImport, import_roster
 from timeledger.server.roster_import.sources import SourceError
 from timeledger.server.settings import Settings
+from timeledger.server.store.migrate import SchemaError
 
 
 @click.group()
@@ -44,7 +45,10 @@ def import_command(path: Path, db_url: str | None, data_dir: Path | None) -> Non
     applied, and the command exits with status 1.
     """
     url, folder = resolve_db_url(db_url, data_dir)
-    platform = open_platform(Settings(db_url=url, data_dir=folder))
+    try:
+        platform = open_platform(Settings(db_url=url, data_dir=folder))
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
     console = Console(stderr=True)
     try:
         with Progress(TextColumn("[bold]roster[/] {task.description}"), BarColumn(),
