@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import JS_PACKAGE
+from web_support import JS_PACKAGE, REPO
 
 from support.browser import missing_tool
 from timeledger.web.assets import SCRIPT_NAMES, script
 
 FRAMEWORKS = {"react", "vue", "svelte"}
+DOC = REPO / "docs" / "web.md"
+DOCS_CHECK = JS_PACKAGE / ".docs-check"
+"""Where the docs' snippets are type-checked (inside js/, so "timeledger" resolves)."""
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +122,33 @@ def test_the_wheel_ships_the_same_modules(tarball: tarfile.TarFile, tmp_path: Pa
         for name in SCRIPT_NAMES:
             assert archive.read(f"timeledger/web/static/{name}") == packed_bytes(
                 tarball, f"dist/{name}"), name
+
+
+def framework_snippets() -> dict[str, str]:
+    """docs/web.md §6's JavaScript blocks (React's JSX, Vue's component, the Svelte stores)."""
+    section = DOC.read_text().split("\n## 6. ", 1)[1].split("\n## 7. ", 1)[0]
+    blocks = re.findall(r"```(jsx|js)\n(.*?)```", section, flags=re.S)
+    return {f"snippet{number}.{kind}": code for number, (kind, code) in enumerate(blocks)}
+
+
+def test_the_docs_framework_examples_type_check_against_the_package(
+        npm: str, tarball: tarfile.TarFile) -> None:
+    snippets = framework_snippets()
+    assert [name.rsplit(".", 1)[1] for name in snippets] == ["jsx", "js", "js"]
+    assert [bool(re.search(rf'from "timeledger/{framework}"', code))
+            for framework, code in zip(["react", "vue", "svelte"], snippets.values(),
+                                       strict=True)] == [True, True, True]
+    shutil.rmtree(DOCS_CHECK, ignore_errors=True)
+    DOCS_CHECK.mkdir()
+    for name, code in snippets.items():
+        (DOCS_CHECK / name).write_text(code)
+    # Not strict: the snippets are plain JavaScript, whose `shallowRef(null)` TypeScript would
+    # otherwise narrow to null. Unknown imports, exports and wrong calls are still errors.
+    (DOCS_CHECK / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
+        "target": "ES2022", "module": "ESNext", "moduleResolution": "Bundler",
+        "lib": ["ES2022", "DOM"], "allowJs": True, "checkJs": True, "noEmit": True,
+        "jsx": "react-jsx", "skipLibCheck": True, "types": []}, "include": list(snippets)}))
+    try:
+        run_npm(npm, "exec", "--", "tsc", "-p", str(DOCS_CHECK / "tsconfig.json"))
+    finally:
+        shutil.rmtree(DOCS_CHECK, ignore_errors=True)
