@@ -32,3 +32,19 @@ if [ ! -f "$JS_DIR/node_modules/.installed" ] || [ "$JS_DIR/package.json" -nt "$
   (cd "$JS_DIR" && npm install --no-audit --no-fund --silent >/dev/null)
   touch "$JS_DIR/node_modules/.installed"
 fi
+
+# axe-core, the accessibility rules the dashboard's browser tests run on every page
+# (tests/dashboard/test_a11y.py injects its axe.min.js), pinned, into a git-ignored folder.
+AXE_VERSION=4.11.0
+AXE_DIR=tests/dashboard/.axe
+if [ "$(cat "$AXE_DIR/node_modules/axe-core/.version" 2>/dev/null)" != "$AXE_VERSION" ]; then
+  echo "installing axe-core $AXE_VERSION from npm for the accessibility tests"
+  if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+  fi
+  mkdir -p "$AXE_DIR"
+  npm install --no-audit --no-fund --silent --no-save --no-package-lock --prefix "$AXE_DIR" \
+    "axe-core@$AXE_VERSION" >/dev/null
+  echo "$AXE_VERSION" > "$AXE_DIR/node_modules/axe-core/.version"
+fi
