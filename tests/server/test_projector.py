@@ -20,9 +20,14 @@ from test_rebuild import snapshot
 
 from support.postgres import Backend
 from timeledger.server.pipeline.job_results import job_status
-from timeledger.server.pipeline.projector import ParsedBatch, Projector
+from timeledger.server.pipeline.projector import (
+    QUIET_PASSES_BEFORE_COMPACTION,
+    ParsedBatch,
+    Projector,
+)
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.store import commit_order
+from timeledger.server.store.compaction import compacted_through
 from timeledger.server.store.log_positions import read_positions
 from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.projection_tables import runs
@@ -241,3 +246,27 @@ def test_an_event_the_projector_cannot_apply_is_passed_and_the_rest_flow(
         assert outcomes == {poison_seq: "unprojectable"}
     finally:
         ledger.close()
+
+
+def test_a_running_projector_compacts_only_after_a_quiet_spell(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    learners = [new_run() for _ in range(50)]
+    for n in range(24):  # 1,200 heartbeats: past the first dictionary's 1,000 events
+        ledger.append(*(heartbeat(f"l{k}@example.edu", run, START + timedelta(seconds=15 * n), 15)
+                        for k, run in enumerate(learners)))
+    projector = ledger.platform.projector()
+    quiet = QUIET_PASSES_BEFORE_COMPACTION
+
+    def run_until_waits(count: int) -> None:
+        waits: list[float] = []
+        projector.run(lambda: len(waits) < count, waits.append, idle_wait=0.5)
+
+    run_until_waits(quiet - 1)  # projected everything, then quiet passes one short
+    with ledger.platform.engine.connect() as conn:
+        assert read_positions(conn)[0].position.seq == 1200
+        assert compacted_through(conn) == 0
+
+    run_until_waits(quiet + 1)  # a whole quiet spell: compaction went through the log
+    with ledger.platform.engine.connect() as conn:
+        assert compacted_through(conn) == 1200
+    ledger.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from ledger_world import Ledger, at, heartbeat, new_run
 
+from timeledger.server.store.checkpoints import COMMITS_PER_CHECKPOINT
 from timeledger.server.store.database import SQLITE_FILE_NAME
 
 pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
@@ -76,3 +77,21 @@ def test_close_folds_the_whole_log_into_the_database_file(tmp_path: Path) -> Non
     copy = tmp_path / "alone.sqlite3"
     copy.write_bytes((tmp_path / SQLITE_FILE_NAME).read_bytes())
     assert sqlite3.connect(copy).execute("SELECT count(*) FROM events").fetchone() == (400,)
+
+
+
+def test_a_checkpoint_is_asked_for_once_every_few_commits_not_after_each(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    checkpointer = ledger.platform.checkpointer
+    assert checkpointer is not None
+    runs = [new_run() for _ in range(5)]
+    send_windows(ledger, runs, 0, COMMITS_PER_CHECKPOINT)  # one commit each
+    assert checkpointer.asked == 1
+    send_windows(ledger, runs, COMMITS_PER_CHECKPOINT, COMMITS_PER_CHECKPOINT - 1)
+    assert checkpointer.asked == 1
+
+    assert checkpointer.settle(WAIT)  # settling folds in the commits not yet checkpointed
+    assert checkpointer.asked == 2
+    assert checkpointer.settle(WAIT)  # and asks for nothing when every commit is in
+    assert checkpointer.asked == 2
+    ledger.close()

@@ -33,7 +33,7 @@ def record_completions(conn: sa.Connection, items: Sequence[Prepared]) -> set[in
             "mastered_units": f.mastered_units, "pct_complete": f.pct_complete,
         })
     rows.sort(key=lambda row: (row["dedupe_key"] or "", row["seq"]))  # one lock order for all
-    inserted = {row.seq for row in insert_new(conn, completions, rows, ["dedupe_key"], ["seq"])}
+    inserted = insert_new(conn, completions, rows, ["dedupe_key"], marker="seq")
     duplicates.update(row["seq"] for row in rows if row["seq"] not in inserted)
     ledger = [{name: row[name] for name in (
         "seq", "event_id", "learner_email", "course_id", "run_id", "activity_id", "event_time",

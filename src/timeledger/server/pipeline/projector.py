@@ -54,6 +54,8 @@ UNPROJECTABLE = "unprojectable"
 PROJECTION_ERRORS = (sa.exc.SQLAlchemyError, ArithmeticError, ValueError)
 
 DEFAULT_BATCH_SIZE = 1000
+#: Idle passes in a row before a running projector compacts (`run`): 0.5 s at serve's idle wait.
+QUIET_PASSES_BEFORE_COMPACTION = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +172,19 @@ class Projector:
         return total
 
     def run(self, keep_going: Callable[[], bool], wait: Callable[[float], object],
-            idle_wait: float = 0.02, error_wait: float = 1.0) -> None:
-        """Project while `keep_going()`; `wait(seconds)` when idle or after a store error."""
+            idle_wait: float = 0.02, error_wait: float = 1.0,
+            quiet_passes_before_compaction: int = QUIET_PASSES_BEFORE_COMPACTION) -> None:
+        """Project while `keep_going()`; `wait(seconds)` when idle or after a store error.
+
+        Compaction waits until that many passes in a row found nothing to project: while
+        envelopes keep arriving, its CPU and its share of the write lock go to ingest."""
+        quiet = 0
         while keep_going():
             try:
-                busy = self.project_once() or self.compact_once()
+                projected = self.project_once()
+                quiet = 0 if projected else quiet + 1
+                busy = projected or (quiet >= quiet_passes_before_compaction
+                                     and self.compact_once())
             except sa.exc.DBAPIError:
                 log.exception("projection failed; retrying in %.1f s", error_wait)
                 wait(error_wait)

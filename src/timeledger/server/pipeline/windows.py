@@ -84,8 +84,7 @@ def record_windows(conn: sa.Connection, items: Sequence[Prepared]) -> set[int]:
             "other_ms": item.other_ms, "overlap_event_id": None,
         })
     rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
-    inserted = {row.seq for row in insert_new(conn, run_windows, rows, ["run_id", "window_key"],
-                                              ["seq"])}
+    inserted = insert_new(conn, run_windows, rows, ["run_id", "window_key"], marker="seq")
     duplicates.update(row["seq"] for row in rows if row["seq"] not in inserted)
     return duplicates
 
