@@ -62,7 +62,6 @@ events = sa.Table(
 )
 sa.Index("ix_events_xact", events.c.xact, events.c.seq,
          postgresql_where=events.c.xact.isnot(None), sqlite_where=events.c.xact.isnot(None))
-sa.Index("ix_events_learner_time", events.c.learner_email, events.c.event_time)
 sa.Index("ix_events_type_time", events.c.type, events.c.event_time)
 sa.Index("ix_events_run", events.c.run_id)
 sa.Index("ix_events_time", events.c.event_time)
