@@ -46,11 +46,16 @@ def run_npm(npm: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def tarball(npm: str, tmp_path_factory: pytest.TempPathFactory) -> tarfile.TarFile:
-    """What `npm pack` makes (its prepack builds dist/ from src/timeledger/web/static)."""
+def packed(npm: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The file `npm pack` makes (its prepack builds dist/ from src/timeledger/web/static)."""
     folder = tmp_path_factory.mktemp("npm-pack")
     run_npm(npm, "pack", "--pack-destination", str(folder))
-    [packed] = folder.glob("timeledger-*.tgz")
+    [made] = folder.glob("timeledger-*.tgz")
+    return made
+
+
+@pytest.fixture(scope="module")
+def tarball(packed: Path) -> tarfile.TarFile:
     return tarfile.open(packed)
 
 
@@ -108,6 +113,26 @@ def test_the_package_has_no_runtime_dependencies_and_its_exports_resolve(
             continue
         assert set(target) == {"types", "default"}
         assert {f"package/{target['types'][2:]}", f"package/{target['default'][2:]}"} <= names
+
+
+def test_an_app_installs_the_tarball_alone_and_imports_it(npm: str, packed: Path,
+                                                          tmp_path: Path) -> None:
+    """Offline: nothing but the package is fetched, and no optional peer is pulled in."""
+    (tmp_path / "package.json").write_text(json.dumps({"name": "an-app", "private": True,
+                                                       "type": "module"}))
+    installed = subprocess.run([npm, "install", "--offline", "--no-audit", "--no-fund",
+                                str(packed)], cwd=tmp_path, capture_output=True, text=True,
+                               timeout=300, check=False)
+    assert installed.returncode == 0, installed.stderr
+    imported = subprocess.run(
+        ["node", "--input-type=module", "-e",
+         'const m = await import("timeledger"); console.log(Object.keys(m).sort().join(" "))'],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    assert sorted(p.name for p in (tmp_path / "node_modules").iterdir()
+                  if not p.name.startswith(".")) == ["timeledger"]
+    assert imported.stdout.split() == ["Activity", "Client", "TimebackError", "createClient",
+                                       "validateMetrics"], imported.stderr
 
 
 def test_the_wheel_ships_the_same_modules(tarball: tarfile.TarFile, tmp_path: Path) -> None:
