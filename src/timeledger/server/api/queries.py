@@ -17,6 +17,7 @@ from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.consistency import read_consistency, with_projection
 from timeledger.server.api.errors import ApiError
 from timeledger.server.queries import read_models
+from timeledger.server.queries.roster_links import class_learner_emails
 from timeledger.server.store.credentials import AccessToken
 
 T = TypeVar("T")
@@ -151,14 +152,20 @@ def class_view(
     learner: Annotated[list[str] | None, Query(
         description="Only these learners (email or actor id; repeat the parameter)",
         max_length=MAX_CLASS_LEARNERS)] = None,
+    roster_class: Annotated[str | None, Query(
+        alias="class", max_length=255,
+        description="Only the students of this roster class (its OneRoster sourcedId)")] = None,
 ) -> dict[str, Any]:
     platform = platform_of(request)
     timezone = platform.settings.timezone
     today = platform.now().astimezone(ZoneInfo(timezone)).date()
 
     def load(conn: sa.Connection) -> dict[str, Any]:
-        emails = None if learner is None else {queries.resolve_learner(conn, who)
-                                               for who in learner}
+        emails: frozenset[str] | None = None if learner is None else frozenset(
+            queries.resolve_learner(conn, who) for who in learner)
+        if roster_class:
+            enrolled = class_learner_emails(conn, roster_class)
+            emails = enrolled if emails is None else emails & enrolled
         return queries.class_view(conn, today, timezone, date_from, date_to, course or None,
                                   emails)
 

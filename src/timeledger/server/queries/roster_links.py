@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from timeledger.server.queries.errors import NotFound
 from timeledger.server.store.projection_tables import learner_aliases, learners
 from timeledger.server.store.roster_tables import roster_classes, roster_enrollments, roster_users
 
@@ -80,3 +81,11 @@ def linked_student_count(conn: sa.Connection) -> tuple[int, int]:
     linked = learner_emails_of_users(conn, [(row.sourced_id, row.email_lower) for row in students])
     seen = set(conn.execute(sa.select(learners.c.email)).scalars())
     return sum(1 for emails in linked.values() if emails & seen), len(students)
+
+
+def class_learner_emails(conn: sa.Connection, class_id: str) -> frozenset[str]:
+    """The learners of one roster class's students; NotFound if there is no such class."""
+    if conn.execute(sa.select(roster_classes.c.sourced_id)
+                    .where(roster_classes.c.sourced_id == class_id)).first() is None:
+        raise NotFound(f"No class {class_id!r} in the roster")
+    return student_learner_emails(conn, [class_id])
