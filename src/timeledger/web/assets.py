@@ -8,7 +8,7 @@ from functools import cache
 from importlib import resources
 
 SCRIPT_NAMES = ("timeledger.js", "timeledger-react.js", "timeledger-vue.js", "timeledger-svelte.js")
-"""The modules in static/, the one source of the package's dist/ (js/scripts/build.js copies them)."""
+"""The modules in static/: the one source of the npm package's dist/ (js/scripts/build.js)."""
 MEDIA_TYPE = "text/javascript; charset=utf-8"
 
 
