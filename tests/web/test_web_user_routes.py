@@ -14,6 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+import web_django_site
+import web_django_urls
+from django.test import Client as DjangoClient
+from django.urls import clear_url_caches, include, path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from web_support import ServedApp, closing, platform_client
@@ -24,6 +28,7 @@ from support.roster_rows import add_rows, course, enrollment, klass, school, stu
 from timeledger.caliper.builders import ActivityRef, activity_url
 from timeledger.sdk.platform_queries import PlatformQueries
 from timeledger.web import create_router
+from timeledger.web.django import urls
 
 SENSOR = "https://users-app.example.com"
 
@@ -186,3 +191,32 @@ def test_the_js_client_has_user_verify_and_me(platform: PlatformProcess, adapter
     missing = js_user_calls(adapter, f"nobody-{tag}@example.edu", tmp_path)
     assert missing == {"verify": {"verified": False},
                        "me": {"code": "USER_NOT_FOUND", "status": 404}}
+
+
+def test_the_django_views_answer_alike(platform: PlatformProcess, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email = f"django-{tag}@example.edu"
+    add_rows(platform.database_url(), student(f"dj-{tag}", email))
+
+    def header_identity(request: Any) -> dict[str, Any] | None:
+        learner = request.headers.get("X-Learner")
+        return {"email": learner} if learner else None
+
+    with closing(platform_client(platform, tmp_path / "outbox.sqlite3")) as client:
+        web_django_site.database()
+        web_django_urls.urlpatterns[:] = [
+            path("api/timeback/", include(urls(client, identity=header_identity)))]
+        clear_url_caches()
+        try:
+            known = DjangoClient(headers={"X-Learner": email})
+            assert known.get("/api/timeback/user/verify").json() == {
+                "verified": True, "timebackId": f"dj-{tag}"}
+            assert known.get("/api/timeback/user/me").json()["id"] == f"dj-{tag}"
+            nobody = DjangoClient(headers={"X-Learner": f"nobody-{tag}@example.edu"})
+            missing = nobody.get("/api/timeback/user/me")
+            assert (missing.status_code, missing.json()["error"]["code"]) == (
+                404, "USER_NOT_FOUND")
+            assert DjangoClient().get("/api/timeback/user/verify").status_code == 401
+        finally:
+            web_django_urls.urlpatterns.clear()
+            clear_url_caches()

@@ -20,6 +20,13 @@ from timeledger.web.adapter import (
 )
 from timeledger.web.assets import MEDIA_TYPE, SCRIPT_NAMES, script
 from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply, Route
+from timeledger.web.user_routes import (
+    ClientUserQueries,
+    UserQueries,
+    UserRoute,
+    email_of,
+    user_reply,
+)
 
 DjangoIdentityHook = Callable[[Any], Identity]
 
@@ -59,6 +66,21 @@ def activity_view(adapter: WebAdapter, route: Route,
     return wrapped
 
 
+def user_view(route: UserRoute, queries: Callable[[], UserQueries],
+              identity: DjangoIdentityHook) -> Callable[[Any], Any]:
+    """A GET view for `user/verify` or `user/me` (web/user_routes.py)."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        try:
+            learner = identity(request)
+        except Exception:
+            return _response(hook_failed())
+        return _response(user_reply(route, queries(), email_of(learner)))
+
+    wrapped: Callable[[Any], Any] = require_http_methods(["GET"])(view)
+    return wrapped
+
+
 def script_view(name: str) -> Callable[[Any], Any]:
     """A GET view serving one of the browser client's files."""
 
@@ -78,11 +100,15 @@ def script_view(name: str) -> Callable[[Any], Any]:
 
 def urls(client: AdapterClient, *, identity: DjangoIdentityHook = user_identity,
          config: ConfigSource = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-         allow_cross_site: bool = False) -> list[Any]:
-    """URL patterns to `include()` under the adapter's base path (e.g. `api/timeback/`)."""
+         allow_cross_site: bool = False, user_queries: UserQueries | None = None) -> list[Any]:
+    """URL patterns to `include()` under the adapter's base path (e.g. `api/timeback/`).
+    `user/verify` and `user/me` read the client's platform (`user_queries` replaces that)."""
     adapter = WebAdapter(client, config=config, max_body_bytes=max_body_bytes,
                          allow_cross_site=allow_cross_site)
     patterns = [path(f"activity/{route}", activity_view(adapter, route, identity),
                      name=f"timeback-{route}") for route in ("heartbeat", "submit")]
+    queries = ClientUserQueries(client, user_queries)
+    patterns += [path(f"user/{route}", user_view(route, queries, identity),
+                      name=f"timeback-user-{route}") for route in ("verify", "me")]
     patterns += [path(name, script_view(name), name=f"timeback-{name}") for name in SCRIPT_NAMES]
     return patterns

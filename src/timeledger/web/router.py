@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from timeledger.sdk.platform_queries import PlatformQueries
 from timeledger.web.adapter import (
     AdapterClient,
     ConfigSource,
@@ -24,7 +22,7 @@ from timeledger.web.adapter import (
 from timeledger.web.assets import MEDIA_TYPE, SCRIPT_NAMES, script
 from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply, too_large
 from timeledger.web.protocol import Route as ProtocolRoute
-from timeledger.web.user_routes import UserQueries, user_routes
+from timeledger.web.user_routes import ClientUserQueries, UserQueries, user_routes
 
 IdentityHook = Callable[[Request], Identity | Awaitable[Identity]]
 """Who is asking: `{"email", "id"?, "name"?}` from the session or token, else None (→ 401)."""
@@ -40,21 +38,13 @@ class TimebackRouter(Router):
         self.adapter = adapter
         self.identity = identity
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
-        self._user_queries = user_queries
-        self._user_queries_lock = threading.Lock()
+        self.user_queries = ClientUserQueries(adapter.client, user_queries)
         routes = [Route(f"/activity/{name}", self._endpoint(name), methods=["POST"],
                         name=f"timeback-{name}") for name in ("heartbeat", "submit")]
         routes += user_routes(identity, self.user_queries, _response)
         routes += [Route(f"/{name}", self._script(name), methods=["GET", "HEAD"],
                          name=f"timeback-{name}") for name in SCRIPT_NAMES]
         super().__init__(routes=routes)
-
-    def user_queries(self) -> UserQueries:
-        """What `/user/verify` and `/user/me` read: the client's platform, made on first use."""
-        with self._user_queries_lock:
-            if self._user_queries is None:
-                self._user_queries = PlatformQueries.for_client(self.adapter.client)
-            return self._user_queries
 
     @property
     def script_url(self) -> str:

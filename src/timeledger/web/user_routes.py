@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, Protocol
 
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from timeledger.caliper.builders import Learner
 from timeledger.sdk.platform_queries import (
+    PlatformQueries,
     PlatformQueryError,
     UserAmbiguousError,
     UserNotFoundError,
@@ -40,7 +42,23 @@ class UserQueries(Protocol):
     def user_profile(self, email: str) -> dict[str, Any]: ...
 
 
-def _email_of(identity: object) -> str | None:
+class ClientUserQueries:
+    """An SDK client's platform user queries, made on first use (`user_queries` overrides)."""
+
+    def __init__(self, client: object, user_queries: UserQueries | None = None) -> None:
+        self._client = client
+        self._queries = user_queries
+        self._lock = threading.Lock()
+
+    def __call__(self) -> UserQueries:
+        with self._lock:
+            if self._queries is None:
+                self._queries = PlatformQueries.for_client(self._client)
+            return self._queries
+
+
+def email_of(identity: object) -> str | None:
+    """The e-mail an identity hook's answer names, None for nobody."""
     if isinstance(identity, Learner):
         return identity.email
     if isinstance(identity, Mapping):
@@ -82,7 +100,7 @@ def user_routes(identity: Callable[[Request], Any], queries: Callable[[], UserQu
                     else await run_in_threadpool(identity, request)
             except Exception:
                 return respond(hook_failed())
-            reply = await run_in_threadpool(user_reply, route, queries(), _email_of(found))
+            reply = await run_in_threadpool(user_reply, route, queries(), email_of(found))
             return respond(reply)
 
         return answer
