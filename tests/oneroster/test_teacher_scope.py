@@ -117,6 +117,8 @@ def test_the_class_page_lists_a_teachers_students_with_their_learners(
         rostered: PlatformProcess) -> None:
     username = _account(rostered, "--teacher", "t-brandt")
     with _signed_in(rostered, username) as client:
+        home = client.get("/")  # the class home is about everyone: refused, pointing onwards
+        assert home.status_code == 403 and '<a class="button" href="/classes">' in home.text
         classes = client.get("/classes").text
         assert 'data-class="cls-math4-maple"' in classes
         assert 'data-class="cls-math3-maple"' not in classes

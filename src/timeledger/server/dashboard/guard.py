@@ -108,8 +108,8 @@ async def require_everyone_viewer(request: Request) -> Viewer:
     teacher (whose pages are narrowed to their classes: require_staff_viewer)."""
     viewer = await require_viewer(request)
     if viewer.teacher is not None:
-        raise Denied(403, "A teacher's account shows the learners of their classes: see "
-                          "Classes.")
+        raise Denied(403, "A teacher's account shows the learners of their own classes, "
+                          "from My classes.")
     if not viewer.sees_everyone:
         raise Denied(403, "This link shows one learner's pages only.")
     return viewer
