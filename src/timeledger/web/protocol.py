@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import orjson
 
-from timeledger.caliper.bounds import MAX_WINDOW_MS, report_problem
+from timeledger.caliper.bounds import report_problem
 from timeledger.caliper.builders import (
     ActivityRef,
     RunRef,
@@ -19,10 +18,17 @@ from timeledger.caliper.builders import (
     time_spent_event,
 )
 from timeledger.caliper.errors import CaliperError
-from timeledger.caliper.metrics import metrics_from_mapping, pct_complete_problem
-from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
+from timeledger.caliper.metrics import metrics_from_mapping
+from timeledger.caliper.times import format_utc
 from timeledger.config import AmbiguousCourse, UnknownCourse
 from timeledger.sdk.errors import ConfigurationError, ValidationError
+from timeledger.web.request_bodies import (
+    BodyModel,
+    BodyProblem,
+    HeartbeatBody,
+    SubmitBody,
+    read_body,
+)
 
 Route = Literal["heartbeat", "submit"]
 ROUTES: tuple[Route, ...] = ("heartbeat", "submit")
@@ -87,95 +93,17 @@ def _invalid(field_name: str, message: str) -> _Invalid:
                                 field_name, message))
 
 
-def _text(body: Mapping[str, Any], name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        raise _invalid(name, "Required")
-    if not isinstance(value, str):
-        raise _invalid(name, "Expected string")
-    if not value.strip():
-        raise _invalid(name, "Expected non-empty string")
-    return value
-
-
-def _course(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    course = body.get("course")
-    if course is None:
-        raise _invalid("course", "Required")
-    if not isinstance(course, dict):
-        raise _invalid("course", "Expected object")
-    if "code" in course and course["code"] is not None:
-        if not isinstance(course["code"], str) or not course["code"].strip():
-            raise _invalid("course.code", "Expected non-empty string")
-        return {"code": course["code"]}
-    if "subject" not in course and "grade" not in course:
-        raise _invalid("course", 'Expected {"subject", "grade"} or {"code"}')
-    subject, grade = course.get("subject"), course.get("grade")
-    if subject is None:
-        raise _invalid("course.subject", "Required")
-    if not isinstance(subject, str):
-        raise _invalid("course.subject", "Expected string")
-    if grade is None:
-        raise _invalid("course.grade", "Required")
-    if not isinstance(grade, int) or isinstance(grade, bool):
-        raise _invalid("course.grade", "Expected integer")
-    return {"subject": subject, "grade": grade}
-
-
-def _run_id(body: Mapping[str, Any]) -> str:
-    """The runId as sent: a UUID or the app's own string (bounds.py); mapped to the run's UUID
-    under the activity's sensor once that is known (`_run`)."""
-    value = body.get("runId")
-    if value is None:
-        raise _invalid("runId", "Required")
-    if not isinstance(value, str):
-        raise _invalid("runId", "Expected string")
+def _read(model: type[BodyModel], body: dict[str, Any]) -> BodyModel:
     try:
-        run_ref(value, "", field="runId")
-    except CaliperError as exc:
-        raise _invalid("runId", exc.problems[0].message) from None
-    return value
+        return read_body(model, body)
+    except BodyProblem as problem:
+        raise _invalid(problem.field, problem.message) from None
 
 
 def _run(run_id: str, activity: ActivityRef) -> RunRef:
+    """The run a checked runId names: a UUID as is, the app's own string as its UUIDv5 under the
+    activity's sensor (kept as the run key)."""
     return run_ref(run_id, activity.run_sensor(), field="runId")
-
-
-def _moment(body: Mapping[str, Any], name: str) -> datetime:
-    value = body.get(name)
-    if value is None:
-        raise _invalid(name, "Required")
-    try:
-        return parse_utc(value)
-    except TimeFormatError:
-        raise _invalid(name, "Invalid datetime") from None
-
-
-def _milliseconds(body: Mapping[str, Any], name: str) -> int:
-    value = body.get(name)
-    if value is None:
-        raise _invalid(name, "Required")
-    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if isinstance(value, bool) or not integral or value < 0:
-        raise _invalid(name, "Expected nonnegative integer")
-    if value > MAX_WINDOW_MS:
-        raise _invalid(name, f"Expected at most {MAX_WINDOW_MS} (one day)")
-    return int(value)
-
-
-def _process(body: Mapping[str, Any]) -> bool:
-    value = body.get("process", True)
-    if not isinstance(value, bool):
-        raise _invalid("process", "Expected boolean")
-    return value
-
-
-def _pct_complete(body: Mapping[str, Any]) -> float | None:
-    value = body.get("pctComplete")
-    message = pct_complete_problem(value)
-    if message is not None:
-        raise _invalid("pctComplete", message)
-    return None if value is None else float(value)
 
 
 def too_large(max_bytes: int) -> Reply:
@@ -221,55 +149,44 @@ def _actor(catalog: Catalog, user: Mapping[str, Any]) -> dict[str, Any]:
         raise _internal(f"The identity hook returned an unusable learner: {exc}") from None
 
 
-def heartbeat(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog) -> Outcome:
+def heartbeat(body: dict[str, Any], user: Mapping[str, Any], catalog: Catalog) -> Outcome:
     """`POST {base}/activity/heartbeat`: one window → one TimeSpentEvent (204, or a duplicate)."""
-    slug, name, course = _text(body, "id"), _text(body, "name"), _course(body)
-    run_id = _run_id(body)
-    started, ended = _moment(body, "startedAt"), _moment(body, "endedAt")
-    if ended < started:
+    beat = _read(HeartbeatBody, body)
+    if beat.endedAt < beat.startedAt:
         raise _invalid("endedAt", "Expected a time at or after startedAt")
-    active_ms, paused_ms = _milliseconds(body, "elapsedMs"), _milliseconds(body, "pausedMs")
-    found = report_problem((started, ended), (active_ms, paused_ms))
+    found = report_problem((beat.startedAt, beat.endedAt), (beat.elapsedMs, beat.pausedMs))
     if found is not None:
         message, index = found
         raise _invalid("endedAt" if index is None else ("elapsedMs", "pausedMs")[index], message)
-    activity = _activity(catalog, slug, name, course, _process(body))
-    run = _run(run_id, activity)
+    activity = _activity(catalog, beat.id, beat.name, beat.course.model_dump(), beat.process)
+    run = _run(beat.runId, activity)
     event = time_spent_event(
         actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,
-        started_at=started, ended_at=ended, active_ms=active_ms, inactive_ms=paused_ms,
-        event_id=stable_event_id(run.id, format_utc(started)))
+        started_at=beat.startedAt, ended_at=beat.endedAt, active_ms=beat.elapsedMs,
+        inactive_ms=beat.pausedMs, event_id=stable_event_id(run.id, format_utc(beat.startedAt)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=DUPLICATE)
 
 
-def submit(body: Mapping[str, Any], user: Mapping[str, Any], catalog: Catalog) -> Outcome:
+def submit(body: dict[str, Any], user: Mapping[str, Any], catalog: Catalog) -> Outcome:
     """`POST {base}/activity/submit`: one completion → one ActivityCompletedEvent (204)."""
-    slug, name, course = _text(body, "id"), _text(body, "name"), _course(body)
-    run_id = _run_id(body)
-    ended = _moment(body, "endedAt")
-    raw_metrics = body.get("metrics")
-    if raw_metrics is None:
-        raise _invalid("metrics", "Required")
-    if not isinstance(raw_metrics, dict):
-        raise _invalid("metrics", "Expected object")
+    done = _read(SubmitBody, body)
     try:
-        metrics = metrics_from_mapping(raw_metrics, naming="camel", prefix="metrics")
+        metrics = metrics_from_mapping(done.metrics, naming="camel", prefix="metrics")
     except CaliperError as exc:
         problem = exc.problems[0]
         raise _invalid(problem.path, problem.message) from None
-    pct = _pct_complete(body)
-    if pct is not None:
-        metrics = metrics_from_mapping({**metrics.to_wire(), "pctComplete": pct})
-    activity = _activity(catalog, slug, name, course, _process(body))
-    run = _run(run_id, activity)
+    if done.pctComplete is not None:
+        metrics = metrics_from_mapping({**metrics.to_wire(), "pctComplete": done.pctComplete})
+    activity = _activity(catalog, done.id, done.name, done.course.model_dump(), done.process)
+    run = _run(done.runId, activity)
     event = completed_event(
         actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,
-        ended_at=ended, metrics=metrics,
-        event_id=stable_event_id(run.id, "completed", format_utc(ended)))
+        ended_at=done.endedAt, metrics=metrics,
+        event_id=stable_event_id(run.id, "completed", format_utc(done.endedAt)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=NO_CONTENT)
 
 
-HANDLERS: dict[Route, Callable[[Mapping[str, Any], Mapping[str, Any], Catalog], Outcome]]
+HANDLERS: dict[Route, Callable[[dict[str, Any], Mapping[str, Any], Catalog], Outcome]]
 HANDLERS = {"heartbeat": heartbeat, "submit": submit}
 
 

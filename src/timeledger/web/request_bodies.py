@@ -1,0 +1,175 @@
+"""The adapter's request bodies as pydantic models: their shapes and bounds (bounds.py), each broken
+rule reported as the protocol words it (`{"field": "elapsedMs", "message": "..."}`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
+
+from timeledger.caliper.bounds import MAX_WINDOW_MS, run_key_problem
+from timeledger.caliper.builders import normalize_run_id
+from timeledger.caliper.errors import CaliperError
+from timeledger.caliper.metrics import pct_complete_problem
+from timeledger.caliper.times import TimeFormatError, parse_utc
+
+
+def _moment(value: object) -> datetime:
+    try:
+        return parse_utc(value)
+    except TimeFormatError:
+        raise PydanticCustomError("moment", "Invalid datetime") from None
+
+
+def _integral(value: object) -> object:
+    """A whole float (what JSON may carry for an integer) as an int; anything else as it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _run_id(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # the str type says "Expected string"
+    try:
+        normalize_run_id(value, field="runId")
+    except CaliperError:
+        problem = run_key_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("run_key", problem) from None
+    return value
+
+
+def _pct_complete(value: object) -> object:
+    problem = pct_complete_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("pct_complete", problem)
+    return value
+
+
+Text = Annotated[str, StringConstraints(pattern=r"\S")]
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+Milliseconds = Annotated[int, Field(ge=0, le=MAX_WINDOW_MS), BeforeValidator(_integral)]
+RunId = Annotated[str, BeforeValidator(_run_id)]
+PctComplete = Annotated[float | int | None, BeforeValidator(_pct_complete)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class CourseByCode(_Body):
+    code: Text
+
+
+class CourseByGrade(_Body):
+    subject: str
+    grade: int
+
+
+def _course_kind(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "grade"  # the model says "Expected object"
+    if value.get("code") is not None:
+        return "code"
+    return "grade" if "subject" in value or "grade" in value else None
+
+
+Course = Annotated[Annotated[CourseByCode, Tag("code")] | Annotated[CourseByGrade, Tag("grade")],
+                   Discriminator(_course_kind)]
+
+
+class _Activity(_Body):
+    id: Text
+    name: Text
+    course: Course
+    runId: RunId
+
+
+class HeartbeatBody(_Activity):
+    """`POST {base}/activity/heartbeat`."""
+
+    startedAt: Moment
+    endedAt: Moment
+    elapsedMs: Milliseconds
+    pausedMs: Milliseconds
+    process: bool = True
+
+
+class SubmitBody(_Activity):
+    """`POST {base}/activity/submit` (its metrics are checked by the metric rules after this)."""
+
+    endedAt: Moment
+    metrics: dict[str, Any]
+    pctComplete: PctComplete = None
+    process: bool = True
+
+
+_MESSAGES = {
+    "missing": "Required",
+    "string_type": "Expected string",
+    "string_pattern_mismatch": "Expected non-empty string",
+    "model_type": "Expected object",
+    "dict_type": "Expected object",
+    "model_attributes_type": "Expected object",
+    "union_tag_not_found": 'Expected {"subject", "grade"} or {"code"}',
+    "bool_type": "Expected boolean",
+}
+_MILLISECONDS = {"elapsedMs", "pausedMs"}
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if error["input"] is None and kind != "bool_type":
+        return "Required"  # null is as good as absent
+    field = str(error["loc"][0])
+    if field in _MILLISECONDS:
+        if kind == "less_than_equal":
+            return f"Expected at most {MAX_WINDOW_MS} (one day)"
+        return "Expected nonnegative integer"
+    if kind == "int_type":
+        return "Expected integer"
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    return str(error["msg"])  # a rule's own message (PydanticCustomError)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """`("course", "grade", "grade")` → `course.grade`: the union's tag is not a field."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] == "course" and parts[1] in ("code", "grade"):
+        parts = parts[:1] + parts[2:]
+    return ".".join(parts)
+
+
+class BodyProblem(Exception):
+    """The first broken rule of a body, in the order its fields are declared."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+BodyModel = TypeVar("BodyModel", bound="_Body")
+
+
+def read_body(model: type[BodyModel], body: dict[str, Any]) -> BodyModel:
+    """`body` as `model`, or the BodyProblem of its first broken rule."""
+    try:
+        return model.model_validate(body)
+    except PydanticValidationError as exc:
+        order = list(model.model_fields)
+        first = min(exc.errors(), key=lambda e: order.index(str(e["loc"][0]))
+                    if e["loc"] and str(e["loc"][0]) in order else len(order))
+        raise BodyProblem(_field(first["loc"]), _message(first)) from None
+
