@@ -27,8 +27,10 @@ pytestmark = pytest.mark.browser
 
 CLOSE = 1e-6  # sums of float XP and accuracy computed in another order
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # The page shows at most one decimal for minutes, XP and percent (and three for seconds).
 SHOWN_ROUNDING = 0.05 + 1e-9
+DURATION = re.compile(r"(?P<under>< 1 min)|(?:(?P<hours>\d[\d,]*) h)? ?(?:(?P<minutes>\d+) min)?")
 # [field, raw JSON, text a person reads] of every figure under the elements given.
 FIGURES_JS = """els => els.flatMap(el => Array.from(
     el.matches('[data-field]') ? [el] : el.querySelectorAll('[data-field]'))
@@ -62,6 +64,20 @@ def _charts_drawn(page: Any) -> None:
     assert page.locator("[data-chart] rect[data-date], [data-chart] rect[data-part]").count() > 0
 
 
+def _read_number(text: str) -> tuple[float, float]:
+    """What a figure's text says, and how far its rounding may take it from the value: a
+    duration ("1 h 12 min", "45 min", "< 1 min") to the minute, any other number to 0.05."""
+    duration = DURATION.fullmatch(text)
+    if duration is not None:
+        if duration.group("under"):
+            return 0.5, 0.5
+        hours = int((duration.group("hours") or "0").replace(",", ""))
+        return hours * 60 + int(duration.group("minutes") or 0), 0.5 + 1e-9
+    number = NUMBER.search(text)
+    assert number is not None, text
+    return float(number.group().replace(",", "")), SHOWN_ROUNDING
+
+
 def _shown(field: str, raw: str, text: str) -> Any:
     """A figure's value, once its text (what a person reads) is checked to say the same."""
     value = json.loads(raw)
@@ -69,10 +85,8 @@ def _shown(field: str, raw: str, text: str) -> Any:
     if value is None:
         assert text == "–", (field, text)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = NUMBER.search(text)
-        assert number is not None, (field, value, text)
-        assert abs(float(number.group().replace(",", "")) - value) <= SHOWN_ROUNDING, (
-            field, value, text)
+        read, rounding = _read_number(text)
+        assert abs(read - value) <= rounding, (field, value, text)
     return value
 
 
@@ -133,7 +147,7 @@ def _learner_with_runs(demo: PlatformProcess) -> dict[str, Any]:
 
 
 def test_overview_figures_are_the_api_figures_summed(page: Any, demo: PlatformProcess) -> None:
-    _open(page, demo.base_url + "/")
+    _open(page, demo.base_url + "/overview")
     _charts_drawn(page)
     screenshot(page, "overview")
     dates = [page.locator("[data-series=xp] tr[data-date]").nth(i).get_attribute("data-date")
@@ -376,19 +390,22 @@ def test_courses_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     assert page.errors == []
 
 
-def test_flags_page_lists_every_flag_with_its_events(page: Any, demo: PlatformProcess) -> None:
-    _open(page, demo.base_url + "/flags")
-    flags = demo.get("/api/v1/flags")["flags"]
+def test_integration_page_lists_every_fault_with_its_events(page: Any,
+                                                            demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/integration")
+    flags = demo.get("/api/v1/flags", category="integration")["flags"]
     kinds = {flag["kind"] for flag in flags}
-    assert len(kinds) >= 5, "the demo shows most kinds of flag"
+    assert len(kinds) >= 4, "the demo shows most kinds of integration fault"
     assert page.locator("#flags-list [data-flag]").evaluate_all(
         "items => items.map(i => i.dataset.flag)") == [flag["key"] for flag in flags]
     first = page.locator("#flags-list [data-flag]").first
-    first.locator("summary").click()
+    first.locator("details:not(.review) summary").click()
     for event_id in flags[0]["event_ids"]:
         assert first.locator(f"[data-event='{event_id}'] pre").inner_text().find(event_id) > 0
-    screenshot(page, "flags")
-    page.select_option("#flag-kind", flags[-1]["kind"])
+    reasons = " ".join(page.locator(".flag-reason").all_inner_texts())
+    assert ISO_TIME.search(reasons) is None, "a raw ISO time in a flag's text"
+    screenshot(page, "integration")
+    page.select_option("#fault-kind", flags[-1]["kind"])
     page.click("text=Filter")
     page.wait_for_url("**kind=**")
     assert page.locator("#flags-list [data-flag]").count() == len(
@@ -396,11 +413,25 @@ def test_flags_page_lists_every_flag_with_its_events(page: Any, demo: PlatformPr
     assert page.errors == []
 
 
-def test_navigation_overview_to_learner_to_run_by_clicking(
+def test_needs_attention_lists_learning_flags_only(page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/flags")
+    learning = demo.get("/api/v1/flags", category="learning")["flags"]
+    assert page.locator("#flags-list [data-flag], [data-empty=flags]").count() >= 1
+    shown = page.locator("#flags-list [data-flag]").evaluate_all(
+        "items => items.map(i => i.dataset.flag)")
+    assert shown == [flag["key"] for flag in learning]
+    integration = {flag["key"] for flag in demo.get("/api/v1/flags",
+                                                     category="integration")["flags"]}
+    assert integration and not integration & set(shown)
+    screenshot(page, "needs-attention")
+    assert page.errors == []
+
+
+def test_navigation_class_to_learner_to_run_by_clicking(
         page: Any, demo: PlatformProcess) -> None:
     _open(page, demo.base_url + "/")
-    link = page.locator(".flag-list a[href^='/learners/']").first
-    email = link.inner_text()
+    link = page.locator("#class-table a.learner-link").first
+    email = link.locator("xpath=ancestor::tr").get_attribute("data-learner")
     link.click()
     page.wait_for_selector("#learner-name")
     assert page.locator("#learner-name").get_attribute("data-email") == email

@@ -153,3 +153,21 @@ def test_a_learners_pages_read_projections_by_key(year: Platform, page: str) -> 
     assert statements
     assert [s for s, _ in statements if EVENT_LOG.search(s)] == [], "the event log was read"
     assert _scans(year, statements) <= SHARED_TABLES
+
+
+# Tables that grow with history (a row per event, window, run, day or flag): a list page may
+# look rows up in them by key or by a date range, never read one whole.
+HISTORY_TABLES = {"events", "runs", "run_windows", "run_days", "learner_days", "completions",
+                  "xp_ledger", "gradebook_results", "flags", "event_outcomes", "flag_reviews"}
+
+
+@pytest.mark.parametrize("path", ["/", "/?range=last_week", "/?course=Math%20G3&range=custom"
+                                  "&from=2025-01-01&to=2025-12-31", "/overview", "/learners",
+                                  "/courses", "/flags", "/integration"])
+def test_list_pages_never_read_a_history_table_whole(year: Platform, path: str) -> None:
+    """The class view, overview, learners, courses and both flag pages read running totals
+    (one row per learner) and look history up by key or date range, so their cost does not
+    grow with history (bench/dashboard.py times them at 10k and 1M events)."""
+    statements = _statements(year, path)
+    assert [s for s, _ in statements if EVENT_LOG.search(s)] == [], "the event log was read"
+    assert _scans(year, statements) & HISTORY_TABLES == set()

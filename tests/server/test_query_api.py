@@ -187,3 +187,83 @@ def test_mean_score_skips_results_without_questions() -> None:
     assert mean_score([{"score": 100.0}, {"score": 50.0}, {"score": 33.3}]) == 61.1
     assert mean_score([{"score": None}]) is None
     assert mean_score([]) is None
+
+
+def _school_week(platform: PlatformProcess, course_id: str, email: str, minutes_per_day: int,
+                 xp_per_day: int, correct: list[int]) -> None:
+    """A learner's Monday to Friday (3 to 7 Feb 2025): one run a day."""
+    actor = Learner(email, f"https://roster.example/users/{email.split('@')[0]}").actor(SENSOR)
+    act = course_activity(course_id)
+    events = []
+    for day in range(5):
+        start = datetime(2025, 2, 3 + day, 14, 0, tzinfo=UTC)
+        run_id = str(uuid.uuid4())
+        end = start + timedelta(minutes=minutes_per_day)
+        events.append(time_spent_event(actor=actor, activity=act, run_id=run_id,
+                                       started_at=start, ended_at=end,
+                                       active_ms=minutes_per_day * 60000, inactive_ms=0))
+        events.append(completed_event(actor=actor, activity=act, run_id=run_id, ended_at=end,
+                                      metrics=Metrics(xp_earned=xp_per_day, total_questions=10,
+                                                      correct_questions=correct[day])))
+    assert platform.send(envelope(SENSOR, events, datetime.now(UTC))).status_code == 200
+
+
+def test_the_class_view_gives_each_learner_their_range_against_goals(
+        platform: PlatformProcess, tmp_path: Path) -> None:
+    course_id = f"class-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "timeback.config.json"
+    config.write_text(json.dumps({"name": "Quiz", "courses": [{
+        "subject": "Science", "grade": 5, "ids": {"production": course_id},
+        "metadata": {"goals": {"dailyActiveMinutes": 10, "dailyXp": 8}}}]}))
+    platform.cli("courses", "load", str(config))
+    tag = uuid.uuid4().hex[:6]
+    met, close, missed = (f"{name}-{tag}@example.edu" for name in ("met", "close", "missed"))
+    _school_week(platform, course_id, met, 10, 8, [10, 9, 8, 7, 6])  # accuracy falls
+    _school_week(platform, course_id, close, 8, 7, [6, 7, 8, 9, 10])
+    _school_week(platform, course_id, missed, 2, 1, [9, 9, 9, 9, 9])
+    view = get(platform, "/api/v1/class", course=course_id, **{"from": "2025-02-03",
+                                                              "to": "2025-02-09"}).json()
+    assert view["range"] == {"from": "2025-02-03", "to": "2025-02-09"}
+    assert view["school_days"] == 5 and view["course"] == course_id
+    rows = {row["email"]: row for row in view["learners"]}
+    assert sorted(rows) == sorted([met, close, missed])
+    # five school days: goals of 50 minutes and 40 XP
+    assert [(rows[e]["range"]["active_minutes"], rows[e]["range"]["xp"],
+             rows[e]["range"]["active_minutes_status"], rows[e]["range"]["xp_status"])
+            for e in (met, close, missed)] == [
+        (50, 40, "met", "met"), (40, 35, "close", "close"), (10, 5, "missed", "missed")]
+    assert rows[met]["range"]["active_minutes_goal"] == 50
+    assert rows[met]["range"]["xp_goal"] == 40
+    assert rows[met]["accuracy"] == 80.0
+    assert rows[met]["last_active"] == "2025-02-07T14:10:00.000Z"
+    today_is_school_day = datetime.now(UTC).weekday() < 5
+    assert rows[met]["today"]["active_minutes"] == 0
+    assert rows[met]["today"]["active_minutes_status"] == (
+        "missed" if today_is_school_day else None)
+    kinds = {email: sorted(c["kind"] for c in row["concerns"]) for email, row in rows.items()}
+    assert kinds == {met: ["accuracy_falling", "behind_goal", "inactive"],
+                     close: ["behind_goal", "inactive"], missed: ["behind_goal", "inactive"]}
+    falling = next(c for c in rows[met]["concerns"] if c["kind"] == "accuracy_falling")
+    assert falling["accuracies"] == [100.0, 90.0, 80.0, 70.0, 60.0]
+    away = next(c for c in rows[met]["concerns"] if c["kind"] == "inactive")
+    assert away["since"] == "2025-02-07" and away["days"] >= 3
+    assert all(row["needs_attention"] for row in rows.values())
+
+    two = get(platform, "/api/v1/class", course=course_id,
+              learner=[met, missed.upper()]).json()
+    assert sorted(row["email"] for row in two["learners"]) == sorted([met, missed])
+    assert get(platform, "/api/v1/class").status_code == 200
+
+
+def test_class_view_parameters_are_checked(platform: PlatformProcess) -> None:
+    for params, name in (({"from": "2025-02-05", "to": "2025-02-01"}, "from"),
+                         ({"from": "2024-01-01", "to": "2025-02-01"}, "to"),
+                         ({"from": "2025-02-31"}, "from")):
+        reply = get(platform, "/api/v1/class", **params)
+        assert reply.status_code == 400, (params, reply.text)
+        assert reply.json()["imsx_error_details"][0]["path"] == name
+    assert get(platform, "/api/v1/class", course="no-such-course").status_code == 404
+    assert get(platform, "/api/v1/class", learner="nobody@example.edu").status_code == 404
+    reply = get(platform, "/api/v1/flags", category="sideways")
+    assert reply.status_code == 400
+    assert reply.json()["imsx_error_details"][0]["path"] == "category"

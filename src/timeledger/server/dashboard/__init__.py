@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from timeledger.server.dashboard import assets, pages, roster_pages, signin
+from timeledger.server.dashboard import assets, attention_pages, pages, roster_pages, signin
 from timeledger.server.dashboard.access import AccessStore
 from timeledger.server.dashboard.guard import Denied, viewer_of
 from timeledger.server.platform import Platform
@@ -27,4 +27,5 @@ def install(app: FastAPI) -> None:
                       include_in_schema=False)
     app.include_router(signin.router)
     app.include_router(roster_pages.router)
+    app.include_router(attention_pages.router)
     app.include_router(pages.router)

@@ -27,9 +27,8 @@ from timeledger.server.dashboard.guard import (
 from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import checked_form, forbidden_form
 from timeledger.server.json_response import JsonResponse
-from timeledger.server.pipeline.flags import FLAG_KINDS
 from timeledger.server.queries.course_catalog import course_info
-from timeledger.server.queries.event_log import events_by_id
+from timeledger.server.queries.flags import count_flags
 from timeledger.server.store.commit_order import MAX_SEQ, LogCursor
 
 T = TypeVar("T")
@@ -75,7 +74,7 @@ def _bad_parameter(request: Request, viewer: Viewer, exc: queries.InvalidParamet
         "heading": "Invalid request", "message": f"{exc.name}: {exc.message}"}, status=400)
 
 
-@router.get("/")
+@router.get("/overview")
 def overview_page(request: Request, viewer: Everyone) -> Response:
     today = _today(request)
     timezone = platform_of(request).settings.timezone
@@ -106,8 +105,10 @@ def learners_page(request: Request, viewer: Everyone, q: str = "", sort: str = "
 def _learner_context(conn: sa.Connection, email: str, today: date, course: str | None,
                      runs_shown: int) -> dict[str, Any]:
     start = (today - timedelta(days=RANGE_DAYS - 1)).isoformat()
-    all_time = queries.learner_summary(conn, email)
-    courses_taken = sorted({cid for day in all_time["days"] for cid in day["courses"]})
+    (listed,) = queries.list_learners(conn, [email])  # all-time totals, one row
+    all_time = {"learner": {k: v for k, v in listed.items() if k != "totals"},
+                "totals": listed["totals"]}
+    courses_taken = queries.learner_courses(conn, email)
     if course not in courses_taken:
         course = None
     recent = queries.learner_summary(conn, email, start, today.isoformat(), course)
@@ -139,7 +140,8 @@ def _learner_context(conn: sa.Connection, email: str, today: date, course: str |
         "runs": queries.list_runs(conn, email, course, runs_shown + 1),
         "runs_shown": runs_shown,
         "results": results, "progress": book["progress"],
-        "flags": queries.list_flags(conn, learner=email, course=course),
+        "flags": queries.list_flags(conn, learner=email, course=course, category="learning"),
+        "integration_faults": count_flags(conn, email, "integration"),
         "range": {"from": start, "to": today.isoformat()},
     }
 
@@ -235,22 +237,6 @@ def course_page(request: Request, course_id: str, viewer: Everyone) -> Response:
     if context is None:
         return _missing(request, viewer, "such course")
     return render(request, viewer, "course.html", context)
-
-
-@router.get("/flags")
-def flags_page(request: Request, viewer: Everyone, kind: str = "") -> Response:
-    def load(conn: sa.Connection) -> dict[str, Any]:
-        found = queries.list_flags(conn, kind=queries.check_kind(kind))
-        wanted = sorted({event_id for flag in found for event_id in flag["event_ids"]})
-        behind = events_by_id(conn, wanted)
-        return {"flags": found, "behind": behind}
-
-    try:
-        context = _read(request, load)
-    except queries.InvalidParameter as exc:
-        return _bad_parameter(request, viewer, exc)
-    return render(request, viewer, "flags.html", {
-        **context, "kind": kind, "kinds": FLAG_KINDS})
 
 
 def _event_filter(learner: str, type: str, run: str) -> explorer.EventFilter:

@@ -62,5 +62,7 @@ def render(request: Request, viewer: Viewer | None, template: str, context: dict
         request=request, viewer=viewer, csrf=csrf_token(request, viewer), timezone=timezone,
         moment=functools.partial(numbers.moment, timezone=timezone),
         clock=functools.partial(numbers.clock, timezone=timezone),
+        when=functools.partial(numbers.when, now=platform_of(request).now(), timezone=timezone),
+        prose=functools.partial(numbers.prose, timezone=timezone),
         path=request.url.path, **context)
     return secure(HTMLResponse(page, status_code=status), request)

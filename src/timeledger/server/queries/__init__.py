@@ -11,13 +11,18 @@ from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import InvalidParameter, NotFound, QueryError
 from timeledger.server.queries.flags import MAX_FLAGS, check_category, check_kind, list_flags
 from timeledger.server.queries.gradebook import gradebook
-from timeledger.server.queries.learners import learner_summary, list_learners, resolve_learner
+from timeledger.server.queries.learners import (
+    learner_courses,
+    learner_summary,
+    list_learners,
+    resolve_learner,
+)
 from timeledger.server.queries.overview import overview
 from timeledger.server.queries.runs import get_run, list_runs, normalize_run_id, resolve_run_id
 
 __all__ = [
     "MAX_FLAGS", "InvalidParameter", "NotFound", "QueryError", "check_category", "check_kind",
-    "check_range", "class_view", "get_course",
-    "get_run", "gradebook", "learner_summary", "list_courses", "list_flags", "list_learners",
-    "list_runs", "normalize_run_id", "overview", "resolve_learner", "resolve_run_id",
+    "check_range", "class_view", "get_course", "get_run", "gradebook", "learner_courses",
+    "learner_summary", "list_courses", "list_flags", "list_learners", "list_runs",
+    "normalize_run_id", "overview", "resolve_learner", "resolve_run_id",
 ]

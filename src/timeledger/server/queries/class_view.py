@@ -62,17 +62,18 @@ def _check_dates(today: date, date_from: date | str | None,
     return start, end
 
 
-def _period(days: list[date], figures: dict[date, dict[str, int]], today: date,
+def _period(days: list[date], figures: dict[str, list[int]], goal_days: int,
             minutes_goal: float | None, xp_goal: float | None) -> dict[str, Any]:
-    sums = {"active_ms": 0, "xp_milli": 0}
+    sums = [0, 0]
     for day in days:
-        for name in sums:
-            sums[name] += figures.get(day, {}).get(name, 0)
-    goal_days = len([day for day in days if day <= today and concerns.is_school_day(day)])
+        found = figures.get(day.isoformat())
+        if found is not None:
+            sums[0] += found[0]
+            sums[1] += found[1]
     minutes_target = minutes_goal * goal_days if minutes_goal and goal_days else None
     xp_target = xp_goal * goal_days if xp_goal and goal_days else None
-    active = minutes(sums["active_ms"])
-    earned = xp(sums["xp_milli"])
+    active = minutes(sums[0])
+    earned = xp(sums[1])
     return {
         "active_minutes": active, "xp": earned,
         "active_minutes_goal": minutes_target, "xp_goal": xp_target,
@@ -111,24 +112,28 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
     lookback = concerns.school_days_before(today, concerns.LOOKBACK_SCHOOL_DAYS)
     first = min(start, lookback[0], today)
     last = max(end, today)
-    figures: dict[str, dict[date, dict[str, int]]] = defaultdict(dict)
+    # per learner, per day (YYYY-MM-DD): [active_ms, xp_milli, total_questions, correct]
+    figures: dict[str, dict[str, list[int]]] = defaultdict(dict)
     if taken:
         d = learner_days.c
-        days_query = (sa.select(d.learner_email, d.course_id, d.local_date, d.active_ms,
-                                d.xp_milli, d.total_questions, d.correct_questions)
+        days_query = (sa.select(d.learner_email, d.local_date, d.active_ms, d.xp_milli,
+                                d.total_questions, d.correct_questions)
                       .where(d.local_date >= first.isoformat(), d.local_date <= last.isoformat()))
         if course is not None:
             days_query = days_query.where(d.course_id == course)
         if learner_emails is not None:
             days_query = days_query.where(d.learner_email.in_(sorted(taken)))
-        for found in conn.execute(days_query):
-            if found.learner_email not in taken:
+        for email, local_date, active_ms, xp_milli, total, correct in conn.execute(days_query):
+            if email not in taken:
                 continue
-            day = figures[found.learner_email].setdefault(
-                date.fromisoformat(found.local_date),
-                {"active_ms": 0, "xp_milli": 0, "total_questions": 0, "correct_questions": 0})
-            for name in day:
-                day[name] += int(getattr(found, name))
+            day = figures[email].get(local_date)
+            if day is None:
+                figures[email][local_date] = [active_ms, xp_milli, total, correct]
+            else:
+                day[0] += active_ms
+                day[1] += xp_milli
+                day[2] += total
+                day[3] += correct
     emails = sorted(taken)
     people = {row.email: row for row in conn.execute(
         sa.select(learners.c.email, learners.c.name, learners.c.first_seen, learners.c.last_seen)
@@ -139,6 +144,9 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
               } if emails else {}
     zone = ZoneInfo(timezone)
     range_days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    range_dates = [day.isoformat() for day in range_days]
+    range_goal_days = len([d for d in range_days if d <= today and concerns.is_school_day(d)])
+    today_goal_days = 1 if concerns.is_school_day(today) else 0
     rows: list[dict[str, Any]] = []
     for email in emails:
         person = people.get(email)
@@ -146,15 +154,15 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
         minutes_goal = sum(float(g.get("dailyActiveMinutes", 0)) for g in goals) or None
         xp_goal = sum(float(g.get("dailyXp", 0)) for g in goals) or None
         mine = figures.get(email, {})
-        in_range = [mine[day] for day in range_days if day in mine]
+        in_range = [mine[day] for day in range_dates if day in mine]
         last_seen: datetime | None = person.last_seen if person else None
         last_active = last_seen.astimezone(zone).date() if last_seen else None
         first_day = person.first_seen.astimezone(zone).date() if person else today
         totals = recent.get(email)
         raised = [
             concerns.behind_goal(
-                email, {day: concerns.DayFigures(f["active_ms"], f["xp_milli"])
-                        for day, f in mine.items()}, lookback, first_day, minutes_goal, xp_goal),
+                email, {day: concerns.DayFigures(f[0], f[1]) for day, f in mine.items()},
+                lookback, first_day, minutes_goal, xp_goal),
             concerns.inactive(email, last_active, today),
             concerns.accuracy_falling(
                 email, [getattr(totals, c.name) for c in _ACCURACY_COLUMNS] if totals else [],
@@ -162,10 +170,9 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
         ]
         rows.append({
             "email": email, "name": person.name if person else None, "courses": taken[email],
-            "today": _period([today], mine, today, minutes_goal, xp_goal),
-            "range": _period(range_days, mine, today, minutes_goal, xp_goal),
-            "accuracy": accuracy(sum(f["total_questions"] for f in in_range),
-                                 sum(f["correct_questions"] for f in in_range)),
+            "today": _period([today], mine, today_goal_days, minutes_goal, xp_goal),
+            "range": _period(range_days, mine, range_goal_days, minutes_goal, xp_goal),
+            "accuracy": accuracy(sum(f[2] for f in in_range), sum(f[3] for f in in_range)),
             "last_active": iso(last_seen),
             "concerns": [concern for concern in raised if concern is not None],
         })
@@ -177,6 +184,6 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
                                      for c in row["concerns"])
     return {
         "today": today, "range": {"from": start, "to": end}, "course": course,
-        "school_days": len([d for d in range_days if d <= today and concerns.is_school_day(d)]),
+        "school_days": range_goal_days,
         "learners": rows,
     }

@@ -59,7 +59,7 @@ def met_goals(day: DayFigures | None, minutes_goal: float | None, xp_goal: float
     return not (xp_goal and day.xp_milli < xp_goal * 1000)
 
 
-def behind_goal(email: str, days: Mapping[date, DayFigures], lookback: Sequence[date],
+def behind_goal(email: str, days: Mapping[str, DayFigures], lookback: Sequence[date],
                 first_day: date, minutes_goal: float | None,
                 xp_goal: float | None) -> dict[str, Any] | None:
     """Missed the daily goals on each of the last BEHIND_SCHOOL_DAYS school days (or more)."""
@@ -67,7 +67,7 @@ def behind_goal(email: str, days: Mapping[date, DayFigures], lookback: Sequence[
         return None
     streak: list[date] = []
     for day in reversed(lookback):
-        if day < first_day or met_goals(days.get(day), minutes_goal, xp_goal):
+        if day < first_day or met_goals(days.get(day.isoformat()), minutes_goal, xp_goal):
             break
         streak.append(day)
     if len(streak) < BEHIND_SCHOOL_DAYS:

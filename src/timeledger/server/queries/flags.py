@@ -14,13 +14,14 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.flags import FLAG_KINDS, XP_ABOVE_MINUTES
+from timeledger.server.queries.concerns import CONCERN_KINDS
 from timeledger.server.queries.errors import InvalidParameter
 from timeledger.server.queries.figures import iso
 from timeledger.server.store.flag_reviews import flag_reviews
-from timeledger.server.store.projection_tables import flags
+from timeledger.server.store.projection_tables import flags, learners
 
 __all__ = ["INTEGRATION_KINDS", "LEARNING_KINDS", "MAX_FLAGS", "XP_ABOVE_MINUTES", "check_kind",
-           "list_flags", "reviews_of"]
+           "count_flags", "list_flags", "reviewable", "reviews_of"]
 
 Category = Literal["learning", "integration"]
 LEARNING_KINDS = ("low_accuracy",)
@@ -82,21 +83,31 @@ def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | No
     occurrences, event_time, seq, review: {status, note, by, at}|None}: `event_ids` are the
     events behind the first occurrence, `occurrences` how many times the rule fired for that
     key, `seq` the event that first raised it, `review` the latest acknowledgement or
-    resolution."""
+    resolution. Without a learner or run, the newest `limit` of each kind are read by the
+    (kind, first_seq) index and merged, so the cost does not grow with the number stored."""
     f = flags.c
-    query = sa.select(flags).order_by(f.first_seq.desc(), f.flag_key.desc()).limit(limit)
-    if learner is not None:
-        query = query.where(f.learner_email == learner)
-    if learners is not None:
-        query = query.where(f.learner_email.in_(sorted(learners)))
-    if run_id is not None:
-        query = query.where(f.run_id == run_id)
-    kinds = _kinds(kind, category)
-    if kinds is not None:
-        query = query.where(f.kind.in_(kinds))
-    if course is not None:
-        query = query.where(f.course_id == course)
-    found = conn.execute(query).all()
+    kinds = _kinds(kind, category) or FLAG_KINDS
+    newest = (f.first_seq.desc(), f.flag_key.desc())
+
+    def narrowed(query: sa.Select[Any]) -> sa.Select[Any]:
+        if course is not None:
+            query = query.where(f.course_id == course)
+        return query.order_by(*newest).limit(limit)
+
+    if learner is None and run_id is None and learners is None:
+        found = [row for one in kinds
+                 for row in conn.execute(narrowed(sa.select(flags).where(f.kind == one)))]
+        found.sort(key=lambda row: (row.first_seq, row.flag_key), reverse=True)
+        found = found[:limit]
+    else:
+        query = sa.select(flags).where(f.kind.in_(kinds))
+        if learner is not None:
+            query = query.where(f.learner_email == learner)
+        if learners is not None:
+            query = query.where(f.learner_email.in_(sorted(learners)))
+        if run_id is not None:
+            query = query.where(f.run_id == run_id)
+        found = list(conn.execute(narrowed(query)))
     reviews = reviews_of(conn, [row.flag_key for row in found])
     return [{
         "key": row.flag_key, "kind": row.kind, "category": category_of(row.kind),
@@ -105,3 +116,24 @@ def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | No
         "occurrences": row.occurrences, "event_time": iso(row.event_time), "seq": row.first_seq,
         "review": reviews[row.flag_key][-1] if row.flag_key in reviews else None,
     } for row in found]
+
+
+def count_flags(conn: sa.Connection, learner: str, category: Category | None = None) -> int:
+    """How many flags a learner has (of one category)."""
+    f = flags.c
+    query = sa.select(sa.func.count()).select_from(flags).where(f.learner_email == learner)
+    kinds = _kinds(None, category)
+    if kinds is not None:
+        query = query.where(f.kind.in_(kinds))
+    return int(conn.execute(query).scalar_one())
+
+
+def reviewable(conn: sa.Connection, key: str) -> bool:
+    """Whether `key` names a stored flag, or a learning concern about a known learner."""
+    kind, _, rest = key.partition(":")
+    if kind in CONCERN_KINDS:
+        email = rest.split(":", 1)[0]
+        return conn.execute(sa.select(learners.c.email).where(learners.c.email == email)
+                            ).first() is not None
+    return conn.execute(sa.select(flags.c.flag_key).where(flags.c.flag_key == key)
+                        ).first() is not None

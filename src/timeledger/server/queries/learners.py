@@ -15,6 +15,7 @@ from timeledger.server.queries.errors import NotFound
 from timeledger.server.queries.figures import accuracy, iso, sum_figures
 from timeledger.server.store.projection_tables import (
     learner_aliases,
+    learner_course_totals,
     learner_days,
     learner_totals,
     learners,
@@ -82,6 +83,13 @@ def list_learners(conn: sa.Connection,
         totals["flags"] = int(row.flags) if row else 0
         out.append({**person, "totals": totals})
     return out
+
+
+def learner_courses(conn: sa.Connection, email: str) -> list[str]:
+    """The ids of the courses a learner has activity in, sorted."""
+    t = learner_course_totals.c
+    return list(conn.execute(sa.select(t.course_id).where(t.learner_email == email)
+                             .order_by(t.course_id)).scalars())
 
 
 def _goals_met(goals: dict[str, float], day: dict[str, int]) -> dict[str, bool | None]:
