@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from timeledger.caliper.bounds import MAX_WINDOW_MS, report_problem, year_problem
 from timeledger.caliper.builders import Learner, RunRef, run_ref
@@ -15,6 +24,8 @@ from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import METRIC_NAMES, Metrics, metrics_from_mapping
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.sdk.errors import ValidationError
+
+M = TypeVar("M", bound="_Input")
 
 
 def _snake_message(message: str) -> str:
@@ -52,32 +63,112 @@ def check_user(user: object) -> Learner:
         raise ValidationError.from_caliper(exc) from None
 
 
+class _Input(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    unknown_key: ClassVar[str] = "Unknown key"
+
+
+def _moment(value: object) -> datetime:
+    """An aware datetime, or text as the wire writes times (times.py), in bounds.py's years."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PydanticCustomError("moment", "Expected a timezone-aware datetime")
+        problem = year_problem(value.astimezone(UTC))
+        if problem is not None:
+            raise PydanticCustomError("moment", problem)
+        return value
+    try:
+        return parse_utc(value)
+    except TimeFormatError as exc:
+        raise PydanticCustomError("moment", str(exc)) from None
+
+
+_MS_MESSAGE = "Expected a non-negative number of milliseconds"
+Milliseconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_MS, allow_inf_nan=False)]
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+Text = Annotated[str, StringConstraints(pattern=r"\S")]
+_TEXT = TypeAdapter(Text, config=ConfigDict(strict=True))
+
+
+class TimeOverride(_Input):
+    """`end(..., time={"active": ms, "inactive": ms})`."""
+
+    unknown_key: ClassVar[str] = 'Unknown key; expected "active" and "inactive"'
+
+    active: Milliseconds
+    inactive: Milliseconds = 0.0
+
+
+class RecordedTime(_Input):
+    """`record(time=...)`: one window of time reported by the backend."""
+
+    unknown_key: ClassVar[str] = ("Unknown key; expected started_at, ended_at, active_ms,"
+                                  " inactive_ms")
+
+    started_at: Moment
+    ended_at: Moment
+    active_ms: Milliseconds
+    inactive_ms: Milliseconds = 0.0
+
+
+class ActivityInput(_Input):
+    """`record(activity={"id", "name", "course"})`; the course selector is the catalog's to read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text
+    name: Text
+    course: dict[str, Any]
+
+
+def _message(error: Any, model: type[_Input], required: str) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return model.unknown_key
+    if kind == "missing":
+        return required
+    annotation = model.model_fields[str(error["loc"][0])].annotation
+    if annotation is float:  # Milliseconds
+        return (f"Expected at most {MAX_WINDOW_MS} ms (one day)" if kind == "less_than_equal"
+                else _MS_MESSAGE)
+    if kind in ("string_type", "string_pattern_mismatch"):
+        return "Expected a non-empty string"
+    if kind == "dict_type":
+        return 'Expected {"subject", "grade"} or {"code"}'
+    return str(error["msg"])  # a rule's own message (PydanticCustomError)
+
+
+def _first(error: Any, order: list[str]) -> tuple[int, int]:
+    """Unknown keys first, then absent ones, then the rest, each in field order."""
+    rank = {"extra_forbidden": 0, "missing": 1}.get(error["type"], 2)
+    name = str(error["loc"][0]) if error["loc"] else ""
+    return rank, order.index(name) if name in order else len(order)
+
+
+def _read(model: type[M], value: object, field: str, shape: str, required: str = "Required") -> M:
+    """`value` as `model`, or a ValidationError naming `field.<key>` and what was expected."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, shape)
+    try:
+        return model.model_validate(dict(value))
+    except PydanticValidationError as exc:
+        error = min(exc.errors(), key=lambda e: _first(e, list(model.model_fields)))
+        raise ValidationError(f"{field}.{error['loc'][0]}", _message(error, model, required)) \
+            from None
+
+
 def check_text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "Expected a non-empty string")
-    return value
-
-
-def _milliseconds(value: object, field: str) -> float:
-    if (not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value)
-            or value < 0):
-        raise ValidationError(field, "Expected a non-negative number of milliseconds")
-    if value > MAX_WINDOW_MS:
-        raise ValidationError(field, f"Expected at most {MAX_WINDOW_MS} ms (one day)")
-    return float(value)
+    try:
+        return _TEXT.validate_python(value)
+    except PydanticValidationError:
+        raise ValidationError(field, "Expected a non-empty string") from None
 
 
 def check_time_override(time: object) -> tuple[float, float]:
     """`end(..., time={"active": ms, "inactive": ms})` → (active_ms, inactive_ms)."""
-    if not isinstance(time, Mapping):
-        raise ValidationError("time", 'Expected {"active": ms, "inactive": ms}')
-    for key in time:
-        if key not in ("active", "inactive"):
-            raise ValidationError(f"time.{key}", 'Unknown key; expected "active" and "inactive"')
-    if "active" not in time:
-        raise ValidationError("time.active", "Required: active milliseconds")
-    amounts = (_milliseconds(time["active"], "time.active"),
-               _milliseconds(time.get("inactive", 0), "time.inactive"))
+    override = _read(TimeOverride, time, "time", 'Expected {"active": ms, "inactive": ms}',
+                     "Required: active milliseconds")
+    amounts = (override.active, override.inactive)
     _check_report(None, amounts, ("time.active", "time.inactive"), "time")
     return amounts
 
@@ -91,58 +182,18 @@ def _check_report(window: tuple[datetime, datetime] | None, amounts: tuple[float
         raise ValidationError(window_field if index is None else fields[index], message)
 
 
-def _moment(value: object, field: str) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValidationError(field, "Expected a timezone-aware datetime")
-        problem = year_problem(value.astimezone(UTC))
-        if problem is not None:
-            raise ValidationError(field, problem)
-        return value
-    try:
-        return parse_utc(value)
-    except TimeFormatError as exc:
-        raise ValidationError(field, str(exc)) from None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedTime:
-    """`record(time=...)`: one window of time reported by the backend."""
-
-    started_at: datetime
-    ended_at: datetime
-    active_ms: float
-    inactive_ms: float
-
-
 def check_record_time(time: object) -> RecordedTime:
-    if not isinstance(time, Mapping):
-        raise ValidationError(
-            "time", 'Expected {"started_at", "ended_at", "active_ms", "inactive_ms"}')
-    known = ("started_at", "ended_at", "active_ms", "inactive_ms")
-    for key in time:
-        if key not in known:
-            raise ValidationError(f"time.{key}", "Unknown key; expected " + ", ".join(known))
-    for key in ("started_at", "ended_at", "active_ms"):
-        if key not in time:
-            raise ValidationError(f"time.{key}", "Required")
-    started = _moment(time["started_at"], "time.started_at")
-    ended = _moment(time["ended_at"], "time.ended_at")
-    if ended < started:
+    recorded = _read(RecordedTime, time, "time",
+                     'Expected {"started_at", "ended_at", "active_ms", "inactive_ms"}')
+    if recorded.ended_at < recorded.started_at:
         raise ValidationError("time.ended_at", "Expected a time at or after time.started_at")
-    active = _milliseconds(time["active_ms"], "time.active_ms")
-    inactive = _milliseconds(time.get("inactive_ms", 0), "time.inactive_ms")
-    _check_report((started, ended), (active, inactive), ("time.active_ms", "time.inactive_ms"),
-                  "time.ended_at")
-    return RecordedTime(started, ended, active, inactive)
+    _check_report((recorded.started_at, recorded.ended_at),
+                  (recorded.active_ms, recorded.inactive_ms),
+                  ("time.active_ms", "time.inactive_ms"), "time.ended_at")
+    return recorded
 
 
 def check_activity(activity: object) -> tuple[str, str, Mapping[str, Any]]:
     """`record(activity={"id", "name", "course"})` → (id, name, course selector)."""
-    if not isinstance(activity, Mapping):
-        raise ValidationError("activity", 'Expected {"id", "name", "course"}')
-    course = activity.get("course")
-    if not isinstance(course, Mapping):
-        raise ValidationError("activity.course", 'Expected {"subject", "grade"} or {"code"}')
-    return (check_text(activity.get("id"), "activity.id"),
-            check_text(activity.get("name"), "activity.name"), course)
+    checked = _read(ActivityInput, activity, "activity", 'Expected {"id", "name", "course"}')
+    return checked.id, checked.name, checked.course
