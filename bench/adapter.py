@@ -6,6 +6,8 @@ the body and answers 204. Client processes post distinct heartbeat windows over 
 connections, alternating between the no-op route and the adapter for the same time each, several
 rounds; each rate is the median over the rounds, so a busy machine skews both alike. At the end
 the outbox must hold exactly one event per heartbeat answered (else the run fails).
+The server's CPU time per request of each kind is printed too (`cpu_ratio` = no-op CPU /
+heartbeat CPU), since on a machine busy with other work the rates say more about the scheduler.
 Last line: `heartbeat_rps=<n> noop_rps=<n> ratio=<x>` (ratio = heartbeat / noop).
 Run: `.venv/bin/python bench/adapter.py [--seconds 3] [--rounds 3] [--clients 2]`.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import socket
 import sqlite3
 import statistics
@@ -82,11 +85,21 @@ def post_for(args: tuple[str, str, float, int]) -> int:
     return sent
 
 
-def measure(pool: Any, url: str, path: str, seconds: float, clients: int) -> tuple[int, float]:
-    """(requests answered, requests per second) over `seconds` of `clients` posting at once."""
-    began = time.perf_counter()
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pool: Any, url: str, path: str, seconds: float, clients: int,
+            server: int | None = None) -> tuple[int, float, float]:
+    """(requests answered, requests per second, server CPU µs per request) over `seconds` of
+    `clients` posting at once."""
+    began, cpu = time.perf_counter(), cpu_seconds(server) if server else 0.0
     counts = pool.map(post_for, [(url, path, seconds, i) for i in range(clients)])
-    return sum(counts), sum(counts) / (time.perf_counter() - began)
+    used = cpu_seconds(server) - cpu if server else 0.0
+    return (sum(counts), sum(counts) / (time.perf_counter() - began),
+            used / max(sum(counts), 1) * 1e6)
 
 
 def queued(outbox: str) -> int:
@@ -131,20 +144,30 @@ def main() -> None:
             beat_path = "/api/timeback/activity/heartbeat"
             with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
                 measure(pool, url, "/noop", 1.0, args.clients)  # warm up both paths
-                sent, _ = measure(pool, url, beat_path, 1.0, args.clients)
-                noops, heartbeats = [], []
+                sent = measure(pool, url, beat_path, 1.0, args.clients)[0]
+                noops, heartbeats, noop_cpus, heartbeat_cpus = [], [], [], []
                 for _ in range(args.rounds):
-                    noops.append(measure(pool, url, "/noop", args.seconds, args.clients)[1])
-                    posted, rate = measure(pool, url, beat_path, args.seconds, args.clients)
+                    _, rate, cpu = measure(pool, url, "/noop", args.seconds, args.clients,
+                                           server.pid)
+                    noops.append(rate)
+                    noop_cpus.append(cpu)
+                    posted, rate, cpu = measure(pool, url, beat_path, args.seconds, args.clients,
+                                                server.pid)
                     sent += posted
                     heartbeats.append(rate)
+                    heartbeat_cpus.append(cpu)
                 noop, heartbeat = statistics.median(noops), statistics.median(heartbeats)
+                noop_cpu = statistics.median(noop_cpus)
+                heartbeat_cpu = statistics.median(heartbeat_cpus)
             if queued(outbox) != sent:
                 raise SystemExit(f"{sent} heartbeats answered 204 but the outbox holds "
                                  f"{queued(outbox)} events")
         finally:
             server.terminate()
             server.wait(15)
+    if heartbeat_cpu:
+        print(f"server CPU per request: no-op {noop_cpu:.0f} µs, heartbeat {heartbeat_cpu:.0f} µs"
+              f" (cpu_ratio={noop_cpu / heartbeat_cpu:.2f}; what a busy machine does not skew)")
     print(f"no-op route: {noop:.0f} requests/s; adapter heartbeat (to the outbox): "
           f"{heartbeat:.0f} requests/s ({args.clients} client processes, {args.rounds} rounds of "
           f"{args.seconds:g} s per route; medians); {sent} windows answered 204, all in the outbox")

@@ -8,6 +8,7 @@ import random
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -177,6 +178,13 @@ class Client(CatalogMembers):
         through this outbox (by any process), so a caller can answer `{"duplicate": true}`.
         """
         return self._recorder.enqueue(event).result()
+
+    def enqueue_later(self, event: Mapping[str, Any]) -> Future[bool]:
+        """As `enqueue`, without blocking: the future resolves (True, or False for an id queued
+        before) once the event is durable. The outbox's writer thread writes it together with
+        whatever else waits, so a server awaiting this on its event loop (the Starlette adapter
+        does) commits concurrent requests in one transaction."""
+        return self._recorder.enqueue(event, on_caller=False)
 
     def pending(self) -> list[OutboxRow]:
         """Events queued and not yet acknowledged by the platform (dead letters excluded)."""

@@ -188,8 +188,11 @@ class Recorder:
         else:
             waiter.settle("delivered" if state == "delivered" else "failed")
 
-    def enqueue(self, event: Mapping[str, Any]) -> Future[bool]:
-        """Durably queue one ready-made Caliper event; False when its id was queued before."""
+    def enqueue(self, event: Mapping[str, Any], on_caller: bool | None = None) -> Future[bool]:
+        """Durably queue one ready-made Caliper event; False when its id was queued before.
+
+        `on_caller` (default: the client's way) writes it on this thread, else the future
+        resolves once the writer thread has written it."""
         self.check_open()
         if not isinstance(event, Mapping):
             raise ValidationError("event", "Expected a Caliper event (a dict)")
@@ -202,7 +205,7 @@ class Recorder:
         if not self.enabled:
             return done(True)
 
-        if self.enqueue_on_caller:
+        if self.enqueue_on_caller if on_caller is None else on_caller:
             fresh = self.outbox.add([row])[0]
             if fresh:
                 self.wake(False)

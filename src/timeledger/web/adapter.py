@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +24,7 @@ from timeledger.web.protocol import (
     CROSS_SITE,
     DEFAULT_MAX_BODY_BYTES,
     Catalog,
+    Outcome,
     Reply,
     Route,
     error_reply,
@@ -42,6 +45,8 @@ class AdapterClient(Catalog, Protocol):
     def sensor(self) -> str | None: ...
 
     def enqueue(self, event: Mapping[str, Any]) -> bool: ...
+
+    def enqueue_later(self, event: Mapping[str, Any]) -> Future[bool]: ...
 
 
 def _user(identity: Identity) -> Mapping[str, Any] | None:
@@ -127,19 +132,47 @@ class WebAdapter:
     def handle(self, route: Route, identity: Identity, raw: bytes, *,
                cross_site: bool = False) -> Reply:
         """One request: refuse it, or queue its events durably and say how it went."""
-        if cross_site and not self.allow_cross_site:
-            return CROSS_SITE
-        outcome = interpret(route, _user(identity), raw, self.catalog, self.max_body_bytes)
-        if not outcome.events:
-            return outcome.reply
+        outcome = self._interpret(route, identity, raw, cross_site)
+        if isinstance(outcome, Reply):
+            return outcome
         try:
             fresh = [self.client.enqueue(event) for event in outcome.events]
         except Exception:
-            log.exception("timeledger.web could not queue a %s event", route)
-            return error_reply(500, "INTERNAL_ERROR", "The event could not be queued")
-        if not any(fresh) and outcome.if_already_queued is not None:
-            return outcome.if_already_queued
-        return outcome.reply
+            return _not_queued(route)
+        return _answer(outcome, fresh)
+
+    async def handle_async(self, route: Route, identity: Identity, raw: bytes, *,
+                           cross_site: bool = False) -> Reply:
+        """As `handle`, on an event loop: the loop awaits the outbox's writer thread, which
+        commits the events of every request waiting at that moment in one transaction."""
+        outcome = self._interpret(route, identity, raw, cross_site)
+        if isinstance(outcome, Reply):
+            return outcome
+        try:
+            written = [self.client.enqueue_later(event) for event in outcome.events]
+            fresh = [await asyncio.wrap_future(write) for write in written]
+        except Exception:
+            return _not_queued(route)
+        return _answer(outcome, fresh)
+
+    def _interpret(self, route: Route, identity: Identity, raw: bytes,
+                   cross_site: bool) -> Outcome | Reply:
+        """The protocol's verdict, or the reply when there is nothing to queue."""
+        if cross_site and not self.allow_cross_site:
+            return CROSS_SITE
+        outcome = interpret(route, _user(identity), raw, self.catalog, self.max_body_bytes)
+        return outcome if outcome.events else outcome.reply
+
+
+def _not_queued(route: Route) -> Reply:
+    log.exception("timeledger.web could not queue a %s event", route)
+    return error_reply(500, "INTERNAL_ERROR", "The event could not be queued")
+
+
+def _answer(outcome: Outcome, fresh: list[bool]) -> Reply:
+    if not any(fresh) and outcome.if_already_queued is not None:
+        return outcome.if_already_queued
+    return outcome.reply
 
 
 def is_cross_site(sec_fetch_site: str | None) -> bool:

@@ -70,14 +70,15 @@ class TimebackRouter(Router):
             raw = await _read(request, limit)
             if raw is None:
                 return _response(too_large(limit))
-            identity: Any = None
-            if asynchronous:
-                try:
-                    identity = await hook(request)  # type: ignore[misc]
-                except Exception:
-                    return _response(hook_failed())
-            reply = await run_in_threadpool(answer, request, raw, identity, asynchronous)
-            return _response(reply)
+            if not asynchronous:  # the hook may block: it and the write run on a worker thread
+                return _response(await run_in_threadpool(answer, request, raw, None, False))
+            try:
+                identity = await hook(request)  # type: ignore[misc]
+            except Exception:
+                return _response(hook_failed())
+            cross_site = is_cross_site(request.headers.get("sec-fetch-site"))
+            return _response(await adapter.handle_async(route, identity, raw,
+                                                        cross_site=cross_site))
 
         return endpoint
 
