@@ -9,7 +9,11 @@ the outbox must hold exactly one event per heartbeat answered (else the run fail
 The server's CPU time per request of each kind is printed too (`cpu_ratio` = no-op CPU /
 heartbeat CPU), since on a machine busy with other work the rates say more about the scheduler.
 Last line: `heartbeat_rps=<n> noop_rps=<n> ratio=<x>` (ratio = heartbeat / noop).
-Run: `.venv/bin/python bench/adapter.py [--seconds 3] [--rounds 3] [--clients 2]`.
+Concurrent heartbeats share outbox transactions (group commit). With `--identity async` the
+identity hook is a coroutine and each request stays on the server's loop, awaiting the outbox's
+writer thread; with a plain function (the default) the hook and the write run on a worker thread.
+Run: `.venv/bin/python bench/adapter.py [--seconds 3] [--rounds 3] [--clients 2]
+[--identity sync|async]`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ CONFIG = {"name": "Bench App", "sensor": "https://bench.example.com",
 START = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 
-def serve(port: int, outbox: str) -> None:
+def serve(port: int, outbox: str, hook: str) -> None:
     """The app under test (runs in the server subprocess)."""
     import uvicorn
     from starlette.applications import Starlette
@@ -56,8 +60,11 @@ def serve(port: int, outbox: str) -> None:
         email = request.headers.get("x-learner")
         return {"email": email} if email else None
 
+    async def async_identity(request: Request) -> dict[str, Any] | None:
+        return identity(request)
+
     client = Client(base_url="http://127.0.0.1:9", config=CONFIG, outbox=outbox, background=False)
-    router = create_router(client, identity=identity)
+    router = create_router(client, identity=async_identity if hook == "async" else identity)
     app = Starlette(routes=[Route("/noop", noop, methods=["POST"]),
                             Mount(router.base_path, app=router)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -121,16 +128,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per route and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--serve", nargs=2, metavar=("PORT", "OUTBOX"), help=argparse.SUPPRESS)
+    parser.add_argument("--identity", choices=("sync", "async"), default="sync",
+                        help="the identity hook: a plain function (run on a worker thread, with"
+                        " the request's outbox write) or a coroutine (the request stays on the"
+                        " loop, which awaits the outbox's writer thread)")
+    parser.add_argument("--serve", nargs=3, metavar=("PORT", "OUTBOX", "HOOK"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), args.serve[1])
+        serve(int(args.serve[0]), args.serve[1], args.serve[2])
         return
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
         outbox = str(Path(folder) / "outbox.sqlite3")
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), outbox])
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), outbox,
+                                   args.identity])
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -169,7 +182,8 @@ def main() -> None:
         print(f"server CPU per request: no-op {noop_cpu:.0f} µs, heartbeat {heartbeat_cpu:.0f} µs"
               f" (cpu_ratio={noop_cpu / heartbeat_cpu:.2f}; what a busy machine does not skew)")
     print(f"no-op route: {noop:.0f} requests/s; adapter heartbeat (to the outbox): "
-          f"{heartbeat:.0f} requests/s ({args.clients} client processes, {args.rounds} rounds of "
+          f"{heartbeat:.0f} requests/s ({args.identity} identity hook, {args.clients} client"
+          f" processes, {args.rounds} rounds of "
           f"{args.seconds:g} s per route; medians); {sent} windows answered 204, all in the outbox")
     print(f"heartbeat_rps={heartbeat:.0f} noop_rps={noop:.0f} ratio={heartbeat / noop:.2f}")
 
