@@ -13,6 +13,7 @@ from timeledger.sdk.errors import (
     DeliveryError,
     ErrorContext,
     EventsDroppedError,
+    OutboxBusyError,
     RejectedError,
     TimeledgerError,
     TransientDeliveryError,
@@ -25,7 +26,8 @@ from timeledger.sdk.outbox import DeadLetter, OutboxRow
 __all__ = [
     "Activity", "ActivityEndedError", "ActivityInProgressError", "AsyncActivity", "AsyncClient",
     "AuthError", "Client", "ClientClosedError", "ConfigurationError", "DeadLetter",
-    "DeliveryError", "ErrorContext", "EventsDroppedError", "Metrics", "OutboxRow", "Receipt",
+    "DeliveryError", "ErrorContext", "EventsDroppedError", "Metrics", "OutboxBusyError",
+    "OutboxRow", "Receipt",
     "RejectedError",
     "TimeOptions", "TimeledgerError", "TransientDeliveryError", "UndeliverableError",
     "ValidationError",

@@ -1,7 +1,10 @@
-"""The one thread running every outbox call of an `AsyncClient`: its loop never waits on SQLite.
+"""The one thread running the outbox's reads and delivery steps for an `AsyncClient`: its loop
+never waits on SQLite.
 
-A single worker keeps the calls in the order they were made: a write submitted before a delivery
-round is in the file when the round claims. The thread starts at the first call.
+A single worker keeps the calls in the order they were made. Queueing goes to the outbox's own
+writer (group commit, `outbox_writer.py`); a claim first writes what waits there, so a write
+handed over before a delivery round is in the file when the round claims. The thread starts at
+the first call.
 """
 
 from __future__ import annotations
