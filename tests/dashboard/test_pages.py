@@ -524,3 +524,53 @@ def test_a_shared_link_shows_the_student_their_own_pages(
         assert all("403" in error for error in errors)
     finally:
         context.close()
+
+
+def test_the_class_view_is_the_api_sorts_filters_and_picks_ranges(
+        page: Any, demo: PlatformProcess) -> None:
+    _open(page, demo.base_url + "/")
+    screenshot(page, "class")
+    api = {row["email"]: row for row in demo.get("/api/v1/class")["learners"]}
+    assert api, "the demo has learners this week"
+    cells = page.locator("#class-table tbody tr[data-learner]")
+    assert cells.count() == len(api)
+    for field, period, name in (("today_minutes", "today", "active_minutes"),
+                                ("range_minutes", "range", "active_minutes"),
+                                ("today_xp", "today", "xp"), ("range_xp", "range", "xp")):
+        shown = cells.evaluate_all(
+            f"""rows => rows.map(r => {{ const c = r.querySelector('[data-field={field}]');
+                return [r.dataset.learner, JSON.parse(c.dataset.value), c.dataset.status,
+                        c.querySelector('.figure').textContent,
+                        c.querySelector('.status').textContent]; }})""")
+        for email, value, status, figure, words in shown:
+            expected = api[email][period]
+            assert value == expected[name], (email, field)
+            assert status == (expected[f"{name}_status"] or ""), (email, field)
+            _shown(field, json.dumps(value), figure)
+            assert words.strip() in ("✓ met", "≈ close", "✗ missed", "no goal")
+    met = [r for r in api.values() if r["range"]["active_minutes_status"] == "met"]
+    missed = [r for r in api.values() if r["range"]["active_minutes_status"] != "met"]
+    assert met and missed, "the demo has learners on both sides of their goals"
+    last = page.locator("#class-table time.when").first
+    assert last.get_attribute("tabindex") == "0" and last.get_attribute("title")
+    assert ISO_TIME.search(page.locator("#class-table").inner_text()) is None
+    page.click("#class-table th a[data-sort=range_minutes]")
+    page.wait_for_url("**sort=range_minutes**")
+    values = page.locator("#class-table [data-field=range_minutes]").evaluate_all(
+        "cells => cells.map(c => JSON.parse(c.dataset.value))")
+    assert values == sorted(values, reverse=True)
+    course = next(iter(api.values()))["courses"][0]
+    page.select_option("#class-course", course)
+    page.check("input[name=range][value=last_week]")
+    page.click("#class-filters button[type=submit]")
+    page.wait_for_url("**range=last_week**")
+    week = demo.get("/api/v1/class", course=course, **{
+        "from": page.locator("#class-from").input_value(),
+        "to": page.locator("#class-to").input_value()})
+    assert sorted(page.locator("#class-table tbody tr[data-learner]").evaluate_all(
+        "rows => rows.map(r => r.dataset.learner)")) == sorted(
+            row["email"] for row in week["learners"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    _open(page, demo.base_url + "/")
+    screenshot(page, "class-phone")
+    assert page.errors == []

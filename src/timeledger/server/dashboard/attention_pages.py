@@ -16,7 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from timeledger.server import queries
-from timeledger.server.dashboard.guard import Viewer, platform_of, require_everyone_viewer
+from timeledger.server.dashboard.guard import (
+    Viewer,
+    platform_of,
+    require_everyone_viewer,
+    require_staff_viewer,
+)
 from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.dashboard.signin import checked_form, forbidden_form, safe_next
 from timeledger.server.queries.class_view import week_start
@@ -33,6 +38,8 @@ from timeledger.server.store.flag_reviews import (
 T = TypeVar("T")
 router = APIRouter(include_in_schema=False)
 Everyone = Annotated[Viewer, Depends(require_everyone_viewer)]
+# Staff: an admin or the open dashboard (everyone), or a teacher (their classes' learners only).
+Staff = Annotated[Viewer, Depends(require_staff_viewer)]
 
 RANGES = {"today": "Today", "week": "This week", "last_week": "Last week", "custom": "Custom"}
 INTEGRATION_SHOWN = 200  # the newest integration faults on one page
@@ -82,7 +89,7 @@ def range_of(choice: str, today: date, date_from: str,
 
 
 @router.get("/")
-def class_page(request: Request, viewer: Everyone, course: str = "", range: str = "week",
+def class_page(request: Request, viewer: Staff, course: str = "", range: str = "week",
                to: str = "", sort: str = "attention", dir: str = "desc",
                attention: str = "") -> Response:
     today = _today(request)
@@ -92,7 +99,8 @@ def class_page(request: Request, viewer: Everyone, course: str = "", range: str 
 
     def load(conn: sa.Connection) -> dict[str, Any]:
         courses = course_info(conn)
-        data = queries.class_view(conn, today, timezone, start, end, course or None)
+        data = queries.class_view(conn, today, timezone, start, end, course or None,
+                                  viewer.scope)
         return {"data": data, "courses": sorted(courses.values(), key=lambda c: c["name"])}
 
     try:
@@ -123,7 +131,7 @@ def class_page(request: Request, viewer: Everyone, course: str = "", range: str 
 
 
 @router.get("/flags")
-def flags_page(request: Request, viewer: Everyone, kind: str = "") -> Response:
+def flags_page(request: Request, viewer: Staff, kind: str = "") -> Response:
     """Needs attention: learning concerns worked out today, and stored learning flags."""
     today = _today(request)
     timezone = platform_of(request).settings.timezone
@@ -131,10 +139,11 @@ def flags_page(request: Request, viewer: Everyone, kind: str = "") -> Response:
     def load(conn: sa.Connection) -> dict[str, Any]:
         checked = queries.check_kind(kind)
         stored = [] if checked in INTEGRATION_KINDS else queries.list_flags(
-            conn, kind=checked, category="learning")
+            conn, kind=checked, category="learning", learners=viewer.scope)
         concerns = [] if checked else [
             {**concern, "learner": row["email"], "name": row["name"]}
-            for row in queries.class_view(conn, today, timezone)["learners"]
+            for row in queries.class_view(conn, today, timezone,
+                                          learner_emails=viewer.scope)["learners"]
             for concern in row["concerns"]]
         return {"flags": stored, "concerns": concerns}
 
@@ -171,7 +180,7 @@ def integration_page(request: Request, viewer: Everyone, kind: str = "") -> Resp
 
 
 @router.post("/flags/review")
-async def review_flag(request: Request, viewer: Everyone) -> Response:
+async def review_flag(request: Request, viewer: Staff) -> Response:
     """Acknowledge or resolve a flag or concern with a note; back to the page it came from."""
     form = await checked_form(request, viewer)
     if form is None:
@@ -180,8 +189,9 @@ async def review_flag(request: Request, viewer: Everyone) -> Response:
     platform = platform_of(request)
 
     def save(conn: sa.Connection) -> bool:
-        if not reviewable(conn, key):
-            return False
+        about = reviewable(conn, key)
+        if about is None or not viewer.may_see_learner(about):
+            return False  # never says whether another class's flag exists
         record_review(conn, key, form.get("status", ""), form.get("note", ""), viewer.name,
                       platform.now())
         return True

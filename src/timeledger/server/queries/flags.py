@@ -128,12 +128,12 @@ def count_flags(conn: sa.Connection, learner: str, category: Category | None = N
     return int(conn.execute(query).scalar_one())
 
 
-def reviewable(conn: sa.Connection, key: str) -> bool:
-    """Whether `key` names a stored flag, or a learning concern about a known learner."""
+def reviewable(conn: sa.Connection, key: str) -> str | None:
+    """The learner a stored flag or a learning concern is about; None if `key` names neither."""
     kind, _, rest = key.partition(":")
     if kind in CONCERN_KINDS:
         email = rest.split(":", 1)[0]
         return conn.execute(sa.select(learners.c.email).where(learners.c.email == email)
-                            ).first() is not None
-    return conn.execute(sa.select(flags.c.flag_key).where(flags.c.flag_key == key)
-                        ).first() is not None
+                            ).scalar_one_or_none()
+    return conn.execute(sa.select(flags.c.learner_email).where(flags.c.flag_key == key)
+                        ).scalar_one_or_none()
