@@ -37,6 +37,18 @@
         }
       });
     });
+    // A runId shortened on the page: the button copies the whole of it ([data-copy-text]).
+    document.querySelectorAll("[data-copy-text]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(button.getAttribute("data-copy-text")).then(done);
+        } else {
+          window.prompt("Copy:", button.getAttribute("data-copy-text"));
+        }
+      });
+    });
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });
