@@ -31,6 +31,7 @@ def school(backend: Backend, tmp_path_factory: pytest.TempPathFactory
     created = run_cli("admin", "create", ADMIN[0], "--password-stdin", *running.db_args(),
                       input_text=ADMIN[1] + "\n")
     assert "created" in created.stdout, created.stderr
+    running.admin_credentials()  # the query API's client, made before the demo writes too
     running.start()
     try:
         yield running
