@@ -151,6 +151,13 @@ def test_a_bad_filter_is_a_400_in_oneroster_shape(platform: PlatformProcess, bad
     assert minor == "invalid_filter_field"
 
 
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"a": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 def _line_item(course_id: str, title: str = "Mastery") -> dict[str, Any]:
     return {"assessmentLineItem": {"status": "active", "title": title,
                                    "course": {"sourcedId": course_id},
@@ -238,6 +245,9 @@ def test_post_creates_and_refuses_a_second_create(platform: PlatformProcess,
     (lambda r: r.update(assessmentLineItem={"sourcedId": "no-such-item"}),
      "assessmentResult.assessmentLineItem.sourcedId"),
     (lambda r: r.update(metadata={"blob": "x" * 20_000}), "assessmentResult.metadata"),
+    (lambda r: r.update(comment="a\x00b"), "assessmentResult.comment"),
+    (lambda r: r.update(metadata={"k\x00": 1}), "assessmentResult.metadata.k"),
+    (lambda r: r.update(metadata=nested(40)), "assessmentResult.metadata.a.a.a"),
 ])
 def test_a_bad_result_is_a_400_naming_the_field_and_stores_nothing(
         platform: PlatformProcess, course_id: str, change: Callable[[dict[str, Any]], Any],

@@ -32,12 +32,14 @@ from timeledger.server.api.oneroster_responses import (
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.queries import oneroster_gradebook as gradebook
 from timeledger.server.store.credentials import AccessToken
+from timeledger.server.store.database import begin_write
 from timeledger.server.store.gradebook_records import put_line_item, put_result
 from timeledger.server.store.roster_tables import roster_users
 
 PREFIX = "/ims/oneroster/gradebook/v1p2"
 MAX_BODY_BYTES = 64 * 1024  # one record: a title, a comment, refs and a little metadata
 MAX_METADATA_BYTES = 16 * 1024  # metadata and fields kept without a column, as JSON
+MAX_DEPTH = 32  # objects and arrays within the body, the wrapper included
 SourcedIdText = Annotated[str, Field(min_length=1, max_length=255)]
 
 router = APIRouter(prefix=PREFIX, tags=["oneroster gradebook"],
@@ -122,14 +124,45 @@ def _score_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _problem_in(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
+    """Where the document nests too deeply, or a text (key or value) holds a NUL character."""
+    if depth > MAX_DEPTH:
+        return path, f"nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, str):
+        return (path, "holds a NUL character") if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return where, "holds a NUL character"
+        found = _problem_in(item, where, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 async def _body(request: Request, wrapper: str, model: type[BaseModel]) -> Any:
     raw = await read_limited_body(request, MAX_BODY_BYTES)
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_no_constant)
+        problem = _problem_in(document, "")
     except (ValueError, UnicodeDecodeError):
-        raise _invalid("body", "not JSON") from None
+        raise _invalid("body", "not JSON (NaN and Infinity are not numbers in JSON)") from None
+    except RecursionError:
+        raise _invalid("body", "nested too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get(wrapper), dict):
         raise _invalid("body", f'expected {{"{wrapper}": {{...}}}}')
+    if problem is not None:
+        raise _invalid(*problem)
     try:
         return model.model_validate(document[wrapper])
     except ValidationError as exc:
@@ -189,8 +222,8 @@ def _result_row(sourced_id: str, result: ResultIn, now: datetime) -> dict[str, A
 
 
 def _write(request: Request, write: Callable[[sa.Connection], bool]) -> bool:
-    platform = platform_of(request)
-    with platform.engine.begin() as conn:
+    """One transaction that checks, then writes (holding SQLite's write lock from the start)."""
+    with begin_write(platform_of(request).engine) as conn:
         return write(conn)
 
 
