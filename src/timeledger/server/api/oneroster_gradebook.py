@@ -27,8 +27,8 @@ from timeledger.server.api.oneroster_responses import (
     collection_response,
     install_oneroster_errors,
     read_oneroster,
-    request_collection_query,
 )
+from timeledger.server.api.oneroster_rostering import Query as CollectionParameters
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.queries import oneroster_gradebook as gradebook
 from timeledger.server.store.credentials import AccessToken
@@ -46,6 +46,15 @@ router = APIRouter(prefix=PREFIX, tags=["oneroster gradebook"],
                    dependencies=[Depends(read_consistency)])
 Reader = Annotated[AccessToken, Depends(require_scope("roster:read"))]
 Writer = Annotated[AccessToken, Depends(require_scope("gradebook:write"))]
+_LIST_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A malformed filter, sort, fields, limit or offset (OneRoster error)"}}
+_WRITE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created"},
+    400: {"description": "The body is not the record's JSON, or a field is invalid: the "
+                         "description names it (OneRoster error, codeMinor invalid_data)"},
+    413: {"description": f"The body is over {MAX_BODY_BYTES} bytes"}}
+_CREATE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **_WRITE_ANSWERS, 409: {"description": "A record with that sourcedId exists (PUT replaces)"}}
 
 
 class Ref(BaseModel):
@@ -239,9 +248,10 @@ def _store_result(conn: sa.Connection, row: dict[str, Any]) -> bool:
     return put_result(conn, row)
 
 
-@router.get("/assessmentLineItems", summary="Line items: projected and written")
-def list_line_items(request: Request, _token: Reader) -> JsonResponse:
-    query = request_collection_query(request)
+@router.get("/assessmentLineItems", summary="Line items: projected and written",
+            responses=_LIST_ERRORS)
+def list_line_items(request: Request, _token: Reader, query: CollectionParameters
+                    ) -> JsonResponse:
     records, total = read_oneroster(request, lambda c: gradebook.list_line_items(c, query))
     return collection_response(request, "assessmentLineItems", records, total, query)
 
@@ -252,7 +262,8 @@ def get_line_item(sourced_id: str, request: Request, _token: Reader) -> dict[str
         request, lambda c: gradebook.get_line_item(c, sourced_id))}
 
 
-@router.put("/assessmentLineItems/{sourced_id}", summary="Create or replace a line item")
+@router.put("/assessmentLineItems/{sourced_id}", summary="Create or replace a line item",
+            responses=_WRITE_ANSWERS)
 async def put_line_item_route(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
     item: LineItemIn = await _body(request, "assessmentLineItem", LineItemIn)
     row = _line_item_row(_sourced_id(sourced_id, item.sourcedId, "assessmentLineItem"), item,
@@ -263,7 +274,7 @@ async def put_line_item_route(sourced_id: str, request: Request, _token: Writer)
     return JsonResponse({"assessmentLineItem": record}, status_code=201 if created else 200)
 
 
-@router.post("/assessmentLineItems", summary="Create a line item")
+@router.post("/assessmentLineItems", summary="Create a line item", responses=_CREATE_ANSWERS)
 async def create_line_item(request: Request, _token: Writer) -> JsonResponse:
     item: LineItemIn = await _body(request, "assessmentLineItem", LineItemIn)
     supplied = item.sourcedId or str(uuid.uuid4())
@@ -280,9 +291,9 @@ async def create_line_item(request: Request, _token: Writer) -> JsonResponse:
                                             "allocatedSourcedId": supplied}}, status_code=201)
 
 
-@router.get("/assessmentResults", summary="Results: projected (one per attempt) and written")
-def list_results(request: Request, _token: Reader) -> JsonResponse:
-    query = request_collection_query(request)
+@router.get("/assessmentResults", summary="Results: projected (one per attempt) and written",
+            responses=_LIST_ERRORS)
+def list_results(request: Request, _token: Reader, query: CollectionParameters) -> JsonResponse:
     records, total = read_oneroster(request, lambda c: gradebook.list_results(c, query))
     return collection_response(request, "assessmentResults", records, total, query)
 
@@ -293,7 +304,8 @@ def get_result(sourced_id: str, request: Request, _token: Reader) -> dict[str, A
         request, lambda c: gradebook.get_result(c, sourced_id))}
 
 
-@router.put("/assessmentResults/{sourced_id}", summary="Create or replace a result")
+@router.put("/assessmentResults/{sourced_id}", summary="Create or replace a result",
+            responses=_WRITE_ANSWERS)
 async def put_result_route(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
     result: ResultIn = await _body(request, "assessmentResult", ResultIn)
     row = _result_row(_sourced_id(sourced_id, result.sourcedId, "assessmentResult"), result,
@@ -304,7 +316,7 @@ async def put_result_route(sourced_id: str, request: Request, _token: Writer) ->
     return JsonResponse({"assessmentResult": record}, status_code=201 if created else 200)
 
 
-@router.post("/assessmentResults", summary="Create a result")
+@router.post("/assessmentResults", summary="Create a result", responses=_CREATE_ANSWERS)
 async def create_result(request: Request, _token: Writer) -> JsonResponse:
     result: ResultIn = await _body(request, "assessmentResult", ResultIn)
     supplied = result.sourcedId or str(uuid.uuid4())

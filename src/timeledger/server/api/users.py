@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from timeledger.caliper.errors import Problem
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.consistency import read_consistency
+from timeledger.server.api.error_responses import ImsError
 from timeledger.server.api.errors import ApiError
 from timeledger.server.queries import InvalidParameter, NotFound, read_models, users
 from timeledger.server.store.credentials import AccessToken
@@ -38,14 +39,20 @@ def _answer(request: Request, query: Callable[[sa.Connection], dict[str, Any]]
         raise ApiError(409, str(exc)) from None
 
 
+_AMBIGUOUS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "More than one roster user has the e-mail", "model": ImsError}}
+
+
 @router.get("/verify", summary="Whether a user has this e-mail, and its id",
-            response_model=read_models.UserVerification, response_model_exclude_unset=True)
+            response_model=read_models.UserVerification, response_model_exclude_unset=True,
+            responses=_AMBIGUOUS)
 def verify(request: Request, _token: Reader, email: Email) -> dict[str, Any]:
     return _answer(request, lambda conn: users.verify_user(conn, email))
 
 
 @router.get("/profile", summary="A user's profile: school, grade, courses, goals, XP",
-            response_model=read_models.UserProfile)
+            response_model=read_models.UserProfile, responses={
+                **_AMBIGUOUS, 404: {"description": "No user has the e-mail", "model": ImsError}})
 def profile(request: Request, _token: Reader, email: Email) -> dict[str, Any]:
     platform = platform_of(request)
     today = platform.now().astimezone(ZoneInfo(platform.settings.timezone)).date()
