@@ -55,6 +55,14 @@ WITH_QUERY_OR_BODY = (
     "GET /api/v1/courses/{course_id}",
     "GET /api/v1/overview",
     "GET /api/v1/projection",
+    *(f"GET /ims/oneroster/rostering/v1p2/{path}" for path in (
+        "users", "students", "teachers", "orgs", "schools", "academicSessions", "courses",
+        "classes", "enrollments")),
+    *(f"GET /ims/oneroster/rostering/v1p2/{path}/{{sourced_id}}" for path in (
+        "users", "students", "teachers", "orgs", "schools", "academicSessions", "courses",
+        "classes", "enrollments")),
+    "GET /ims/oneroster/rostering/v1p2/classes/{class_id}/students",
+    "GET /ims/oneroster/rostering/v1p2/classes/{class_id}/teachers",
 )
 """Operations with query parameters or a body: also fuzzed with input that breaks the schema.
 (A text path id has no invalid value, so the others have nothing to break.)"""
@@ -146,6 +154,8 @@ DOCUMENTED_ERRORS = {
     "GET /api/v1/courses/{course_id}": READER | {404},
     "GET /api/v1/overview": READER,
     "GET /api/v1/projection": READER,
+    **{label: READER | {404} if "{" in label else READER
+       for label in WITH_QUERY_OR_BODY if label.startswith("GET /ims/oneroster/rostering/")},
 }
 """What each route can answer besides 200, read off its code (not off the document)."""
 

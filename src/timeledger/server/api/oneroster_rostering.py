@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Query as Param
 
 from timeledger.server.api.auth import require_scope
 from timeledger.server.api.oneroster_responses import (
@@ -29,7 +30,27 @@ from timeledger.server.store.roster_tables import roster_orgs
 
 router = APIRouter(prefix=roster.ROSTERING_PATH, tags=["oneroster rostering"])
 RosterReader = Annotated[AccessToken, Depends(require_scope("roster:read"))]
-Query = Annotated[CollectionQuery, Depends(request_collection_query)]
+
+
+def _collection_query(
+    request: Request,
+    limit: Annotated[str | None, Param(
+        description="Records per page: 1 to 1000 (default 100)")] = None,
+    offset: Annotated[str | None, Param(description="Records to skip: 0 to 10,000,000")] = None,
+    sort: Annotated[str | None, Param(description="A filterable field to order by")] = None,
+    order_by: Annotated[str | None, Param(
+        alias="orderBy", description="asc (default) or desc")] = None,
+    fields: Annotated[str | None, Param(description="Comma-separated fields to return")] = None,
+    filter_text: Annotated[str | None, Param(
+        alias="filter", description="field op 'value' [AND|OR field op 'value'] "
+                                    "(docs/oneroster.md)")] = None,
+) -> CollectionQuery:
+    """The collection parameters, declared for the API document; read (and checked, with
+    OneRoster's errors) by request_collection_query."""
+    return request_collection_query(request)
+
+
+Query = Annotated[CollectionQuery, Depends(_collection_query)]
 Condition = Callable[[sa.Connection], sa.ColumnElement[bool] | None]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A malformed filter, sort, fields, limit or offset (OneRoster error)"},
