@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from timeledger.server.dashboard import assets, attention_pages, pages, roster_pages, signin
+from timeledger.server.dashboard import (
+    activity_runs,
+    assets,
+    attention_pages,
+    pages,
+    roster_pages,
+    signin,
+)
 from timeledger.server.dashboard.access import AccessStore
 from timeledger.server.dashboard.guard import Denied, viewer_of
 from timeledger.server.platform import Platform
@@ -28,4 +35,5 @@ def install(app: FastAPI) -> None:
     app.include_router(signin.router)
     app.include_router(roster_pages.router)
     app.include_router(attention_pages.router)
+    app.include_router(activity_runs.router)
     app.include_router(pages.router)

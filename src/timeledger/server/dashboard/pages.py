@@ -231,7 +231,7 @@ def course_page(request: Request, course_id: str, viewer: Everyone) -> Response:
         book = queries.gradebook(conn, course=course_id)
         names = {row["email"]: row["name"] for row in queries.list_learners(conn)}
         return {"course": course, "progress": book["progress"], "names": names,
-                "line_items": book["line_items"]}
+                "line_items": book["line_items"], "grid": queries.course_grid(conn, course_id)}
 
     context = _read(request, load)
     if context is None:

@@ -6,6 +6,7 @@ The query API and the dashboard call these same functions, so every figure agree
 from __future__ import annotations
 
 from timeledger.server.queries.class_view import class_view
+from timeledger.server.queries.course_grid import course_grid
 from timeledger.server.queries.courses import get_course, list_courses
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import InvalidParameter, NotFound, QueryError
@@ -22,7 +23,7 @@ from timeledger.server.queries.runs import get_run, list_runs, normalize_run_id,
 
 __all__ = [
     "MAX_FLAGS", "InvalidParameter", "NotFound", "QueryError", "check_category", "check_kind",
-    "check_range", "class_view", "get_course", "get_run", "gradebook", "learner_courses",
-    "learner_summary", "list_courses", "list_flags", "list_learners", "list_runs",
-    "normalize_run_id", "overview", "resolve_learner", "resolve_run_id",
+    "check_range", "class_view", "course_grid", "get_course", "get_run", "gradebook",
+    "learner_courses", "learner_summary", "list_courses", "list_flags", "list_learners",
+    "list_runs", "normalize_run_id", "overview", "resolve_learner", "resolve_run_id",
 ]

@@ -112,14 +112,16 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
 
 
 def list_runs(conn: sa.Connection, learner: str | None = None, course: str | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
-    """Runs, most recently seen first, by learner email and/or course (the summary fields of
-    get_run: no windows, session_days or flags)."""
+              limit: int = 100, activity: str | None = None) -> list[dict[str, Any]]:
+    """Runs, most recently seen first, by learner email, course and/or activity (the summary
+    fields of get_run: no windows, session_days or flags)."""
     query = sa.select(runs).order_by(runs.c.last_seen.desc(), runs.c.run_id).limit(limit)
     if learner is not None:
         query = query.where(runs.c.learner_email == learner)
     if course is not None:
         query = query.where(runs.c.course_id == course)
+    if activity is not None:
+        query = query.where(runs.c.activity_id == activity)
     found = conn.execute(query).all()
     if not found:
         return []
