@@ -179,3 +179,31 @@ def test_admin_create_refuses_a_teacher_not_in_the_roster(
                     check=False)
     assert reply.returncode == 1
     assert message in reply.stderr
+
+
+def _class_rows(html: str) -> set[str]:
+    return set(re.findall(r'<tr data-learner="([^"]+)"', html))
+
+
+def test_the_class_home_filters_by_roster_class(rostered: PlatformProcess) -> None:
+    """The dashboard's class view with class=: an admin any class, a teacher only theirs."""
+    def expected(class_id: str) -> set[str]:
+        return {who.email for who in LEARNERS.values() if who.class_id == class_id}
+
+    with httpx.Client(base_url=rostered.base_url, timeout=30) as open_dashboard:  # loopback
+        for class_id in ("cls-math3-maple", "cls-math4-maple", "cls-span-cedar"):
+            page = open_dashboard.get("/", params={"class": class_id})
+            assert page.status_code == 200
+            assert _class_rows(page.text) == expected(class_id), class_id
+            assert f'<option value="{class_id}" selected>' in page.text
+        everyone = _class_rows(open_dashboard.get("/").text)
+        assert LEARNERS["outsider"].email in everyone
+    username = _account(rostered, "--teacher", "t-okoro")
+    with _signed_in(rostered, username) as client:
+        assert _class_rows(client.get("/").text) == expected("cls-math3-maple")
+        mine = client.get("/", params={"class": "cls-math3-maple"})
+        assert _class_rows(mine.text) == expected("cls-math3-maple")
+        assert 'value="cls-math4-maple"' not in mine.text  # not offered to choose
+        other = client.get("/", params={"class": "cls-math4-maple"})
+        assert other.status_code == 400
+        assert not _class_rows(other.text)

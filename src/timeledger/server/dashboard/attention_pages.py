@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -28,6 +28,8 @@ from timeledger.server.queries.class_view import week_start
 from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.event_log import events_by_id
 from timeledger.server.queries.flags import INTEGRATION_KINDS, LEARNING_KINDS, reviewable
+from timeledger.server.queries.roster_classes import class_choices
+from timeledger.server.queries.roster_links import class_learner_emails, teacher_class_ids
 from timeledger.server.store.flag_reviews import (
     MAX_NOTE_CHARS,
     REVIEW_STATUSES,
@@ -91,7 +93,9 @@ def range_of(choice: str, today: date, date_from: str,
 @router.get("/")
 def class_page(request: Request, viewer: Staff, course: str = "", range: str = "week",
                to: str = "", sort: str = "attention", dir: str = "desc",
-               attention: str = "") -> Response:
+               attention: str = "",
+               roster_class: Annotated[str, Query(alias="class", max_length=255)] = ""
+               ) -> Response:
     today = _today(request)
     timezone = platform_of(request).settings.timezone
     date_from = request.query_params.get("from", "")  # a Python parameter cannot be `from`
@@ -99,9 +103,18 @@ def class_page(request: Request, viewer: Staff, course: str = "", range: str = "
 
     def load(conn: sa.Connection) -> dict[str, Any]:
         courses = course_info(conn)
-        data = queries.class_view(conn, today, timezone, start, end, course or None,
-                                  viewer.scope)
-        return {"data": data, "courses": sorted(courses.values(), key=lambda c: c["name"])}
+        # a roster class narrows the rows to its students (a teacher: one of their classes)
+        classes = class_choices(conn, None if viewer.teacher is None
+                                else teacher_class_ids(conn, viewer.teacher))
+        emails = viewer.scope
+        if roster_class:
+            if roster_class not in {c["sourced_id"] for c in classes}:
+                raise queries.NotFound(f"No class {roster_class!r} here")
+            enrolled = class_learner_emails(conn, roster_class)
+            emails = enrolled if emails is None else emails & enrolled
+        data = queries.class_view(conn, today, timezone, start, end, course or None, emails)
+        return {"data": data, "courses": sorted(courses.values(), key=lambda c: c["name"]),
+                "classes": classes}
 
     try:
         context = _read(request, load)
@@ -118,12 +131,13 @@ def class_page(request: Request, viewer: Staff, course: str = "", range: str = "
     descending = dir != "asc"
     rows.sort(key=_row_name)
     rows.sort(key=CLASS_SORTS[sort], reverse=descending)
-    base = {"course": course, "range": choice, "attention": attention}
+    base = {"course": course, "class": roster_class, "range": choice, "attention": attention}
     if choice == "custom":
         base.update({"from": str(context["data"]["range"]["from"]),
                      "to": str(context["data"]["range"]["to"])})
     return render(request, viewer, "class.html", {
-        **context, "rows": rows, "course": course, "range_choice": choice, "ranges": RANGES,
+        **context, "rows": rows, "course": course, "roster_class": roster_class,
+        "range_choice": choice, "ranges": RANGES,
         "sort": sort, "dir": "desc" if descending else "asc", "attention": attention,
         "query": urlencode(base), "here": str(request.url.path) + (
             "?" + request.url.query if request.url.query else ""),

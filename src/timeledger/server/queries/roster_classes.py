@@ -86,3 +86,15 @@ def roster_teachers(conn: sa.Connection) -> list[dict[str, str]]:
                           roster_users.c.family_name)
                 .where(roster_users.c.role == "teacher", roster_users.c.status == "active")
                 .order_by(roster_users.c.family_name, roster_users.c.sourced_id))]
+
+
+def class_choices(conn: sa.Connection, class_ids: Collection[str] | None = None
+                  ) -> list[dict[str, str]]:
+    """Active classes (only `class_ids` when given) by title: {sourced_id, title}, for a picker
+    (reads the classes table alone)."""
+    query = (sa.select(roster_classes.c.sourced_id, roster_classes.c.title)
+             .where(roster_classes.c.status == "active")
+             .order_by(roster_classes.c.title, roster_classes.c.sourced_id))
+    if class_ids is not None:
+        query = query.where(roster_classes.c.sourced_id.in_(sorted(class_ids)))
+    return [{"sourced_id": row.sourced_id, "title": row.title} for row in conn.execute(query)]
