@@ -9,8 +9,10 @@ from timeledger.server.dashboard import (
     activity_runs,
     assets,
     attention_pages,
+    exports,
     pages,
     roster_pages,
+    share_pages,
     signin,
 )
 from timeledger.server.dashboard.access import AccessStore
@@ -36,4 +38,6 @@ def install(app: FastAPI) -> None:
     app.include_router(roster_pages.router)
     app.include_router(attention_pages.router)
     app.include_router(activity_runs.router)
+    app.include_router(exports.router)
+    app.include_router(share_pages.router)
     app.include_router(pages.router)

@@ -51,6 +51,17 @@ class ShareLink:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareLinkRecord:
+    """A share link as listed (its token is stored only as a digest, so it cannot be shown)."""
+    link_id: str
+    learner_email: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     username: str
     teacher: str | None  # the roster teacher's sourcedId: sees only their classes' learners
@@ -171,6 +182,16 @@ class AccessStore:
                 link_id=link_id, token_hash=token_digest(token), learner_email=email,
                 created_by=created_by, created_at=now, expires_at=expires_at))
         return ShareLink(link_id, token, email, expires_at)
+
+    def share_links(self, limit: int) -> list[ShareLinkRecord]:
+        """The newest `limit` share links, revoked and expired ones included."""
+        t = dashboard_share_links.c
+        with self._engine.connect() as conn:
+            return [ShareLinkRecord(row.link_id, row.learner_email, row.created_by,
+                                    row.created_at, row.expires_at, row.revoked_at)
+                    for row in conn.execute(sa.select(dashboard_share_links)
+                                            .order_by(t.created_at.desc(), t.link_id)
+                                            .limit(limit))]
 
     def revoke_share_link(self, link_id: str, now: datetime) -> bool:
         with self._engine.begin() as conn:
