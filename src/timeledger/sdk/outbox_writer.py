@@ -151,6 +151,8 @@ class OutboxWriter(Generic[Event]):
                 self._waiting_events -= size
                 taken.append(write)
                 used += size
+            if not self._waiting:
+                self._later = False  # a caller took them: the thread has nothing to wake for
         return taken
 
     def _run(self, batch: list[_Write[Event]]) -> None:
