@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -85,7 +87,13 @@ def create_app(client: Client, *, db_path: str | Path, secret: str,
 
     timeback = create_router(client, identity=identity, base_path=base_path)
     app.mount(timeback.base_path, timeback)
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"),
+              name="static")
     app.state.runs = runs
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     def required(request: Request) -> str:
         email = learner(request)
@@ -150,7 +158,8 @@ def create_app(client: Client, *, db_path: str | Path, secret: str,
         if run is None:
             raise HTTPException(409, "This attempt is not open")
         accuracy = run.correct / run.answered if run.answered else 0.0
-        xp = round(run.active_ms / 60000 * accuracy, 1)
+        # rounded down to 0.1: never above the focused minutes
+        xp = math.floor(run.active_ms / 60000 * accuracy * 10) / 10
         client.activity.record(
             user={"email": email}, activity=LESSON, run_id=run.run_id, wait=False,
             metrics={"xp_earned": xp, "total_questions": run.answered,

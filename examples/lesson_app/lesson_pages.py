@@ -1,4 +1,5 @@
-"""The example app's HTML: each page is static markup, a JSON data blob and one module script."""
+"""The example app's HTML: each page is static markup, a JSON data blob and one module script,
+styled by static/lesson.css."""
 
 from __future__ import annotations
 
@@ -6,19 +7,14 @@ import html
 import json
 from typing import Any
 
-STYLE = """
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
-button { font: inherit; padding: .4rem .9rem; margin: .2rem; }
-.muted { color: #666; } .question { font-size: 1.4rem; margin: 1rem 0; }
-"""
-
-
 def page(title: str, body: str, data: dict[str, Any] | None = None, script: str = "") -> str:
     blob = json.dumps(data or {}).replace("</", "<\\/")
     module = f'<script type="module">{script}</script>' if script else ""
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<meta name=viewport content='width=device-width, initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+            f"<title>{html.escape(title)}</title>"
+            f"<link rel=stylesheet href=/static/lesson.css>"
+            f"<link rel=icon href=/static/favicon.svg type=image/svg+xml></head><body>"
             f"<h1>{html.escape(title)}</h1>{body}"
             f'<script type="application/json" id="page-data">{blob}</script>{module}'
             f"</body></html>")
@@ -98,12 +94,14 @@ $("start").addEventListener("click", () => {
     index += 1;
     if (index < data.questions.length) return next();
     const total = data.questions.length;
-    // 1 XP per focused minute, scaled by accuracy (XP above focused minutes gets flagged).
-    const xpEarned = Math.round((activity.totalActiveMs / 60000) * (correct / total) * 10) / 10;
+    // 1 XP per focused minute, scaled by accuracy, rounded down to 0.1 so it never exceeds the
+    // focused minutes. No pctComplete: one quiz is not the course done (the platform counts
+    // progress from the course's lessons).
+    const xpEarned = Math.floor((activity.totalActiveMs / 60000) * (correct / total) * 10) / 10;
     done("Saving…");
     try {
       const totalQuestions = total;
-      await activity.end({ xpEarned, totalQuestions, correctQuestions: correct, pctComplete: 100 });
+      await activity.end({ xpEarned, totalQuestions, correctQuestions: correct });
       done(`Quiz complete: ${correct}/${total} right, ${xpEarned} XP.`);
     } catch (error) {
       done(`Quiz finished, but it could not be recorded: ${error.message}`);

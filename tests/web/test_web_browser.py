@@ -189,7 +189,8 @@ def test_a_quiz_with_the_tab_hidden_gives_the_exact_split(visit: Callable[..., V
     lab.delivered()
 
     run_id = page.evaluate("window.app.activity.runId")
-    assert page.text_content("#status") == "Quiz complete: 4/5 right, 0.5 XP."
+    # 35 s focused × 4/5 right = 0.467 XP, rounded down to 0.1: never above the focused minutes
+    assert page.text_content("#status") == "Quiz complete: 4/5 right, 0.4 XP."
     assert [(w["start"], w["active"], w["inactive"]) for w in windows(
         stored_events(lab.platform, quiz.email, "TimeSpentEvent"))] == [
         (quiz.start + timedelta(seconds=0), 15.0, 0.0),
@@ -201,9 +202,15 @@ def test_a_quiz_with_the_tab_hidden_gives_the_exact_split(visit: Callable[..., V
     [completion] = stored_events(lab.platform, quiz.email, "ActivityEvent")
     assert completion["extensions"]["runId"] == run_id
     assert {i["type"]: i["value"] for i in completion["generated"]["items"]} == {
-        "xpEarned": 0.5, "totalQuestions": 5, "correctQuestions": 4}
-    assert completion["generated"]["extensions"] == {"pctCompleteApp": 100}
+        "xpEarned": 0.4, "totalQuestions": 5, "correctQuestions": 4}
+    assert "extensions" not in completion["generated"]  # one quiz is not the course done
     assert completion["eventTime"] == quiz.at(60)
+    # The quiz never flags itself, and it looks like an app: its stylesheet and icon load.
+    assert [flag["kind"] for flag in lab.platform.get("/api/v1/flags", learner=quiz.email)[
+        "flags"] if flag["kind"] == "xp_above_focused_minutes"] == []
+    assert page.evaluate("getComputedStyle(document.body).maxWidth") == "640px"
+    assert page.evaluate("""() => fetch(document.querySelector("link[rel=icon]").href)
+        .then(r => r.status + ' ' + r.headers.get('content-type'))""") == "200 image/svg+xml"
 
 
 # ---- (b) hidden past the timeout -----------------------------------------------------------------
