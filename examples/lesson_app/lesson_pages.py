@@ -7,6 +7,7 @@ import html
 import json
 from typing import Any
 
+
 def page(title: str, body: str, data: dict[str, Any] | None = None, script: str = "") -> str:
     blob = json.dumps(data or {}).replace("</", "<\\/")
     module = f'<script type="module">{script}</script>' if script else ""
