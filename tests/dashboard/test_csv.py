@@ -171,3 +171,30 @@ def test_the_learner_page_links_its_downloads_and_prints_as_a_report(
         assert page.locator("[data-chart] svg").first.is_visible()
     finally:
         page.close()
+
+
+def test_the_class_view_as_csv_is_the_class_api(demo: PlatformProcess) -> None:
+    course = "Math G4"
+    api = demo.get("/api/v1/class", course=course, **{"from": "2026-01-05"})
+    span = api["range"]
+    with httpx.Client(base_url=demo.base_url, timeout=30) as client:
+        page = client.get("/", params={"course": course, "range": "custom",
+                                       "from": span["from"], "to": span["to"]})
+        link = page.text.split('id="class-csv" download href="')[1].split('"')[0]
+        reply = client.get(link.replace("&amp;", "&"))
+    rows = _csv(reply)
+    assert reply.headers["content-disposition"] == (
+        f'attachment; filename="class-Math_G4-{span["from"]}-to-{span["to"]}.csv"')
+    by_email = {row["email"]: row for row in rows}
+    assert set(by_email) == {learner["email"] for learner in api["learners"]}
+    assert len(rows) > 5
+    for learner in api["learners"]:
+        row = by_email[learner["email"]]
+        for period in ("today", "range"):
+            for name in ("active_minutes", "xp"):
+                assert _number(row[f"{period}_{name}"]) == pytest.approx(
+                    learner[period][name]), (learner["email"], period, name)
+            assert row[f"{period}_xp_status"] == (learner[period]["xp_status"] or "")
+        assert _number(row["accuracy_percent"]) == learner["accuracy"]
+        shown = row["concerns"].split("; ") if row["concerns"] else []
+        assert shown == [concern["kind"] for concern in learner["concerns"]], learner["email"]

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from timeledger.server import queries
+from timeledger.server.dashboard import exports
 from timeledger.server.dashboard.guard import (
     Viewer,
     platform_of,
@@ -91,6 +92,7 @@ def range_of(choice: str, today: date, date_from: str,
 
 
 @router.get("/")
+@router.get("/class.csv")  # the same rows as CSV (exports.class_csv)
 def class_page(request: Request, viewer: Staff, course: str = "", range: str = "week",
                to: str = "", sort: str = "attention", dir: str = "desc",
                attention: str = "",
@@ -131,6 +133,8 @@ def class_page(request: Request, viewer: Staff, course: str = "", range: str = "
     descending = dir != "asc"
     rows.sort(key=_row_name)
     rows.sort(key=CLASS_SORTS[sort], reverse=descending)
+    if request.url.path == "/class.csv":
+        return exports.class_csv(request, context["data"], rows, course)
     base = {"course": course, "class": roster_class, "range": choice, "attention": attention}
     if choice == "custom":
         base.update({"from": str(context["data"]["range"]["from"]),

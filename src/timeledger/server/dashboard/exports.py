@@ -187,3 +187,21 @@ def course_gradebook_csv(request: Request,
         book = queries.gradebook(conn, course=course)
     return csv_response(request, ["gradebook", course, _today(request).isoformat()],
                         _GRADEBOOK_HEADER, _gradebook_rows(book))
+
+
+def class_csv(request: Request, data: dict[str, Any], rows: Sequence[dict[str, Any]],
+              course: str) -> Response:
+    """The class view's rows as the page shows them (its filters and order): `/class.csv`."""
+    periods = ("today", "range")
+    figures = ("active_minutes", "active_minutes_goal", "active_minutes_status", "xp",
+               "xp_goal", "xp_status")
+    header = ["email", "name", "courses", *(f"{period}_{name}" for period in periods
+                                            for name in figures),
+              "accuracy_percent", "last_active", "needs_attention", "concerns"]
+    table = ([row["email"], row["name"], "; ".join(row["courses"]),
+              *(row[period][name] for period in periods for name in figures),
+              row["accuracy"], row["last_active"], row["needs_attention"],
+              "; ".join(concern["kind"] for concern in row["concerns"])] for row in rows)
+    span = data["range"]
+    return csv_response(request, ["class", course or "all-courses", str(span["from"]), "to",
+                                  str(span["to"])], header, table)
