@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from timeledger.caliper.envelope import Envelope
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
+from timeledger.server.store.database import writer_turn
 from timeledger.server.store.event_appends import append_rows
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
@@ -178,7 +179,7 @@ class Ingestor:
         rows: list[dict[str, Any]] = []
         for submission, job_id in zip(batch, job_ids, strict=True):
             rows.extend(self._rows(submission.envelope, received_at, job_id))
-        with self._engine.begin() as conn:
+        with writer_turn(self._engine), self._engine.begin() as conn:
             results, written = self._append(conn, rows)
             jobs_out: list[JobResult] = []
             job_rows: list[dict[str, Any]] = []

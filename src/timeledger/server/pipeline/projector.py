@@ -34,7 +34,7 @@ from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEve
 from timeledger.server.store import commit_order
 from timeledger.server.store.availability import outage_reason
 from timeledger.server.store.compaction import compact_events, compacted_through
-from timeledger.server.store.database import begin_write
+from timeledger.server.store.database import begin_write, writer_turn
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_json
 from timeledger.server.store.log_positions import (
     Position,
@@ -245,7 +245,7 @@ class Projector:
         SQLite: the claim is a write, so the write lock is held from the start and appends wait
         only for the projection's own writes. PostgreSQL: the partition's position row is
         locked (`FOR UPDATE SKIP LOCKED`), so another projector passes it by."""
-        with self._engine.begin() as conn:
+        with writer_turn(self._engine), self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 held = conn.execute(
                     sa.select(projector_positions.c.xact, projector_positions.c.seq)

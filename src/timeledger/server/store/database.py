@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from timeledger.server.store.writer_turns import turns_for
+
 SQLITE_FILE_NAME = "timeledger.sqlite3"
 
 
@@ -58,13 +60,25 @@ def insert(table: sa.Table, dialect_name: str) -> Any:
 
 
 @contextmanager
+def writer_turn(engine: Engine) -> Iterator[None]:
+    """A turn among an SQLite file's writers (store/writer_turns.py); nothing for PostgreSQL or
+    an in-memory database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with turns_for(database, SQLITE_BUSY_TIMEOUT_MS / 1000).turn():
+        yield
+
+
+@contextmanager
 def begin_write(engine: Engine) -> Iterator[sa.Connection]:
     """A transaction that holds SQLite's write lock from its first statement.
 
     SQLite starts a transaction as a reader; one that reads and then writes cannot take the write
     lock if another connection committed in between (SQLITE_BUSY_SNAPSHOT, without waiting). A
     write statement that changes nothing takes the lock first, waiting as any writer does."""
-    with engine.begin() as conn:
+    with writer_turn(engine), engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("UPDATE platform_settings SET value = value WHERE 0")
         yield conn
