@@ -45,7 +45,7 @@ Everyone = Annotated[Viewer, Depends(require_everyone_viewer)]
 Staff = Annotated[Viewer, Depends(require_staff_viewer)]
 
 RANGES = {"today": "Today", "week": "This week", "last_week": "Last week", "custom": "Custom"}
-INTEGRATION_SHOWN = 200  # the newest integration faults on one page
+FLAGS_SHOWN = 50  # the newest flags of a category on one page (the API gives up to 1,000)
 
 
 def _row_name(row: dict[str, Any]) -> str:
@@ -157,7 +157,7 @@ def flags_page(request: Request, viewer: Staff, kind: str = "") -> Response:
     def load(conn: sa.Connection) -> dict[str, Any]:
         checked = queries.check_kind(kind)
         stored = [] if checked in INTEGRATION_KINDS else queries.list_flags(
-            conn, kind=checked, category="learning", learners=viewer.scope)
+            conn, kind=checked, category="learning", learners=viewer.scope, limit=FLAGS_SHOWN)
         concerns = [] if checked else [
             {**concern, "learner": row["email"], "name": row["name"]}
             for row in queries.class_view(conn, today, timezone,
@@ -171,7 +171,8 @@ def flags_page(request: Request, viewer: Staff, kind: str = "") -> Response:
         return render(request, viewer, "denied.html", {
             "heading": "Invalid request", "message": f"{exc.name}: {exc.message}"}, status=400)
     return render(request, viewer, "flags.html", {
-        **context, "kind": kind, "kinds": LEARNING_KINDS, "statuses": REVIEW_STATUSES,
+        **context, "kind": kind, "kinds": LEARNING_KINDS, "shown": FLAGS_SHOWN,
+        "statuses": REVIEW_STATUSES,
         "max_note": MAX_NOTE_CHARS, "here": "/flags" + (f"?kind={kind}" if kind else "")})
 
 
@@ -182,7 +183,7 @@ def integration_page(request: Request, viewer: Everyone, kind: str = "") -> Resp
     def load(conn: sa.Connection) -> dict[str, Any]:
         checked = queries.check_kind(kind)
         found = [] if checked in LEARNING_KINDS else queries.list_flags(
-            conn, kind=checked, category="integration", limit=INTEGRATION_SHOWN)
+            conn, kind=checked, category="integration", limit=FLAGS_SHOWN)
         wanted = sorted({event_id for flag in found for event_id in flag["event_ids"]})
         return {"flags": found, "behind": events_by_id(conn, wanted)}
 
@@ -192,7 +193,7 @@ def integration_page(request: Request, viewer: Everyone, kind: str = "") -> Resp
         return render(request, viewer, "denied.html", {
             "heading": "Invalid request", "message": f"{exc.name}: {exc.message}"}, status=400)
     return render(request, viewer, "integration.html", {
-        **context, "kind": kind, "kinds": INTEGRATION_KINDS, "shown": INTEGRATION_SHOWN,
+        **context, "kind": kind, "kinds": INTEGRATION_KINDS, "shown": FLAGS_SHOWN,
         "statuses": REVIEW_STATUSES, "max_note": MAX_NOTE_CHARS,
         "here": "/integration" + (f"?kind={kind}" if kind else "")})
 
