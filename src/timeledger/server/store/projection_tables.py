@@ -248,6 +248,8 @@ gradebook_results = sa.Table(  # per learner × line item × attempt; a repeat o
     sa.Column("line_item_sourced_id", sa.String(80)),
 )
 sa.Index("ix_gradebook_results_sourced_id", gradebook_results.c.sourced_id)
+sa.Index("ix_gradebook_results_learner_date", gradebook_results.c.learner_email,
+         gradebook_results.c.score_date)
 sa.Index("ix_gradebook_results_line_item", gradebook_results.c.line_item_sourced_id)
 
 course_progress = sa.Table(
