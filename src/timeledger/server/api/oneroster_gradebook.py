@@ -42,8 +42,8 @@ MAX_METADATA_BYTES = 16 * 1024  # metadata and fields kept without a column, as 
 MAX_DEPTH = 32  # objects and arrays within the body, the wrapper included
 SourcedIdText = Annotated[str, Field(min_length=1, max_length=255)]
 
-router = APIRouter(prefix=PREFIX, tags=["oneroster gradebook"],
-                   dependencies=[Depends(read_consistency)])
+router = APIRouter(prefix=PREFIX, tags=["oneroster gradebook"])
+Consistent = [Depends(read_consistency)]  # reads may wait for the projections (consistent=true)
 Reader = Annotated[AccessToken, Depends(require_scope("roster:read"))]
 Writer = Annotated[AccessToken, Depends(require_scope("gradebook:write"))]
 _LIST_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -249,14 +249,15 @@ def _store_result(conn: sa.Connection, row: dict[str, Any]) -> bool:
 
 
 @router.get("/assessmentLineItems", summary="Line items: projected and written",
-            responses=_LIST_ERRORS)
+            responses=_LIST_ERRORS, dependencies=Consistent)
 def list_line_items(request: Request, _token: Reader, query: CollectionParameters
                     ) -> JsonResponse:
     records, total = read_oneroster(request, lambda c: gradebook.list_line_items(c, query))
     return collection_response(request, "assessmentLineItems", records, total, query)
 
 
-@router.get("/assessmentLineItems/{sourced_id}", summary="One line item")
+@router.get("/assessmentLineItems/{sourced_id}", summary="One line item",
+            dependencies=Consistent)
 def get_line_item(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return {"assessmentLineItem": read_oneroster(
         request, lambda c: gradebook.get_line_item(c, sourced_id))}
@@ -292,13 +293,13 @@ async def create_line_item(request: Request, _token: Writer) -> JsonResponse:
 
 
 @router.get("/assessmentResults", summary="Results: projected (one per attempt) and written",
-            responses=_LIST_ERRORS)
+            responses=_LIST_ERRORS, dependencies=Consistent)
 def list_results(request: Request, _token: Reader, query: CollectionParameters) -> JsonResponse:
     records, total = read_oneroster(request, lambda c: gradebook.list_results(c, query))
     return collection_response(request, "assessmentResults", records, total, query)
 
 
-@router.get("/assessmentResults/{sourced_id}", summary="One result")
+@router.get("/assessmentResults/{sourced_id}", summary="One result", dependencies=Consistent)
 def get_result(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return {"assessmentResult": read_oneroster(
         request, lambda c: gradebook.get_result(c, sourced_id))}
