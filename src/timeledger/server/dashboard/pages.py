@@ -38,6 +38,8 @@ AnyViewer = Annotated[Viewer, Depends(require_viewer)]
 
 RANGE_DAYS = 14
 RECENT_RUNS = 25
+RECENT_RESULTS = 50  # gradebook results on a learner's page (newest first; the API has all)
+RECENT_FLAGS = 50
 SHARE_LINK_DAYS = 14
 LEARNER_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "name": lambda row: (row["name"] or row["email"]).lower(),
@@ -124,7 +126,7 @@ def _learner_context(conn: sa.Connection, email: str, today: date, course: str |
              for offset in range(RANGE_DAYS - 1, -1, -1)]
     by_date = {day["date"]: day for day in recent["days"]}
     figures = charts.learner_charts(dates, by_date, goals)
-    book = queries.gradebook(conn, email, course)
+    book = queries.gradebook(conn, email, course, newest=RECENT_RESULTS)
     results = sorted(
         ({**result, "course_name": item["course_name"], "activity_name": item["activity_name"],
           "activity_id": item["activity_id"]}
@@ -140,7 +142,8 @@ def _learner_context(conn: sa.Connection, email: str, today: date, course: str |
         "runs": queries.list_runs(conn, email, course, runs_shown + 1),
         "runs_shown": runs_shown,
         "results": results, "progress": book["progress"],
-        "flags": queries.list_flags(conn, learner=email, course=course, category="learning"),
+        "flags": queries.list_flags(conn, learner=email, course=course, category="learning",
+                                    limit=RECENT_FLAGS),
         "integration_faults": count_flags(conn, email, "integration"),
         "range": {"from": start, "to": today.isoformat()},
     }
