@@ -104,8 +104,10 @@ def test_a_teacher_sees_only_the_learners_of_their_classes_on_every_page(
                 seen_ok.add(path)
                 if "text/html" in reply.headers.get("content-type", ""):
                     queue.extend(_same_site_links(text, str(reply.url)) - visited)
-    # what the teacher does see: their class, and each of their learners' own pages
+    # what the teacher does see: their class, each of their learners' own pages, and the
+    # downloads those pages offer (CSV exports walked like pages)
     assert "/classes/cls-math3-maple" in seen_ok
+    assert any(path.split("?")[0].endswith(".csv") for path in seen_ok), sorted(seen_ok)
     for name in mine:
         assert f"/learners/{quote(LEARNERS[name].email)}" in seen_ok, name
     for path in ("/learners/" + quote(LEARNERS["ben"].email), "/classes/cls-math4-maple",
