@@ -48,3 +48,20 @@ if [ "$(cat "$AXE_DIR/node_modules/axe-core/.version" 2>/dev/null)" != "$AXE_VER
     "axe-core@$AXE_VERSION" >/dev/null
   echo "$AXE_VERSION" > "$AXE_DIR/node_modules/axe-core/.version"
 fi
+
+# Python >= 3.12 for the official timeback-sdk test (tests/oneroster/test_official_sdk.py looks on
+# PATH, in pyenv, then in uv's folder): when none is there, uv installs one (python-build-standalone).
+has_python_312() {
+  for python in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python; do
+    if command -v "$python" >/dev/null 2>&1 && \
+       "$python" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      return 0
+    fi
+  done
+  return 1
+}
+if ! has_python_312; then
+  echo "installing Python 3.12 with uv for the official timeback-sdk test"
+  .venv/bin/pip install --quiet uv
+  .venv/bin/uv python install 3.12
+fi

@@ -49,10 +49,23 @@ def _python_312_or_later() -> str | None:
     candidates = [sys.executable, shutil.which("python3.13"), shutil.which("python3.12")]
     pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
     candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.1[2-9]*/bin/python"), reverse=True)
+    candidates.append(_uv_python())  # what scripts/install-test-deps.sh installs when none is here
     for python in candidates:
         if python and (_version(python) or (0, 0)) >= (3, 12):
             return python
     return None
+
+
+def _uv_python() -> str | None:
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.exists():
+        return None
+    try:
+        found = subprocess.run([str(uv), "python", "find", "--managed-python", ">=3.12"],
+                               capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +73,7 @@ def official_sdk_python() -> str:
     """The venv's interpreter with the official SDK installed (installed once, then cached)."""
     python = _python_312_or_later()
     if python is None:
-        pytest.skip("timeback-sdk needs Python >= 3.12 and none was found (PATH, pyenv)")
+        pytest.skip("timeback-sdk needs Python >= 3.12 and none was found (PATH, pyenv, uv)")
     version = _version(python)
     tag = hashlib.sha256(f"{SDK_REQUIREMENT} {version}".encode()).hexdigest()[:12]
     venv = Path(tempfile.gettempdir()) / f"timeledger-official-sdk-{tag}"
