@@ -17,7 +17,10 @@ from timeledger.server.store.database import create_engine
 from .conftest import ADMIN, LEARNERS, csrf_of, seed_two_learners, share_link, signed_in
 
 PAGES = ("/", "/learners", "/courses", f"/courses/{quote('Math G3')}", "/flags", "/events",
-         f"/learners/{quote(LEARNERS[0])}", "/runs/00000000-0000-4000-8000-000000000001")
+         f"/learners/{quote(LEARNERS[0])}", "/runs/00000000-0000-4000-8000-000000000001",
+         "/share-links", "/class.csv", f"/export/gradebook.csv?learner={quote(LEARNERS[0])}",
+         f"/export/course-gradebook.csv?course={quote('Math G3')}",
+         f"/activity-runs?learner={quote(LEARNERS[0])}&course=Math%20G3&activity=x")
 
 
 def _anonymous(platform: PlatformProcess) -> httpx.Client:
