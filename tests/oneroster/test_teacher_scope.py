@@ -209,3 +209,23 @@ def test_the_class_home_filters_by_roster_class(rostered: PlatformProcess) -> No
         other = client.get("/", params={"class": "cls-math4-maple"})
         assert other.status_code == 400
         assert not _class_rows(other.text)
+
+
+def test_a_teacher_shares_links_with_their_own_learners_only(rostered: PlatformProcess) -> None:
+    username = _account(rostered, "--teacher", "t-okoro")
+    with _signed_in(rostered, username) as client:
+        page = client.get("/learners/" + quote(LEARNERS["ada"].email))
+        assert 'id="share-button"' in page.text
+        token = _csrf(page.text)
+        mine = client.post(f"/learners/{quote(LEARNERS['ada'].email)}/share",
+                           data={"csrf_token": token})
+        assert mine.status_code == 200 and "/share/" in mine.text
+        for name in ("ben", "outsider"):
+            other = client.post(f"/learners/{quote(LEARNERS[name].email)}/share",
+                                data={"csrf_token": token})
+            assert other.status_code == 403
+            assert LEARNERS[name].email not in other.text
+        unknown = client.post("/learners/nobody%40nowhere.example/share",
+                              data={"csrf_token": token})
+        assert unknown.status_code == 403  # the same answer as someone else's learner
+        assert client.get("/share-links").status_code == 403  # every link: an admin's page

@@ -22,6 +22,7 @@ from timeledger.server.dashboard.guard import (
     platform_of,
     require_everyone_viewer,
     require_learner_access,
+    require_staff_viewer,
     require_viewer,
 )
 from timeledger.server.dashboard.rendering import render, secure
@@ -35,6 +36,7 @@ T = TypeVar("T")
 router = APIRouter(include_in_schema=False)
 Everyone = Annotated[Viewer, Depends(require_everyone_viewer)]
 AnyViewer = Annotated[Viewer, Depends(require_viewer)]
+Staff = Annotated[Viewer, Depends(require_staff_viewer)]  # a teacher too: their learners only
 
 RANGE_DAYS = 14
 RECENT_RUNS = 25
@@ -171,7 +173,7 @@ def learner_page(request: Request, learner: str, viewer: AnyViewer, course: str 
 
 
 @router.post("/learners/{learner:path}/share")
-async def share_learner(request: Request, learner: str, viewer: Everyone) -> Response:
+async def share_learner(request: Request, learner: str, viewer: Staff) -> Response:
     form = await checked_form(request, viewer)
     if form is None:
         return forbidden_form(request, viewer)
@@ -179,9 +181,12 @@ async def share_learner(request: Request, learner: str, viewer: Everyone) -> Res
 
     def email_of(conn: sa.Connection) -> str | None:
         try:
-            return queries.resolve_learner(conn, learner)
+            email = queries.resolve_learner(conn, learner)
         except queries.NotFound:
+            require_learner_access(viewer, learner)  # a teacher never learns who else exists
             return None
+        require_learner_access(viewer, email)
+        return email
 
     email = await run_in_threadpool(_read, request, email_of)
     if email is None:
