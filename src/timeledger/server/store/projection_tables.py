@@ -97,6 +97,7 @@ runs = sa.Table(
 )
 sa.Index("ix_runs_learner", runs.c.learner_email, runs.c.first_seen)
 sa.Index("ix_runs_course", runs.c.course_id)
+sa.Index("ix_runs_learner_last_seen", runs.c.learner_email, runs.c.last_seen)
 sa.Index("ix_runs_run_key", runs.c.run_key)
 
 run_windows = sa.Table(  # one row per counted time report; the key makes a resent window a no-op
