@@ -22,6 +22,7 @@ from support.shared import (
     timeback_envelope_names,
 )
 from timeledger.caliper import conformance
+from timeledger.caliper.bounds import MAX_RUN_KEY_CHARS
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,
@@ -30,7 +31,7 @@ from timeledger.caliper.builders import (
     envelope,
     time_spent_event,
 )
-from timeledger.caliper.envelope import Envelope, parse_envelope
+from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS, Envelope, parse_envelope
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import Metrics
 from timeledger.caliper.screen import read_envelope, screen_envelope
@@ -112,7 +113,8 @@ ODD_VALUES: list[Any] = [
     "2999-12-31T23:59:59.999Z", "3000-01-01T00:00:00.000Z", "2025-03-04T09:00:15.000Z",
     "2025-02-30T09:00:00.000Z", [], {}, {"nested": {"deep": 1}}, ["x"], "Math", "Science",
     "active", "inactive", "waste", "xpEarned", "totalQuestions", "TimebackProfile", "nul\x00",
-    "http://purl.imsglobal.org/ctx/caliper/v1p2",
+    "http://purl.imsglobal.org/ctx/caliper/v1p2", "k" * MAX_RUN_KEY_CHARS,
+    "k" * (MAX_RUN_KEY_CHARS + 1), "tab\tkey",
 ]
 
 
@@ -144,9 +146,9 @@ def mutated_envelopes(draw: st.DrawFn) -> bytes:
         if action == "delete" and isinstance(parent, dict):
             parent.pop(path[-1])
         elif action == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(("extra", "startDate", "endDate", "attempt", "name",
-                                         "extensions", "session", "role")))] = copy.deepcopy(
-                draw(st.sampled_from(ODD_VALUES)))
+            key = draw(st.sampled_from(("extra", "startDate", "endDate", "attempt", "name",
+                                        "extensions", "session", "role", "runKey")))
+            parent[key] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
         else:
             parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
     return orjson.dumps(body)
@@ -168,3 +170,14 @@ def test_plain_envelopes_take_the_screen_and_a_declined_one_gets_the_full_errors
     with pytest.raises(CaliperError) as caught:
         read_envelope(json.dumps(broken).encode())
     assert caught.value.problems[0].path == "data[1].generated.items[0].value"
+
+
+def test_a_run_key_past_its_bounds_is_declined_by_the_screen_and_named_by_the_full_rules(
+) -> None:
+    body = envelope(SENSOR, [_heartbeat()], START)
+    body["data"][0]["extensions"]["runKey"] = "k" * (MAX_RUN_KEY_CHARS + 1)
+    raw = orjson.dumps(body)
+    assert screen_envelope(raw, DEFAULT_MAX_EVENTS) is None
+    with pytest.raises(CaliperError) as caught:
+        read_envelope(raw)
+    assert caught.value.problems[0].path == "data[0].extensions.runKey"

@@ -36,6 +36,7 @@ from timeledger.caliper.timeback import (
     TIME_ITEM_TYPES,
     is_email,
     run_id_from,
+    run_key_extension_problem,
 )
 from timeledger.caliper.times import TimeFormatError, parse_utc
 
@@ -183,7 +184,8 @@ def _plain_event(event: _TimeSpent | _Completed) -> bool:
             or not is_iri(event.object.id)
             or (event.object.course is not None and event.object.course.id is not None
                 and not is_iri(event.object.course.id))
-            or (event.generated.id is not None and not is_iri(event.generated.id))):
+            or (event.generated.id is not None and not is_iri(event.generated.id))
+            or run_key_extension_problem(event.extensions) is not None):
         return False
     event_time = _moment(event.eventTime)  # core's event_time_problem: the same parse_utc
     if event_time is None:
