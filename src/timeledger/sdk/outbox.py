@@ -13,8 +13,10 @@ past it the oldest heartbeats go first, then other non-completion events; comple
 dropped, and whoever built the outbox is told what went (`on_drop`).
 
 Inserts go through `OutboxWriter` (group commit): callers writing at the same time share one
-transaction, heartbeats are handed to its writer thread (`add_later`), and every read first
-writes what waits, so it sees every insert handed over before it.
+transaction, heartbeats are handed to its writer thread (`add_later`), and every read of queued
+rows first writes what waits, so it sees every insert handed over before it. (Reads an insert
+cannot change, holds and dead letters, do not wait: the sender asks for the next hold's end while
+holding its own lock, which a write's callback takes to wake it.)
 
 An event suspected of making the platform fail is *held*: it is sent alone, only when nothing
 else is ready, and not before `held_until`. An event the sender gives up on moves to the
@@ -433,7 +435,6 @@ class Outbox:
 
     def next_hold_end(self) -> datetime | None:
         """The earliest end of a hold still running (None when no hold runs)."""
-        self._writes.drain()
         self._ensure_open()
         with self._lock:
             until = self._db.execute("SELECT min(held_until) FROM events WHERE held_until > ?",
@@ -519,7 +520,6 @@ class Outbox:
 
     def dead(self) -> list[DeadLetter]:
         """The dead letters, oldest first."""
-        self._writes.drain()
         self._ensure_open()
         with self._lock:
             return [_dead(values) for values in self._db.execute(
