@@ -35,8 +35,10 @@ from timeledger.server.store.database import is_sqlite, sqlite_url
 SENSOR = "https://app.example"
 TIMED = "year@school.example"
 OTHERS = ("other1@school.example", "other2@school.example")
-# Shared, small tables: the course catalog. Everything else is per learner and must be searched.
-SHARED_TABLES = {"courses", "course_registry", "gradebook_line_items"}
+# Shared, small tables: the course catalog and its line items (projected, or written through the
+# OneRoster gradebook API: one per assessment). Everything else is per learner and must be searched.
+SHARED_TABLES = {"courses", "course_registry", "gradebook_line_items",
+                 "gradebook_written_line_items"}
 EVENT_LOG = re.compile(r"\bevents\b", re.IGNORECASE)
 
 

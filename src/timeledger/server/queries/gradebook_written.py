@@ -33,8 +33,10 @@ def written_results_by_line_item(conn: sa.Connection, learner: str | None
              .select_from(written_results.outerjoin(
                  roster_users, u.sourced_id == r.student_sourced_id))
              .where(r.status == "active").order_by(learner_of, r.score_time))
-    if learner is not None:
-        query = query.where(learner_of == learner)
+    if learner is not None:  # by the student index: the learner's roster ids, or their own id
+        ids = [*conn.execute(sa.select(u.sourced_id).where(u.email_lower == learner)).scalars(),
+               learner]
+        query = query.where(r.student_sourced_id.in_(ids), learner_of == learner)
     found: dict[str, list[dict[str, Any]]] = {}
     for row in conn.execute(query):
         found.setdefault(row.line_item_sourced_id, []).append({
