@@ -55,6 +55,7 @@ WITH_QUERY_OR_BODY = (
     "GET /api/v1/courses/{course_id}",
     "GET /api/v1/overview",
     "GET /api/v1/projection",
+    "GET /api/v1/class",
     *(f"GET /ims/oneroster/rostering/v1p2/{path}" for path in (
         "users", "students", "teachers", "orgs", "schools", "academicSessions", "courses",
         "classes", "enrollments")),
@@ -164,6 +165,7 @@ DOCUMENTED_ERRORS = {
     "GET /api/v1/courses/{course_id}": READER | {404},
     "GET /api/v1/overview": READER,
     "GET /api/v1/projection": READER,
+    "GET /api/v1/class": READER | {404},
     **{label: READER | {404} if "{" in label else READER
        for label in WITH_QUERY_OR_BODY if label.startswith("GET /ims/oneroster/rostering/")},
     **{label: READER | {404} if "{" in label else READER
