@@ -57,7 +57,7 @@ class ActivityHost(Protocol):
     scheduler: Scheduler
 
     def queue(self, items: Sequence[tuple[dict[str, Any], EventKind, Watch]],
-              wait_for: str | None = None) -> Queued: ...
+              wait_for: str | None = None, *, later: bool = False) -> Queued: ...
 
     def release(self, activity: Activity) -> None: ...
 
@@ -254,7 +254,8 @@ class Activity:
             return
         event, active_ms = window
         try:
-            queued = self._host.queue([(event, "heartbeat", self._watch("heartbeat", active_ms))])
+            queued = self._host.queue([(event, "heartbeat", self._watch("heartbeat", active_ms))],
+                                      later=True)  # a timer does not wait for the write
         except Exception as exc:
             self._write_failed(str(event["id"]), exc)
             return

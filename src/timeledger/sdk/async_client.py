@@ -203,7 +203,7 @@ class AsyncClient(CatalogMembers):
                                       poll_interval=options.poll_interval)
         self._recorder = Recorder(
             options, self._catalog, outbox=self._outbox, tracking=self._tracking, clock=clock,
-            scheduler=scheduler, enqueue_on_caller=False,
+            scheduler=scheduler, writes_on_caller=False,
             wake=self._worker.wake if self._worker is not None else no_sender,
             settle=_ends_with_await)
         self.activity = AsyncActivityNamespace(self)

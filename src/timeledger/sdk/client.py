@@ -156,7 +156,7 @@ class Client(CatalogMembers):
                                         poll_interval=options.poll_interval)
         self._recorder = Recorder(
             options, self._catalog, outbox=self._outbox, tracking=self._tracking, clock=clock,
-            scheduler=scheduler, enqueue_on_caller=True,
+            scheduler=scheduler, writes_on_caller=True,
             wake=self._worker.wake if self._worker is not None else no_sender,
             settle=self._settle)
         self.activity = ActivityNamespace(self)

@@ -1,12 +1,12 @@
 """Turns what the app reports into queued events: activities, completions, ready-made events.
 
-The `Recorder` checks the input, builds the Caliper events, hands them to the outbox's group
-commit (`Outbox.add_later`: the app's thread never waits on SQLite for a heartbeat; `end()` and
-`record()` wait for `Queued.written`, so they return once their events are durable), registers
-what the app asked to hear about them, and wakes the sender once they are written. `enqueue` writes
-on the caller's thread for `Client` (joining whatever commit is being made by other threads) and
-through the writer thread for `AsyncClient`. It never waits for delivery: each client decides how
-to wait (`settle`).
+The `Recorder` checks the input, builds the Caliper events, writes them through the outbox's group
+commit, registers what the app asked to hear about them, and wakes the sender once they are
+written. A heartbeat timer's window is handed to the outbox's writer thread (`Outbox.add_later`:
+the app's thread never waits on SQLite for a heartbeat). `Client` writes `end()`, `record()` and
+`enqueue()` on the caller's thread (`Outbox.add`, joining whatever commit other threads are
+making); `AsyncClient` hands every write to the writer thread and awaits `Queued.written`. It never
+waits for delivery: each client decides how to wait (`settle`).
 """
 
 from __future__ import annotations
@@ -65,14 +65,14 @@ class Recorder:
 
     def __init__(self, options: ClientOptions, catalog: Catalog, *, outbox: Outbox,
                  tracking: Tracking, clock: Clock, scheduler: Scheduler,
-                 enqueue_on_caller: bool, wake: Callable[[bool], None], settle: Settle) -> None:
+                 writes_on_caller: bool, wake: Callable[[bool], None], settle: Settle) -> None:
         self.options = options
         self.catalog = catalog
         self.outbox = outbox
         self.tracking = tracking
         self.clock = clock
         self.scheduler = scheduler
-        self.enqueue_on_caller = enqueue_on_caller
+        self.writes_on_caller = writes_on_caller
         self.wake = wake
         self.settle = settle
         self.enabled = options.enabled
@@ -139,9 +139,13 @@ class Recorder:
         if self.closed:
             raise ClientClosedError("This client is closed")
 
-    def queue(self, items: Sequence[QueueItem], wait_for: str | None = None) -> Queued:
-        """Hand events to the outbox's writer (one transaction) and return at once; the sender is
-        woken once they are written. `Queued.written` resolves when they are durable; the waiter
+    def queue(self, items: Sequence[QueueItem], wait_for: str | None = None, *,
+              later: bool = False) -> Queued:
+        """Write events to the outbox in one transaction, then wake the sender.
+
+        With `later` (a heartbeat timer), or for `AsyncClient`, they are handed to the outbox's
+        writer thread and this returns at once; `Queued.written` resolves when they are durable.
+        Otherwise (`Client`'s `end()` and `record()`) they are written on this thread. The waiter
         (for `wait_for`) exists at once.
         """
         self.check_open()
@@ -154,7 +158,10 @@ class Recorder:
             rows.append(NewEvent.of(event, kind, self.catalog.row_sensor(event)))
 
         try:
-            written = self.outbox.add_later(rows)
+            if later or not self.writes_on_caller:
+                written = self.outbox.add_later(rows)
+            else:
+                written = done(self.outbox.add(rows))
         except BaseException:
             self._forget(rows)
             raise
@@ -205,7 +212,7 @@ class Recorder:
         if not self.enabled:
             return done(True)
 
-        if self.enqueue_on_caller if on_caller is None else on_caller:
+        if self.writes_on_caller if on_caller is None else on_caller:
             fresh = self.outbox.add([row])[0]
             if fresh:
                 self.wake(False)
