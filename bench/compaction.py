@@ -22,8 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the bench scripts: `bench.*`
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `bench.*`, `tests.*`
 
 from bench.ingest import EVENTS_PER_ENVELOPE, build_envelopes
 from bench.storage import (
@@ -32,8 +31,8 @@ from bench.storage import (
     pg_bytes_per_event,
     pg_bytes_per_event_by_object,
 )
+from tests.support.postgres import PostgresCluster
 
-from support.postgres import PostgresCluster
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings

@@ -36,12 +36,11 @@ from pathlib import Path
 import httpx
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the bench scripts: `bench.*`
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `bench.*`, `tests.*`
 
 from bench.storage import bytes_per_event
+from tests.support.platform import PlatformProcess, run_cli
 
-from support.platform import PlatformProcess, run_cli
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,

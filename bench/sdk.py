@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))  # `tests.*`
 
 from timeledger.sdk import Client  # noqa: E402
 from timeledger.testing import FakeClock  # noqa: E402
@@ -84,7 +84,7 @@ def delivered_per_s(folder: Path, count: int, base_url: str | None, client_id: s
     filler.close(timeout=0)  # its platform is unreachable: everything stays queued
     platform = None
     if base_url is None:
-        from support.platform import PlatformProcess
+        from tests.support.platform import PlatformProcess
 
         platform = PlatformProcess(folder / "platform").start()
         client_id, secret = platform.create_client("bench")

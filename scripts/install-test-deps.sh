@@ -34,9 +34,9 @@ if [ ! -f "$JS_DIR/node_modules/.installed" ] || [ "$JS_DIR/package.json" -nt "$
 fi
 
 # axe-core, the accessibility rules the dashboard's browser tests run on every page
-# (tests/dashboard/test_a11y.py injects its axe.min.js), pinned, into a git-ignored folder.
+# (tests/server/dashboard/test_a11y.py injects its axe.min.js), pinned, into a git-ignored folder.
 AXE_VERSION=4.11.0
-AXE_DIR=tests/dashboard/.axe
+AXE_DIR=tests/server/dashboard/.axe
 if [ "$(cat "$AXE_DIR/node_modules/axe-core/.version" 2>/dev/null)" != "$AXE_VERSION" ]; then
   echo "installing axe-core $AXE_VERSION from npm for the accessibility tests"
   if ! command -v npm >/dev/null 2>&1; then
@@ -49,7 +49,7 @@ if [ "$(cat "$AXE_DIR/node_modules/axe-core/.version" 2>/dev/null)" != "$AXE_VER
   echo "$AXE_VERSION" > "$AXE_DIR/node_modules/axe-core/.version"
 fi
 
-# Python >= 3.12 for the official timeback-sdk test (tests/oneroster/test_official_sdk.py looks on
+# Python >= 3.12 for the official timeback-sdk test (tests/server/api/test_official_sdk.py looks on
 # PATH, in pyenv, then in uv's folder): when none is there, uv installs one (python-build-standalone).
 has_python_312() {
   for python in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python; do

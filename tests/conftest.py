@@ -11,13 +11,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.platform import NewStore, PlatformProcess, StoreLocation
+from tests.support.platform import NewStore, PlatformProcess, StoreLocation
 
 if TYPE_CHECKING:
-    from support.postgres import Backend
+    from tests.support.postgres import Backend
 
 # --backend, the `backend` parametrization (sqlite and pg) and the `postgres_cluster` fixture.
-pytest_plugins = ("support.postgres",)
+pytest_plugins = ("tests.support.postgres",)
 
 # Fixtures that start a platform process, PostgreSQL or a browser: a `unit` test uses none.
 _SLOW_FIXTURES = frozenset({"backend", "postgres_cluster", "platform", "make_platform",

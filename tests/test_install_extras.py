@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.platform import PlatformProcess
+from tests.support.platform import PlatformProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 # Distributions only the platform (or Django) needs; none may come with the core install.

@@ -1,7 +1,7 @@
 """Which property each IMS invalid fixture breaks, read from its file name (the suite's oracle).
 
 Shared by the in-process suite (tests/caliper/test_conformance.py) and the HTTP one
-(tests/server/test_conformance_http.py), so both hold a rejection to the same property.
+(tests/server/api/test_conformance_http.py), so both hold a rejection to the same property.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from support.events import completion, heartbeat, wrap
+from tests.support.events import completion, heartbeat, wrap
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
 from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS
 from timeledger.caliper.screen import screen_envelope

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from caliper.fixture_names import NOT_JSON, expected_path
-from support.shared import CALIPER_FIXTURES, TIMEBACK_FIXTURES, require_shared
+from tests.caliper.fixture_names import NOT_JSON, expected_path
+from tests.support.shared import CALIPER_FIXTURES, TIMEBACK_FIXTURES, require_shared
 from timeledger.caliper import conformance
 from timeledger.caliper.core import check_item, entities, events, vocabulary
 from timeledger.caliper.core.properties import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from support.shared import timeback_fixture
+from tests.support.shared import timeback_fixture
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
 from timeledger.caliper.bounds import MAX_RUN_KEY_CHARS, run_key_problem
 from timeledger.caliper.builders import RunRef, run_namespace, run_ref

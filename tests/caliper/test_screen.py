@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.shared import (
+from tests.support.shared import (
     CALIPER_FIXTURES,
     TIMEBACK_FIXTURES,
     require_shared,

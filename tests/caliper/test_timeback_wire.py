@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from support.shared import timeback_envelope_names, timeback_fixture
+from tests.support.shared import timeback_envelope_names, timeback_fixture
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
 from timeledger.caliper.timeback import dump_event
 

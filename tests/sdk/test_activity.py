@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.sdk.conftest import MATH, USER, make_client
 from timeledger.sdk import (
     Activity,
     ActivityEndedError,
@@ -17,8 +18,6 @@ from timeledger.sdk import (
     ValidationError,
 )
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import MATH, USER, make_client
 
 
 def start(client: Client, **kwargs: Any) -> Activity:

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.sdk.conftest import CONFIG, MATH, USER
 from timeledger.sdk import AsyncClient, RejectedError
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import CONFIG, MATH, USER
 
 
 def make_async(clock: FakeClock | None, fake: FakePlatform, **kwargs: Any) -> AsyncClient:

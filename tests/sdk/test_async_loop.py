@@ -8,11 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
+from tests.sdk.conftest import CONFIG
+from tests.sdk.test_poison import events
 from timeledger.sdk import AsyncClient
 from timeledger.testing import FakePlatform
-
-from .conftest import CONFIG
-from .test_poison import events
 
 EVENTS = 10_000
 MAX_LAG = 0.020  # seconds a 1 ms tick of the loop may come late

@@ -7,11 +7,10 @@ import threading
 import time
 from typing import Any
 
+from tests.sdk.conftest import CONFIG, MATH, USER
+from tests.sdk.test_poison import events
 from timeledger.sdk import Client
 from timeledger.testing import FakePlatform
-
-from .conftest import CONFIG, MATH, USER
-from .test_poison import events
 
 
 def make_real(fake: FakePlatform, **kwargs: Any) -> Client:

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
+from tests.sdk.conftest import MATH, USER, make_client
 from timeledger.sdk import Client, ErrorContext, RejectedError
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import MATH, USER, make_client
 
 
 def record(client: Client, xp: float = 1, **kwargs: Any) -> Any:

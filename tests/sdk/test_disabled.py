@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.sdk.conftest import CONFIG, MATH, USER
 from timeledger.sdk import AsyncClient, Client, ValidationError
 from timeledger.testing import FakePlatform
-
-from .conftest import CONFIG, MATH, USER
 
 ACTIVITY = {"id": "a", "name": "A", "course": MATH}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support.platform import PlatformProcess
+from tests.support.platform import PlatformProcess
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
 

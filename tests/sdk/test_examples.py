@@ -19,7 +19,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from support.platform import PlatformProcess
+from tests.support.platform import PlatformProcess
 from timeledger import Client
 from timeledger.config import TimebackConfig
 from timeledger.sdk import Receipt

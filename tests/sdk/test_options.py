@@ -9,11 +9,10 @@ from typing import Any
 import platformdirs
 import pytest
 
+from tests.sdk.conftest import CONFIG, MATH, USER
 from timeledger.sdk import AsyncClient, Client, ClientClosedError, ConfigurationError
 from timeledger.sdk.options import ClientOptions, default_outbox_path
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import CONFIG, MATH, USER
 
 
 def test_environment_fills_what_arguments_leave_out(tmp_path: Path) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tests.sdk.conftest import MATH, USER, make_client
 from timeledger.sdk import EventsDroppedError
 from timeledger.sdk.errors import ErrorContext, EventKind
 from timeledger.sdk.outbox import Dropped, NewEvent, Outbox
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import MATH, USER, make_client
 
 
 def row(name: str, kind: EventKind) -> NewEvent:

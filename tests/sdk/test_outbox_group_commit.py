@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.sdk.conftest import CONFIG
 from timeledger.sdk import Client, Receipt
 from timeledger.sdk.errors import OutboxBusyError
 from timeledger.sdk.outbox import NewEvent, Outbox
 from timeledger.sdk.outbox_writer import OutboxWriter
 from timeledger.testing import FakeClock
-
-from .conftest import CONFIG
 
 THREADS = 12
 

@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 
-from support.platform import PlatformProcess
+from tests.sdk.conftest import CONFIG, MATH
+from tests.sdk.proxy import SwitchableProxy
+from tests.support.platform import PlatformProcess
 from timeledger.sdk import Client
 from timeledger.sdk.outbox import Outbox
 from timeledger.testing import FakeClock
-
-from .conftest import CONFIG, MATH
-from .proxy import SwitchableProxy
 
 DAY = "2025-03-03"
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

@@ -12,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from tests.sdk.conftest import CONFIG, MATH, USER, make_client
 from timeledger.caliper.builders import stable_event_id, time_spent_event
 from timeledger.sdk import (
     AsyncClient,
@@ -24,8 +25,6 @@ from timeledger.sdk import (
 )
 from timeledger.sdk.errors import ConfigurationError
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import CONFIG, MATH, USER, make_client
 
 RUN = "3f0c6a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
 BATCH = 100  # the default max_batch_events

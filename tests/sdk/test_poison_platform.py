@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from support.platform import PlatformProcess
+from tests.sdk.conftest import CONFIG
+from tests.sdk.test_poison import events
+from tests.support.platform import PlatformProcess
 from timeledger.sdk import Client, RejectedError
 from timeledger.testing import FakeClock
-
-from .conftest import CONFIG
-from .test_poison import events
 
 
 def test_a_refused_event_is_dead_lettered_and_the_rest_are_stored(

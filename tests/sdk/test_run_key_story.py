@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 
-from support.platform import PlatformProcess
+from tests.sdk.conftest import CONFIG, MATH
+from tests.support.platform import PlatformProcess
 from timeledger.sdk import Client
 from timeledger.testing import FakeClock
-
-from .conftest import CONFIG, MATH
 
 KEY = "assignment-row-981"
 MONDAY = datetime(2025, 1, 13, 15, 0, tzinfo=UTC)

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.sdk.conftest import CONFIG, MATH, USER
 from timeledger.caliper.builders import envelope
 from timeledger.caliper.envelope import check_envelope
 from timeledger.sdk import Client, ValidationError
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import CONFIG, MATH, USER
 
 ACTIVITY = {"id": "fractions-1", "name": "Fractions 1", "course": MATH}
 
@@ -68,7 +67,7 @@ def test_the_same_string_is_the_same_run_on_monday_and_wednesday(
 
 def test_another_sensor_gives_the_same_string_another_uuid(
         clock: FakeClock, fake: FakePlatform) -> None:
-    from .conftest import make_client
+    from tests.sdk.conftest import make_client
 
     client = make_client(clock, fake, sensor="https://other-app.example.com")
     try:

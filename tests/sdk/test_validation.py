@@ -10,15 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.events import activity
+from tests.sdk.conftest import MATH, USER
+from tests.support.events import activity
 from timeledger.caliper import CaliperError, Learner, bounds
 from timeledger.caliper.builders import completed_event, envelope, time_spent_event
 from timeledger.caliper.envelope import check_envelope
 from timeledger.caliper.times import format_utc
 from timeledger.sdk import Client, Metrics, TimeOptions, ValidationError
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import MATH, USER
 
 ACTIVITY = {"id": "fractions-1", "name": "Fractions 1", "course": MATH}
 

@@ -8,10 +8,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.sdk.conftest import CONFIG, MATH, USER
 from timeledger.sdk import Client
 from timeledger.testing import FakeClock, FakePlatform
-
-from .conftest import CONFIG, MATH, USER
 
 Step = tuple[str, int]
 steps = st.lists(st.tuples(st.sampled_from(["advance", "pause", "resume", "touch"]),

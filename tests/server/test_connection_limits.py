@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.platform import PlatformProcess
+from tests.support.platform import PlatformProcess
 
 TIMEOUT_S = 1.0
 MAX_HEADER_BYTES = 8192

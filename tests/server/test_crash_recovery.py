@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from stored_events import stored_event_ids
 
-from support.events import T0, heartbeat, unique_email, wrap
-from support.platform import PlatformProcess
-from support.postgres import Backend
+from tests.support.events import T0, heartbeat, unique_email, wrap
+from tests.support.platform import PlatformProcess
+from tests.support.postgres import Backend
+from tests.support.stored_events import stored_event_ids
 
 ENVELOPES = 160
 SENDERS = 4

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_world import Ledger, at, heartbeat, new_run, resend
-from test_rebuild import Stream, snapshot
 
-from support.postgres import Backend
+from tests.server.pipeline.test_rebuild import Stream, snapshot
+from tests.support.ledger_world import Ledger, at, heartbeat, new_run, resend
+from tests.support.postgres import Backend
 from timeledger.server.store.projection_tables import run_windows
 
 

@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support.events import T0, completion, heartbeat, unique_email, wrap
-from support.platform import NewStore, StoreLocation, run_cli
-from support.shared import timeback_fixture
+from tests.support.events import T0, completion, heartbeat, unique_email, wrap
+from tests.support.platform import NewStore, StoreLocation, run_cli
+from tests.support.shared import timeback_fixture
 
 
 def _count(store: StoreLocation, email: str) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from support.platform import free_port
+from tests.support.platform import free_port
 from timeledger.server.connection_limits import ConnectionLimits, ServerConfig
 
 

@@ -11,12 +11,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `tests.*`
 
-from web_support import CONFIG  # noqa: E402
-
-from timeledger import Client  # noqa: E402
-from timeledger.web import create_router  # noqa: E402
+from tests.web.web_support import CONFIG
+from timeledger import Client
+from timeledger.web import create_router
 
 
 def identity(request: Request) -> dict[str, Any] | None:

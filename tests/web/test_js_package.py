@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import JS_PACKAGE, REPO
 
-from support.browser import missing_tool
+from tests.support.browser import missing_tool
+from tests.support.shared import REPO
+from tests.web.web_support import JS_PACKAGE
 from timeledger.web.assets import SCRIPT_NAMES, script
 
 FRAMEWORKS = {"react", "vue", "svelte"}

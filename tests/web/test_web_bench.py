@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from web_support import REPO
+from tests.support.shared import REPO
 
 
 def test_the_adapter_benchmark_reports_both_rates_and_their_ratio() -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from web_support import closing, offline_client
 
-from support.events import activity
+from tests.support.events import activity
+from tests.web.web_support import closing, offline_client
 from timeledger import Client
 from timeledger.caliper import CaliperError, Learner, Metrics, bounds, parse_envelope
 from timeledger.caliper.builders import completed_event, envelope, time_spent_event

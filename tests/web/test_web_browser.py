@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_web_protocol import SUBMIT_ERRORS
-from web_lab import AdapterTraffic, Seen, create_lab_app
-from web_support import (
+
+from tests.support.browser import browser, missing_tool  # noqa: F401 (fixture)
+from tests.support.platform import PlatformProcess
+from tests.web.test_web_protocol import SUBMIT_ERRORS
+from tests.web.web_lab import AdapterTraffic, Seen, create_lab_app
+from tests.web.web_support import (
     JS_PACKAGE,
     ServedApp,
     closing,
@@ -25,9 +28,6 @@ from web_support import (
     totals,
     windows,
 )
-
-from support.browser import browser, missing_tool  # noqa: F401 (fixture)
-from support.platform import PlatformProcess
 from timeledger import Client
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from test_web_browser import (  # noqa: F401 (fixtures)
+
+from tests.support.browser import browser  # noqa: F401 (fixture)
+from tests.web.test_web_browser import (  # noqa: F401 (fixtures)
     MONDAY,
     WEDNESDAY,
     Lab,
@@ -19,9 +21,7 @@ from test_web_browser import (  # noqa: F401 (fixtures)
     start_activity,
     visit,
 )
-from web_support import CONFIG, stored_events
-
-from support.browser import browser  # noqa: F401 (fixture)
+from tests.web.web_support import CONFIG, stored_events
 
 pytestmark = pytest.mark.browser
 

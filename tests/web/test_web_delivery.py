@@ -15,9 +15,16 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from web_support import ServedApp, closing, platform_client, stored_events, totals, wait_until
 
-from support.platform import PlatformProcess, free_port
+from tests.support.platform import PlatformProcess, free_port
+from tests.web.web_support import (
+    ServedApp,
+    closing,
+    platform_client,
+    stored_events,
+    totals,
+    wait_until,
+)
 from timeledger.caliper.times import format_utc
 from timeledger.web import create_router
 

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import web_django_site
-import web_django_urls
 from django.contrib.auth import get_user_model
 from django.test import Client as DjangoClient
 from django.urls import clear_url_caches, include, path
-from web_support import closing, offline_client
 
-from support.shared import timeback_fixture
+import tests.web.web_django_site as web_django_site
+import tests.web.web_django_urls as web_django_urls
+from tests.support.shared import timeback_fixture
+from tests.web.web_support import closing, offline_client
 from timeledger import Client
 from timeledger.web.assets import script
 from timeledger.web.django import urls

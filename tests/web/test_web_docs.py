@@ -10,15 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-import web_django_site
-import web_django_urls
 from django.contrib.auth import get_user_model
 from django.test import Client as DjangoClient
 from django.urls import clear_url_caches
-from web_support import REPO, ServedApp, stored_events
 
-from support.platform import PlatformProcess
-from support.shared import timeback_fixture
+import tests.web.web_django_site as web_django_site
+import tests.web.web_django_urls as web_django_urls
+from tests.support.platform import PlatformProcess
+from tests.support.shared import REPO, timeback_fixture
+from tests.web.web_support import ServedApp, stored_events
 
 DOC = REPO / "docs" / "web.md"
 HEARTBEAT = "/api/timeback/activity/heartbeat"

@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 
 import httpx
-from web_support import EXAMPLE_APP, stored_events, wait_until
 
-from support.platform import PlatformProcess, free_port
+from tests.support.platform import PlatformProcess, free_port
+from tests.web.web_support import EXAMPLE_APP, stored_events, wait_until
 
 
 def test_run_py_starts_the_platform_and_the_app_together(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from web_support import closing, offline_client
 
-from support.app_server import serving
+from tests.support.app_server import serving
+from tests.web.web_support import closing, offline_client
 from timeledger.caliper.times import format_utc
 from timeledger.web import create_router
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import closing, offline_client, shape_problems
 
-from support.shared import timeback_fixture
+from tests.support.shared import timeback_fixture
+from tests.web.web_support import closing, offline_client, shape_problems
 from timeledger import Client
 from timeledger.caliper.builders import Learner, stable_event_id
 from timeledger.config import Course, TimebackConfig

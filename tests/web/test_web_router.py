@@ -16,9 +16,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
-from web_support import ServedApp, closing, offline_client
 
-from support.shared import timeback_fixture
+from tests.support.shared import timeback_fixture
+from tests.web.web_support import ServedApp, closing, offline_client
 from timeledger import Client
 from timeledger.web import create_router
 from timeledger.web.assets import SCRIPT_NAMES, script

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import CONFIG, closing, offline_client
 
-from support.shared import timeback_fixture
+from tests.support.shared import timeback_fixture
+from tests.web.web_support import CONFIG, closing, offline_client
 from timeledger import Client
 from timeledger.caliper.builders import stable_event_id
 from timeledger.testing import FakeClock, FakePlatform

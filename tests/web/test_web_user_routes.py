@@ -14,17 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
-import web_django_site
-import web_django_urls
 from django.test import Client as DjangoClient
 from django.urls import clear_url_caches, include, path
 from starlette.applications import Starlette
 from starlette.requests import Request
-from web_support import ServedApp, closing, platform_client
 
-from support.events import completion, heartbeat, wrap
-from support.platform import PlatformProcess, run_cli
-from support.roster_rows import add_rows, course, enrollment, klass, school, student
+import tests.web.web_django_site as web_django_site
+import tests.web.web_django_urls as web_django_urls
+from tests.support.events import completion, heartbeat, wrap
+from tests.support.platform import PlatformProcess, run_cli
+from tests.support.roster_rows import add_rows, course, enrollment, klass, school, student
+from tests.web.web_support import ServedApp, closing, platform_client
 from timeledger.caliper.builders import ActivityRef, activity_url
 from timeledger.sdk.platform_queries import PlatformQueries
 from timeledger.web import create_router

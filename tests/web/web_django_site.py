@@ -10,7 +10,7 @@ from django.conf import settings
 
 if not settings.configured:
     settings.configure(
-        ROOT_URLCONF="web_django_urls", ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF="tests.web.web_django_urls", ALLOWED_HOSTS=["testserver"],
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth",
                         "django.contrib.sessions"],
         MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",

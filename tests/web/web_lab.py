@@ -16,9 +16,9 @@ import anyio.to_thread
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from web_framework_pages import PAGES, REACT_SHIM
-from web_support import EXAMPLE_APP
 
+from tests.web.web_framework_pages import PAGES, REACT_SHIM
+from tests.web.web_support import EXAMPLE_APP
 from timeledger import Client
 
 ACTIVITY_PATH = "/api/timeback/activity/"

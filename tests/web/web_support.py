@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from support.platform import PlatformProcess, free_port
+from tests.support.platform import PlatformProcess, free_port
 from timeledger import Client
 from timeledger.caliper.times import parse_utc
 

@@ -3,7 +3,7 @@
 Served as `/api/v1/overview` and drawn by the dashboard's overview page. It uses the same
 projection and unit helpers as the per-learner summaries, and flags come from the flags table (by
 the time of the event that raised them), so each day is also the sum of what the API reports per
-learner (tests/dashboard check both). Every read is bounded by the window, not by history.
+learner (tests/server/dashboard check both). Every read is bounded by the window, not by history.
 """
 
 from __future__ import annotations
