@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.platform import PlatformProcess
+from tests.support.shared import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 # Distributions only the platform (or Django) needs; none may come with the core install.
 PLATFORM_ONLY = {"fastapi", "uvicorn", "uvloop", "sqlalchemy", "alembic", "psycopg",
                  "psycopg-binary", "jinja2", "rich", "zstandard", "msgspec", "plotly", "django"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.support.shared import REPO
+
 pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "bounds.md"
+DOC = REPO / "docs" / "bounds.md"
 
 
 def test_bounds_doc_examples_run_and_print_what_they_say(

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.platform import PlatformProcess
+from tests.support.shared import REPO
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
+DOC = REPO / "docs" / "sdk.md"
 
 
 def test_sdk_doc_examples_run(platform: PlatformProcess, tmp_path: Path,

@@ -20,12 +20,13 @@ import httpx
 import pytest
 
 from tests.support.platform import PlatformProcess
+from tests.support.shared import REPO
 from timeledger import Client
 from timeledger.config import TimebackConfig
 from timeledger.sdk import Receipt
 from timeledger.testing import FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 QUIZ = ROOT / "examples" / "terminal_quiz.py"
 README = ROOT / "README.md"
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tests.support.shared import REPO
 from timeledger.server.store.database import create_engine
 from timeledger.server.store.migrate import ensure_schema
 from timeledger.server.store.roster_tables import ROSTER_TABLES
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "oneroster" / "sample"
+SAMPLE = REPO / "examples" / "oneroster" / "sample"
 
 
 def copy_sample(folder: Path) -> Path:

@@ -6,7 +6,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from tests.support.shared import timeback_fixture
+from tests.support.shared import REPO, timeback_fixture
 from tests.web.web_support import ServedApp, closing, offline_client
 from timeledger import Client
 from timeledger.web import create_router
@@ -193,7 +192,7 @@ def test_cross_site_posts_are_refused(served: ServedApp) -> None:
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_the_browser_client_is_served(served: ServedApp, name: str) -> None:
-    packaged = (Path(__file__).resolve().parents[2] / "src" / "timeledger" / "web" / "static"
+    packaged = (REPO / "src" / "timeledger" / "web" / "static"
                 / name).read_bytes()
 
     reply = httpx.get(f"{served.url}/api/timeback/{name}")

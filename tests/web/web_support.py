@@ -12,10 +12,10 @@ from typing import Any
 import uvicorn
 
 from tests.support.platform import PlatformProcess, free_port
+from tests.support.shared import REPO
 from timeledger import Client
 from timeledger.caliper.times import parse_utc
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_APP = REPO / "examples" / "lesson_app"
 JS_PACKAGE = REPO / "js"
 """The npm package timeledger; its node_modules (git-ignored) holds the frameworks the pages use."""

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tests.support.app_server import serving
 from tests.support.platform import PlatformProcess
+from tests.support.shared import REPO
 from timeledger.server.app import create_app
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
@@ -58,7 +59,7 @@ def test_the_favicon_is_the_dashboards_svg(platform: PlatformProcess) -> None:
     reply = httpx.get(platform.base_url + "/favicon.ico", timeout=30)
     assert reply.status_code == 200
     assert reply.headers["content-type"] == "image/svg+xml"
-    shipped = Path(__file__).parents[2] / "src/timeledger/server/dashboard/static/favicon.svg"
+    shipped = REPO / "src/timeledger/server/dashboard/static/favicon.svg"
     assert reply.content == shipped.read_bytes()
 
 

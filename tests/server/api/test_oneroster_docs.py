@@ -7,12 +7,12 @@ import os
 import re
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tests.support.platform import PlatformProcess
+from tests.support.shared import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 DOC = ROOT / "docs" / "oneroster.md"
 MARK = "=== block "
 

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from tests.support.browser import browser, missing_tool  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess, run_cli
 from tests.support.postgres import Backend
+from tests.support.shared import REPO
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,
@@ -24,7 +24,7 @@ from timeledger.caliper.builders import (
 )
 from timeledger.caliper.metrics import Metrics
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 ADMIN = ("teacher", "correct horse battery")
 SENSOR = "https://app.example"
 LEARNERS = ("ada@school.example", "ben@school.example")

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.support.postgres import Backend
+from tests.support.shared import REPO
 
 pytestmark = pytest.mark.backends("pg")
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _databases(backend: Backend) -> set[str]:
