@@ -5,12 +5,14 @@ by either form."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.support.browser import browser  # noqa: F401 (fixture)
+from tests.support.platform import PlatformProcess
+from tests.support.postgres import Backend
 from tests.web.test_web_browser import (  # noqa: F401 (fixtures)
     MONDAY,
     WEDNESDAY,
@@ -26,6 +28,16 @@ from tests.web.web_support import CONFIG, stored_events
 pytestmark = pytest.mark.browser
 
 KEY = "assignment-row-981"
+
+
+@pytest.fixture(scope="module")
+def platform(backend: Backend,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+    """A platform of this module's own: the session's shared one may hold the same key under
+    another sensor (the SDK's story), and a key two apps use is ambiguous by design (a 400)."""
+    with PlatformProcess(tmp_path_factory.mktemp("run-keys"),
+                         db_url=backend.new_db_url()) as running:
+        yield running
 
 
 def test_monday_and_wednesday_with_the_apps_own_run_id_in_the_browser(

@@ -7,7 +7,6 @@ The log is cut by learner, so no other projector writes these rows meanwhile.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.upserts import Row, upsert
 from timeledger.server.store.projection_tables import (
+    completions,
     learner_course_totals,
     learner_days,
     learner_totals,
@@ -76,11 +76,6 @@ def novelty_of(conn: sa.Connection, counted: Sequence[Prepared]) -> Novelty:
         course_dates=frozenset(day_keys - stored_course_dates))
 
 
-def _accuracy_shift(c: Any, new: Any) -> dict[str, Any]:
-    shifted = {older: c[newer] for newer, older in itertools.pairwise(ACCURACY_SLOTS)}
-    return {**shifted, "accuracy_1": new.accuracy_1, "accuracy_event_id": new.accuracy_event_id}
-
-
 def per_mille(correct: int, total: int) -> int:
     return round(correct * 1000 / total)
 
@@ -135,14 +130,22 @@ def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Nov
 
 
 def _record_accuracy(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
-    """One statement per completion with questions (they are few), in log order per learner."""
-    done = [item for item in counted if not item.is_time and item.facts.total_questions
-            and item.facts.correct_questions is not None]
-    for item in sorted(done, key=lambda i: (i.facts.learner_email, i.seq)):
-        f = item.facts
-        assert f.total_questions is not None and f.correct_questions is not None
-        upsert(conn, learner_totals, [{
-            "learner_email": f.learner_email, **dict.fromkeys(_SUMS, 0), "days_active": 0,
-            "runs": 0, "flags": 0, **dict.fromkeys(ACCURACY_SLOTS),
-            "accuracy_1": per_mille(f.correct_questions, f.total_questions),
-            "accuracy_event_id": f.event_id}], ["learner_email"], custom=_accuracy_shift)
+    """Each learner with a new completion with questions: their newest five such completions by
+    `seq`, read back from `completions` (by its learner index). Read, not shifted in, so the slots
+    do not depend on the order batches arrive in: on PostgreSQL a live projector and a rebuild cut
+    the log into different batches, and a batch is applied in `seq` order."""
+    c = completions.c
+    learners = sorted({item.facts.learner_email for item in counted if not item.is_time
+                       and item.facts.total_questions
+                       and item.facts.correct_questions is not None})
+    for email in learners:
+        newest = conn.execute(
+            sa.select(c.correct_questions, c.total_questions, c.event_id)
+            .where(c.learner_email == email, c.total_questions > 0,
+                   c.correct_questions.isnot(None))
+            .order_by(c.seq.desc()).limit(len(ACCURACY_SLOTS))).all()
+        slots: dict[str, Any] = dict.fromkeys(ACCURACY_SLOTS)
+        slots.update({slot: per_mille(row.correct_questions, row.total_questions)
+                      for slot, row in zip(ACCURACY_SLOTS, newest, strict=False)})
+        conn.execute(learner_totals.update().where(learner_totals.c.learner_email == email)
+                     .values(**slots, accuracy_event_id=newest[0].event_id if newest else None))
