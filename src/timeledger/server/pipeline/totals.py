@@ -130,10 +130,10 @@ def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Nov
 
 
 def _record_accuracy(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
-    """Each learner with a new completion with questions: their newest five such completions by
-    `seq`, read back from `completions` (by its learner index). Read, not shifted in, so the slots
-    do not depend on the order batches arrive in: on PostgreSQL a live projector and a rebuild cut
-    the log into different batches, and a batch is applied in `seq` order."""
+    """Each learner with a new completion with questions: their five latest such completions by
+    eventTime (then event id), read back from `completions` by its learner index. Read, not
+    shifted in, so the slots depend neither on where batches end nor on the order concurrent
+    sends happened to commit in."""
     c = completions.c
     learners = sorted({item.facts.learner_email for item in counted if not item.is_time
                        and item.facts.total_questions
@@ -143,7 +143,8 @@ def _record_accuracy(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
             sa.select(c.correct_questions, c.total_questions, c.event_id)
             .where(c.learner_email == email, c.total_questions > 0,
                    c.correct_questions.isnot(None))
-            .order_by(c.seq.desc()).limit(len(ACCURACY_SLOTS))).all()
+            .order_by(c.event_time.desc(), c.event_id.desc())
+            .limit(len(ACCURACY_SLOTS))).all()
         slots: dict[str, Any] = dict.fromkeys(ACCURACY_SLOTS)
         slots.update({slot: per_mille(row.correct_questions, row.total_questions)
                       for slot, row in zip(ACCURACY_SLOTS, newest, strict=False)})

@@ -201,7 +201,8 @@ completions = sa.Table(  # counted completions; the dedupe key makes a resent co
 )
 sa.Index("ix_completions_run", completions.c.run_id)
 # a learner's newest completions (the accuracy of their last five: pipeline/totals.py)
-sa.Index("ix_completions_learner_seq", completions.c.learner_email, completions.c.seq)
+sa.Index("ix_completions_learner_time", completions.c.learner_email,
+         completions.c.event_time)
 
 xp_ledger = sa.Table(  # every counted completion's xpEarned, negative corrections included
     "xp_ledger", metadata,
