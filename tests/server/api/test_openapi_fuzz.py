@@ -207,7 +207,11 @@ def fuzz(platform: PlatformProcess, operation: schemathesis.APIOperation[Any, An
               suppress_health_check=list(HealthCheck))
     def answers_as_documented(case: schemathesis.Case[Any]) -> None:
         response = case.call(base_url=platform.base_url, headers=headers, timeout=30)
-        case.validate_response(response, checks=checks, headers=headers)
+        # A head past the server's limit (a long list of query parameters) is refused with 431
+        # before any route sees it: a rejection, though not among schemathesis's expected codes.
+        refused_head = response.status_code == 431
+        case.validate_response(response, headers=headers, checks=[
+            check for check in checks if not (refused_head and check is negative_data_rejection)])
 
     answers_as_documented()
 
