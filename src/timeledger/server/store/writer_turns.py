@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
+import time  # clock-ok: the monotonic default of the injected clock (tests pass their own)
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
