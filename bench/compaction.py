@@ -32,7 +32,6 @@ from bench.storage import (
     pg_bytes_per_event_by_object,
 )
 from tests.support.postgres import PostgresCluster
-
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings

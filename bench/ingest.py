@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `
 
 from bench.storage import bytes_per_event
 from tests.support.platform import PlatformProcess, run_cli
-
 from timeledger.caliper.builders import (
     ActivityRef,
     Learner,

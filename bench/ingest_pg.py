@@ -67,7 +67,6 @@ sys.path.insert(0, str(BENCH.parent))  # the repo root: `bench.*`, `tests.*`
 from bench.ingest import EVENTS_PER_ENVELOPE, SENSOR, build_envelopes  # noqa: E402
 from tests.support.platform import PlatformProcess  # noqa: E402
 from tests.support.postgres import FAST_SETTINGS, PostgresCluster  # noqa: E402
-
 from timeledger.server.ingestion import body_hash  # noqa: E402
 from timeledger.server.store.database import create_engine  # noqa: E402
 from timeledger.server.store.migrate import upgrade  # noqa: E402

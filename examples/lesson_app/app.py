@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,11 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import lesson_pages as pages
-from lesson_runs import LessonRuns
-
+from examples.lesson_app import lesson_pages as pages
+from examples.lesson_app.lesson_runs import LessonRuns
 from timeledger import Client
 from timeledger.web import create_router
 

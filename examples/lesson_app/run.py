@@ -16,10 +16,9 @@ import httpx
 import uvicorn
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent))  # the repository root: `examples.lesson_app`
 
-from app import create_app  # noqa: E402
-
+from examples.lesson_app.app import create_app  # noqa: E402
 from timeledger import Client, ErrorContext  # noqa: E402
 
 STARTUP_DEADLINE_S = 30.0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -18,20 +17,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.web.web_framework_pages import PAGES, REACT_SHIM
-from tests.web.web_support import EXAMPLE_APP
 from timeledger import Client
 
 ACTIVITY_PATH = "/api/timeback/activity/"
 
 
 def load_example_app() -> Any:
-    """examples/lesson_app/app.py as a module (it is a script folder, not a package)."""
-    spec = importlib.util.spec_from_file_location("lesson_app", EXAMPLE_APP / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["lesson_app"] = module
-    spec.loader.exec_module(module)
-    return module
+    """examples/lesson_app/app.py, imported as `examples.lesson_app.app` from the repo root."""
+    return importlib.import_module("examples.lesson_app.app")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The example lesson app: a FastAPI app using timeledger, run by `run.py`."""
