@@ -28,22 +28,21 @@ from timeledger.sdk.validation import check_text, check_user
 ConfigSource = str | Path | Mapping[str, Any] | TimebackConfig | None
 
 
-def load_config(source: ConfigSource, options: ClientOptions) -> TimebackConfig | None:
-    """The app's `timeback.config.json`: given, named by TIMELEDGER_CONFIG, or found in the cwd."""
+def read_config(source: str | Path | Mapping[str, Any] | TimebackConfig,
+                env: str = "production") -> TimebackConfig:
+    """A config given as a path, a dict or already loaded; a bad one is a ConfigurationError."""
     if isinstance(source, TimebackConfig):
         return source
-    if isinstance(source, Mapping):
-        try:
-            return TimebackConfig.load(source, env=options.env)
-        except ConfigError as exc:
-            raise ConfigurationError(str(exc)) from None
-    path = source or options.config or find_config()
-    if path is None:
-        return None
     try:
-        return TimebackConfig.load(path, env=options.env)
+        return TimebackConfig.load(source, env=env)
     except ConfigError as exc:
         raise ConfigurationError(str(exc)) from None
+
+
+def load_config(source: ConfigSource, options: ClientOptions) -> TimebackConfig | None:
+    """The app's `timeback.config.json`: given, named by TIMELEDGER_CONFIG, or found in the cwd."""
+    found = source if source is not None else (options.config or find_config())
+    return None if found is None else read_config(found, options.env)
 
 
 class Catalog:

@@ -14,11 +14,11 @@ from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.timeback import SUBJECTS
 from timeledger.config import (
     AmbiguousCourse,
-    ConfigError,
     Course,
     TimebackConfig,
     UnknownCourse,
 )
+from timeledger.sdk.catalog import read_config
 from timeledger.sdk.errors import ConfigurationError, ValidationError
 from timeledger.web.protocol import (
     CROSS_SITE,
@@ -106,15 +106,6 @@ class ConfiguredCatalog:
         return learner.actor(self.roster_base or self.config.sensor or self.client.sensor or "")
 
 
-def load_config(config: ConfigSource) -> TimebackConfig | None:
-    if config is None or isinstance(config, TimebackConfig):
-        return config
-    try:
-        return TimebackConfig.load(config)
-    except ConfigError as exc:
-        raise ConfigurationError(str(exc)) from None
-
-
 class WebAdapter:
     """Answers adapter requests for one SDK client; the framework shells only move bytes."""
 
@@ -122,7 +113,7 @@ class WebAdapter:
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  allow_cross_site: bool = False) -> None:
         self.client = client
-        loaded = load_config(config)
+        loaded = None if config is None else read_config(config)
         roster_base = getattr(getattr(client, "options", None), "roster_base", None)
         self.catalog: Catalog = (client if loaded is None
                                  else ConfiguredCatalog(client, loaded, roster_base))
