@@ -123,11 +123,27 @@ def test_heartbeats_are_packed_and_read_back_byte_for_byte(store: Platform) -> N
     assert all(after[seq]["body"] == "" for seq in packed)
     assert sum(map(len, packed.values())) * 3 < sum(len(r["body"]) for r in before.values())
     assert _texts(store.engine) == {seq: row["body"] for seq, row in before.items()}
-    unchanged = {"body", "packed"}  # every other column is copied as it was
+    assert all(after[seq]["body_hash"] == after[seq]["job_id"] == "" for seq in packed)
+    unchanged = {"body", "packed", "body_hash", "job_id"}  # every other column is as it was
     assert ({seq: {k: v for k, v in row.items() if k not in unchanged}
              for seq, row in after.items()}
             == {seq: {k: v for k, v in row.items() if k not in unchanged}
                 for seq, row in before.items()})
+
+
+def test_a_compacted_event_sent_again_is_a_duplicate_or_a_conflict(store: Platform) -> None:
+    sent = _heartbeats(100)
+    _ingest(store, sent)
+    _compact_all(store.engine)
+    assert len(_packed(_raw_rows(store.engine))) == 100
+    changed = {**sent[7], "extensions": {**sent[7]["extensions"], "courseId": "other"}}
+    # The same content in another key order is the same body.
+    again = [dict(reversed(list(sent[3].items()))), changed, _heartbeats(1, first=100)[0]]
+    job = store.ingestor.ingest(parse_envelope(orjson.dumps(
+        envelope(SENSOR, again, datetime.now(UTC)))))
+    assert [(r.status, r.allocated_id) for r in job.results[:2]] == [
+        ("duplicate", "4"), ("conflict", "8")]
+    assert job.results[2].status == "stored"  # (PostgreSQL's sequence skips the two above)
 
 
 def test_compaction_is_idempotent_and_keeps_to_through_seq(store: Platform) -> None:

@@ -5,9 +5,9 @@ The caller (the projector) says how far the log is projected; `compact_events` g
 it last stopped, in `seq` order, inside the caller's transaction: a rollback leaves every row as it
 was, and every row, compacted or not, reads back through `store.event_bodies.event_body`.
 
-A compacted row is deleted and inserted again with the same values but `body = ''` and `packed`
-set: an UPDATE that shrinks rows leaves SQLite's pages as sparse as before, while a delete lets
-it merge them and reuse the freed pages for the rows that follow.
+A compacted row is deleted and inserted again with the same values but `body`, `body_hash` and
+`job_id` empty and `packed` set: an UPDATE that shrinks rows leaves SQLite's pages as sparse as
+before, while a delete lets it merge them; the pages it frees go back (`release_free_pages`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from timeledger.server.store import compression_dictionaries
 from timeledger.server.store.compression_dictionaries import BodyDictionary
 from timeledger.server.store.database import insert
-from timeledger.server.store.event_bodies import event_body
+from timeledger.server.store.event_bodies import COMPACTED, event_body
 from timeledger.server.store.schema import compaction_progress, events
 
 MAX_BATCH = 10_000
@@ -84,18 +84,44 @@ def compact_events(conn: sa.Connection, through_seq: int, limit: int,
         if len(frame) < len(text):
             values = list(row)
             values[_BODY], values[_PACKED] = "", frame
+            # Only the append reads these, and only for rows it has just written or that come
+            # again: the digest is computed from the body then (store.event_bodies).
+            values[_BODY_HASH], values[_JOB_ID] = COMPACTED, COMPACTED
             repacked.append(tuple(values))
     if repacked:
         conn.execute(events.delete().where(events.c.seq.in_([r[_SEQ] for r in repacked])))
         conn.exec_driver_sql(_statement(conn, "INSERT INTO events ({columns}) VALUES ({marks})"),
                              repacked)
+        if conn.dialect.name == "sqlite":
+            release_free_pages(conn)
     _record_progress(conn, rows[-1][_SEQ])
     return len(rows)
 
 
+def release_free_pages(conn: sa.Connection) -> int:
+    """SQLite with `auto_vacuum=INCREMENTAL` (a store made since store/database.py sets it):
+    give the file's free pages back, so its size on disk is what its rows take; how many.
+
+    Compaction frees pages faster than appends take them back up (it shrinks every row it
+    passes), so they would otherwise stay in the file. A store made before keeps `auto_vacuum`
+    off until a `VACUUM` (docs/pipeline.md) and its free pages wait for new rows instead."""
+    if conn.exec_driver_sql("PRAGMA auto_vacuum").scalar_one() != _INCREMENTAL:
+        return 0
+    free = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar_one())
+    # Python's sqlite3 steps a statement that returns no rows once, and each step of
+    # incremental_vacuum frees one page: one execution per page.
+    for _ in range(free):
+        conn.exec_driver_sql("PRAGMA incremental_vacuum(1)")
+    return free
+
+
+_INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
+
+
 # Rows are copied as the driver gives them, so each value goes back exactly as it was stored.
 _COLUMNS = [column.name for column in events.columns]
-_SEQ, _BODY, _PACKED = (_COLUMNS.index(name) for name in ("seq", "body", "packed"))
+_SEQ, _BODY, _PACKED, _BODY_HASH, _JOB_ID = (
+    _COLUMNS.index(name) for name in ("seq", "body", "packed", "body_hash", "job_id"))
 
 
 def _statement(conn: sa.Connection, template: str) -> str:

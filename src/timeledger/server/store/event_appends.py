@@ -9,6 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.store.driver_rows import driver_params, execute_many, sql_marks
+from timeledger.server.store.event_bodies import (
+    BODY_COLUMNS,
+    COMPACTED,
+    content_digest,
+    event_json,
+)
 from timeledger.server.store.log_positions import Position
 from timeledger.server.store.schema import events
 
@@ -37,6 +43,13 @@ def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
         found = conn.execute(sa.select(events.c.event_id, events.c.seq, events.c.body_hash)
                              .where(events.c.event_id.in_(chunk)))
         existing.update((row.event_id, (row.seq, row.body_hash)) for row in found)
+    compacted = sorted(event_id for event_id, (_seq, digest) in existing.items()
+                       if digest == COMPACTED)
+    for chunk in _chunks(compacted):  # their digest went with compaction: made from the body
+        found = conn.execute(sa.select(events.c.event_id, events.c.seq, *BODY_COLUMNS)
+                             .where(events.c.event_id.in_(chunk)))
+        existing.update((row.event_id, (row.seq, content_digest(event_json(conn, row))))
+                        for row in found)
     return written, existing
 
 

@@ -4,6 +4,7 @@ Select `BODY_COLUMNS` (or the whole `events` table) and pass the row to `event_b
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Protocol
 
 import orjson
@@ -13,6 +14,8 @@ from timeledger.server.store import compression_dictionaries
 from timeledger.server.store.schema import events
 
 BODY_COLUMNS = (events.c.body, events.c.packed)
+#: `body`, `body_hash` and `job_id` of a compacted row (store/compaction.py).
+COMPACTED = ""
 
 
 class StoredBody(Protocol):
@@ -35,3 +38,10 @@ def event_json(conn: sa.Connection, row: StoredBody) -> Any:
     if row.packed is None:
         return orjson.loads(row.body)
     return orjson.loads(compression_dictionaries.unpack(conn, bytes(row.packed)))
+
+
+def content_digest(item: Any) -> str:
+    """An event's `body_hash`: a digest of its content that ignores key order and whitespace.
+    Compaction drops the stored one; the append computes it from the body when an id comes
+    again (store/event_appends.py)."""
+    return hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()
