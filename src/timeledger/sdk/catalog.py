@@ -45,6 +45,33 @@ def load_config(source: ConfigSource, options: ClientOptions) -> TimebackConfig 
     return None if found is None else read_config(found, options.env)
 
 
+def select_course(config: TimebackConfig, selector: Mapping[str, Any],
+                  field: str = "course") -> Course:
+    """The configured course a selector names; an unknown or ambiguous one names the field."""
+    try:
+        course = config.select(selector, field=field)
+    except UnknownCourse as exc:
+        raise ValidationError(field, str(exc), code=UnknownCourse.code) from None
+    except AmbiguousCourse as exc:
+        raise ValidationError(field, str(exc), code=AmbiguousCourse.code) from None
+    except CaliperError as exc:
+        raise ValidationError.from_caliper(exc) from None
+    if course.subject not in SUBJECTS:
+        raise ValidationError(field, f"Course subject {course.subject!r} is not one of: "
+                              + ", ".join(SUBJECTS))
+    return course
+
+
+def course_activity(found: Course, selector: Mapping[str, Any], sensor: str, slug: str,
+                    title: str, app_name: str) -> ActivityRef:
+    """An activity of a configured course; its URL names the course as the selector did."""
+    by_code = isinstance(selector, Mapping) and selector.get("code") is not None
+    url = (activity_url(sensor, slug, course_code=found.course_code) if by_code
+           else activity_url(sensor, slug, subject=found.subject, grade=found.grade))
+    return ActivityRef(url=url, name=title, subject=found.subject, app_name=app_name,
+                       course_id=found.course_id, course_name=found.name, sensor=sensor)
+
+
 class Catalog:
     """Courses, activities, actors and the sensor, from the options and the config."""
 
@@ -58,18 +85,7 @@ class Catalog:
             raise ConfigurationError(
                 "No course configuration: pass config=... (a timeback.config.json path or a dict)"
                 " or set TIMELEDGER_CONFIG")
-        try:
-            course = self.config.select(selector, field=field)
-        except UnknownCourse as exc:
-            raise ValidationError(field, str(exc), code=UnknownCourse.code) from None
-        except AmbiguousCourse as exc:
-            raise ValidationError(field, str(exc), code=AmbiguousCourse.code) from None
-        except CaliperError as exc:
-            raise ValidationError.from_caliper(exc) from None
-        if course.subject not in SUBJECTS:
-            raise ValidationError(field, f"Course subject {course.subject!r} is not one of: "
-                                  + ", ".join(SUBJECTS))
-        return course
+        return select_course(self.config, selector, field)
 
     def activity_ref(self, id: str, name: str, course: Mapping[str, Any],
                      prefix: str = "") -> tuple[ActivityRef, str]:
@@ -81,13 +97,8 @@ class Catalog:
         if not sensor:
             raise ConfigurationError("No sensor: set sensor= (or TIMELEDGER_SENSOR), or a sensor"
                                      " or launchUrl in the config file")
-        by_code = isinstance(course, Mapping) and course.get("code") is not None
-        url = (activity_url(sensor, slug, course_code=found.course_code) if by_code
-               else activity_url(sensor, slug, subject=found.subject, grade=found.grade))
         app_name = self.config.app_name if self.config else "timeledger"
-        return ActivityRef(url=url, name=title, subject=found.subject, app_name=app_name,
-                           course_id=found.course_id, course_name=found.name,
-                           sensor=sensor), sensor
+        return course_activity(found, course, sensor, slug, title, app_name), sensor
 
     def actor(self, user: Mapping[str, Any], sensor: str) -> dict[str, Any]:
         return check_user(user).actor(self.options.roster_base or sensor)

@@ -9,16 +9,10 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
-from timeledger.caliper.builders import ActivityRef, Learner, activity_url
+from timeledger.caliper.builders import ActivityRef, Learner
 from timeledger.caliper.errors import CaliperError
-from timeledger.caliper.timeback import SUBJECTS
-from timeledger.config import (
-    AmbiguousCourse,
-    Course,
-    TimebackConfig,
-    UnknownCourse,
-)
-from timeledger.sdk.catalog import read_config
+from timeledger.config import Course, TimebackConfig
+from timeledger.sdk.catalog import course_activity, read_config, select_course
 from timeledger.sdk.errors import ConfigurationError, ValidationError
 from timeledger.web.protocol import (
     CROSS_SITE,
@@ -73,17 +67,7 @@ class ConfiguredCatalog:
 
     def _course(self, selector: Mapping[str, Any]) -> tuple[Course, str]:
         """The configured course a selector names, and the sensor its events go under."""
-        try:
-            course = self.config.select(selector)
-        except UnknownCourse as exc:
-            raise ValidationError("course", str(exc), code=UnknownCourse.code) from None
-        except AmbiguousCourse as exc:
-            raise ValidationError("course", str(exc), code=AmbiguousCourse.code) from None
-        except CaliperError as exc:
-            raise ValidationError.from_caliper(exc) from None
-        if course.subject not in SUBJECTS:
-            raise ValidationError("course", f"Course subject {course.subject!r} is not one of: "
-                                  + ", ".join(SUBJECTS))
+        course = select_course(self.config, selector)
         sensor = course.sensor or self.config.sensor or self.client.sensor
         if not sensor:
             raise ConfigurationError("No sensor: set a sensor or launchUrl in the config file")
@@ -91,12 +75,7 @@ class ConfiguredCatalog:
 
     def activity_ref(self, id: str, name: str, course: Mapping[str, Any]) -> ActivityRef:
         found, sensor = self._course(course)
-        url = (activity_url(sensor, id, course_code=found.course_code)
-               if course.get("code") is not None
-               else activity_url(sensor, id, subject=found.subject, grade=found.grade))
-        return ActivityRef(url=url, name=name, subject=found.subject,
-                           app_name=self.config.app_name, course_id=found.course_id,
-                           course_name=found.name, sensor=sensor)
+        return course_activity(found, course, sensor, id, name, self.config.app_name)
 
     def actor(self, user: Mapping[str, Any]) -> dict[str, Any]:
         try:
