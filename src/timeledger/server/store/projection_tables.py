@@ -138,7 +138,12 @@ learner_days = sa.Table(
     _counter("correct_questions"),
     _counter("mastered_units"),
 )
-sa.Index("ix_learner_days_date", learner_days.c.local_date)
+# Covers the reads across learners by date range (the overview, the class view): they read the
+# index alone, so the rows of one day sit together however long the history behind them.
+sa.Index("ix_learner_days_date_figures", learner_days.c.local_date, learner_days.c.learner_email,
+         learner_days.c.course_id, learner_days.c.active_ms, learner_days.c.xp_milli,
+         learner_days.c.completions, learner_days.c.total_questions,
+         learner_days.c.correct_questions)
 sa.Index("ix_learner_days_learner_date", learner_days.c.learner_email, learner_days.c.local_date)
 
 # Running totals the list pages read, so that a read costs the same at any length of history. Each
@@ -156,6 +161,7 @@ learner_totals = sa.Table(
     _counter("days_active"),  # distinct local days with a learner-day row
     _counter("runs"),
     _counter("flags"),  # stored flags about the learner (every kind)
+    _counter("learning_flags"),  # those of them about learning (pipeline.flags.LEARNING_KINDS)
     # accuracy (per mille) of the learner's last five completions with questions, newest first
     sa.Column("accuracy_1", sa.Integer),
     sa.Column("accuracy_2", sa.Integer),
@@ -180,6 +186,27 @@ learner_course_totals = sa.Table(
     _counter("runs"),
 )
 sa.Index("ix_learner_course_totals_course", learner_course_totals.c.course_id)
+
+# A learner's record on one activity of a course (the course page's heatmap and line items): their
+# runs of it and how many are completed, and their gradebook results on it. Per learner, so no two
+# projectors write the same row; read a course at a time.
+learner_activities = sa.Table(
+    "learner_activities", metadata,
+    sa.Column("learner_email", Email, primary_key=True),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("activity_id", Iri, primary_key=True),
+    sa.Column("activity_name", sa.String(300)),  # the greatest name its runs gave
+    sa.Column("first_seen", UtcDateTime()),  # its runs' earliest first_seen; NULL without runs
+    _counter("runs"),
+    _counter("completed_runs"),  # runs with a counted completion
+    _counter("results"),  # gradebook results (one per attempt)
+    _counter("scored_results"),  # those with a score
+    # the sum of those scores in millionths of a percent (pipeline.gradebook.score_micro): an
+    # integer, so the sum does not depend on the order results were added in
+    _counter("score_micro_sum"),
+    sa.Column("best_score", sa.Float),
+)
+sa.Index("ix_learner_activities_course", learner_activities.c.course_id)
 
 completions = sa.Table(  # counted completions; the dedupe key makes a resent completion a no-op
     "completions", metadata,
@@ -309,5 +336,5 @@ event_outcomes = sa.Table(  # what the projector decided for an event it did not
 PROJECTION_TABLES: tuple[sa.Table, ...] = (
     learners, learner_aliases, courses, runs, run_windows, run_days, learner_days, completions,
     xp_ledger, gradebook_line_items, gradebook_results, course_progress, mastery_streaks, flags,
-    event_outcomes, learner_totals, learner_course_totals,
+    event_outcomes, learner_totals, learner_course_totals, learner_activities,
 )
