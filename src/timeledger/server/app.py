@@ -25,6 +25,7 @@ from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
 from timeledger.server.api.text_parameters import refuse_nul_characters
+from timeledger.server.compression import CompressedReplies
 from timeledger.server.error_pages import BrowserErrorPages
 from timeledger.server.head_requests import HeadAsGet
 from timeledger.server.json_response import JsonResponse
@@ -53,6 +54,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(ErrorResponses)
     app.add_middleware(BrowserErrorPages)  # outside ErrorResponses: it sees its 500 reply
+    app.add_middleware(CompressedReplies)  # inside HeadAsGet: HEAD gets GET's encoded headers
     app.add_middleware(HeadAsGet)
     # Added last, so it runs first: a refused Host reaches no other code.
     app.add_middleware(HostCheck, policy=HostPolicy.for_bind(platform.settings.bind_host,
