@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ from timeledger.server.api.oneroster_responses import (
 from timeledger.server.api.oneroster_rostering import Query as CollectionParameters
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.queries import oneroster_gradebook as gradebook
+from timeledger.server.queries.oneroster_collection import CollectionQuery
 from timeledger.server.store.credentials import AccessToken
 from timeledger.server.store.database import begin_write
 from timeledger.server.store.gradebook_records import put_line_item, put_result
@@ -248,90 +250,80 @@ def _store_result(conn: sa.Connection, row: dict[str, Any]) -> bool:
     return put_result(conn, row)
 
 
-@router.get("/assessmentLineItems", summary="Line items: projected and written",
-            responses=_LIST_ERRORS, dependencies=Consistent)
-def list_line_items(request: Request, _token: Reader, query: CollectionParameters
-                    ) -> JsonResponse:
-    records, total = read_oneroster(request, lambda c: gradebook.list_line_items(c, query))
-    return collection_response(request, "assessmentLineItems", records, total, query)
+@dataclass(frozen=True, slots=True)
+class RecordKind:
+    """A kind of gradebook record the API serves: its collection and wrapper names, how it is
+    listed and read, its body's model, the row it becomes, how it is stored (checked first),
+    and whether a sourcedId is taken."""
+
+    collection: str
+    wrapper: str
+    listed: Callable[[sa.Connection, CollectionQuery], tuple[list[dict[str, Any]], int]]
+    read: Callable[[sa.Connection, str], dict[str, Any]]
+    model: type[BaseModel]
+    row: Callable[[str, Any, datetime], dict[str, Any]]
+    store: Callable[[sa.Connection, dict[str, Any]], bool]
+    exists: Callable[[sa.Connection, str], bool]
 
 
-@router.get("/assessmentLineItems/{sourced_id}", summary="One line item",
-            dependencies=Consistent)
-def get_line_item(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
-    return {"assessmentLineItem": read_oneroster(
-        request, lambda c: gradebook.get_line_item(c, sourced_id))}
+LINE_ITEMS = RecordKind("assessmentLineItems", "assessmentLineItem", gradebook.list_line_items,
+                        gradebook.get_line_item, LineItemIn, _line_item_row, put_line_item,
+                        gradebook.line_item_exists)
+RESULTS = RecordKind("assessmentResults", "assessmentResult", gradebook.list_results,
+                     gradebook.get_result, ResultIn, _result_row, _store_result,
+                     gradebook.result_exists)
 
 
-@router.put("/assessmentLineItems/{sourced_id}", summary="Create or replace a line item",
-            responses=_WRITE_ANSWERS)
-async def put_line_item_route(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
-    item: LineItemIn = await _body(request, "assessmentLineItem", LineItemIn)
-    row = _line_item_row(_sourced_id(sourced_id, item.sourcedId, "assessmentLineItem"), item,
-                         platform_of(request).now())
-    created = await run_in_threadpool(_write, request, lambda c: put_line_item(c, row))
-    record = await run_in_threadpool(
-        read_oneroster, request, lambda c: gradebook.get_line_item(c, sourced_id))
-    return JsonResponse({"assessmentLineItem": record}, status_code=201 if created else 200)
+def _add_routes(kind: RecordKind, noun: str, name: str, list_summary: str) -> None:
+    """GET the collection and one record, PUT one under its sourcedId, POST a new one."""
+
+    def list_records(request: Request, _token: Reader, query: CollectionParameters
+                     ) -> JsonResponse:
+        records, total = read_oneroster(request, lambda c: kind.listed(c, query))
+        return collection_response(request, kind.collection, records, total, query)
+
+    def get_record(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
+        return {kind.wrapper: read_oneroster(request, lambda c: kind.read(c, sourced_id))}
+
+    async def put_record(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
+        record = await _body(request, kind.wrapper, kind.model)
+        row = kind.row(_sourced_id(sourced_id, record.sourcedId, kind.wrapper), record,
+                       platform_of(request).now())
+        created = await run_in_threadpool(_write, request, lambda c: kind.store(c, row))
+        stored = await run_in_threadpool(read_oneroster, request,
+                                         lambda c: kind.read(c, sourced_id))
+        return JsonResponse({kind.wrapper: stored}, status_code=201 if created else 200)
+
+    async def create_record(request: Request, _token: Writer) -> JsonResponse:
+        record = await _body(request, kind.wrapper, kind.model)
+        supplied = record.sourcedId or str(uuid.uuid4())
+        row = kind.row(supplied, record, platform_of(request).now())
+
+        def create(conn: sa.Connection) -> bool:
+            if kind.exists(conn, supplied):
+                raise OneRosterError(409, f"{kind.wrapper} {supplied!r} exists; PUT replaces it",
+                                     "invalid_data")
+            return kind.store(conn, row)
+
+        await run_in_threadpool(_write, request, create)
+        return JsonResponse({"sourcedIdPairs": {"suppliedSourcedId": supplied,
+                                                "allocatedSourcedId": supplied}},
+                            status_code=201)
+
+    path = f"/{kind.collection}"
+    router.add_api_route(path, list_records, methods=["GET"], name=f"list_{name}s",
+                         summary=list_summary, responses=_LIST_ERRORS, dependencies=Consistent)
+    router.add_api_route(path + "/{sourced_id}", get_record, methods=["GET"], name=f"get_{name}",
+                         summary=f"One {noun}", dependencies=Consistent)
+    router.add_api_route(path + "/{sourced_id}", put_record, methods=["PUT"],
+                         name=f"put_{name}_route", summary=f"Create or replace a {noun}",
+                         responses=_WRITE_ANSWERS)
+    router.add_api_route(path, create_record, methods=["POST"], name=f"create_{name}",
+                         summary=f"Create a {noun}", responses=_CREATE_ANSWERS)
 
 
-@router.post("/assessmentLineItems", summary="Create a line item", responses=_CREATE_ANSWERS)
-async def create_line_item(request: Request, _token: Writer) -> JsonResponse:
-    item: LineItemIn = await _body(request, "assessmentLineItem", LineItemIn)
-    supplied = item.sourcedId or str(uuid.uuid4())
-    row = _line_item_row(supplied, item, platform_of(request).now())
-
-    def create(conn: sa.Connection) -> bool:
-        if gradebook.line_item_exists(conn, supplied):
-            raise OneRosterError(409, f"assessmentLineItem {supplied!r} exists; PUT replaces it",
-                                 "invalid_data")
-        return put_line_item(conn, row)
-
-    await run_in_threadpool(_write, request, create)
-    return JsonResponse({"sourcedIdPairs": {"suppliedSourcedId": supplied,
-                                            "allocatedSourcedId": supplied}}, status_code=201)
-
-
-@router.get("/assessmentResults", summary="Results: projected (one per attempt) and written",
-            responses=_LIST_ERRORS, dependencies=Consistent)
-def list_results(request: Request, _token: Reader, query: CollectionParameters) -> JsonResponse:
-    records, total = read_oneroster(request, lambda c: gradebook.list_results(c, query))
-    return collection_response(request, "assessmentResults", records, total, query)
-
-
-@router.get("/assessmentResults/{sourced_id}", summary="One result", dependencies=Consistent)
-def get_result(sourced_id: str, request: Request, _token: Reader) -> dict[str, Any]:
-    return {"assessmentResult": read_oneroster(
-        request, lambda c: gradebook.get_result(c, sourced_id))}
-
-
-@router.put("/assessmentResults/{sourced_id}", summary="Create or replace a result",
-            responses=_WRITE_ANSWERS)
-async def put_result_route(sourced_id: str, request: Request, _token: Writer) -> JsonResponse:
-    result: ResultIn = await _body(request, "assessmentResult", ResultIn)
-    row = _result_row(_sourced_id(sourced_id, result.sourcedId, "assessmentResult"), result,
-                      platform_of(request).now())
-    created = await run_in_threadpool(_write, request, lambda c: _store_result(c, row))
-    record = await run_in_threadpool(
-        read_oneroster, request, lambda c: gradebook.get_result(c, sourced_id))
-    return JsonResponse({"assessmentResult": record}, status_code=201 if created else 200)
-
-
-@router.post("/assessmentResults", summary="Create a result", responses=_CREATE_ANSWERS)
-async def create_result(request: Request, _token: Writer) -> JsonResponse:
-    result: ResultIn = await _body(request, "assessmentResult", ResultIn)
-    supplied = result.sourcedId or str(uuid.uuid4())
-    row = _result_row(supplied, result, platform_of(request).now())
-
-    def create(conn: sa.Connection) -> bool:
-        if gradebook.result_exists(conn, supplied):
-            raise OneRosterError(409, f"assessmentResult {supplied!r} exists; PUT replaces it",
-                                 "invalid_data")
-        return _store_result(conn, row)
-
-    await run_in_threadpool(_write, request, create)
-    return JsonResponse({"sourcedIdPairs": {"suppliedSourcedId": supplied,
-                                            "allocatedSourcedId": supplied}}, status_code=201)
+_add_routes(LINE_ITEMS, "line item", "line_item", "Line items: projected and written")
+_add_routes(RESULTS, "result", "result", "Results: projected (one per attempt) and written")
 
 
 def install(app: FastAPI) -> None:
