@@ -346,8 +346,11 @@ def test_policies_that_could_never_train_are_refused() -> None:
 def test_downgrade_turns_compacted_bodies_back_into_text(store: Platform) -> None:
     _ingest(store, _heartbeats(60))
     before = {seq: row["body"] for seq, row in _raw_rows(store.engine).items()}
+    digests = {seq: row["body_hash"] for seq, row in _raw_rows(store.engine).items()}
     _compact_all(store.engine)
     assert len(_packed(_raw_rows(store.engine))) == 60
+    downgrade(store.engine, "0017")  # before compaction emptied body_hash: put back
+    assert {seq: row["body_hash"] for seq, row in _raw_rows(store.engine).items()} == digests
     downgrade(store.engine, "0006")
     with store.engine.connect() as conn:
         assert dict(conn.execute(sa.text("SELECT seq, body FROM events")).all()) == before

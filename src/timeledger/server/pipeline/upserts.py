@@ -92,7 +92,7 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: 
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
            f"VALUES ({sql_marks(conn, len(columns))}) "
            f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING")
-    params = driver_params(conn, rows, columns)
+    params = driver_params(conn, rows, columns, table)
     if conn.dialect.name == "postgresql":
         return {found[0] for found in execute_many(conn, f"{sql} RETURNING {quote(marker)}",
                                                    params, returning=True)}

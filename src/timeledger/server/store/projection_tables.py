@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from timeledger.server.store.schema import UtcDateTime, metadata
+from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, metadata
 
 # Seconds are kept as integer milliseconds and XP as integer thousandths, so that sums do not depend
 # on the order they were added in (float addition is not associative): an incremental build and a
@@ -100,20 +100,24 @@ sa.Index("ix_runs_course", runs.c.course_id)
 sa.Index("ix_runs_learner_last_seen", runs.c.learner_email, runs.c.last_seen)
 sa.Index("ix_runs_run_key", runs.c.run_key)
 
-run_windows = sa.Table(  # one row per counted time report; the key makes a resent window a no-op
+# One row per counted time report; the key makes a resent window a no-op. A row per heartbeat,
+# so it is kept narrow: on SQLite its primary key is the table (WITHOUT ROWID: no second copy of
+# the key in an index) and its times are integers (docs/scaling.md, "Storage per event").
+run_windows = sa.Table(
     "run_windows", metadata,
     sa.Column("run_id", RunId, primary_key=True),
     sa.Column("window_key", sa.String(40), primary_key=True),  # "s:<startDate>" or "t:<eventTime>"
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("event_id", EventId, nullable=False),
-    sa.Column("event_time", UtcDateTime(), nullable=False),
-    sa.Column("start_at", UtcDateTime(), nullable=False),  # reported, else eventTime - seconds
-    sa.Column("end_at", UtcDateTime(), nullable=False),
+    sa.Column("event_time", UtcMicroseconds(), nullable=False),
+    sa.Column("start_at", UtcMicroseconds(), nullable=False),  # reported, else eventTime - seconds
+    sa.Column("end_at", UtcMicroseconds(), nullable=False),
     sa.Column("bounds_reported", sa.Boolean, nullable=False),
     sa.Column("active_ms", Ms, nullable=False),
     sa.Column("inactive_ms", Ms, nullable=False),
     sa.Column("other_ms", Ms, nullable=False),
     sa.Column("overlap_event_id", EventId),  # an earlier window of the run this one overlaps
+    sqlite_with_rowid=False,
 )
 sa.Index("ix_run_windows_end", run_windows.c.run_id, run_windows.c.end_at)
 

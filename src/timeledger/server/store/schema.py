@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,6 +27,48 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc_microseconds(value: datetime) -> int:
+    """An aware datetime as whole microseconds since 1970 UTC (UtcMicroseconds on SQLite)."""
+    if value.tzinfo is None:
+        raise ValueError("UtcMicroseconds needs an aware datetime")
+    return (value - _EPOCH) // _MICROSECOND
+
+
+class UtcMicroseconds(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes, as an integer of microseconds since 1970 on SQLite (at most 8 bytes
+    in the row and in every index, where UtcDateTime's text takes 26) and as `timestamptz` on
+    PostgreSQL (8 bytes there already). For the tables with a row per event."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return utc_microseconds(value)
+        if value.tzinfo is None:
+            raise ValueError("UtcMicroseconds needs an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return _EPOCH + int(value) * _MICROSECOND
+        assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
