@@ -17,6 +17,7 @@ from tests.support.ledger_world import Ledger, at, completion, heartbeat
 from tests.support.postgres import Backend
 from timeledger.server import queries
 from timeledger.server.pipeline import PipelineSettings
+from timeledger.server.pipeline.flags import LEARNING_KINDS
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.store.projection_tables import (
     flags,
@@ -47,8 +48,12 @@ def expected_totals(ledger: Ledger) -> tuple[dict[str, dict[str, int]],
     for run in ledger.rows(runs):
         people[run["learner_email"]]["runs"] += 1
         courses[(run["learner_email"], run["course_id"])]["runs"] += 1
-    for email, count in Counter(flag["learner_email"] for flag in ledger.rows(flags)).items():
+    stored_flags = ledger.rows(flags)
+    for email, count in Counter(flag["learner_email"] for flag in stored_flags).items():
         people[email]["flags"] = count
+    for email, count in Counter(flag["learner_email"] for flag in stored_flags
+                                if flag["kind"] in LEARNING_KINDS).items():
+        people[email]["learning_flags"] = count
     return ({email: dict(values) for email, values in people.items()},
             {key: dict(values) for key, values in courses.items()})
 
@@ -58,7 +63,8 @@ def stored_totals(ledger: Ledger) -> tuple[dict[str, dict[str, int]],
     def kept(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, int]:
         return {name: row[name] for name in names if row[name]}
 
-    people = {row["learner_email"]: kept(row, (*SUMS, "days_active", "runs", "flags"))
+    people = {row["learner_email"]: kept(row, (*SUMS, "days_active", "runs", "flags",
+                                               "learning_flags"))
               for row in ledger.rows(learner_totals)}
     courses = {(row["learner_email"], row["course_id"]): kept(row, (*SUMS, "days_active", "runs"))
                for row in ledger.rows(learner_course_totals)}
@@ -78,6 +84,8 @@ def test_running_totals_equal_the_sums_of_history(backend: Backend, tmp_path: Pa
         ingest_stream(ledger, random.Random(seed), 400)
         expected = without_zeros(expected_totals(ledger))
         assert expected[0] and any(v.get("flags") for v in expected[0].values())
+        assert any(v.get("learning_flags") for v in expected[0].values())
+        assert any(v.get("learning_flags", 0) < v.get("flags", 0) for v in expected[0].values())
         assert stored_totals(ledger) == expected
         rebuild(ledger.platform.engine, PipelineSettings("Asia/Kolkata"), 7)
         assert stored_totals(ledger) == expected

@@ -1,5 +1,5 @@
-"""The projections: runs, learner days, XP, gradebook, flags and running totals, each a function
-of the events."""
+"""The projections: runs, learner days, XP, gradebook, flags, running totals and learner
+activities, each a function of the events."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from timeledger.server.pipeline.activities import record_activities
 from timeledger.server.pipeline.calendar import zone_of
 from timeledger.server.pipeline.completions import record_completions
 from timeledger.server.pipeline.days import record_days
@@ -42,7 +43,8 @@ def project_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
     overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id])
     record_days(conn, counted)
-    record_gradebook(conn, [i for i in counted if not i.is_time])
+    results = record_gradebook(conn, [i for i in counted if not i.is_time])
+    record_activities(conn, counted, novelty, states, results)
     new_flags = raise_flags(conn, counted, states, overlaps)
     new_flags.update(refresh_xp_flags(conn, states.keys()))
     record_totals(conn, counted, novelty, new_flags)

@@ -51,6 +51,11 @@ _MS_PER_XP = 60_000 * FOCUSED_MINUTES_PER_XP
 FLAG_KINDS = (XP_ABOVE_MINUTES, "low_accuracy", "double_time",
               "heartbeats_after_completion", "overlapping_windows", "cumulative_mastered_units",
               "second_completion")
+#: Flags about a learner's learning (shown to teachers and on the learner's pages); the others are
+#: integration faults, about how an app reports (the operator's Integration page).
+LEARNING_KINDS = ("low_accuracy",)
+#: Stored flags added (or, negative, removed) by a batch, per (learner, kind).
+FlagChanges = Counter[tuple[str, str]]
 
 
 def _xp_text(milli: int) -> str:
@@ -79,20 +84,21 @@ class FlagBook:
             "occurrences": row["occurrences"] if row else 1,
         }
 
-    def save(self, conn: sa.Connection) -> Counter[str]:
-        """Store the flags; returns how many keys are new, per learner."""
-        new = Counter(row["learner_email"] for row in self.rows.values())
+    def save(self, conn: sa.Connection) -> FlagChanges:
+        """Store the flags; returns how many keys are new, per learner and kind."""
+        new = Counter((row["learner_email"], row["kind"]) for row in self.rows.values())
         if self.rows:
-            for email in conn.execute(sa.select(flags.c.learner_email)
-                                      .where(flags.c.flag_key.in_(sorted(self.rows)))).scalars():
-                new[email] -= 1
+            for key, email in conn.execute(
+                    sa.select(flags.c.flag_key, flags.c.learner_email)
+                    .where(flags.c.flag_key.in_(sorted(self.rows)))):
+                new[(email, self.rows[key]["kind"])] -= 1
         upsert(conn, flags, self.rows.values(), ["flag_key"], add=["occurrences"])
         return new
 
 
 def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[str, RunState],
-                overlaps: Sequence[Overlap]) -> Counter[str]:
-    """Raise the batch's flags; returns how many flags are new, per learner."""
+                overlaps: Sequence[Overlap]) -> FlagChanges:
+    """Raise the batch's flags; returns how many flags are new, per learner and kind."""
     book = FlagBook()
     done = [item for item in counted if not item.is_time]
     for item in done:
@@ -132,10 +138,10 @@ def _replace_xp_flag(_c: Any, new: Any) -> dict[str, Any]:
     return {name: new[name] for name in ("event_ids", "reason", "first_seq", "event_time")}
 
 
-def refresh_xp_flags(conn: sa.Connection, run_ids: Collection[str]) -> Counter[str]:
+def refresh_xp_flags(conn: sa.Connection, run_ids: Collection[str]) -> FlagChanges:
     """Raise, update or remove xp_above_focused_minutes for runs the batch changed, from their
-    totals as stored now; returns the change in stored flags per learner."""
-    change: Counter[str] = Counter()
+    totals as stored now; returns the change in stored flags per learner and kind."""
+    change: FlagChanges = Counter()
     if not run_ids:
         return change
     wanted = sorted(run_ids)
@@ -157,7 +163,7 @@ def refresh_xp_flags(conn: sa.Connection, run_ids: Collection[str]) -> Counter[s
     for row in over:
         key = f"{XP_ABOVE_MINUTES}:{row.run_id}"
         if key not in stored:
-            change[row.learner_email] += 1
+            change[(row.learner_email, XP_ABOVE_MINUTES)] += 1
         rows.append({
             "flag_key": key, "kind": XP_ABOVE_MINUTES, "run_id": row.run_id,
             "learner_email": row.learner_email, "course_id": row.course_id,
@@ -173,7 +179,7 @@ def refresh_xp_flags(conn: sa.Connection, run_ids: Collection[str]) -> Counter[s
     if gone:
         conn.execute(flags.delete().where(flags.c.flag_key.in_(gone)))
         for key in gone:
-            change[stored[key]] -= 1
+            change[(stored[key], XP_ABOVE_MINUTES)] -= 1
     return change
 
 

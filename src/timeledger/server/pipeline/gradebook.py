@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,10 @@ from timeledger.server.store.projection_tables import (
     gradebook_results,
 )
 
+#: Scores are summed as integers in millionths of a percent, so a sum does not depend on the order
+#: its scores were added in.
+SCORE_SCALE = 1_000_000
+_KEYS_PER_LOOKUP = 200  # result keys per `IN (...)` (four columns each)
 _RESULT_VALUES = ("seq", "event_id", "run_id", "score", "total_questions", "correct_questions",
                   "xp_milli", "mastered_units", "pct_complete", "score_date")
 
@@ -25,6 +30,23 @@ def score_of(total: int | None, correct: int | None) -> float | None:
     if not total or correct is None:
         return None
     return correct * 100 / total
+
+
+def score_micro(score: float) -> int:
+    """A score (percent) in the integer units its sums are kept in."""
+    return round(score * SCORE_SCALE)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultChange:
+    """A gradebook result the batch stored: a new attempt, or one replacing an earlier result of
+    the same attempt."""
+
+    learner_email: str
+    course_id: str
+    activity_id: str
+    score: float | None
+    replaced: bool
 
 
 def _later_result_wins(c: Any, new: Any) -> dict[str, Any]:
@@ -39,8 +61,21 @@ def _later_pct_wins(c: Any, new: Any) -> dict[str, Any]:
             for name in ("pct_complete", "pct_time", "pct_seq")}
 
 
-def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
-    """From counted completions, in seq order: a repeated attempt overwrites the earlier result."""
+def _stored_seqs(conn: sa.Connection, keys: list[tuple[str, str, str, int]]
+                 ) -> dict[tuple[str, str, str, int], int]:
+    g = gradebook_results.c
+    columns = (g.learner_email, g.course_id, g.activity_id, g.attempt)
+    found: dict[tuple[str, str, str, int], int] = {}
+    for start in range(0, len(keys), _KEYS_PER_LOOKUP):
+        for row in conn.execute(sa.select(*columns, g.seq).where(
+                sa.tuple_(*columns).in_(keys[start:start + _KEYS_PER_LOOKUP]))):
+            found[(row.learner_email, row.course_id, row.activity_id, row.attempt)] = row.seq
+    return found
+
+
+def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> list[ResultChange]:
+    """From counted completions, in seq order: a repeated attempt overwrites the earlier result.
+    Returns the results stored (pipeline/activities.py adds them to the learner's activity)."""
     items: dict[tuple[str, str], Row] = {}
     results: dict[tuple[str, str, str, int], Row] = {}
     progress: dict[tuple[str, str], Row] = {}
@@ -75,6 +110,10 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
         if f.pct_complete is not None and (row["pct_time"] is None
                                            or f.event_time >= row["pct_time"]):
             row.update(pct_complete=f.pct_complete, pct_time=f.event_time, pct_seq=item.seq)
+    stored = _stored_seqs(conn, sorted(results))
+    changes = [ResultChange(key[0], key[1], key[2], row["score"], key in stored)
+               for key, row in sorted(results.items())
+               if key not in stored or row["seq"] > stored[key]]
     # Every learner's completions of an activity name its line item: write it only on a change.
     keys = ["course_id", "activity_id"]
     upsert(conn, gradebook_line_items, changing_rows(conn, gradebook_line_items, items.values(),
@@ -84,3 +123,4 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
            ["learner_email", "course_id", "activity_id", "attempt"], custom=_later_result_wins)
     upsert(conn, course_progress, progress.values(), ["learner_email", "course_id"],
            add=["mastered_units", "completions", "xp_milli"], custom=_later_pct_wins)
+    return changes

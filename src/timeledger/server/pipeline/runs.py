@@ -22,12 +22,18 @@ _COMPLETION_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class RunState:
-    """A run's first counted completion, as stored after this batch."""
+    """A run as stored after this batch: what it is of, when first seen, its first counted
+    completion."""
 
     run_id: str
     completion_seq: int | None
     completion_event_id: str | None
     completion_time: datetime | None
+    learner_email: str
+    course_id: str
+    activity_id: str
+    activity_name: str | None
+    first_seen: datetime
 
 
 def _first_completion_wins(c: Any, new: Any) -> dict[str, Any]:
@@ -78,7 +84,10 @@ def upsert_runs(conn: sa.Connection, counted: Sequence[Prepared]) -> dict[str, R
         add=["active_ms", "inactive_ms", "other_ms", "heartbeats", "completions", "xp_milli"],
         keep=["run_key"], least_of=["first_seen"], greatest_of=["last_seen"],
         custom=_first_completion_wins,
-        returning=["run_id", "completion_seq", "completion_event_id", "completion_time"],
+        returning=["run_id", "completion_seq", "completion_event_id", "completion_time",
+                   "learner_email", "course_id", "activity_id", "activity_name", "first_seen"],
     )
     return {row.run_id: RunState(row.run_id, row.completion_seq, row.completion_event_id,
-                                 row.completion_time) for row in found}
+                                 row.completion_time, row.learner_email, row.course_id,
+                                 row.activity_id, row.activity_name, row.first_seen)
+            for row in found}

@@ -7,13 +7,13 @@ The log is cut by learner, so no other projector writes these rows meanwhile.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.pipeline.flags import LEARNING_KINDS
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.upserts import Row, upsert
 from timeledger.server.store.projection_tables import (
@@ -81,16 +81,16 @@ def per_mille(correct: int, total: int) -> int:
 
 
 def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Novelty,
-                  new_flags: Mapping[str, int]) -> None:
+                  new_flags: Mapping[tuple[str, str], int]) -> None:
     """Add the batch to its learners' totals. `new_flags`: stored flags added (or, negative,
-    removed) per learner by this batch."""
+    removed) per learner and kind by this batch."""
     people: dict[str, Row] = {}
     courses: dict[tuple[str, str], Row] = {}
 
     def person(email: str) -> Row:
         if email not in people:
             people[email] = {"learner_email": email, **dict.fromkeys(_SUMS, 0),
-                             "days_active": 0, "runs": 0, "flags": 0}
+                             "days_active": 0, "runs": 0, "flags": 0, "learning_flags": 0}
         return people[email]
 
     def course(email: str, course_id: str) -> Row:
@@ -120,10 +120,12 @@ def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Nov
     for email, course_id in novelty.runs.values():
         person(email)["runs"] += 1
         course(email, course_id)["runs"] += 1
-    for email, change in Counter(new_flags).items():
+    for (email, kind), change in sorted(new_flags.items()):
         person(email)["flags"] += change
+        if kind in LEARNING_KINDS:
+            person(email)["learning_flags"] += change
     upsert(conn, learner_totals, people.values(), ["learner_email"],
-           add=[*_SUMS, "days_active", "runs", "flags"])
+           add=[*_SUMS, "days_active", "runs", "flags", "learning_flags"])
     upsert(conn, learner_course_totals, courses.values(), ["learner_email", "course_id"],
            add=[*_SUMS, "days_active", "runs"])
     _record_accuracy(conn, counted)

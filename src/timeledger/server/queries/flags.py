@@ -13,7 +13,7 @@ from typing import Any, Literal
 import orjson
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.flags import FLAG_KINDS, XP_ABOVE_MINUTES
+from timeledger.server.pipeline.flags import FLAG_KINDS, LEARNING_KINDS, XP_ABOVE_MINUTES
 from timeledger.server.queries.concerns import CONCERN_KINDS
 from timeledger.server.queries.errors import InvalidParameter
 from timeledger.server.queries.figures import iso
@@ -24,7 +24,6 @@ __all__ = ["INTEGRATION_KINDS", "LEARNING_KINDS", "MAX_FLAGS", "XP_ABOVE_MINUTES
            "count_flags", "list_flags", "reviewable", "reviews_of"]
 
 Category = Literal["learning", "integration"]
-LEARNING_KINDS = ("low_accuracy",)
 INTEGRATION_KINDS = tuple(kind for kind in FLAG_KINDS if kind not in LEARNING_KINDS)
 MAX_FLAGS = 1000  # the most one call returns (newest first)
 
