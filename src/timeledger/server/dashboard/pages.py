@@ -236,10 +236,11 @@ def course_page(request: Request, course_id: str, viewer: Everyone) -> Response:
             course = queries.get_course(conn, course_id)
         except queries.NotFound:
             return None
-        book = queries.gradebook(conn, course=course_id)
-        names = {row["email"]: row["name"] for row in queries.list_learners(conn)}
-        return {"course": course, "progress": book["progress"], "names": names,
-                "line_items": book["line_items"], "grid": queries.course_grid(conn, course_id)}
+        progress = queries.course_progress(conn, course_id)
+        return {"course": course, "progress": progress,
+                "names": queries.learner_names(conn, {p["learner"] for p in progress}),
+                "line_items": queries.course_activities(conn, course_id),
+                "grid": queries.course_grid(conn, course_id)}
 
     context = _read(request, load)
     if context is None:

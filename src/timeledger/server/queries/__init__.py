@@ -6,14 +6,16 @@ The query API and the dashboard call these same functions, so every figure agree
 from __future__ import annotations
 
 from timeledger.server.queries.class_view import class_view
+from timeledger.server.queries.course_activities import course_activities
 from timeledger.server.queries.course_grid import course_grid
 from timeledger.server.queries.courses import get_course, list_courses
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import InvalidParameter, NotFound, QueryError
 from timeledger.server.queries.flags import MAX_FLAGS, check_category, check_kind, list_flags
-from timeledger.server.queries.gradebook import gradebook
+from timeledger.server.queries.gradebook import course_progress, gradebook
 from timeledger.server.queries.learners import (
     learner_courses,
+    learner_names,
     learner_summary,
     list_learners,
     resolve_learner,
@@ -23,7 +25,8 @@ from timeledger.server.queries.runs import get_run, list_runs, normalize_run_id,
 
 __all__ = [
     "MAX_FLAGS", "InvalidParameter", "NotFound", "QueryError", "check_category", "check_kind",
-    "check_range", "class_view", "course_grid", "get_course", "get_run", "gradebook",
-    "learner_courses", "learner_summary", "list_courses", "list_flags", "list_learners",
-    "list_runs", "normalize_run_id", "overview", "resolve_learner", "resolve_run_id",
+    "check_range", "class_view", "course_activities", "course_grid", "course_progress",
+    "get_course", "get_run", "gradebook", "learner_courses", "learner_names", "learner_summary",
+    "list_courses", "list_flags", "list_learners", "list_runs", "normalize_run_id", "overview",
+    "resolve_learner", "resolve_run_id",
 ]

@@ -15,21 +15,26 @@ _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions
          "correct_questions", "mastered_units")
 
 
-def list_courses(conn: sa.Connection) -> list[dict[str, Any]]:
+def list_courses(conn: sa.Connection, only: str | None = None) -> list[dict[str, Any]]:
     """Every course, ordered by id: registered ones (goals, totalLessons) and those only seen in
     events. Each: {course_id, name, subject, grade, course_code, app_name, registered, goals,
     total_lessons, total_xp, learners, active_minutes, inactive_minutes, xp, completions,
     total_questions, correct_questions, accuracy, mastered_units, progress: {learners,
     average}} where progress.average is the mean of learners' course progress (percent, see
-    gradebook) over the learners that have one, or None."""
+    gradebook) over the learners that have one, or None. `only`: that course alone."""
     info = course_info(conn)
     t = learner_course_totals.c  # one row per learner and course, however long the history
-    sums = {row.course_id: row for row in conn.execute(
-        sa.select(t.course_id, sa.func.count().label("learners"),
-                  *(sa.func.coalesce(sa.func.sum(t[name]), 0).label(name) for name in _SUMS))
-        .group_by(t.course_id))}
+    sums_query = sa.select(t.course_id, sa.func.count().label("learners"),
+                           *(sa.func.coalesce(sa.func.sum(t[name]), 0).label(name)
+                             for name in _SUMS)).group_by(t.course_id)
+    progress_query = sa.select(course_progress)
+    if only is not None:
+        info = {only: info[only]} if only in info else {}
+        sums_query = sums_query.where(t.course_id == only)
+        progress_query = progress_query.where(course_progress.c.course_id == only)
+    sums = {row.course_id: row for row in conn.execute(sums_query)}
     progress: dict[str, list[float]] = {}
-    for entry in conn.execute(sa.select(course_progress)):
+    for entry in conn.execute(progress_query):
         total_lessons = info.get(entry.course_id, {}).get("total_lessons")
         value, _source = progress_of(entry.pct_complete, entry.mastered_units, total_lessons)
         if value is not None:
@@ -54,7 +59,6 @@ def list_courses(conn: sa.Connection) -> list[dict[str, Any]]:
 
 def get_course(conn: sa.Connection, course_id: str) -> dict[str, Any]:
     """One course as list_courses gives it; NotFound if neither registered nor seen."""
-    for course in list_courses(conn):
-        if course["course_id"] == course_id:
-            return course
+    for course in list_courses(conn, only=course_id):
+        return course
     raise NotFound(f"No course {course_id!r}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from timeledger.caliper.times import format_utc
+from timeledger.server.pipeline.gradebook import SCORE_SCALE
 
 
 def minutes(ms: int | None) -> float:
@@ -27,6 +30,16 @@ def accuracy(total: int | None, correct: int | None) -> float | None:
     if not total:
         return None
     return round((correct or 0) * 100 / total, 1)
+
+
+def mean_score(score_micro_sum: int, count: int) -> float | None:
+    """The mean of `count` scores summed in millionths of a percent (pipeline.gradebook
+    .score_micro), to one decimal, halves rounded up; None without scores. Exact, so a mean read
+    from a running sum equals one taken over the results themselves."""
+    if not count:
+        return None
+    tenths = Fraction(score_micro_sum * 10, count * SCORE_SCALE)
+    return math.floor(tenths + Fraction(1, 2)) / 10
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -18,7 +18,7 @@ from timeledger.server.queries.concerns import CONCERN_KINDS
 from timeledger.server.queries.errors import InvalidParameter
 from timeledger.server.queries.figures import iso
 from timeledger.server.store.flag_reviews import flag_reviews
-from timeledger.server.store.projection_tables import flags, learners
+from timeledger.server.store.projection_tables import flags, learner_totals, learners
 
 __all__ = ["INTEGRATION_KINDS", "LEARNING_KINDS", "MAX_FLAGS", "XP_ABOVE_MINUTES", "check_kind",
            "count_flags", "list_flags", "reviewable", "reviews_of"]
@@ -118,13 +118,16 @@ def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | No
 
 
 def count_flags(conn: sa.Connection, learner: str, category: Category | None = None) -> int:
-    """How many flags a learner has (of one category)."""
-    f = flags.c
-    query = sa.select(sa.func.count()).select_from(flags).where(f.learner_email == learner)
-    kinds = _kinds(None, category)
-    if kinds is not None:
-        query = query.where(f.kind.in_(kinds))
-    return int(conn.execute(query).scalar_one())
+    """How many flags a learner has (of one category), from their running totals."""
+    t = learner_totals.c
+    found = conn.execute(sa.select(t.flags, t.learning_flags)
+                         .where(t.learner_email == learner)).first()
+    if found is None:
+        return 0
+    if category is None:
+        return int(found.flags)
+    return int(found.learning_flags if category == "learning"
+               else found.flags - found.learning_flags)
 
 
 def reviewable(conn: sa.Connection, key: str) -> str | None:

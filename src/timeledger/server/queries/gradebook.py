@@ -6,18 +6,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.pipeline.gradebook import score_micro
 from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.figures import iso, progress_of, xp
+from timeledger.server.queries.figures import mean_score as mean_of_micro
 from timeledger.server.queries.gradebook_written import (
     app_name_of,
     written_line_items_of,
     written_results_by_line_item,
 )
 from timeledger.server.store.projection_tables import (
-    course_progress,
-    gradebook_line_items,
-    gradebook_results,
+    course_progress as course_progress_table,
 )
+from timeledger.server.store.projection_tables import gradebook_line_items, gradebook_results
 
 
 def gradebook(conn: sa.Connection, learner: str | None = None,
@@ -42,18 +43,18 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
     items_query = sa.select(gradebook_line_items).order_by(
         gradebook_line_items.c.course_id, gradebook_line_items.c.first_seen,
         gradebook_line_items.c.activity_id)
-    progress_query = sa.select(course_progress).order_by(course_progress.c.learner_email,
-                                                         course_progress.c.course_id)
+    p = course_progress_table.c
+    progress_query = sa.select(course_progress_table).order_by(p.learner_email, p.course_id)
     if learner is not None:
         results_query = results_query.where(r.learner_email == learner)
         if newest is not None:
             results_query = results_query.order_by(None).order_by(
                 r.learner_email.desc(), r.score_date.desc()).limit(newest)
-        progress_query = progress_query.where(course_progress.c.learner_email == learner)
+        progress_query = progress_query.where(p.learner_email == learner)
     if course is not None:
         results_query = results_query.where(r.course_id == course)
         items_query = items_query.where(gradebook_line_items.c.course_id == course)
-        progress_query = progress_query.where(course_progress.c.course_id == course)
+        progress_query = progress_query.where(p.course_id == course)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in conn.execute(results_query):
         results.setdefault((row.course_id, row.activity_id), []).append({
@@ -91,8 +92,22 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
             "app_name": app_name_of(record.metadata_json), "results": found,
             "mean_score": mean_score(found),
         })
+    progress = _progress_rows(conn, progress_query, info)
+    return {"line_items": line_items, "progress": progress}
+
+
+def course_progress(conn: sa.Connection, course: str) -> list[dict[str, Any]]:
+    """The course's progress per learner, as `gradebook(course=...)` lists it, without reading
+    a single result."""
+    c = course_progress_table.c
+    return _progress_rows(conn, sa.select(course_progress_table).where(c.course_id == course)
+                          .order_by(c.learner_email, c.course_id), course_info(conn))
+
+
+def _progress_rows(conn: sa.Connection, query: sa.Select[Any],
+                   info: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     progress = []
-    for row in conn.execute(progress_query):
+    for row in conn.execute(query):
         course_of = info.get(row.course_id, {})
         total_lessons = course_of.get("total_lessons")
         value, source = progress_of(row.pct_complete, row.mastered_units, total_lessons)
@@ -103,10 +118,10 @@ def gradebook(conn: sa.Connection, learner: str | None = None,
             "mastered_units": row.mastered_units, "total_lessons": total_lessons,
             "completions": row.completions, "xp": xp(row.xp_milli),
         })
-    return {"line_items": line_items, "progress": progress}
+    return progress
 
 
 def mean_score(results: list[dict[str, Any]]) -> float | None:
     """The mean of the scores given (results without questions have none), to 1 decimal."""
     scores = [r["score"] for r in results if r["score"] is not None]
-    return round(sum(scores) / len(scores), 1) if scores else None
+    return mean_of_micro(sum(score_micro(score) for score in scores), len(scores))

@@ -85,6 +85,15 @@ def list_learners(conn: sa.Connection,
     return out
 
 
+def learner_names(conn: sa.Connection, emails: Collection[str]) -> dict[str, str | None]:
+    """The names of these learners (by email; those unknown are left out)."""
+    wanted = sorted(emails)
+    if not wanted:
+        return {}
+    return {row.email: row.name for row in conn.execute(
+        sa.select(learners.c.email, learners.c.name).where(learners.c.email.in_(wanted)))}
+
+
 def learner_courses(conn: sa.Connection, email: str) -> list[str]:
     """The ids of the courses a learner has activity in, sorted."""
     t = learner_course_totals.c
