@@ -98,6 +98,8 @@ runs = sa.Table(
 sa.Index("ix_runs_learner", runs.c.learner_email, runs.c.first_seen)
 sa.Index("ix_runs_course", runs.c.course_id)
 sa.Index("ix_runs_learner_last_seen", runs.c.learner_email, runs.c.last_seen)
+# a learner's newest runs of one activity (the course heatmap's cell opens them)
+sa.Index("ix_runs_learner_activity", runs.c.learner_email, runs.c.activity_id, runs.c.last_seen)
 sa.Index("ix_runs_run_key", runs.c.run_key)
 
 # One row per counted time report; the key makes a resent window a no-op. A row per heartbeat,
