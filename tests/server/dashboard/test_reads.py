@@ -160,11 +160,15 @@ def _runs_of(platform: Platform, email: str) -> list[str]:
             {"email": email}).scalars())
 
 
-@pytest.mark.parametrize("page", ["learner", "learner-course", "run"])
+@pytest.mark.parametrize("page", ["learner", "learner-course", "run", "activity-runs",
+                                  "learner-days-csv"])
 def test_a_learners_pages_read_projections_by_key(year: Platform, page: str) -> None:
     path = {"learner": f"/learners/{quote(TIMED)}",
             "learner-course": f"/learners/{quote(TIMED)}?course=Math%20G3&runs=400",
-            "run": f"/runs/{_runs_of(year, TIMED)[0]}"}[page]
+            "run": f"/runs/{_runs_of(year, TIMED)[0]}",
+            "activity-runs": f"/activity-runs?learner={quote(TIMED)}&course=Math%20G3&activity="
+                             + quote(f"{SENSOR}/activities/Math/g3/fractions", safe=""),
+            "learner-days-csv": f"/export/learner-days.csv?learner={quote(TIMED)}"}[page]
     statements = _statements(year, path)
     assert statements
     assert [s for s, _ in statements if EVENT_LOG.search(s)] == [], "the event log was read"
