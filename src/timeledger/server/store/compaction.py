@@ -20,7 +20,13 @@ import sqlalchemy as sa
 from timeledger.server.store import compression_dictionaries
 from timeledger.server.store.compression_dictionaries import BodyDictionary
 from timeledger.server.store.database import insert
-from timeledger.server.store.event_bodies import COMPACTED, event_body
+from timeledger.server.store.event_bodies import (
+    BODY_COLUMNS,
+    COMPACTED,
+    event_body,
+    pack,
+    packing_sample,
+)
 from timeledger.server.store.schema import compaction_progress, events
 
 MAX_BATCH = 10_000
@@ -75,15 +81,16 @@ def compact_events(conn: sa.Connection, through_seq: int, limit: int,
     if not rows:
         return 0
     packer = dictionary.packer(policy.level)
+    columns = _event_columns(conn, rows[0][_SEQ], rows[-1][_SEQ])
     repacked: list[tuple[Any, ...]] = []
     for row in rows:
         if row[_PACKED] is not None:
             continue
         text = row[_BODY].encode()
-        frame = packer.compress(text)
-        if len(frame) < len(text):
+        packed = pack(packer, text, columns[row[_SEQ]])
+        if len(packed) < len(text):
             values = list(row)
-            values[_BODY], values[_PACKED] = "", frame
+            values[_BODY], values[_PACKED] = "", packed
             # Only the append reads these, and only for rows it has just written or that come
             # again: the digest is computed from the body then (store.event_bodies).
             values[_BODY_HASH], values[_JOB_ID] = COMPACTED, COMPACTED
@@ -138,6 +145,13 @@ def _raw_rows(conn: sa.Connection, start: int, through_seq: int,
     return [tuple(row) for row in conn.exec_driver_sql(sql, (start, through_seq, limit))]
 
 
+def _event_columns(conn: sa.Connection, first: int, last: int) -> dict[int, Any]:
+    """The columns a packed body may leave out, as readers see them (through the column types,
+    where `_raw_rows` has what the driver gives), by `seq`."""
+    return {row.seq: row for row in conn.execute(
+        sa.select(events.c.seq, *BODY_COLUMNS).where(events.c.seq.between(first, last)))}
+
+
 def compacted_through(conn: sa.Connection) -> int:
     """Every event up to this `seq` has been examined (0 before the first compaction)."""
     value = conn.execute(sa.select(compaction_progress.c.compacted_through)
@@ -158,12 +172,12 @@ def _dictionary(conn: sa.Connection, through_seq: int,
     current = compression_dictionaries.newest(conn)
     if current is not None and through_seq < policy.retrain_growth * current.trained_through_seq:
         return current
-    rows = conn.execute(sa.select(events.c.seq, events.c.body, events.c.packed)
+    rows = conn.execute(sa.select(events.c.seq, *BODY_COLUMNS)
                         .where(events.c.seq <= through_seq).order_by(events.c.seq.desc())
                         .limit(policy.training_samples)).all()
     if len(rows) < policy.first_training_events:
         return current
-    samples = [event_body(conn, row).encode() for row in rows]
+    samples = [packing_sample(event_body(conn, row).encode(), row) for row in rows]
     trained = compression_dictionaries.train(samples, policy.dictionary_bytes, policy.level)
     if trained is None:
         return current

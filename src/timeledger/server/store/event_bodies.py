@@ -9,16 +9,23 @@ from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
+import zstandard
 
 from timeledger.server.store import compression_dictionaries
+from timeledger.server.store.column_fields import EventColumns, put_back, take_out
 from timeledger.server.store.schema import events
 
-BODY_COLUMNS = (events.c.body, events.c.packed)
+#: A packed body may leave out what the row's own columns give (store/column_fields.py).
+BODY_COLUMNS = (events.c.body, events.c.packed, events.c.event_id, events.c.event_time,
+                events.c.actor_id, events.c.learner_email, events.c.run_id)
 #: `body`, `body_hash` and `job_id` of a compacted row (store/compaction.py).
 COMPACTED = ""
+#: `packed` is a zstd frame of the body (it starts with zstd's magic number, 0x28 ...), or this
+#: byte, the mask of the fields taken out (column_fields.take_out) and a frame of what was left.
+TAKEN_OUT = 0x01
 
 
-class StoredBody(Protocol):
+class StoredBody(EventColumns, Protocol):
     @property
     def body(self) -> str: ...
 
@@ -26,18 +33,40 @@ class StoredBody(Protocol):
     def packed(self) -> bytes | None: ...
 
 
+def pack(packer: zstandard.ZstdCompressor, text: bytes, row: EventColumns) -> bytes:
+    """`packed` for a body: what its columns do not give, in a frame."""
+    taken = take_out(text, row)
+    if taken is None:
+        return packer.compress(text)
+    mask, left = taken
+    return bytes((TAKEN_OUT, mask)) + packer.compress(left)
+
+
+def packing_sample(text: bytes, row: EventColumns) -> bytes:
+    """What `pack` would put in a frame: the JSON left once the columns' fields are out."""
+    taken = take_out(text, row)
+    return text if taken is None else taken[1]
+
+
+def _unpacked(conn: sa.Connection, row: StoredBody) -> bytes:
+    packed = bytes(row.packed or b"")
+    if packed[:1] == bytes((TAKEN_OUT,)):
+        return put_back(packed[1], compression_dictionaries.unpack(conn, packed[2:]), row)
+    return compression_dictionaries.unpack(conn, packed)
+
+
 def event_body(conn: sa.Connection, row: StoredBody) -> str:
     """The JSON text the event was stored with, byte for byte."""
     if row.packed is None:
         return row.body
-    return compression_dictionaries.unpack(conn, bytes(row.packed)).decode()
+    return _unpacked(conn, row).decode()
 
 
 def event_json(conn: sa.Connection, row: StoredBody) -> Any:
     """The stored event, parsed."""
     if row.packed is None:
         return orjson.loads(row.body)
-    return orjson.loads(compression_dictionaries.unpack(conn, bytes(row.packed)))
+    return orjson.loads(_unpacked(conn, row))
 
 
 def content_digest(item: Any) -> str:
