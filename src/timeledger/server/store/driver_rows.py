@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.store.schema import UtcMicroseconds, utc_microseconds
+from timeledger.server.store.schema import UtcDateTime
 
 
 def sql_marks(conn: sa.Connection, count: int) -> str:
@@ -25,21 +25,22 @@ def sql_marks(conn: sa.Connection, count: int) -> str:
 def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                   columns: Sequence[str], table: sa.Table | None = None) -> list[tuple[Any, ...]]:
     """Each row's values for `columns`, as the store's types write them on this dialect. Give
-    `table` when any of its columns is UtcMicroseconds; without it every datetime is taken for
-    UtcDateTime."""
+    `table` when any of its columns has a type of the store's own other than UtcDateTime
+    (UtcMicroseconds, WindowKey); without it every datetime is taken for UtcDateTime."""
     if conn.dialect.name != "sqlite":
         return [tuple(row[name] for name in columns) for row in rows]
-    micros = ({name for name in columns if isinstance(table.c[name].type, UtcMicroseconds)}
-              if table is not None else set())
-    if micros:
-        return [tuple(_sqlite_micros(row[name]) if name in micros
-                      else _sqlite_value(row[name], {}) for name in columns) for row in rows]
     times: dict[datetime, str] = {}  # a batch's rows share many times
+    typed: dict[int, sa.TypeDecorator[Any]] = {}
+    for index, name in enumerate(columns):
+        kind = table.c[name].type if table is not None else None
+        if isinstance(kind, sa.TypeDecorator) and not isinstance(kind, UtcDateTime):
+            typed[index] = kind
+    if typed:
+        dialect = conn.dialect
+        return [tuple(typed[index].process_bind_param(row[name], dialect) if index in typed
+                      else _sqlite_value(row[name], times) for index, name in enumerate(columns))
+                for row in rows]
     return [tuple(_sqlite_value(row[name], times) for name in columns) for row in rows]
-
-
-def _sqlite_micros(value: datetime | None) -> int | None:
-    return None if value is None else utc_microseconds(value)
 
 
 def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:

@@ -108,10 +108,11 @@ sa.Index("ix_events_xact", events.c.xact, events.c.seq,
 sa.Index("ix_events_type_time", events.c.type, events.c.event_time)
 sa.Index("ix_events_run", events.c.run_id)
 sa.Index("ix_events_time", events.c.event_time)
-# A projector reads one partition's rows past its position; on SQLite the log is one partition.
+# A projector reads one partition's rows past its position. On SQLite the log is one partition,
+# read by `seq`, and `xact` is NULL: the index stays empty there (no entry per event).
 sa.Index("ix_events_partition", events.c.partition, events.c.xact, events.c.seq,
          postgresql_where=events.c.partition.isnot(None),
-         sqlite_where=events.c.partition.isnot(None))
+         sqlite_where=sa.and_(events.c.partition.isnot(None), events.c.xact.isnot(None)))
 
 jobs = sa.Table(
     "jobs",
