@@ -136,7 +136,7 @@ def test_the_partition_index_takes_no_room_on_sqlite(backend: object, engine: En
             "event_time, body, partition) VALUES (:id, '', 'event', 'T', 's', 0, '', :time, "
             "'{}', 0)"), [{"id": f"e{n}", "time": f"2025-01-01 00:00:{n % 60:02d}.{n:06d}"}
                           for n in range(2000)])
-        pages = dict(conn.execute(sa.text(
+        pages: dict[str, int] = dict(conn.execute(sa.text(
             "SELECT name, count(*) FROM dbstat WHERE name IN "
             "('ix_events_partition', 'ix_events_time') GROUP BY name")).all())
     assert pages == {"ix_events_partition": 1, "ix_events_time": pages["ix_events_time"]}
