@@ -222,3 +222,54 @@ def test_end_returns_only_after_its_events_are_committed(tmp_path: Path) -> None
     [receipt] = receipts
     assert stored(path, list(receipt.event_ids)) == set(receipt.event_ids)
     client.close(timeout=0)
+
+
+def test_add_soon_calls_back_only_once_committed(tmp_path: Path) -> None:
+    """A heartbeat timer's write has no future: its callback is told once the commit is made."""
+    path = tmp_path / "outbox.sqlite3"
+    outbox = Outbox(path, FakeClock())
+    commits = Commits(outbox)
+    told: list[list[bool] | Exception] = []
+    called = threading.Event()
+
+    def done(outcome: list[bool] | Exception) -> None:
+        told.append(outcome)
+        seen_when_told.update(stored(path, [event(7).event_id]))
+        called.set()
+
+    seen_when_told: set[str] = set()
+    with write_lock(path):
+        outbox.add_soon([event(7)], done)
+        assert commits.began.wait(10)  # the writer thread is in its transaction, blocked
+        assert not called.is_set()
+    assert called.wait(30)
+    assert told == [[True]] and seen_when_told == {event(7).event_id}
+    outbox.close()
+
+
+def test_a_heartbeat_whose_write_fails_goes_to_on_error_and_tracking_goes_on(
+        tmp_path: Path) -> None:
+    path, clock = tmp_path / "outbox.sqlite3", FakeClock()
+    errors: list[tuple[Exception, str, bool]] = []
+    client = Client("http://127.0.0.1:9", config=CONFIG, clock=clock, outbox=str(path),
+                    environ={})
+    with sqlite3.connect(path) as other:  # the file refuses heartbeats while `refusing` has a row
+        other.execute("CREATE TABLE refusing (why TEXT)")
+        other.execute("INSERT INTO refusing VALUES ('full disk')")
+        other.execute("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN EXISTS"
+                      " (SELECT 1 FROM refusing) BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    activity = client.activity.start(id="a", name="A", course={"subject": "Math", "grade": 3},
+                                     user={"email": "ada@example.edu"},
+                                     on_error=lambda error, context: errors.append(
+                                         (error, context.kind, context.dead)))
+    clock.advance(15)
+    assert client.pending() == []  # the read waits for the failed write
+    assert [(type(error), kind, dead) for error, kind, dead in errors] == [
+        (sqlite3.IntegrityError, "heartbeat", False)]
+    with sqlite3.connect(path) as other:
+        other.execute("DELETE FROM refusing")
+    clock.advance(15)
+    assert [row.kind for row in client.pending()] == ["heartbeat"]
+    assert len(errors) == 1
+    activity.end(wait=False)
+    client.close(timeout=0)

@@ -57,7 +57,10 @@ class ActivityHost(Protocol):
     scheduler: Scheduler
 
     def queue(self, items: Sequence[tuple[dict[str, Any], EventKind, Watch]],
-              wait_for: str | None = None, *, later: bool = False) -> Queued: ...
+              wait_for: str | None = None) -> Queued: ...
+
+    def queue_heartbeat(self, event: dict[str, Any], watch: Watch,
+                        failed: Callable[[Exception], None]) -> None: ...
 
     def release(self, activity: Activity) -> None: ...
 
@@ -253,19 +256,15 @@ class Activity:
         if window is None:
             return
         event, active_ms = window
-        try:
-            queued = self._host.queue([(event, "heartbeat", self._watch("heartbeat", active_ms))],
-                                      later=True)  # a timer does not wait for the write
+        event_id = str(event["id"])
+
+        def failed(error: Exception) -> None:
+            self._write_failed(event_id, error)
+
+        try:  # a timer does not wait for the write
+            self._host.queue_heartbeat(event, self._watch("heartbeat", active_ms), failed)
         except Exception as exc:
-            self._write_failed(str(event["id"]), exc)
-            return
-
-        def written(write: Future[list[bool]]) -> None:
-            error = write.exception()
-            if isinstance(error, Exception):
-                self._write_failed(str(event["id"]), error)
-
-        queued.written.add_done_callback(written)
+            self._write_failed(event_id, exc)
 
     def _write_failed(self, event_id: str, error: Exception) -> None:
         log.error("timeledger could not queue a heartbeat", exc_info=error)

@@ -43,7 +43,7 @@ import orjson
 
 from timeledger.sdk.clock import Clock
 from timeledger.sdk.errors import ConfigurationError, EventKind
-from timeledger.sdk.outbox_writer import OutboxWriter
+from timeledger.sdk.outbox_writer import Done, OutboxWriter
 
 SCHEMA_VERSION = 1
 EVENTS_TABLE = """
@@ -97,6 +97,9 @@ PRUNE_EVERY = 3600.0
 MEMORY = ":memory:"
 DEFAULT_MAX_OUTBOX_EVENTS = 1_000_000
 _IDS_PER_QUERY = 500  # under SQLite's smallest limit of bound parameters (999)
+# Rows per INSERT statement (6 parameters each: under 999). One statement for many rows, where
+# executemany would step once per row, each step handing the GIL to the app's threads and back.
+_ROWS_PER_INSERT = 150
 
 DeadReason = Literal["rejected", "failed_alone", "expired"]
 """Why an event is a dead letter: the platform refused it (4xx); it made the platform fail each
@@ -351,6 +354,11 @@ class Outbox:
         outbox's writer thread, or by a read or `add` that comes first)."""
         return self._writes.add_later(events)
 
+    def add_soon(self, events: Sequence[NewEvent], done: Done) -> None:
+        """As `add_later` without a future: `done(fresh flags)` or `done(error)` is called on the
+        thread that commits them (a heartbeat timer's write)."""
+        self._writes.add_soon(events, done)
+
     def _write_batches(self, batches: Sequence[Sequence[NewEvent]]) -> list[list[bool]]:
         """One transaction for several callers' events (in order: a repeated id is not fresh)."""
         now = self._now()
@@ -375,12 +383,15 @@ class Outbox:
                                      event.body, now))
                     fresh.append(new)
                 added.append(fresh)
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[start:start + _ROWS_PER_INSERT]
+                db.execute("INSERT INTO seen (event_id, first_seen) VALUES"
+                           + ", ".join(("(?, ?)",) * len(part)),
+                           [value for row in part for value in (row[0], now)])
+                db.execute("INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
+                           " VALUES" + ", ".join(("(?, ?, ?, ?, ?, ?)",) * len(part)),
+                           [value for row in part for value in row])
             if rows:
-                db.executemany("INSERT INTO seen (event_id, first_seen) VALUES (?, ?)",
-                               [(row[0], now) for row in rows])
-                db.executemany(
-                    "INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)", rows)
                 dropped = self._drop_excess(db)
         if dropped is not None and self.on_drop is not None:
             self.on_drop(dropped)

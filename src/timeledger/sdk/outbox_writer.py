@@ -20,6 +20,7 @@ transaction fails every write in it with the same error (their events were not s
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from timeledger.sdk.errors import OutboxBusyError
+
+log = logging.getLogger("timeledger.sdk")
 
 DEFAULT_MAX_BATCH_EVENTS = 1000
 DEFAULT_MAX_WAITING_EVENTS = 100_000
@@ -52,10 +55,24 @@ class Written(Future[Results]):
         return super().result(timeout)
 
 
+Done = Callable[[Results | Exception], None]
+"""What `add_soon` calls once its write is settled: the results, or the error that failed it."""
+
+
 @dataclass(slots=True, eq=False)
 class _Write(Generic[Event]):
     events: Sequence[Event]
-    future: Future[Results]
+    future: Future[Results] | None
+    done: Done | None = None
+
+
+def _call(done: Done, outcome: Results | BaseException | None) -> None:
+    if not isinstance(outcome, list | Exception):
+        outcome = RuntimeError(f"the write was interrupted ({outcome!r})")
+    try:
+        done(outcome)
+    except Exception:  # a callback must not stop the writer; logged
+        log.exception("timeledger outbox write callback raised")
 
 
 class OutboxWriter(Generic[Event]):
@@ -76,6 +93,7 @@ class OutboxWriter(Generic[Event]):
         # Reentrant: a future's callback, run while its batch's writer holds this, may read.
         self._writer = threading.RLock()
         self._later = False  # an add_later write waits for the thread
+        self._watchers = 0  # threads in wait_for_waiting
         self._thread: threading.Thread | None = None
         self._closed = False
         self.transactions = 0
@@ -83,17 +101,25 @@ class OutboxWriter(Generic[Event]):
 
     def add(self, events: Sequence[Event]) -> Results:
         """Write `events` in the next transaction and return once it has committed."""
-        write = self._enter(events)
-        while not write.future.done():
+        future = Written(self.drain)
+        self._enter(_Write(events, future))
+        while not future.done():
             with self._writer:
-                if not write.future.done():
+                if not future.done():
                     self._run(self._take())
-        return write.future.result()
+        return future.result()
 
     def add_later(self, events: Sequence[Event]) -> Future[Results]:
         """Hand `events` to the writer thread; the future resolves once they are committed."""
-        write = self._enter(events, later=True)
-        return write.future
+        future = Written(self.drain)
+        self._enter(_Write(events, future), later=True)
+        return future
+
+    def add_soon(self, events: Sequence[Event], done: Done) -> None:
+        """As `add_later` with a callback instead of a future (a heartbeat timer's write, where a
+        future per window is the larger part of the writer's own work). `done` runs on the thread
+        that commits the write, and must not raise."""
+        self._enter(_Write(events, None, done), later=True)
 
     def drain(self) -> None:
         """Write everything handed over so far, and wait for writes already being written."""
@@ -106,7 +132,11 @@ class OutboxWriter(Generic[Event]):
     def wait_for_waiting(self, count: int, timeout: float) -> bool:
         """Block until at least `count` writes wait for the writer (for tests and monitoring)."""
         with self._queue:
-            return self._queue.wait_for(lambda: len(self._waiting) >= count, timeout)
+            self._watchers += 1
+            try:
+                return self._queue.wait_for(lambda: len(self._waiting) >= count, timeout)
+            finally:
+                self._watchers -= 1
 
     def close(self) -> None:
         """Write what waits, then end the writer thread; later writes are written by their
@@ -119,24 +149,27 @@ class OutboxWriter(Generic[Event]):
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def _enter(self, events: Sequence[Event], later: bool = False) -> _Write[Event]:
-        write: _Write[Event] = _Write(events, Written(self.drain))
+    def _enter(self, write: _Write[Event], later: bool = False) -> None:
+        events = write.events
         with self._queue:
             if self._waiting_events + len(events) > self.max_waiting_events:
                 raise OutboxBusyError(self._waiting_events, self.max_waiting_events)
             self._waiting.append(write)
             self._waiting_events += len(events)
             self._unsettled += 1
+            # Only the first later write since the thread last looked wakes it (a wake-up is a
+            # futex call and a GIL hand-over; later ones are taken with it).
+            wake = later and not self._later
             if later:
                 self._later = True
                 if self._thread is None and not self._closed:
                     self._thread = threading.Thread(target=self._loop, name=self._thread_name,
                                                     daemon=True)
                     self._thread.start()
-            self._queue.notify_all()
+            if wake or self._watchers:
+                self._queue.notify_all()
         if later and self._closed:
             self.drain()
-        return write
 
     def _take(self) -> list[_Write[Event]]:
         """The oldest waiting writes within `max_batch_events` (at least one, if any wait)."""
@@ -175,9 +208,11 @@ class OutboxWriter(Generic[Event]):
                 error: BaseException | None = None) -> None:
         try:
             for index, write in enumerate(batch):
-                if results is not None:
+                if write.done is not None:
+                    _call(write.done, results[index] if results is not None else error)
+                elif write.future is not None and results is not None:
                     write.future.set_result(results[index])
-                else:
+                elif write.future is not None:
                     write.future.set_exception(error)
         finally:
             with self._queue:

@@ -2,11 +2,12 @@
 
 The `Recorder` checks the input, builds the Caliper events, writes them through the outbox's group
 commit, registers what the app asked to hear about them, and wakes the sender once they are
-written. A heartbeat timer's window is handed to the outbox's writer thread (`Outbox.add_later`:
-the app's thread never waits on SQLite for a heartbeat). `Client` writes `end()`, `record()` and
-`enqueue()` on the caller's thread (`Outbox.add`, joining whatever commit other threads are
-making); `AsyncClient` hands every write to the writer thread and awaits `Queued.written`. It never
-waits for delivery: each client decides how to wait (`settle`).
+written. A heartbeat timer's window is handed to the outbox's writer thread (`Outbox.add_soon`,
+with a callback rather than a future: the app's thread never waits on SQLite for a heartbeat).
+`Client` writes `end()`, `record()` and `enqueue()` on the caller's thread (`Outbox.add`, joining
+whatever commit other threads are making); `AsyncClient` hands every write to the writer thread
+and awaits `Queued.written`. It never waits for delivery: each client decides how to wait
+(`settle`).
 """
 
 from __future__ import annotations
@@ -139,13 +140,12 @@ class Recorder:
         if self.closed:
             raise ClientClosedError("This client is closed")
 
-    def queue(self, items: Sequence[QueueItem], wait_for: str | None = None, *,
-              later: bool = False) -> Queued:
+    def queue(self, items: Sequence[QueueItem], wait_for: str | None = None) -> Queued:
         """Write events to the outbox in one transaction, then wake the sender.
 
-        With `later` (a heartbeat timer), or for `AsyncClient`, they are handed to the outbox's
-        writer thread and this returns at once; `Queued.written` resolves when they are durable.
-        Otherwise (`Client`'s `end()` and `record()`) they are written on this thread. The waiter
+        For `AsyncClient` they are handed to the outbox's writer thread and this returns at once;
+        `Queued.written` resolves when they are durable. For `Client` (`end()` and `record()`)
+        they are written on this thread. The waiter
         (for `wait_for`) exists at once.
         """
         self.check_open()
@@ -158,7 +158,7 @@ class Recorder:
             rows.append(NewEvent.of(event, kind, self.catalog.row_sensor(event)))
 
         try:
-            if later or not self.writes_on_caller:
+            if not self.writes_on_caller:
                 written = self.outbox.add_later(rows)
             else:
                 written = done(self.outbox.add(rows))
@@ -182,6 +182,32 @@ class Recorder:
 
         written.add_done_callback(settled)
         return Queued(waiter, written)
+
+    def queue_heartbeat(self, event: dict[str, Any], watch: Watch,
+                        failed: Callable[[Exception], None]) -> None:
+        """A heartbeat timer's window: handed to the outbox's writer thread without a future;
+        `failed(error)` is called (on the writer thread) when its write fails."""
+        self.check_open()
+        if not self.enabled:
+            return
+        event_id = event["id"]
+        self.tracking.watch(event_id, watch)
+        row = NewEvent.of(event, "heartbeat", self.catalog.row_sensor(event))
+
+        def written(outcome: list[bool] | Exception) -> None:
+            if isinstance(outcome, Exception):
+                self.tracking.forget(event_id)  # not in the outbox: nobody waits for it
+                failed(outcome)
+                return
+            if not outcome[0]:
+                self.tracking.forget(event_id)
+            self.wake(False)
+
+        try:
+            self.outbox.add_soon([row], written)
+        except BaseException:
+            self.tracking.forget(event_id)
+            raise
 
     def _forget(self, rows: Sequence[NewEvent]) -> None:
         for row in rows:

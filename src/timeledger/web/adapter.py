@@ -24,6 +24,7 @@ from timeledger.web.protocol import (
     error_reply,
     interpret,
 )
+from timeledger.web.remembered_catalog import RememberedCatalog
 
 log = logging.getLogger("timeledger.web")
 
@@ -94,8 +95,8 @@ class WebAdapter:
         self.client = client
         loaded = None if config is None else read_config(config)
         roster_base = getattr(getattr(client, "options", None), "roster_base", None)
-        self.catalog: Catalog = (client if loaded is None
-                                 else ConfiguredCatalog(client, loaded, roster_base))
+        self.catalog: Catalog = RememberedCatalog(
+            client if loaded is None else ConfiguredCatalog(client, loaded, roster_base))
         self.max_body_bytes = max_body_bytes
         self.allow_cross_site = allow_cross_site
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -103,7 +104,17 @@ def _read(model: type[BodyModel], body: dict[str, Any]) -> BodyModel:
 def _run(run_id: str, activity: ActivityRef) -> RunRef:
     """The run a checked runId names: a UUID as is, the app's own string as its UUIDv5 under the
     activity's sensor (kept as the run key)."""
-    return run_ref(run_id, activity.run_sensor(), field="runId")
+    return _run_under(run_id, activity.run_sensor())
+
+
+@lru_cache(maxsize=4096)  # every heartbeat of a run names it again
+def _run_under(run_id: str, sensor: str) -> RunRef:
+    return run_ref(run_id, sensor, field="runId")
+
+
+@lru_cache(maxsize=4096)  # every heartbeat of a lesson names the same activity
+def _with_process(ref: ActivityRef, process: bool) -> ActivityRef:
+    return replace(ref, process=process)
 
 
 def too_large(max_bytes: int) -> Reply:
@@ -139,7 +150,7 @@ def _activity(catalog: Catalog, slug: str, name: str, course: Mapping[str, Any],
         raise _invalid(exc.field, exc.message) from None
     except ConfigurationError as exc:
         raise _internal(f"The adapter is misconfigured: {exc}") from None
-    return replace(ref, process=process)
+    return _with_process(ref, process)
 
 
 def _actor(catalog: Catalog, user: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,11 +40,11 @@ def _integral(value: object) -> object:
 def _run_id(value: object) -> object:
     if not isinstance(value, str):
         return value  # the str type says "Expected string"
-    try:
-        normalize_run_id(value, field="runId")
-    except CaliperError:
-        problem = run_key_problem(value)
-        if problem is not None:
+    problem = run_key_problem(value)  # within a key's bounds, a UUID is too: no need to parse it
+    if problem is not None:
+        try:
+            normalize_run_id(value, field="runId")
+        except CaliperError:
             raise PydanticCustomError("run_key", problem) from None
     return value
 
