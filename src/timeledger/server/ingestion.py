@@ -212,7 +212,7 @@ class Ingestor:
                 ) -> tuple[list[EventResult], dict[str, Position]]:
         """Insert new rows; say for each row whether it was stored, a duplicate or a conflict.
         Also returns where each stored row sits in the log."""
-        written, existing = append_rows(conn, rows, {row["job_id"] for row in rows})
+        written, existing = append_rows(conn, rows)
         results: list[EventResult] = []
         claimed: set[str] = set()
         first_body: dict[str, str] = {}
