@@ -8,6 +8,7 @@ learner (tests/server/dashboard check both). Every read is bounded by the window
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,22 @@ SERIES = ("active_learners", "active_minutes", "xp", "completions", "accuracy", 
 
 def day_range(today: date, days: int) -> list[str]:
     return [(today - timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
+
+
+def _flags_per_day(conn: sa.Connection, dates: list[str], zone: ZoneInfo) -> dict[str, int]:
+    """How many flags were raised on each local day: one pass over the window's stretch of the
+    event-time index, counted by the database (each day's bounds in UTC, so 23- and 25-hour days
+    count right)."""
+    bounds = [datetime.combine(date.fromisoformat(day), time(0), zone).astimezone(UTC)
+              for day in dates]
+    bounds.append(datetime.combine(date.fromisoformat(dates[-1]) + timedelta(days=1), time(0),
+                                   zone).astimezone(UTC))
+    t = flags.c.event_time
+    counts = conn.execute(sa.select(*(
+        sa.func.count().filter(t >= start, t < end)
+        for start, end in itertools.pairwise(bounds))).where(
+        t >= bounds[0], t < bounds[-1])).one()
+    return {day: int(count) for day, count in zip(dates, counts, strict=True)}
 
 
 def overview(conn: sa.Connection, today: date, timezone: str, days: int = 14) -> dict[str, Any]:
@@ -51,15 +68,7 @@ def overview(conn: sa.Connection, today: date, timezone: str, days: int = 14) ->
                   sa.func.coalesce(sa.func.sum(d.total_questions), 0),
                   sa.func.coalesce(sa.func.sum(d.correct_questions), 0))
         .where(d.local_date >= dates[0], d.local_date <= dates[-1])).one()
-    zone = ZoneInfo(timezone)
-    window_start = datetime.combine(date.fromisoformat(dates[0]), time(0), zone).astimezone(UTC)
-    window_end = datetime.combine(today + timedelta(days=1), time(0), zone).astimezone(UTC)
-    flags_per_day = dict.fromkeys(dates, 0)
-    for (raised,) in conn.execute(sa.select(flags.c.event_time).where(
-            flags.c.event_time >= window_start, flags.c.event_time < window_end)):
-        key = raised.astimezone(zone).date().isoformat()
-        if key in flags_per_day:
-            flags_per_day[key] += 1
+    flags_per_day = _flags_per_day(conn, dates, ZoneInfo(timezone))
     series: dict[str, list[Any]] = {name: [] for name in SERIES}
     for day in dates:
         row = rows.get(day)
