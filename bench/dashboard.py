@@ -1,4 +1,4 @@
-"""Every dashboard page, the class view and the list API routes at 10k and at 1M stored events.
+"""Every dashboard page, the class view and the query API's routes at 10k and at 1M stored events.
 
 Run: `.venv/bin/python bench/dashboard.py [--scale 1.0] [--requests 7]`. Prints progress on stderr,
 then one line per route, `<route> ms_10k=<n> ms_1m=<n> ratio=<x> cpu_ms_10k=... cpu_ratio=...`
@@ -11,16 +11,25 @@ then the class view's line `class_view_500 ms=<n> static_ms=<n> ratio=<x> cpu_ms
 How the stores are filled, honestly:
 - both are SQLite files whose projection rows are bulk-inserted directly (runs, run days, run
   windows, learner days, completions, the XP ledger, gradebook results, course progress, flags,
-  learner and learner-course totals, learners, courses and the course registry), consistent with
-  one another, as the projector would have written them for the events they stand for; ingesting
-  1M events through the API on this machine would take most of an hour. The event log itself is
-  left empty, so the events explorer (which pages the log by seq) is not timed here.
-- each run stands for two events (one time report, one completion) and has one window.
+  learner, learner-course and learner-activity totals, learners, courses and the course
+  registry), consistent with one another, as the projector would have written them for the
+  events they stand for; projecting 1M events on this machine takes about 20 minutes (about 800
+  events/s while other work runs). The event log itself is left empty, so `rebuild` would not
+  give these rows back, and the events explorer (which pages the log by seq) is not timed here.
+  The flags are drawn at random (5 % of runs; a fifth of them learning flags), not by the rules.
+- each run stands for two events (one time report, one completion) and has one window; a
+  learner's runs take the course's 10 activities in turn.
 - the 10k store: 500 learners in one course (with daily goals), one run on each of the last 10
-  school days: 10,000 events.
+  school days, and one learner with 800 runs more: 11,600 events. That learner's runs are enough
+  to fill every list their pages show (the newest 25 runs, 50 results, 50 learning flags, 200
+  runs of one activity), so both stores draw the same amount; every learner has touched every
+  activity, so the course page draws the same heatmap.
 - the 1M store: the same 500 learners with three runs on every school day of the last year
-  (783k events), and one of them with 100,000 more runs (200k events): about 1M events, 491k runs.
-The timed learner and run pages are that learner's (100k runs against 10 in the small store).
+  (783k events), and the same learner with 100,000 more runs (200k events): about 1M events,
+  491k runs.
+The timed learner, run and activity-runs pages are that learner's (810 runs against 100,783).
+Not timed: the gradebook downloads and `GET /api/v1/gradebook`, which list every result asked
+for (a learner's or a course's whole history, by design).
 """
 
 from __future__ import annotations
@@ -50,41 +59,45 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from timeledger.server.app import create_app
+from timeledger.server.pipeline.flags import LEARNING_KINDS
+from timeledger.server.pipeline.gradebook import score_micro
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store import projection_tables as pt
 from timeledger.server.store.database import sqlite_url
+from timeledger.server.store.driver_rows import driver_params
 
 COURSE = "Math G5"
 LEARNERS = 500
 HEAVY = "learner000@bench.example"
 HEAVY_EXTRA_RUNS = 100_000
-ACTIVITIES = 40
+# the heavy learner's runs in the small store: enough to fill every list their pages show (the
+# newest 25 runs, 50 results and 50 learning flags), so both stores render the same amount
+HEAVY_SMALL_RUNS = 800
+ACTIVITIES = 10
 SENSOR = "https://bench.example"
 CHUNK = 5000
-PAGES = ["/", "/?range=last_week", "/overview", "/learners", "/courses",
+HEAVY_ACTIVITY = f"{SENSOR}/activities/0"
+PAGES = ["/", "/?range=last_week", "/class.csv", "/overview", "/learners", "/courses",
          f"/courses/{quote(COURSE)}", "/flags", "/integration", f"/learners/{quote(HEAVY)}",
-         "RUN", "/api/v1/class", "/api/v1/learners", "/api/v1/overview", "/api/v1/courses",
-         "/api/v1/flags?limit=100"]
-
-
-def _stored(value: Any) -> Any:
-    """A value as SQLite keeps it (naive UTC datetimes as text, booleans as 0/1)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, bool):
-        return int(value)
-    return value
+         "RUN", f"/activity-runs?learner={quote(HEAVY)}&course={quote(COURSE)}"
+         f"&activity={quote(HEAVY_ACTIVITY, safe='')}",
+         f"/export/learner-days.csv?learner={quote(HEAVY)}", "/classes", "/share-links",
+         "/api/v1/class", "/api/v1/learners", "/api/v1/overview", "/api/v1/courses",
+         f"/api/v1/courses/{quote(COURSE)}", "/api/v1/flags?limit=100",
+         f"/api/v1/learners/{quote(HEAVY)}/summary", f"/api/v1/runs?learner={quote(HEAVY)}",
+         "API_RUN"]
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany through the driver: SQLAlchemy's bind processing would take minutes."""
+    """One executemany through the driver, values as the store's types write them
+    (store/driver_rows.py): SQLAlchemy's bind processing would take minutes."""
     if not rows:
         return
     names = list(rows[0])
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-        [tuple(_stored(row[name]) for name in names) for row in rows])
+        driver_params(conn, rows, names, table))
 
 
 def school_days_back(today: date, count: int) -> list[date]:
@@ -109,12 +122,16 @@ class StoreWriter:
         self.attempts: dict[tuple[str, int], int] = defaultdict(int)
         self.first_seen: dict[str, datetime] = {}
         self.last_seen: dict[str, datetime] = {}
-        self.flags = 0
+        self.activities: dict[tuple[str, int], dict[str, Any]] = {}
+        self.turns: dict[str, int] = defaultdict(int)
 
-    def run(self, email: str, start: datetime) -> None:
+    def run(self, email: str, start: datetime, flag_rate: float = 0.05,
+            learning_share: float = 0.2, activity_no: int | None = None) -> None:
         rng = self.rng
         run_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        activity_no = rng.randrange(ACTIVITIES)
+        if activity_no is None:  # in turn: ten runs have touched every activity
+            activity_no = self.turns[email] % ACTIVITIES
+            self.turns[email] += 1
         activity = f"{SENSOR}/activities/{activity_no}"
         minutes = rng.randint(6, 14)
         active_ms = minutes * 60_000
@@ -164,15 +181,27 @@ class StoreWriter:
                             ("total_questions", total), ("correct_questions", correct),
                             ("mastered_units", 1)):
             sums[name] += value
-        mine = self.totals.setdefault(email, {"runs": 0, "flags": 0, "accuracy": []})
+        mine = self.totals.setdefault(email, {"runs": 0, "flags": 0, "learning_flags": 0,
+                                              "accuracy": []})
         mine["runs"] += 1
         mine["accuracy"].insert(0, correct * 100)
         del mine["accuracy"][5:]
         mine["accuracy_event_id"] = done_event
+        cell = self.activities.setdefault((email, activity_no), {
+            "learner_email": email, "course_id": COURSE, "activity_id": activity,
+            "activity_name": f"Lesson {activity_no}", "first_seen": start, "runs": 0,
+            "completed_runs": 0, "results": 0, "scored_results": 0, "score_micro_sum": 0,
+            "best_score": None})
+        cell["first_seen"] = min(cell["first_seen"], start)
+        for name in ("runs", "completed_runs", "results", "scored_results"):
+            cell[name] += 1
+        cell["score_micro_sum"] += score_micro(correct * 10.0)
+        cell["best_score"] = max(cell["best_score"] or 0.0, correct * 10.0)
         self.first_seen[email] = min(self.first_seen.get(email, start), start)
         self.last_seen[email] = max(self.last_seen.get(email, end), end)
-        if rng.random() < 0.05:  # an app fault now and then, a learning flag less often
-            kind = "heartbeats_after_completion" if rng.random() < 0.8 else "low_accuracy"
+        if rng.random() < flag_rate:  # an app fault now and then, a learning flag less often
+            kind = "low_accuracy" if rng.random() < learning_share else \
+                "heartbeats_after_completion"
             self.rows["flags"].append({
                 "flag_key": f"{kind}:{run_id}", "kind": kind, "run_id": run_id,
                 "learner_email": email, "course_id": COURSE,
@@ -181,6 +210,7 @@ class StoreWriter:
                           f"completion at {end.isoformat()}Z.",
                 "first_seq": self.seq, "event_time": end, "occurrences": 1})
             mine["flags"] += 1
+            mine["learning_flags"] += kind in LEARNING_KINDS
 
     def flush(self, conn: sa.Connection, tables: dict[str, sa.Table],
               final: bool = False) -> None:
@@ -209,7 +239,8 @@ class StoreWriter:
                            "first_seen": self.first_seen[email],
                            "last_seen": self.last_seen[email]})
             base = {"learner_email": email, "inactive_ms": 0, **sums, "runs": mine["runs"]}
-            totals.append({**base, "flags": mine["flags"], "accuracy_event_id":
+            totals.append({**base, "flags": mine["flags"],
+                           "learning_flags": mine["learning_flags"], "accuracy_event_id":
                            mine["accuracy_event_id"],
                            **{f"accuracy_{n + 1}": v for n, v in enumerate(accuracy)}})
             course_totals.append({**base, "course_id": COURSE})
@@ -224,6 +255,9 @@ class StoreWriter:
         insert_rows(conn, pt.learner_totals, totals)
         insert_rows(conn, pt.learner_course_totals, course_totals)
         insert_rows(conn, pt.course_progress, progress)
+        cells = list(self.activities.values())
+        for start in range(0, len(cells), CHUNK):
+            insert_rows(conn, pt.learner_activities, cells[start:start + CHUNK])
         first = min(self.first_seen.values())
         conn.execute(pt.courses.insert().values(course_id=COURSE, name=COURSE, subject="Math",
                                                 app_name="Bench", first_seen=first))
@@ -271,7 +305,9 @@ def build(folder: Path, school_days: int, runs_per_day: int, heavy_runs: int,
             day = heavy_days[index % len(heavy_days)]
             start = datetime(day.year, day.month, day.day, 6, tzinfo=UTC) + timedelta(
                 minutes=(index // len(heavy_days)) * 3 % 900)
-            writer.run(HEAVY, start)
+            # every third run is of lesson 0, so its runs page is full (200) in both stores
+            writer.run(HEAVY, start, flag_rate=0.15, learning_share=0.6,
+                       activity_no=0 if index % 3 == 0 else None)
             writer.flush(conn, tables)
         writer.finish(conn, tables, now)
     return platform, writer.seq
@@ -306,7 +342,8 @@ def time_routes(platforms: list[Platform], tokens: list[str], requests: int
         out: dict[str, list[tuple[float, float]]] = {}
         try:
             for route in PAGES:
-                paths = [f"/runs/{run}" if route == "RUN" else route for run in runs]
+                paths = [{"RUN": f"/runs/{run}", "API_RUN": f"/api/v1/runs/{run}"}.get(
+                    route, route) for run in runs]
                 samples: list[list[float]] = [[] for _ in platforms]
                 cpu: list[list[float]] = [[] for _ in platforms]
                 for client, path in zip(clients, paths, strict=True):
@@ -378,7 +415,7 @@ def main() -> None:
     now = datetime.now(UTC)
     today = now.date()
     started = time.perf_counter()
-    small, small_events = build(folder / "small", 10, 1, 0, today, now)
+    small, small_events = build(folder / "small", 10, 1, HEAVY_SMALL_RUNS, today, now)
     print(f"10k store: {small_events:,} events in {time.perf_counter() - started:.1f} s",
           file=sys.stderr, flush=True)
     started = time.perf_counter()
