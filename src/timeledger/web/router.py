@@ -6,7 +6,6 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
@@ -23,6 +22,7 @@ from timeledger.web.assets import MEDIA_TYPE, SCRIPT_NAMES, script
 from timeledger.web.protocol import DEFAULT_MAX_BODY_BYTES, Reply, too_large
 from timeledger.web.protocol import Route as ProtocolRoute
 from timeledger.web.user_routes import ClientUserQueries, UserQueries, user_routes
+from timeledger.web.worker_threads import WorkerThreads
 
 IdentityHook = Callable[[Request], Identity | Awaitable[Identity]]
 """Who is asking: `{"email", "id"?, "name"?}` from the session or token, else None (→ 401)."""
@@ -39,6 +39,7 @@ class TimebackRouter(Router):
         self.identity = identity
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.user_queries = ClientUserQueries(adapter.client, user_queries)
+        self.threads = WorkerThreads()
         routes = [Route(f"/activity/{name}", self._endpoint(name), methods=["POST"],
                         name=f"timeback-{name}") for name in ("heartbeat", "submit")]
         routes += user_routes(identity, self.user_queries, _response)
@@ -52,7 +53,7 @@ class TimebackRouter(Router):
         return f"{self.base_path}/timeledger.js"
 
     def _endpoint(self, route: ProtocolRoute) -> Callable[[Request], Awaitable[Response]]:
-        adapter, hook = self.adapter, self.identity
+        adapter, hook, threads = self.adapter, self.identity, self.threads
         call = type(hook).__call__ if not inspect.isfunction(hook) else hook
         asynchronous = inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(call)
         limit = adapter.max_body_bytes
@@ -71,7 +72,7 @@ class TimebackRouter(Router):
             if raw is None:
                 return _response(too_large(limit))
             if not asynchronous:  # the hook may block: it and the write run on a worker thread
-                return _response(await run_in_threadpool(answer, request, raw, None, False))
+                return _response(await threads.run(answer, request, raw, None, False))
             try:
                 identity = await hook(request)  # type: ignore[misc]
             except Exception:
