@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from timeledger.server.pipeline.upserts import insert_new
 from timeledger.server.store.migrate import downgrade, upgrade
 from timeledger.server.store.projection_tables import run_windows
+from timeledger.server.store.schema import UtcMicroseconds
 
 # As UtcDateTime stored them on SQLite before 0018: naive UTC text with microseconds.
 TEXTS = ["2025-03-03 08:00:15.000000", "2025-03-03 08:00:00.123456", "1969-12-31 23:59:59.500001",
@@ -91,7 +92,9 @@ def test_window_keys_are_integers_on_sqlite_and_read_back_as_written(backend: ob
             conn.execute(sa.text(
                 "INSERT INTO run_windows (run_id, window_key, seq, event_id, event_time, "
                 "start_at, end_at, bounds_reported, active_ms, inactive_ms, other_ms) VALUES "
-                "('run', :key, :seq, 'e', 0, 0, 0, 1, 0, 0, 0)"), {"key": key, "seq": n})
+                "('run', :key, :seq, 'e', :at, :at, :at, true, 0, 0, 0)").bindparams(
+                    sa.bindparam("at", type_=UtcMicroseconds())),
+                {"key": key, "seq": n, "at": datetime(2025, 1, 1, tzinfo=UTC)})
     raw_before = _raw_keys(engine)
     upgrade(engine)
     with engine.connect() as conn:
