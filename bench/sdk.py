@@ -6,13 +6,16 @@ The first numbers are what an Activity costs the app's own thread. A heartbeat i
 outbox's writer thread (group commit), so its SQLite write is not on the app's thread: the bench
 reports the wall time per heartbeat on the app's thread (`heartbeat_us`; the writer thread shares
 the GIL, so part of its work shows here), that thread's own CPU time (`heartbeat_cpu_us`, what a
-busy machine does not skew), and the wall time until all of them are durable in the outbox
-(`durable_us`, per heartbeat). end(metrics) returns once its events are durable, so `end_us`
-includes their write (measured without waiting for the acknowledgement). The last number is
+busy machine does not skew), the wall time until all of them are durable in the outbox
+(`durable_us`, per heartbeat) and the CPU time of the whole process until then (`total_cpu_us`:
+the app's thread and the writer's together, the SDK's whole cost of a heartbeat). end(metrics)
+returns once its events are durable, so `end_us` includes their write (measured without waiting
+for the acknowledgement). The last number is
 events per second from the outbox to a local platform started for the run (`timeledger serve`
 on a temp SQLite), or to `--base-url` with `--client-id`/`--client-secret`.
 Last line:
-`heartbeat_us=<n> heartbeat_cpu_us=<n> durable_us=<n> end_us=<n> delivered_events_per_s=<n>`.
+`heartbeat_us=<n> heartbeat_cpu_us=<n> durable_us=<n> total_cpu_us=<n> end_us=<n>
+delivered_events_per_s=<n>`.
 """
 
 from __future__ import annotations
@@ -42,19 +45,21 @@ def offline_client(outbox: Path, clock: FakeClock) -> Client:
                   environ={})
 
 
-def heartbeat_us(folder: Path, count: int) -> tuple[float, float, float]:
-    """(wall µs, CPU µs of the app's thread, wall µs until durable) per heartbeat."""
+def heartbeat_us(folder: Path, count: int) -> tuple[float, float, float, float]:
+    """(wall µs, CPU µs of the app's thread, wall µs until durable, process CPU µs until durable)
+    per heartbeat."""
     clock = FakeClock()
     client = offline_client(folder / "heartbeats.sqlite3", clock)
     client.activity.start(id="bench", name="Bench", course=COURSE, user=USER)
-    started, cpu = time.perf_counter(), time.thread_time()
+    started, cpu, total = time.perf_counter(), time.thread_time(), time.process_time()
     for _ in range(count):
         clock.advance(15)  # fires exactly one heartbeat: window, event, handed to the writer
     elapsed, used = time.perf_counter() - started, time.thread_time() - cpu
     assert len(client.pending()) == count  # a read: everything handed over is written first
-    durable = time.perf_counter() - started
+    durable, total = time.perf_counter() - started, time.process_time() - total
     client.close(timeout=0)
-    return elapsed / count * 1e6, used / count * 1e6, durable / count * 1e6
+    return (elapsed / count * 1e6, used / count * 1e6, durable / count * 1e6,
+            total / count * 1e6)
 
 
 def end_us(folder: Path, count: int) -> float:
@@ -113,9 +118,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        beat, beat_cpu, durable = heartbeat_us(folder, args.heartbeats)
+        beat, beat_cpu, durable, total_cpu = heartbeat_us(folder, args.heartbeats)
         print(f"heartbeat: {beat:.1f} µs of the app's thread ({beat_cpu:.1f} µs of its CPU;"
-              f" {durable:.1f} µs each until all {args.heartbeats} windows are durable)")
+              f" {durable:.1f} µs each until all {args.heartbeats} windows are durable, using"
+              f" {total_cpu:.1f} µs of CPU in all threads)")
         end = end_us(folder, args.ends)
         print(f"end(metrics): {end:.1f} µs ({args.ends} activities, 2 events each)")
         rate = delivered_per_s(folder, args.events, args.base_url, args.client_id,
@@ -123,7 +129,8 @@ def main() -> None:
         print(f"delivery: {rate:.0f} events/s from the outbox to the platform "
               f"({args.events} events, batches of 100)")
         print(f"heartbeat_us={beat:.0f} heartbeat_cpu_us={beat_cpu:.0f} durable_us={durable:.0f}"
-              f" end_us={end:.0f} delivered_events_per_s={rate:.0f}")
+              f" total_cpu_us={total_cpu:.0f} end_us={end:.0f}"
+              f" delivered_events_per_s={rate:.0f}")
 
 
 if __name__ == "__main__":
