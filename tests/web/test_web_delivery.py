@@ -93,7 +93,7 @@ def second_adapter(platform: PlatformProcess, tmp_path: Path) -> Iterator[tuple[
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("adapter_process.py")), "--port", str(port),
          "--outbox", str(outbox), "--base-url", platform.base_url, "--client-id", client_id,
-         "--client-secret", secret])
+         f"--client-secret={secret}"])  # one word: a secret may begin with "-"
     url = f"http://127.0.0.1:{port}"
 
     def answering() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +23,18 @@ def new_event_id() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
 
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+_VERSION_5 = (5 << 76) | (0x8000 << 48)  # the version and variant bits uuid5 sets
+_NOT_VERSION_BITS = ~((0xF000 << 64) | (0xC000 << 48))
+
+
 def stable_event_id(*parts: str) -> str:
-    """An event id derived from what identifies the fact, so a resend keeps its id."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, '|'.join(parts))}"
+    """An event id derived from what identifies the fact, so a resend keeps its id:
+    `urn:uuid:` + uuid5(NAMESPACE_URL, the parts joined by `|`), written out without building
+    `uuid.UUID` objects (this runs for every heartbeat)."""
+    digest = hashlib.sha1(_URL_NAMESPACE + "|".join(parts).encode()).digest()
+    h = f"{int.from_bytes(digest[:16]) & _NOT_VERSION_BITS | _VERSION_5:032x}"
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def normalize_run_id(run_id: str | uuid.UUID, field: str = "run_id") -> str:
@@ -155,7 +165,7 @@ class ActivityRef:
 
 
 def _event(kind: str, action: str, *, event_id: str, actor: Mapping[str, Any],
-           activity: ActivityRef, event_time: datetime, run_id: str | None,
+           activity: ActivityRef, event_time: str, run_id: str | None,
            run_key: str | None, generated: dict[str, Any]) -> dict[str, Any]:
     event: dict[str, Any] = {
         "@context": CALIPER_CONTEXT,
@@ -164,7 +174,7 @@ def _event(kind: str, action: str, *, event_id: str, actor: Mapping[str, Any],
         "action": action,
         "actor": dict(actor),
         "object": activity.caliper_object(),
-        "eventTime": format_utc(event_time),
+        "eventTime": event_time,
         "profile": TIMEBACK_PROFILE,
         "generated": generated,
     }
@@ -183,14 +193,15 @@ def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id:
                      inactive_ms: float, event_id: str | None = None,
                      run_key: str | None = None) -> dict[str, Any]:
     """One heartbeat window; the window travels on the items (`startDate`/`endDate`)."""
-    window = {"startDate": format_utc(started_at), "endDate": format_utc(ended_at)}
+    ended = format_utc(ended_at)
+    window = {"startDate": format_utc(started_at), "endDate": ended}
     active = {"type": "active", "value": round(active_ms / 1000, 3), **window}
     items: list[dict[str, Any]] = [active]
     if inactive_ms > 0:
         items.append({"type": "inactive", "value": round(inactive_ms / 1000, 3), **window})
     generated = {"id": new_event_id(), "type": "TimebackTimeSpentMetricsCollection", "items": items}
     return _event("TimeSpentEvent", "SpentTime", event_id=event_id or new_event_id(), actor=actor,
-                  activity=activity, event_time=ended_at, run_id=run_id, run_key=run_key,
+                  activity=activity, event_time=ended, run_id=run_id, run_key=run_key,
                   generated=generated)
 
 
@@ -207,7 +218,8 @@ def completed_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: 
     if metrics.pct_complete is not None:
         generated["extensions"] = {"pctCompleteApp": metrics.pct_complete}
     return _event("ActivityEvent", "Completed", event_id=event_id or new_event_id(), actor=actor,
-                  activity=activity, event_time=ended_at, run_id=run_id, run_key=run_key,
+                  activity=activity, event_time=format_utc(ended_at), run_id=run_id,
+                  run_key=run_key,
                   generated=generated)
 
 
