@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import signal
@@ -13,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from tests.support.events import T0, heartbeat, unique_email, wrap
@@ -115,3 +117,39 @@ def test_clients_create_json_and_scope_choice(new_store: NewStore) -> None:
     bad = subprocess.run([*cmd[:7], "everything", *cmd[8:]], capture_output=True, text=True)
     assert bad.returncode != 0
     assert "everything" in bad.stderr
+
+
+def _projector_children(pid: int) -> list[int]:
+    """The `timeledger project` processes whose parent is `pid` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid and b"project" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize(("args", "lower_by"), [((), 10), (("--projector-nice", "3"), 3),
+                                                (("--projector-nice", "0"), 0)])
+def test_the_projector_runs_below_the_apis_cpu_priority(
+        tmp_path: Path, args: tuple[str, ...], lower_by: int) -> None:
+    with PlatformProcess(tmp_path / "data", extra_args=list(args)) as platform:
+        assert platform.process is not None
+        api = platform.process.pid
+        children = _projector_children(api)
+        assert len(children) == 1
+        assert (os.getpriority(os.PRIO_PROCESS, children[0])
+                - os.getpriority(os.PRIO_PROCESS, api)) == lower_by
+
+
+def test_projector_nice_is_bounded(tmp_path: Path) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "timeledger", "serve", "--data-dir", str(tmp_path),
+         "--projector-nice", "20"], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2
+    assert "--projector-nice" in refused.stderr and "0<=x<=19" in refused.stderr

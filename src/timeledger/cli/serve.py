@@ -21,7 +21,7 @@ from timeledger.cli.options import (
     timezone_option,
     timezone_settings,
 )
-from timeledger.cli.projector_processes import ProjectorProcesses
+from timeledger.cli.projector_processes import DEFAULT_PROJECTOR_NICE, ProjectorProcesses
 from timeledger.server.app import create_app
 from timeledger.server.connection_limits import ConnectionLimits
 from timeledger.server.platform import Platform, open_platform
@@ -50,6 +50,10 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @click.option("--projectors", default=1, show_default=True, type=click.IntRange(min=0),
               help="Projector processes to start beside the API (0: they run elsewhere, with "
                    "`timeledger project`). More than one needs PostgreSQL.")
+@click.option("--projector-nice", default=DEFAULT_PROJECTOR_NICE, show_default=True,
+              type=click.IntRange(0, 19),
+              help="How much lower the projectors' CPU priority is than the API's (POSIX nice): "
+                   "under load, acknowledging comes first and projection takes what is left.")
 @click.option("--max-consistent-wait", default=10.0, show_default=True,
               type=click.FloatRange(min=0, max=60),
               help="Seconds a query with consistent=true waits for the projector (then 503).")
@@ -58,7 +62,8 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
 @connection_options
 def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timezone: str | None,
           max_body_bytes: int, max_events: int, require_login: bool, demo: bool,
-          workers: int, projectors: int, max_consistent_wait: float, bench_baseline: bool,
+          workers: int, projectors: int, projector_nice: int, max_consistent_wait: float,
+          bench_baseline: bool,
           allowed_hosts: tuple[str, ...],
           limits: ConnectionLimits) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
@@ -104,7 +109,7 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
     )
     if not first_start:
         console.print(_how_to_create_a_client(url, folder), soft_wrap=True)
-    projector_processes = ProjectorProcesses(url, projectors).start()
+    projector_processes = ProjectorProcesses(url, projectors, projector_nice).start()
     try:
         _run_api(platform, settings, host, port, workers, limits, projector_processes)
     finally:
