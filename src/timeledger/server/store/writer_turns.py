@@ -119,14 +119,19 @@ def _locked() -> sa.exc.OperationalError:
 
 _BY_PATH: dict[str, WriterTurns] = {}
 _BY_PATH_LOCK = threading.Lock()
+_BY_NAME: dict[str, WriterTurns] = {}  # as the engine names the file
 
 
 def turns_for(database_path: str, timeout_s: float = 30.0) -> WriterTurns:
     """The process's turns for this database file (one per file, whatever engine asks; the
     first caller's `timeout_s` stands)."""
+    known = _BY_NAME.get(database_path)  # every write asks: resolving the path again cost more
+    if known is not None:
+        return known
     path = os.path.realpath(database_path)
     with _BY_PATH_LOCK:
         turns = _BY_PATH.get(path)
         if turns is None:
             turns = _BY_PATH[path] = WriterTurns(path, timeout_s)
+        _BY_NAME[database_path] = turns
         return turns
