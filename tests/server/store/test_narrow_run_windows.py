@@ -144,3 +144,61 @@ def test_the_partition_index_takes_no_room_on_sqlite(backend: object, engine: En
             "('ix_events_partition', 'ix_events_time') GROUP BY name")).all())
     assert pages == {"ix_events_partition": 1, "ix_events_time": pages["ix_events_time"]}
     assert pages["ix_events_time"] > 1  # the same rows in an index that holds them
+
+
+RUN_IDS = ["0e16e9e8-1135-460f-b3e7-395546944311", "0E16E9E8-1135-460F-B3E7-395546944311",
+           "app-run-7", "0e16e9e81135460fb3e7395546944311"]
+EVENT_IDS = ["urn:uuid:cd209b87-6fe6-4016-8976-85ef8ce45b38", "cd209b87-6fe6-4016-8976-85ef8ce45b38",
+             "urn:uuid:CD209B87-6FE6-4016-8976-85EF8CE45B38", "https://example.edu/events/1"]
+
+
+def test_uuids_are_16_bytes_on_sqlite_and_read_back_as_written(backend: object,
+                                                               engine: Engine) -> None:
+    upgrade(engine, "0020")
+    rows = [{"run_id": run_id, "window_key": f"k{n}", "seq": n, "event_id": event_id,
+             "overlap_event_id": EVENT_IDS[-1 - n]}
+            for n, (run_id, event_id) in enumerate(zip(RUN_IDS, EVENT_IDS, strict=True))]
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO run_windows (run_id, window_key, seq, event_id, event_time, start_at, "
+            "end_at, bounds_reported, active_ms, inactive_ms, other_ms, overlap_event_id) VALUES "
+            "(:run_id, :window_key, :seq, :event_id, :at, :at, :at, true, 0, 0, 0, "
+            ":overlap_event_id)").bindparams(sa.bindparam("at", type_=UtcMicroseconds())),
+            [{**row, "at": datetime(2025, 1, 1, tzinfo=UTC)} for row in rows])
+    raw_before = _raw_ids(engine)
+    upgrade(engine)
+    columns = (run_windows.c.run_id, run_windows.c.window_key, run_windows.c.seq,
+               run_windows.c.event_id, run_windows.c.overlap_event_id)
+    with engine.connect() as conn:
+        read = [dict(row._mapping) for row in conn.execute(
+            sa.select(*columns).order_by(run_windows.c.seq))]
+        by_run = conn.execute(sa.select(run_windows.c.seq).where(
+            run_windows.c.run_id.in_(RUN_IDS[:2]), run_windows.c.event_id == EVENT_IDS[0])
+        ).scalars().all()
+    assert read == rows
+    assert by_run == [0]
+    if engine.dialect.name == "sqlite":
+        stored = _raw_ids(engine)
+        assert [[type(value) for value in row[1:]] for row in stored] == [
+            [bytes, bytes, str], [str, str, str], [str, str, str], [str, str, bytes]]
+        # The pipeline's path (the driver, the dedupe lookup by key tuple) agrees.
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM run_windows"))
+            full = [{**row, "event_time": datetime(2025, 1, 1, tzinfo=UTC),
+                     "start_at": datetime(2025, 1, 1, tzinfo=UTC),
+                     "end_at": datetime(2025, 1, 1, tzinfo=UTC), "bounds_reported": True,
+                     "active_ms": 0, "inactive_ms": 0, "other_ms": 0} for row in rows]
+            assert insert_new(conn, run_windows, full, ["run_id", "window_key"],
+                              marker="seq") == {0, 1, 2, 3}  # each found again by its key
+            resent = [{**row, "seq": row["seq"] + 10} for row in full]
+            assert insert_new(conn, run_windows, resent, ["run_id", "window_key"],
+                              marker="seq") == set()  # the same keys: not stored again
+        assert _raw_ids(engine) == stored
+    downgrade(engine, "0020")
+    assert _raw_ids(engine) == raw_before
+
+
+def _raw_ids(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(
+            "SELECT seq, run_id, event_id, overlap_event_id FROM run_windows ORDER BY seq"))]

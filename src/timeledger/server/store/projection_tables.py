@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 import sqlalchemy as sa
 
-from timeledger.caliper.times import format_utc
+from timeledger.server.store.compact_keys import UuidText, WindowKey
 from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, metadata
 
 # Seconds are kept as integer milliseconds and XP as integer thousandths, so that sums do not depend
@@ -106,60 +103,16 @@ sa.Index("ix_runs_learner_last_seen", runs.c.learner_email, runs.c.last_seen)
 sa.Index("ix_runs_learner_activity", runs.c.learner_email, runs.c.activity_id, runs.c.last_seen)
 sa.Index("ix_runs_run_key", runs.c.run_key)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-_KINDS = ("t:", "s:")  # a window keyed by its eventTime, by its startDate
-
-
-class WindowKey(sa.TypeDecorator[str]):
-    """run_windows.window_key, `s:<startDate>` or `t:<eventTime>` as caliper.times.format_utc
-    writes them. On SQLite such a key is stored as an integer (milliseconds since 1970 times 2,
-    plus 1 for `s:`): at most 8 bytes in the row and in ix_run_windows_end instead of 26, and
-    one key, one integer, both ways. A key in any other form stays text there."""
-
-    impl = sa.String(40)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(sa.BigInteger())
-        return dialect.type_descriptor(sa.String(40))
-
-    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
-        if value is None or dialect.name != "sqlite":
-            return value
-        return window_key_number(value)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
-        if isinstance(value, int):
-            return _KINDS[value & 1] + format_utc(_EPOCH + (value >> 1) * _MILLISECOND)
-        return value  # type: ignore[no-any-return]
-
-
-def window_key_number(key: str) -> int | str:
-    """The integer SQLite stores for a window key, or the key itself when it is in no other form
-    than text (WindowKey)."""
-    kind, _, written = key.partition(":")
-    if kind not in ("s", "t") or not written.endswith("Z"):
-        return key
-    try:
-        moment = datetime.fromisoformat(written)
-    except ValueError:
-        return key
-    if moment.tzinfo is None or format_utc(moment) != written:
-        return key
-    return ((moment - _EPOCH) // _MILLISECOND) * 2 + (kind == "s")
-
-
 # One row per counted time report; the key makes a resent window a no-op. A row per heartbeat,
 # so it is kept narrow: on SQLite its primary key is the table (WITHOUT ROWID: no second copy of
-# the key in an index), its times and keys integers (docs/scaling.md, "Storage per event").
+# the key in an index), its times and keys integers, its uuids 16 bytes (store/compact_keys.py;
+# docs/scaling.md, "Storage per event").
 run_windows = sa.Table(
     "run_windows", metadata,
-    sa.Column("run_id", RunId, primary_key=True),
+    sa.Column("run_id", UuidText(64), primary_key=True),
     sa.Column("window_key", WindowKey(), primary_key=True),  # "s:<startDate>" or "t:<eventTime>"
     sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("event_id", EventId, nullable=False),
+    sa.Column("event_id", UuidText(200, prefix="urn:uuid:"), nullable=False),
     sa.Column("event_time", UtcMicroseconds(), nullable=False),
     sa.Column("start_at", UtcMicroseconds(), nullable=False),  # reported, else eventTime - seconds
     sa.Column("end_at", UtcMicroseconds(), nullable=False),
@@ -167,7 +120,8 @@ run_windows = sa.Table(
     sa.Column("active_ms", Ms, nullable=False),
     sa.Column("inactive_ms", Ms, nullable=False),
     sa.Column("other_ms", Ms, nullable=False),
-    sa.Column("overlap_event_id", EventId),  # an earlier window of the run this one overlaps
+    # an earlier window of the run this one overlaps
+    sa.Column("overlap_event_id", UuidText(200, prefix="urn:uuid:")),
     sqlite_with_rowid=False,
 )
 sa.Index("ix_run_windows_end", run_windows.c.run_id, run_windows.c.end_at)

@@ -1,0 +1,97 @@
+"""Keys stored in fewer bytes on SQLite, for the tables with a row per event: a window key as an
+integer, a uuid as its 16 bytes. Readers and query parameters see the same text either way.
+
+SQLite keeps a column's values in whatever form they are bound, so these types convert on the way
+in and out; PostgreSQL stores the text. A value not in the expected form is stored as text, so
+every value round-trips. Comparisons inside SQL between such a column and another table's text
+column would compare different forms: join through the Python values, or give both the type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.caliper.times import format_utc
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_KINDS = ("t:", "s:")  # a window keyed by its eventTime, by its startDate
+
+
+class WindowKey(sa.TypeDecorator[str]):
+    """run_windows.window_key, `s:<startDate>` or `t:<eventTime>` as caliper.times.format_utc
+    writes them. On SQLite such a key is stored as an integer (milliseconds since 1970 times 2,
+    plus 1 for `s:`): at most 8 bytes in the row and in ix_run_windows_end instead of 26, and
+    one key, one integer, both ways. A key in any other form stays text there."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.String(40))
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return window_key_number(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if isinstance(value, int):
+            return _KINDS[value & 1] + format_utc(_EPOCH + (value >> 1) * _MILLISECOND)
+        return value  # type: ignore[no-any-return]
+
+
+def window_key_number(key: str) -> int | str:
+    """The integer SQLite stores for a window key, or the key itself when it is in no other form
+    than text (WindowKey)."""
+    kind, _, written = key.partition(":")
+    if kind not in ("s", "t") or not written.endswith("Z"):
+        return key
+    try:
+        moment = datetime.fromisoformat(written)
+    except ValueError:
+        return key
+    if moment.tzinfo is None or format_utc(moment) != written:
+        return key
+    return ((moment - _EPOCH) // _MILLISECOND) * 2 + (kind == "s")
+
+
+class UuidText(sa.TypeDecorator[str]):
+    """Text that is mostly `prefix` and a lower-case uuid (run ids: the bare uuid; event ids:
+    `urn:uuid:<uuid>`). On SQLite such a value is stored as the uuid's 16 bytes (a blob: 17 bytes
+    in a record where the text took 37 or 46); any other value stays text."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, length: int, prefix: str = "") -> None:
+        super().__init__(length)
+        self.prefix = prefix
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return uuid_bytes(value, self.prefix)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if isinstance(value, bytes):
+            return self.prefix + str(uuid.UUID(bytes=value))
+        return value  # type: ignore[no-any-return]
+
+
+def uuid_bytes(value: str, prefix: str = "") -> bytes | str:
+    """The 16 bytes SQLite stores for `prefix` + a lower-case uuid, or the value itself."""
+    if not value.startswith(prefix) or len(value) != len(prefix) + 36:
+        return value
+    text = value[len(prefix):]
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return value
+    return parsed.bytes if str(parsed) == text else value
