@@ -4,6 +4,7 @@ primary key the table; windows stored before keep their values, up and down."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -148,16 +149,18 @@ def test_the_partition_index_takes_no_room_on_sqlite(backend: object, engine: En
 
 RUN_IDS = ["0e16e9e8-1135-460f-b3e7-395546944311", "0E16E9E8-1135-460F-B3E7-395546944311",
            "app-run-7", "0e16e9e81135460fb3e7395546944311"]
-EVENT_IDS = ["urn:uuid:cd209b87-6fe6-4016-8976-85ef8ce45b38", "cd209b87-6fe6-4016-8976-85ef8ce45b38",
+EVENT_IDS = ["urn:uuid:cd209b87-6fe6-4016-8976-85ef8ce45b38",
+             "cd209b87-6fe6-4016-8976-85ef8ce45b38",
              "urn:uuid:CD209B87-6FE6-4016-8976-85EF8CE45B38", "https://example.edu/events/1"]
 
 
 def test_uuids_are_16_bytes_on_sqlite_and_read_back_as_written(backend: object,
                                                                engine: Engine) -> None:
     upgrade(engine, "0020")
-    rows = [{"run_id": run_id, "window_key": f"k{n}", "seq": n, "event_id": event_id,
-             "overlap_event_id": EVENT_IDS[-1 - n]}
-            for n, (run_id, event_id) in enumerate(zip(RUN_IDS, EVENT_IDS, strict=True))]
+    rows: list[dict[str, Any]] = [
+        {"run_id": run_id, "window_key": f"k{n}", "seq": n, "event_id": event_id,
+         "overlap_event_id": EVENT_IDS[-1 - n]}
+        for n, (run_id, event_id) in enumerate(zip(RUN_IDS, EVENT_IDS, strict=True))]
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO run_windows (run_id, window_key, seq, event_id, event_time, start_at, "
