@@ -27,9 +27,10 @@ pytestmark = pytest.mark.browser
 CLOSE = 1e-6  # sums of float XP and accuracy computed in another order
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-# The page shows at most one decimal for minutes, XP and percent (and three for seconds).
+# The page shows at most one decimal for XP and percent; durations to the minute or the second.
 SHOWN_ROUNDING = 0.05 + 1e-9
 DURATION = re.compile(r"(?P<under>< 1 min)|(?:(?P<hours>\d[\d,]*) h)? ?(?:(?P<minutes>\d+) min)?")
+SHORT_DURATION = re.compile(r"(?:(?P<minutes>\d+) min)? ?(?:(?P<seconds>\d+) s)?")
 # [field, raw JSON, text a person reads] of every figure under the elements given.
 FIGURES_JS = """els => els.flatMap(el => Array.from(
     el.matches('[data-field]') ? [el] : el.querySelectorAll('[data-field]'))
@@ -63,6 +64,17 @@ def _charts_drawn(page: Any) -> None:
     assert page.locator("[data-chart] rect[data-date], [data-chart] rect[data-part]").count() > 0
 
 
+def _read_seconds(text: str) -> tuple[float, float]:
+    """A duration in seconds as the page writes it: "55 s" and "2 min 5 s" to the second, an
+    hour or more as minutes ("1 h 2 min")."""
+    short = SHORT_DURATION.fullmatch(text)
+    if short is not None and text:
+        return int(short.group("minutes") or 0) * 60 + int(short.group("seconds") or 0), 0.5
+    minutes, rounding = _read_number(text)
+    assert "h" in text, text
+    return minutes * 60, rounding * 60
+
+
 def _read_number(text: str) -> tuple[float, float]:
     """What a figure's text says, and how far its rounding may take it from the value: a
     duration ("1 h 12 min", "45 min", "< 1 min") to the minute, any other number to 0.05."""
@@ -84,7 +96,7 @@ def _shown(field: str, raw: str, text: str) -> Any:
     if value is None:
         assert text == "–", (field, text)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        read, rounding = _read_number(text)
+        read, rounding = (_read_seconds if field.endswith("_seconds") else _read_number)(text)
         assert abs(read - value) <= rounding, (field, value, text)
     return value
 
