@@ -3,16 +3,23 @@
 A request whose Accept header prefers text/html over application/json (what a browser sends when
 following a link) gets a page in the dashboard's look instead of the JSON reply. The 500 page
 says only that something failed: never the error, its message or a traceback (those go to the
-log, written by api/errors.py). Replies that are HTML already (the dashboard's own pages) pass.
+log, written by api/errors.py). The 404 page carries the signed-in viewer's navigation. Replies
+that are HTML already (the dashboard's own pages) pass.
 """
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from timeledger.server.dashboard.guard import Viewer, viewer_of
 from timeledger.server.dashboard.rendering import render
+
+logger = logging.getLogger(__name__)
 
 _PAGES = {
     404: ("Not found", "There is no page at this address."),
@@ -77,6 +84,19 @@ class BrowserErrorPages:
     async def _page(scope: Scope, receive: Receive, send: Send, status: int) -> None:
         heading, message = _PAGES[status]
         request = Request(scope, receive)
-        page = render(request, None, "error.html",
+        # A 404 page carries the viewer's navigation; a 500 touches the store no further.
+        viewer = await _viewer(request) if status == 404 else None
+        page = render(request, viewer, "error.html",
                       {"heading": heading, "message": message, "status": status}, status=status)
         await page(scope, receive, send)
+
+
+async def _viewer(request: Request) -> Viewer | None:
+    """Who is looking, for the navigation; nobody if the store cannot say (the page still
+    answers)."""
+    try:
+        return await viewer_of(request)
+    except SQLAlchemyError:
+        logger.warning("a 404 page without navigation: the sign-in store did not answer",
+                       exc_info=True)
+        return None

@@ -212,6 +212,38 @@ def test_a_revoked_or_unknown_link_opens_nothing(
         assert student.get(out.stdout.strip().removeprefix(locked.base_url)).status_code == 401
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+NAV_LINKS = re.compile(r'<nav class="mainnav"[^>]*>(.*?)</nav>', re.S)
+
+
+def _nav(html: str) -> list[str]:
+    """The hrefs of the page's main navigation ([] without one)."""
+    found = NAV_LINKS.search(html)
+    return re.findall(r'href="([^"]+)"', found.group(1)) if found else []
+
+
+def test_the_404_page_carries_the_viewers_navigation(
+        locked: PlatformProcess, locked_runs: dict[str, str]) -> None:
+    with _anonymous(locked) as stranger:
+        lost = stranger.get("/no/such/page", headers=BROWSER)
+    assert lost.status_code == 404 and "<h1>Not found</h1>" in lost.text
+    assert _nav(lost.text) == [] and 'id="sign-out"' not in lost.text
+    assert 'class="skip-link" href="#main"' in lost.text and 'href="/"' in lost.text
+    with signed_in(locked) as admin:
+        home = admin.get("/")
+        lost = admin.get("/no/such/page", headers=BROWSER)
+        api = admin.get("/no/such/page", headers={"Accept": "application/json"})
+    assert lost.status_code == 404 and "<h1>Not found</h1>" in lost.text
+    assert len(_nav(home.text)) > 5 and _nav(lost.text) == _nav(home.text)
+    assert 'id="sign-out"' in lost.text and 'class="skip-link" href="#main"' in lost.text
+    assert api.status_code == 404 and api.json()["imsx_codeMajor"] == "failure"
+    mine = LEARNERS[0]
+    with _anonymous(locked) as student:
+        student.get(share_link(locked, mine).removeprefix(locked.base_url))
+        lost = student.get("/no/such/page", headers=BROWSER)
+    assert lost.status_code == 404 and _nav(lost.text) == [f"/learners/{quote(mine)}"]
+
+
 def test_the_password_is_stored_hashed(locked: PlatformProcess) -> None:
     engine = create_engine(locked.database_url())
     try:
