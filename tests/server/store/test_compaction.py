@@ -137,6 +137,30 @@ def test_heartbeats_are_packed_and_read_back_byte_for_byte(store: Platform) -> N
                 for seq, row in before.items()})
 
 
+def test_fields_are_left_out_of_a_packed_body_only_when_the_columns_give_them_back(
+        store: Platform) -> None:
+    sent = _heartbeats(60)
+    odd = sent[40:45]
+    odd[0]["actor"] = {**odd[0]["actor"], "email": odd[0]["actor"]["email"].upper()}
+    odd[1]["eventTime"] = odd[1]["eventTime"].replace(".000Z", "Z")  # no milliseconds
+    odd[2]["extensions"] = {**odd[2]["extensions"],
+                            "runId": "urn:uuid:" + odd[2]["extensions"]["runId"]}
+    odd[3]["session"] = "urn:uuid:" + str(uuid.UUID(int=99))  # not the run
+    del odd[4]["extensions"]["runId"]  # the run from `session`
+    _ingest(store, sent)
+    before = _raw_rows(store.engine)
+    _compact_all(store.engine)
+    after = _raw_rows(store.engine)
+    assert _texts(store.engine) == {seq: row["body"] for seq, row in before.items()}
+    masks = {seq: row["packed"][1] for seq, row in after.items() if row["packed"][0] == TAKEN_OUT}
+    every = 0b111111  # id, eventTime, actor id, actor email, runId, session
+    assert set(masks) == set(after)
+    assert {seq for seq, mask in masks.items() if mask == every} == set(range(1, 61)) - set(
+        range(41, 46))
+    assert [masks[seq] for seq in range(41, 46)] == [
+        every & ~0b1000, every & ~0b10, every & ~0b10000, every & ~0b100000, every & ~0b10000]
+
+
 def test_a_compacted_event_sent_again_is_a_duplicate_or_a_conflict(store: Platform) -> None:
     sent = _heartbeats(100)
     _ingest(store, sent)
