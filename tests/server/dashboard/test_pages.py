@@ -374,6 +374,21 @@ def test_run_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     assert page.errors == []
 
 
+def test_window_lengths_read_as_durations(page: Any, demo: PlatformProcess) -> None:
+    """A window with a fraction of a second (the demo's learners look away for 10 to 45 s) is
+    shown to the second, "27 s" or "1 min 3 s", never "27.318"."""
+    runs = demo.get("/api/v1/runs", limit=200)["runs"]
+    run = next(found for found in (demo.get(f"/api/v1/runs/{r['run_id']}") for r in runs)
+               if any(w["inactive_seconds"] % 1 for w in found["windows"]))
+    _open(page, f"{demo.base_url}/runs/{run['run_id']}")
+    cells = page.locator("#windows-table [data-field$='_seconds'],"
+                         " #run-totals [data-field$='_seconds']").evaluate_all(FIGURES_JS)
+    assert len(cells) == 2 * len(run["windows"]) + 2
+    for field, raw, text in cells:
+        assert SHORT_DURATION.fullmatch(text.strip()) or "h" in text, (field, raw, text)
+        _shown(field, raw, text)
+
+
 def test_courses_page_is_the_api(page: Any, demo: PlatformProcess) -> None:
     _open(page, demo.base_url + "/courses")
     screenshot(page, "courses")
