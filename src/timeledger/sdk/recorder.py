@@ -245,15 +245,15 @@ class Recorder:
             return done(fresh)
         result: Future[bool] = Future()
 
-        def written(write: Future[list[bool]]) -> None:
-            error = write.exception()
-            if error is not None:
-                result.set_exception(error)
-                return
-            fresh = write.result()[0]
-            if fresh:
+        def written(outcome: list[bool] | Exception) -> None:
+            if not isinstance(outcome, Exception) and outcome[0]:
                 self.wake(False)
-            result.set_result(fresh)
+            if not result.set_running_or_notify_cancel():
+                return  # the caller gave up waiting (a request whose client went away)
+            if isinstance(outcome, Exception):
+                result.set_exception(outcome)
+            else:
+                result.set_result(outcome[0])
 
-        self.outbox.add_later([row]).add_done_callback(written)
+        self.outbox.add_soon([row], written)
         return result
