@@ -161,6 +161,23 @@ def test_fields_are_left_out_of_a_packed_body_only_when_the_columns_give_them_ba
         every & ~0b1000, every & ~0b10, every & ~0b10000, every & ~0b100000, every & ~0b10000]
 
 
+def test_a_body_in_another_json_writing_is_packed_whole_and_read_back_as_it_was(
+        store: Platform) -> None:
+    """Bodies stored by an older writer (here json.dumps, with spaces) keep every byte."""
+    _ingest(store, _heartbeats(40))
+    with store.engine.begin() as conn:
+        for seq, body in conn.execute(sa.select(events.c.seq, events.c.body)
+                                      .where(events.c.seq > 30)).all():
+            conn.execute(events.update().where(events.c.seq == seq)
+                         .values(body=json.dumps(json.loads(body))))
+    before = _raw_rows(store.engine)
+    assert _compact_all(store.engine) == 40
+    after = _raw_rows(store.engine)
+    assert _texts(store.engine) == {seq: row["body"] for seq, row in before.items()}
+    assert {seq for seq, row in after.items() if row["packed"][0] != TAKEN_OUT} == set(
+        range(31, 41))
+
+
 def test_a_compacted_event_sent_again_is_a_duplicate_or_a_conflict(store: Platform) -> None:
     sent = _heartbeats(100)
     _ingest(store, sent)

@@ -53,21 +53,25 @@ def _parent(event: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
 
 def take_out(text: bytes, row: EventColumns) -> tuple[int, bytes] | None:
     """The mask of the fields taken out and the JSON left, or None when nothing could be taken
-    out or putting it back would not give `text` byte for byte."""
+    out or putting it back would not give `text` byte for byte.
+
+    Each field is taken out only when it equals (as a string) what its column gives, so putting
+    back rebuilds the same values in the same key order; orjson then writes them as `text` if
+    `text` is orjson's own writing of them, which the append's bodies are."""
     event = orjson.loads(text)
+    if orjson.dumps(event) != text:
+        return None
     mask = 0
     for bit, (path, column) in enumerate(_FIELDS):
         parent = _parent(event, path)
-        value = column(row)
-        if parent is not None and value is not None and parent[path[-1]] == value:
+        if parent is None or not isinstance(parent[path[-1]], str):
+            continue
+        if parent[path[-1]] == column(row):
             parent[path[-1]] = _PLACEHOLDER
             mask |= 1 << bit
     if not mask:
         return None
-    left = orjson.dumps(event)
-    if put_back(mask, left, row) != text:
-        return None
-    return mask, left
+    return mask, orjson.dumps(event)
 
 
 def put_back(mask: int, left: bytes, row: EventColumns) -> bytes:

@@ -116,9 +116,13 @@ def release_free_pages(conn: sa.Connection) -> int:
         return 0
     free = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar_one())
     # Python's sqlite3 steps a statement that returns no rows once, and each step of
-    # incremental_vacuum frees one page: one execution per page.
-    for _ in range(free):
-        conn.exec_driver_sql("PRAGMA incremental_vacuum(1)")
+    # incremental_vacuum frees one page: one execution per page, on the driver's own cursor.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for _ in range(free):
+            cursor.execute("PRAGMA incremental_vacuum(1)")
+    finally:
+        cursor.close()
     return free
 
 
