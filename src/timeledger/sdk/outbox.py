@@ -13,7 +13,7 @@ past it the oldest heartbeats go first, then other non-completion events; comple
 dropped, and whoever built the outbox is told what went (`on_drop`).
 
 Inserts go through `OutboxWriter` (group commit): callers writing at the same time share one
-transaction, heartbeats are handed to its writer thread (`add_later`), and every read of queued
+transaction, heartbeats are handed to its writer thread (`add_soon`), and every read of queued
 rows first writes what waits, so it sees every insert handed over before it. (Reads an insert
 cannot change, holds and dead letters, do not wait: the sender asks for the next hold's end while
 holding its own lock, which a write's callback takes to wake it.)

@@ -1,21 +1,26 @@
 """Group commit for the outbox: inserts that arrive together share one SQLite transaction.
 
 A commit is what an insert costs (the WAL append, the page writes), so writes waiting at the same
-moment are taken together, up to `max_batch_events`, and written in one transaction. Two ways in:
+moment are taken together, up to `max_batch_events`, and written in one transaction. Three ways
+in:
 
 - `add(events)` blocks its caller until the transaction holding its events has committed. The
   caller writes the batch itself when nobody else is writing (a lone caller pays no thread hop);
   otherwise it waits, and the next one to get the writer takes every write waiting by then. This
   is how concurrent web-adapter requests share a commit.
 - `add_later(events)` returns at once with a future; a writer thread of its own commits it
-  (with whatever else waits) and only then resolves the future. Heartbeat timers use it, so the
-  app's thread never waits on SQLite.
+  (with whatever else waits) and only then resolves the future (`AsyncClient`'s `end()`).
+- `add_soon(events, done)` is `add_later` with a callback run once committed instead of a future:
+  heartbeat timers and `enqueue_later` use it, so the app's thread never waits on SQLite and the
+  writer settles each write with one call. Only the first of these since the thread last looked
+  wakes it.
 
 `drain()` writes everything waiting on the calling thread; every read of the outbox calls it
 first, so a read sees every write handed over before it. A future is resolved, and its callbacks
-run, before the writer moves on, so `drain()` returning means they have run too. A failing
-transaction fails every write in it with the same error (their events were not stored). At most
-`max_waiting_events` events wait at once; past it `OutboxBusyError`, and nothing is queued.
+run (an `add_soon` callback too), before the writer moves on, so `drain()` returning means they
+have run. A failing transaction fails every write in it with the same error (their events were
+not stored). At most `max_waiting_events` events wait at once; past it `OutboxBusyError`, and
+nothing is queued.
 """
 
 from __future__ import annotations
