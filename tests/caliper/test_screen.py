@@ -34,7 +34,8 @@ from timeledger.caliper.builders import (
 from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS, Envelope, parse_envelope
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import Metrics
-from timeledger.caliper.screen import read_envelope, screen_envelope
+from timeledger.caliper.screen import read_envelope, screen_envelope, screen_event
+from timeledger.caliper.timeback import TimebackFacts, facts_of, parse_timeback_event
 from timeledger.cli.conformance import fixture_body
 
 pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
@@ -50,9 +51,33 @@ def full(raw: bytes) -> Envelope | None:
         return None
 
 
+def assert_events_agree(raw: bytes) -> list[TimebackFacts | None]:
+    """Event by event (the projector's fast path): the screen declines, or gives the facts the
+    full rules' model gives."""
+    try:
+        data = orjson.loads(raw).get("data")
+    except (orjson.JSONDecodeError, AttributeError):
+        return []
+    found: list[TimebackFacts | None] = []
+    for item in data if isinstance(data, list) else []:
+        facts = screen_event(item)
+        if facts is not None:
+            try:
+                model = parse_timeback_event(item, "data[0]")
+            except CaliperError as exc:
+                raise AssertionError(f"the screen took what the full rules refuse: {exc}") from exc
+            assert facts == facts_of(model)
+        found.append(facts)
+    return found
+
+
 def assert_agree(raw: bytes) -> Envelope | None:
-    """The screen's verdict is either 'decline' or exactly the full rules' reading."""
+    """The screen's verdict is either 'decline' or exactly the full rules' reading; and so is
+    each event's."""
+    events = assert_events_agree(raw)
     screened = screen_envelope(raw, MAX)
+    if screened is not None:
+        assert None not in events, "an event of a screened envelope was declined alone"
     if screened is not None:
         checked = full(raw)
         assert checked is not None, "the screen accepted what the full rules refuse"

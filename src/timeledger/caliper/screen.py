@@ -34,9 +34,12 @@ from timeledger.caliper.timeback import (
     METRIC_ITEM_TYPES,
     SUBJECTS,
     TIME_ITEM_TYPES,
+    TimebackFacts,
+    completion_facts,
     is_email,
     run_id_from,
     run_key_extension_problem,
+    time_facts,
 )
 from timeledger.caliper.times import TimeFormatError, parse_utc
 
@@ -163,6 +166,20 @@ def screen_envelope(raw: bytes | str, max_events: int) -> Envelope | None:
         refs[index] = TimebackRef(event.actor.email.strip().lower(),
                                   run_id_from(ext_run, event.session))
     return Envelope(parsed.sensor, parsed.sendTime, parsed.dataVersion, body["data"], refs=refs)
+
+
+def screen_event(item: object) -> TimebackFacts | None:
+    """A stored event's facts when it is plainly valid Timeback, by the same checks as at ingest;
+    None to let the full rules decide (the projector's fast path)."""
+    try:
+        if b"\\u0000" in orjson.dumps(item):
+            return None  # text holding U+0000: the full rules refuse it
+        event = msgspec.convert(item, _TimeSpent | _Completed, strict=True)
+    except (orjson.JSONEncodeError, msgspec.ValidationError):
+        return None
+    if not _plain_event(event):
+        return None
+    return time_facts(event) if isinstance(event, _TimeSpent) else completion_facts(event)
 
 
 def _utc(value: str) -> bool:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -339,7 +339,108 @@ class TimebackFacts:
     pct_complete: float | None
 
 
-def _spans(event: TimeSpentEvent) -> list[Span]:
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _CourseRef(Protocol):
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _Actor(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+
+
+class _Activity(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def app(self) -> _Named: ...
+    @property
+    def course(self) -> _CourseRef | None: ...
+    @property
+    def activity(self) -> _Named | None: ...
+
+
+class _TimeItem(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def startDate(self) -> str | None: ...
+    @property
+    def endDate(self) -> str | None: ...
+
+
+class _MetricItem(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+
+
+class _MetricExtensions(Protocol):
+    @property
+    def pctCompleteApp(self) -> float | None: ...
+
+
+class _TimeCollection(Protocol):
+    @property
+    def items(self) -> Sequence[_TimeItem]: ...
+
+
+class _MetricCollection(Protocol):
+    @property
+    def items(self) -> Sequence[_MetricItem]: ...
+    @property
+    def attempt(self) -> int | None: ...
+    @property
+    def extensions(self) -> _MetricExtensions | None: ...
+
+
+class _Event(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def eventTime(self) -> str: ...
+    @property
+    def session(self) -> str | None: ...
+    @property
+    def extensions(self) -> Mapping[str, object] | None: ...
+    @property
+    def actor(self) -> _Actor: ...
+    @property
+    def object(self) -> _Activity: ...
+
+
+class TimeEventShape(_Event, Protocol):
+    """A checked TimeSpentEvent as the facts read it: the pydantic model, or the screen's struct
+    (caliper/screen.py), so both give the same facts by the same code."""
+
+    @property
+    def generated(self) -> _TimeCollection: ...
+
+
+class CompletionEventShape(_Event, Protocol):
+    """A checked ActivityCompletedEvent as the facts read it (the model or the screen's struct)."""
+
+    @property
+    def generated(self) -> _MetricCollection: ...
+
+
+def _spans(event: TimeEventShape) -> list[Span]:
     return [(parse_utc(item.startDate) if item.startDate else None,
              parse_utc(item.endDate) if item.endDate else None) for item in event.generated.items]
 
@@ -347,7 +448,7 @@ def _spans(event: TimeSpentEvent) -> list[Span]:
 _SESSION_PREFIX = "urn:uuid:"
 
 
-def run_id_of(event: ActivityCompletedEvent | TimeSpentEvent) -> str | None:
+def run_id_of(event: TimeEventShape | CompletionEventShape) -> str | None:
     """`extensions.runId` first, then `session` (protocol.md 2.3), as a bare lower-case uuid."""
     return run_id_from((event.extensions or {}).get("runId"), event.session)
 
@@ -360,13 +461,13 @@ def run_id_from(extension_run_id: object, session: str | None) -> str | None:
     return None
 
 
-def run_key_of(event: ActivityCompletedEvent | TimeSpentEvent) -> str | None:
+def run_key_of(event: TimeEventShape | CompletionEventShape) -> str | None:
     """The app's own name for the run (`extensions.runKey`), when it gave one."""
     key = (event.extensions or {}).get("runKey")
     return key if isinstance(key, str) else None
 
 
-def course_key_of(event: ActivityCompletedEvent | TimeSpentEvent) -> tuple[str, str | None]:
+def course_key_of(event: TimeEventShape | CompletionEventShape) -> tuple[str, str | None]:
     """The course's id and name: `extensions.courseId`, else the course ref, else the subject."""
     ext_course = (event.extensions or {}).get("courseId")
     ref = event.object.course
@@ -379,8 +480,14 @@ def course_key_of(event: ActivityCompletedEvent | TimeSpentEvent) -> tuple[str, 
 
 
 def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
+    if isinstance(event, TimeSpentEvent):
+        return time_facts(event)
+    return completion_facts(event)
+
+
+def _common_facts(event: TimeEventShape | CompletionEventShape) -> dict[str, Any]:
     course_id, course_name = course_key_of(event)
-    common: dict[str, Any] = {
+    return {
         "event_id": event.id,
         "event_time": parse_utc(event.eventTime),
         "run_id": run_id_of(event),
@@ -395,15 +502,21 @@ def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
         "course_id": course_id,
         "course_name": course_name,
     }
-    if isinstance(event, TimeSpentEvent):
-        seconds = {item.type: float(item.value) for item in event.generated.items}
-        start, end, end_index = event_window(_spans(event), common["event_time"])
-        return TimebackFacts(
-            kind="time", seconds=seconds, window_start=start,
-            window_end=None if end_index is None else end,
-            xp_earned=None, total_questions=None, correct_questions=None, mastered_units=None,
-            attempt=None, pct_complete=None, **common,
-        )
+
+
+def time_facts(event: TimeEventShape) -> TimebackFacts:
+    common = _common_facts(event)
+    seconds = {item.type: float(item.value) for item in event.generated.items}
+    start, end, end_index = event_window(_spans(event), common["event_time"])
+    return TimebackFacts(
+        kind="time", seconds=seconds, window_start=start,
+        window_end=None if end_index is None else end,
+        xp_earned=None, total_questions=None, correct_questions=None, mastered_units=None,
+        attempt=None, pct_complete=None, **common,
+    )
+
+
+def completion_facts(event: CompletionEventShape) -> TimebackFacts:
     values = {item.type: item.value for item in event.generated.items}
 
     def count(name: str) -> int | None:
@@ -417,5 +530,5 @@ def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
         xp_earned=float(values["xpEarned"]),
         total_questions=count("totalQuestions"), correct_questions=count("correctQuestions"),
         mastered_units=count("masteredUnits"), attempt=event.generated.attempt,
-        pct_complete=None if pct is None else float(pct), **common,
+        pct_complete=None if pct is None else float(pct), **_common_facts(event),
     )

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.caliper.errors import CaliperError
+from timeledger.caliper.screen import screen_event
 from timeledger.caliper.timeback import facts_of, parse_timeback_event
 from timeledger.server.pipeline import project_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
@@ -102,11 +103,13 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
         if row.partition is None:
             continue
         try:
-            event = parse_timeback_event(event_json(conn, row), f"events[{row.seq}]")
+            item = event_json(conn, row)
+            facts = screen_event(item) or facts_of(
+                parse_timeback_event(item, f"events[{row.seq}]"))
         except (CaliperError, orjson.JSONDecodeError):
             unreadable.append(row.seq)
             continue
-        items.append(StoredTimebackEvent(row.seq, facts_of(event), row.received_at))
+        items.append(StoredTimebackEvent(row.seq, facts, row.received_at))
         item_positions.append(Position(row.xact or 0, row.seq))
     if unreadable:
         log.warning("skipped %d stored event(s) that no longer parse: seq %s", len(unreadable),
