@@ -47,7 +47,7 @@ from timeledger.caliper.builders import (
     envelope,
     time_spent_event,
 )
-from timeledger.server.ingestion import body_hash
+from timeledger.server.store.event_bodies import content_digest
 
 EVENTS_PER_ENVELOPE = 100
 SENSOR = "https://bench.example.com"
@@ -200,7 +200,7 @@ def measure_raw(folder: Path, bodies: list[bytes]) -> float:
     for body in bodies:
         data = json.loads(body)["data"]
         rows_per_envelope.append([
-            (e["id"], body_hash(e), "event", e["type"], e["action"], e["profile"],
+            (e["id"], content_digest(e), "event", e["type"], e["action"], e["profile"],
              e["actor"]["id"], e["actor"]["email"], e["extensions"]["runId"],
              e["eventTime"].replace("T", " ").rstrip("Z"), SENSOR, now, "job",
              json.dumps(e)) for e in data])

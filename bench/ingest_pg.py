@@ -67,8 +67,8 @@ sys.path.insert(0, str(BENCH.parent))  # the repo root: `bench.*`, `tests.*`
 from bench.ingest import EVENTS_PER_ENVELOPE, SENSOR, build_envelopes  # noqa: E402
 from tests.support.platform import PlatformProcess  # noqa: E402
 from tests.support.postgres import FAST_SETTINGS, PostgresCluster  # noqa: E402
-from timeledger.server.ingestion import body_hash  # noqa: E402
 from timeledger.server.store.database import create_engine  # noqa: E402
+from timeledger.server.store.event_bodies import content_digest  # noqa: E402
 from timeledger.server.store.migrate import upgrade  # noqa: E402
 from timeledger.server.store.partitions import (  # noqa: E402
     learner_partition,
@@ -411,7 +411,7 @@ def measure_raw(server: Server, bodies: list[bytes], connections: int) -> float:
     for body in bodies:
         data = orjson.loads(body)["data"]
         batches.append([
-            (e["id"], body_hash(e), "event", e["type"], e["action"], e["profile"],
+            (e["id"], content_digest(e), "event", e["type"], e["action"], e["profile"],
              e["actor"]["id"], e["actor"]["email"], e["extensions"]["runId"],
              datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00")), SENSOR, now, "job",
              orjson.dumps(e).decode(), learner_partition(e["actor"]["email"], partitions))

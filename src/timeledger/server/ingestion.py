@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store.database import writer_turn
 from timeledger.server.store.event_appends import append_rows
+from timeledger.server.store.event_bodies import content_digest
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.schema import jobs
@@ -52,11 +52,6 @@ class JobResult:
         return sum(1 for r in self.results if r.status in statuses)
 
 
-def body_hash(item: Any) -> str:
-    """A digest of an event's content that ignores key order and whitespace."""
-    return hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 def _item_id(item: dict[str, Any], digest: str) -> str:
     """The item's own id; an entity without one (a selector, say) is named by its content."""
     ident = item.get("id")
@@ -85,7 +80,7 @@ def _row(item: dict[str, Any], run_id: str | None, partition: int | None,
     is_event = "action" in item or partition is not None
     actor_id, email = _actor(item)
     profile = item.get("profile")
-    digest = body_hash(item)
+    digest = content_digest(item)
     return {
         "event_id": _item_id(item, digest),
         "body_hash": digest,

@@ -31,10 +31,10 @@ from timeledger.caliper.builders import (
 )
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.caliper.metrics import Metrics
-from timeledger.server.ingestion import body_hash
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store.database import create_engine
+from timeledger.server.store.event_bodies import content_digest
 from timeledger.server.store.schema import events
 
 pytestmark = pytest.mark.backends("pg")
@@ -346,7 +346,7 @@ def _wait_until_blocked(engine: Engine, application: str) -> None:
 
 def _event_row(item: dict[str, Any]) -> dict[str, Any]:
     """The events row another writer stores for `item` (same id and body hash)."""
-    return {"event_id": item["id"], "body_hash": body_hash(item), "kind": "event",
+    return {"event_id": item["id"], "body_hash": content_digest(item), "kind": "event",
             "type": item["type"], "action": item["action"], "profile": item["profile"],
             "actor_id": item["actor"]["id"], "learner_email": item["actor"]["email"],
             "run_id": item["extensions"]["runId"], "event_time": T0, "sensor": SENSOR,
