@@ -40,8 +40,11 @@ OTHERS = ("other1@school.example", "other2@school.example")
 SHARED_TABLES = {"courses", "course_registry", "gradebook_line_items",
                  "gradebook_written_line_items"}
 EVENT_LOG = re.compile(r"\bevents\b", re.IGNORECASE)
-# The query API says how far projection has got: the log's head, read from the end of its key.
-LOG_HEAD = re.compile(r"SELECT max\(events\.seq\) AS \w+\s+FROM events$")
+# The query API says how far projection has got: the log's head, read from the end of its key
+# (SQLite), or each partition's newest row from the end of its index (PostgreSQL).
+LOG_HEAD = re.compile(r"SELECT max\(events\.seq\) AS \w+\s+FROM events$"
+                      r"|.*FROM events e WHERE e\.partition = p\.partition "
+                      r"ORDER BY e\.xact DESC, e\.seq DESC LIMIT 1\) h$", re.DOTALL)
 
 
 def _a_year(email: str, now: datetime, days: int) -> list[dict[str, Any]]:
