@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 
 import pytest
@@ -34,3 +35,15 @@ def test_a_call_runs_off_the_loop_with_the_callers_context_variables() -> None:
     names = {name for _, name in answers}
     assert names and all(name.startswith("timeledger-adapter") for name in names)
     assert len(names) <= 2  # the bound
+
+
+def test_the_threads_end_with_their_owner() -> None:
+    before = set(threading.enumerate())
+    threads = WorkerThreads(max_threads=1)
+    asyncio.run(threads.run(lambda: None))
+    [worker] = [t for t in threading.enumerate() if t.name.startswith("timeledger-adapter")
+                and t.is_alive() and t.ident is not None and t not in before]
+    del threads
+    gc.collect()
+    worker.join(30)
+    assert not worker.is_alive()

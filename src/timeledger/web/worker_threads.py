@@ -22,7 +22,8 @@ P = ParamSpec("P")
 
 class WorkerThreads:
     """`await threads.run(call, *args)`: `call` on a worker thread, with the caller's context
-    variables (as `run_in_threadpool` gives them). The threads start at first use."""
+    variables (as `run_in_threadpool` gives them). The threads start at first use, and end once
+    nothing refers to this any more (as a thread pool's do)."""
 
     def __init__(self, max_threads: int = DEFAULT_WORKER_THREADS) -> None:
         self.max_threads = max_threads
