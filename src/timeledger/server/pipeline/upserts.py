@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.store.database import insert
-from timeledger.server.store.driver_rows import driver_params, execute_many, sql_marks
+from timeledger.server.store.driver_rows import driver_params, execute_each, execute_many, sql_marks
 
 Row = dict[str, Any]
 
@@ -96,30 +96,8 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: 
     if conn.dialect.name == "postgresql":
         return {found[0] for found in execute_many(conn, f"{sql} RETURNING {quote(marker)}",
                                                    params, returning=True)}
-    execute_many(conn, sql, params)
-    return _stored_markers(conn, table, rows, keys, marker)
-
-
-def _stored_markers(conn: sa.Connection, table: sa.Table, rows: Sequence[Row],
-                    keys: Sequence[str], marker: str) -> set[Any]:
-    """Which rows the insert kept: those whose key now holds their own marker. A NULL key
-    never conflicts, so its row was kept."""
-    kept = {row[marker] for row in rows if any(row[k] is None for k in keys)}
-    keyed = [row for row in rows if all(row[k] is not None for k in keys)]
-    key_columns = [table.c[k] for k in keys]
-    for start in range(0, len(keyed), _KEYS_PER_LOOKUP):
-        chunk = keyed[start:start + _KEYS_PER_LOOKUP]
-        wanted = [tuple(row[k] for k in keys) for row in chunk]
-        match = (key_columns[0].in_([key[0] for key in wanted]) if len(keys) == 1
-                 else sa.tuple_(*key_columns).in_(wanted))
-        stored = {tuple(found[:-1]): found[-1] for found in conn.execute(
-            sa.select(*key_columns, table.c[marker]).where(match))}
-        kept.update(row[marker] for row, key in zip(chunk, wanted, strict=True)
-                    if stored.get(key) == row[marker])
-    return kept
-
-
-_KEYS_PER_LOOKUP = 400  # keys per `IN (...)` (SQLite allows 32,766 parameters)
+    inserted = execute_each(conn, sql, params)
+    return {row[marker] for row, went_in in zip(rows, inserted, strict=True) if went_in}
 
 
 def changing_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[Row],

@@ -75,3 +75,20 @@ def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]
     finally:
         cursor.close()
     return returned
+
+
+def execute_each(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> list[bool]:
+    """Run `sql` once per parameter tuple; for each, whether it changed a row (an INSERT ... ON
+    CONFLICT DO NOTHING: whether the row went in). On SQLite this costs less than an executemany
+    followed by reading the keys back through their column types."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    changed: list[bool] = []
+    try:
+        for values in params:
+            cursor.execute(sql, values)
+            changed.append(cursor.rowcount > 0)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+    return changed
