@@ -305,7 +305,7 @@ def test_the_migration_fills_in_ids_of_rows_projected_before_it(tmp_path: Any) -
                 "INSERT INTO gradebook_line_items (course_id, activity_id, activity_name, "
                 "subject, app_name, first_seen) VALUES ('c1', 'https://a.example/x', 'X', "
                 "'Math', 'App', '2025-01-01 00:00:00.000000')"))
-        upgrade(engine, "head")
+        upgrade(engine, "0010")  # later revisions (0017) clear the projections for a replay
         with engine.connect() as conn:
             found = conn.execute(sa.text("SELECT sourced_id FROM gradebook_line_items")).scalar()
         assert found == official_line_item_id("https://a.example/x", "c1")
