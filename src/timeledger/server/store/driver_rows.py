@@ -8,7 +8,9 @@ the table's types would store them, so readers going through SQLAlchemy see the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import operator
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,17 +32,31 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     if conn.dialect.name != "sqlite":
         return [tuple(row[name] for name in columns) for row in rows]
     times: dict[datetime, str] = {}  # a batch's rows share many times
-    typed: dict[int, sa.TypeDecorator[Any]] = {}
+    if table is None:
+        return [tuple(_sqlite_value(row[name], times) for name in columns) for row in rows]
+    converters = _sqlite_converters(conn.dialect, table, columns, times)
+    values_of = operator.itemgetter(*columns)
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
+        for index, convert in converters:
+            values[index] = convert(values[index])
+        out.append(tuple(values))
+    return out
+
+
+def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[str],
+                       times: dict[datetime, str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """For each column whose type changes the value on its way to SQLite: its index, and how."""
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, name in enumerate(columns):
-        kind = table.c[name].type if table is not None else None
-        if isinstance(kind, sa.TypeDecorator) and not isinstance(kind, UtcDateTime):
-            typed[index] = kind
-    if typed:
-        dialect = conn.dialect
-        return [tuple(typed[index].process_bind_param(row[name], dialect) if index in typed
-                      else _sqlite_value(row[name], times) for index, name in enumerate(columns))
-                for row in rows]
-    return [tuple(_sqlite_value(row[name], times) for name in columns) for row in rows]
+        kind = table.c[name].type
+        if isinstance(kind, UtcDateTime):
+            converters.append((index, functools.partial(_sqlite_value, times=times)))
+        elif isinstance(kind, sa.TypeDecorator):
+            converters.append((index, functools.partial(kind.process_bind_param,
+                                                        dialect=dialect)))
+    return converters
 
 
 def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:

@@ -3,9 +3,7 @@ driver_rows.py says why). SQLAlchemy still owns the schema and every query."""
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,8 +23,6 @@ APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile"
                     "learner_email", "run_id", "event_time", "sensor", "received_at", "job_id",
                     "body", "partition")
 _IN_CHUNK = 500  # event ids per `IN (...)` lookup (SQLite allows 32,766 parameters)
-_TIME_COLUMNS = tuple(APPENDED_COLUMNS.index(name) for name in ("event_time", "received_at"))
-_appended_values = operator.itemgetter(*APPENDED_COLUMNS)
 
 Stored = tuple[int, str]  # seq, body_hash
 
@@ -73,7 +69,7 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     group's (fresh) job ids. (A multi-row INSERT ... RETURNING measured slower than both.)"""
     sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}) VALUES "
            f"({sql_marks(conn, len(APPENDED_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
-    execute_many(conn, sql, _sqlite_rows(rows))
+    execute_many(conn, sql, driver_params(conn, rows, APPENDED_COLUMNS, events))
     written: dict[str, Position] = {}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:  # the driver's own rows: Core's result machinery cost more than the lookup itself
@@ -88,25 +84,6 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     finally:
         cursor.close()
     return written
-
-
-def _sqlite_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The rows' values in APPENDED_COLUMNS order, times as UtcDateTime writes them on SQLite
-    (naive UTC text). A batch's rows share their times, so each is formatted once."""
-    texts: dict[datetime, str] = {}
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = list(_appended_values(row))
-        for index in _TIME_COLUMNS:
-            moment = values[index]
-            if moment is not None:
-                text = texts.get(moment)
-                if text is None:
-                    text = texts[moment] = moment.astimezone(UTC).replace(
-                        tzinfo=None).isoformat(" ", "microseconds")
-                values[index] = text
-        out.append(tuple(values))
-    return out
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:
