@@ -129,12 +129,14 @@ def _paced_lags(http: httpx.Client, bodies: list[bytes], events_per_s: float) ->
     return lags
 
 
-def measure_http(folder: Path, bodies: list[bytes], connections: int) -> HttpFigures:
+def measure_http(folder: Path, bodies: list[bytes], connections: int,
+                 serve_args: list[str] | None = None) -> HttpFigures:
     """Against one `timeledger serve` (API and its projector process) on a temp SQLite file."""
     figures = HttpFigures()
     limits = httpx.Limits(max_connections=connections + 8,
                           max_keepalive_connections=connections + 8)
-    platform = PlatformProcess(folder / "platform", extra_args=["--bench-baseline"]).start()
+    platform = PlatformProcess(folder / "platform",
+                               extra_args=["--bench-baseline", *(serve_args or [])]).start()
     try:
         headers = {"Authorization": f"Bearer {platform.token()}",
                    "Content-Type": "application/json"}
@@ -222,6 +224,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--db", default=None, metavar="postgresql://...",
                         help="Measure on this PostgreSQL server (default: a temp SQLite file).")
+    parser.add_argument("--projector-nice", type=int, default=None, metavar="N",
+                        help="Passed to serve (default: serve's own, see docs/pipeline.md).")
     parser.add_argument("--durability", choices=("full", "normal"), default=None,
                         help="With --db: synchronous_commit on (full) or off (normal, default).")
     args = parser.parse_args()
@@ -238,10 +242,11 @@ def main() -> None:
     bodies = build_envelopes(args.envelopes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        http = measure_http(folder, bodies, args.connections)
+        nice = [] if args.projector_nice is None else ["--projector-nice", str(args.projector_nice)]
+        http = measure_http(folder, bodies, args.connections, nice)
         raw = measure_raw(folder, bodies)
     print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
-          f"connections={args.connections}")
+          f"connections={args.connections} projector_nice={'default' if args.projector_nice is None else args.projector_nice}")
     print(f"end_to_end_events_per_s={http.end_to_end_per_s:.0f} "
           f"single_events_per_s={http.single_per_s:.0f} noop_posts_per_s={http.noop_per_s:.0f} "
           f"single_ratio={http.single_per_s / http.noop_per_s:.3f}")
