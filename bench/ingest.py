@@ -245,8 +245,9 @@ def main() -> None:
         nice = [] if args.projector_nice is None else ["--projector-nice", str(args.projector_nice)]
         http = measure_http(folder, bodies, args.connections, nice)
         raw = measure_raw(folder, bodies)
+    shown_nice = "default" if args.projector_nice is None else args.projector_nice
     print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
-          f"connections={args.connections} projector_nice={'default' if args.projector_nice is None else args.projector_nice}")
+          f"connections={args.connections} projector_nice={shown_nice}")
     print(f"end_to_end_events_per_s={http.end_to_end_per_s:.0f} "
           f"single_events_per_s={http.single_per_s:.0f} noop_posts_per_s={http.noop_per_s:.0f} "
           f"single_ratio={http.single_per_s / http.noop_per_s:.3f}")
