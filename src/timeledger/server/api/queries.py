@@ -55,12 +55,22 @@ def learners(request: Request, _token: Reader) -> dict[str, Any]:
             response_model=read_models.LearnerSummary, response_model_exclude_unset=True)
 def learner_summary(
     learner: str, request: Request, _token: Reader,
-    date_from: Annotated[date | None, Query(alias="from", description="First day")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Last day")] = None,
+    date_from: Annotated[date | None, Query(
+        alias="from", description=f"First day (default: {queries.DEFAULT_SUMMARY_DAYS - 1} days "
+                                  f"before to; at most {queries.MAX_SUMMARY_DAYS} days in all)")]
+    = None,
+    date_to: Annotated[date | None, Query(alias="to", description="Last day (default: today)")]
+    = None,
     course: Annotated[str | None, Query(description="Only this course id")] = None,
 ) -> dict[str, Any]:
-    return with_projection(request, _read(request, lambda conn: queries.learner_summary(
-        conn, learner, date_from, date_to, course or None)))
+    platform = platform_of(request)
+    today = platform.now().astimezone(ZoneInfo(platform.settings.timezone)).date()
+
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        start, end = queries.summary_window(today, date_from, date_to)
+        return queries.learner_summary(conn, learner, start, end, course or None)
+
+    return with_projection(request, _read(request, load))
 
 
 @router.get("/runs", summary="Runs, most recently seen first",
@@ -81,13 +91,24 @@ def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return with_projection(request, _read(request, lambda conn: queries.get_run(conn, run_id)))
 
 
-@router.get("/gradebook", summary="Line items, results per attempt, and course progress",
+@router.get("/gradebook", summary="Line items, results per attempt, and course progress, "
+                                   "a page of results at a time",
             response_model=read_models.Gradebook, response_model_exclude_unset=True)
 def gradebook(request: Request, _token: Reader,
               learner: Annotated[str | None, Query(description="Email or actor id")] = None,
-              course: str | None = None) -> dict[str, Any]:
-    return with_projection(request, _read(request, lambda conn: queries.gradebook(
-        conn, _learner(conn, learner), course or None)))
+              course: str | None = None,
+              limit: Annotated[int, Query(ge=1, le=queries.MAX_GRADEBOOK_PAGE,
+                                          description="Results on one page")]
+              = queries.MAX_GRADEBOOK_PAGE,
+              after: Annotated[str | None, Query(
+                  max_length=queries.MAX_CURSOR_CHARS,
+                  description="Cursor: the `next` of the last page")] = None) -> dict[str, Any]:
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        cursor = None if after is None else queries.decode_cursor("after", after)
+        return queries.gradebook_page(conn, _learner(conn, learner), course or None, limit,
+                                      cursor)
+
+    return with_projection(request, _read(request, load))
 
 
 @router.get("/flags", summary="Flags, newest first",

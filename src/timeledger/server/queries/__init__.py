@@ -12,7 +12,14 @@ from timeledger.server.queries.courses import get_course, list_courses
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import InvalidParameter, NotFound, QueryError
 from timeledger.server.queries.flags import MAX_FLAGS, check_category, check_kind, list_flags
-from timeledger.server.queries.gradebook import course_progress, gradebook
+from timeledger.server.queries.gradebook import (
+    MAX_EXPORT_RESULTS,
+    MAX_GRADEBOOK_PAGE,
+    course_progress,
+    gradebook,
+    gradebook_page,
+)
+from timeledger.server.queries.gradebook_cursor import MAX_CURSOR_CHARS, decode_cursor
 from timeledger.server.queries.learners import (
     learner_courses,
     learner_names,
@@ -22,11 +29,44 @@ from timeledger.server.queries.learners import (
 )
 from timeledger.server.queries.overview import overview
 from timeledger.server.queries.runs import get_run, list_runs, normalize_run_id, resolve_run_id
+from timeledger.server.queries.summary_window import (
+    DEFAULT_SUMMARY_DAYS,
+    MAX_SUMMARY_DAYS,
+    summary_window,
+)
 
 __all__ = [
-    "MAX_FLAGS", "InvalidParameter", "NotFound", "QueryError", "check_category", "check_kind",
-    "check_range", "class_view", "course_activities", "course_grid", "course_progress",
-    "get_course", "get_run", "gradebook", "learner_courses", "learner_names", "learner_summary",
-    "list_courses", "list_flags", "list_learners", "list_runs", "normalize_run_id", "overview",
-    "resolve_learner", "resolve_run_id",
+    "DEFAULT_SUMMARY_DAYS",
+    "MAX_CURSOR_CHARS",
+    "MAX_EXPORT_RESULTS",
+    "MAX_FLAGS",
+    "MAX_GRADEBOOK_PAGE",
+    "MAX_SUMMARY_DAYS",
+    "InvalidParameter",
+    "NotFound",
+    "QueryError",
+    "check_category",
+    "check_kind",
+    "check_range",
+    "class_view",
+    "course_activities",
+    "course_grid",
+    "course_progress",
+    "decode_cursor",
+    "get_course",
+    "get_run",
+    "gradebook",
+    "gradebook_page",
+    "learner_courses",
+    "learner_names",
+    "learner_summary",
+    "list_courses",
+    "list_flags",
+    "list_learners",
+    "list_runs",
+    "normalize_run_id",
+    "overview",
+    "resolve_learner",
+    "resolve_run_id",
+    "summary_window",
 ]

@@ -246,6 +246,8 @@ class CourseProgressEntry(ReadModel):
 class Gradebook(Projected):
     line_items: list[LineItem]
     progress: list[CourseProgressEntry]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class CourseProgress(ReadModel):
