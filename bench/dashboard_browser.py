@@ -1,8 +1,9 @@
 """The dashboard's pages cold in Chromium, as a school Chromebook would load them.
 
 Run: `.venv/bin/python bench/dashboard_browser.py [--runs 3]`. Starts `timeledger serve --demo` on
-a fresh SQLite file in a temporary folder (about a minute to fill), then loads each chart page
-and the other heavy ones cold (new browser context, cache off) `--runs` times, twice: as this
+a fresh SQLite file in a temporary folder (about a minute to fill), then loads each page of the
+navigation, a learner, one of their runs and a course cold (new browser context, cache off, the
+browser's usual `Accept-Encoding`) `--runs` times, twice: as this
 machine is, and under CDP emulation of a 4× slower CPU (Emulation.setCPUThrottlingRate) and a
 10 Mbit/s, 40 ms network (Network.emulateNetworkConditions). One line per page and profile:
 
@@ -13,8 +14,10 @@ machine is, and under CDP emulation of a 4× slower CPU (Emulation.setCPUThrottl
 its charts in it (the charts are SVG inside the HTML, so they are drawn in that frame), the median
 of the runs; `ttfb_ms` is when the page's first byte arrived (the server's share: on a busy
 machine it dominates, and it is what bench/dashboard.py times); `ratio` is drawn_ms over the
-budget (500 ms here, 1,500 ms as a Chromebook; target <= 1). The last line is
-`worst_ratio=<x>`. Needs Debian's chromium.
+budget (500 ms here, 1,500 ms as a Chromebook; target <= 1). The last lines are
+`heaviest_kb=<n> kb_ratio=<x>` (the most bytes one page and its assets took on the wire, over the
+200 KB budget that tests/server/dashboard/test_page_weight.py asserts) and `worst_ratio=<x>`.
+Needs Debian's chromium.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 ADMIN = ("bench-teacher", "a bench password of some length")
 BUDGET_MS = {"fast": 500.0, "chromebook": 1500.0}
+BUDGET_KB = 200.0
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Marks the first frame after parsing: a requestAnimationFrame callback runs before that frame is
@@ -96,8 +100,12 @@ def session_cookie(browser: Browser, url: str) -> list[Any]:
         "links => links.map(a => new URL(a.href).pathname)")
     page.goto(url + "/learners")
     learner = page.locator("#learners-table a[href^='/learners/']").first.get_attribute("href")
+    page.goto(url + str(learner))
+    run = page.locator("#runs-table a[href^='/runs/']").first.get_attribute("href")
+    page.goto(url + "/courses")
+    course = page.locator("#courses-table a[href^='/courses/']").first.get_attribute("href")
     context.close()
-    return [cookies, [*paths, *([learner] if learner else [])]]
+    return [cookies, [*paths, *(path for path in (learner, run, course) if path)]]
 
 
 def load_cold(browser: Browser, url: str, cookies: list[Any], slow: bool) -> dict[str, Any]:
@@ -137,6 +145,7 @@ def main() -> None:
     print(f"filling the demo in {folder} ...", file=sys.stderr)
     server, url = start_demo(folder)
     worst = 0.0
+    heaviest = 0.0
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable,
@@ -152,6 +161,7 @@ def main() -> None:
                     ttfb = statistics.median(run["ttfb"] for run in runs)
                     ratio = drawn / BUDGET_MS[profile]
                     worst = max(worst, ratio)
+                    heaviest = max(heaviest, runs[0]["bytes"] / 1024)
                     print(f"{path} profile={profile} kb={runs[0]['bytes'] / 1024:.1f} "
                           f"charts={runs[0]['charts']} ttfb_ms={ttfb:.0f} fcp_ms={fcp:.0f} "
                           f"drawn_ms={drawn:.0f} "
@@ -162,6 +172,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
+    print(f"heaviest_kb={heaviest:.1f} kb_ratio={heaviest / BUDGET_KB:.2f}")
     print(f"worst_ratio={worst:.2f}")
 
 

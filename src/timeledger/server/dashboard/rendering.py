@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from timeledger.server.dashboard import numbers
-from timeledger.server.dashboard.assets import asset_url
+from timeledger.server.dashboard.assets import asset_url, inline_asset
 from timeledger.server.dashboard.guard import CSRF_COOKIE, Viewer, csrf_token, platform_of
 
 # Charts are inline SVG drawn on the server; no script is inline. Templates set a few style
@@ -41,6 +41,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(numbers.FILTERS)
     env.globals["asset_url"] = asset_url
+    env.globals["inline_asset"] = inline_asset
     env.globals.update(numbers.GLOBALS)
     return env
 

@@ -163,9 +163,16 @@
     window.setInterval(poll, interval);
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function start() {
     labelCells();
     wireButtons();
     eventsExplorer();
-  });
+  }
+
+  // The script loads async (nothing on a page waits for it): before or after parsing ends.
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
