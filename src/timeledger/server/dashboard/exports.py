@@ -70,6 +70,12 @@ def _invalid(request: Request, viewer: Viewer, name: str, message: str) -> Respo
         "heading": "Invalid request", "message": f"{name}: {message}"}, status=400)
 
 
+def _too_many_results(request: Request, viewer: Viewer, name: str) -> Response:
+    return _invalid(request, viewer, name, (
+        f"a gradebook download holds at most {queries.MAX_EXPORT_RESULTS:,} results and this "
+        "one has more; download one course at a time, or page through GET /api/v1/gradebook"))
+
+
 def _missing(request: Request, viewer: Viewer) -> Response:
     return render(request, viewer, "denied.html", {
         "heading": "Not found", "message": "There is no such learner here."}, status=404)
@@ -161,13 +167,16 @@ def learner_gradebook_csv(request: Request, viewer: Annotated[Viewer, Depends(re
         email = _learner_email(conn, viewer, learner)
         if email is None:
             return None
-        return email, queries.gradebook(conn, email, course or None)
+        return email, queries.gradebook_page(conn, email, course or None,
+                                             queries.MAX_EXPORT_RESULTS)
 
     with platform_of(request).engine.connect() as conn:
         found = load(conn)
     if found is None:
         return _missing(request, viewer)
     email, book = found
+    if book["next"] is not None:
+        return _too_many_results(request, viewer, "learner")
     return csv_response(request, ["gradebook", email, course, _today(request).isoformat()],
                         _GRADEBOOK_HEADER, _gradebook_rows(book))
 
@@ -184,7 +193,9 @@ def course_gradebook_csv(request: Request,
         except queries.NotFound:
             return render(request, viewer, "denied.html", {
                 "heading": "Not found", "message": "There is no such course here."}, status=404)
-        book = queries.gradebook(conn, course=course)
+        book = queries.gradebook_page(conn, None, course, queries.MAX_EXPORT_RESULTS)
+    if book["next"] is not None:
+        return _too_many_results(request, viewer, "course")
     return csv_response(request, ["gradebook", course, _today(request).isoformat()],
                         _GRADEBOOK_HEADER, _gradebook_rows(book))
 

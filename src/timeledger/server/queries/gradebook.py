@@ -173,7 +173,8 @@ def _page_line_items(conn: sa.Connection, projected: list[sa.Row[Any]],
     for row in projected:
         by_key.setdefault((row.course_id, row.activity_id), []).append(_projected_result(row))
     by_sourced_id: dict[str, list[dict[str, Any]]] = {}
-    for line_item_id, result in written:
+    for line_item_id, result in sorted(written, key=lambda found: (
+            found[1]["learner"], found[1]["score_date"])):  # as `gradebook` lists them
         by_sourced_id.setdefault(line_item_id, []).append(result)
     conditions = []
     if by_key:
