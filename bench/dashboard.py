@@ -28,8 +28,10 @@ How the stores are filled, honestly:
   (783k events), and the same learner with 100,000 more runs (200k events): about 1M events,
   491k runs.
 The timed learner, run and activity-runs pages are that learner's (810 runs against 100,783).
-Not timed: the gradebook downloads and `GET /api/v1/gradebook`, which list every result asked
-for (a learner's or a course's whole history, by design).
+`GET /api/v1/gradebook` is timed by pages of 100 results: that learner's first and second page
+(the second read through the first's `next` cursor) and the course's first page.
+Not timed: the gradebook downloads, which list every result asked for (up to 100,000: an
+export, by design).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ ACTIVITIES = 10
 SENSOR = "https://bench.example"
 CHUNK = 5000
 HEAVY_ACTIVITY = f"{SENSOR}/activities/0"
+GRADEBOOK_PAGE = f"/api/v1/gradebook?learner={quote(HEAVY)}&limit=100"
 PAGES = ["/", "/?range=last_week", "/class.csv", "/overview", "/learners", "/courses",
          f"/courses/{quote(COURSE)}", "/flags", "/integration", f"/learners/{quote(HEAVY)}",
          "RUN", f"/activity-runs?learner={quote(HEAVY)}&course={quote(COURSE)}"
@@ -86,7 +89,8 @@ PAGES = ["/", "/?range=last_week", "/class.csv", "/overview", "/learners", "/cou
          "/api/v1/class", "/api/v1/learners", "/api/v1/overview", "/api/v1/courses",
          f"/api/v1/courses/{quote(COURSE)}", "/api/v1/flags?limit=100",
          f"/api/v1/learners/{quote(HEAVY)}/summary", f"/api/v1/runs?learner={quote(HEAVY)}",
-         "API_RUN"]
+         "API_RUN", GRADEBOOK_PAGE, "API_GRADEBOOK_NEXT",
+         f"/api/v1/gradebook?course={quote(COURSE)}&limit=100"]
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -341,9 +345,12 @@ def time_routes(platforms: list[Platform], tokens: list[str], requests: int
                    for platform, token in zip(platforms, tokens, strict=True)]
         out: dict[str, list[tuple[float, float]]] = {}
         try:
+            second_pages = [f"{GRADEBOOK_PAGE}&after=" + quote(
+                (await client.get(GRADEBOOK_PAGE)).json()["next"]) for client in clients]
             for route in PAGES:
-                paths = [{"RUN": f"/runs/{run}", "API_RUN": f"/api/v1/runs/{run}"}.get(
-                    route, route) for run in runs]
+                paths = [{"RUN": f"/runs/{run}", "API_RUN": f"/api/v1/runs/{run}",
+                          "API_GRADEBOOK_NEXT": second_page}.get(route, route)
+                         for run, second_page in zip(runs, second_pages, strict=True)]
                 samples: list[list[float]] = [[] for _ in platforms]
                 cpu: list[list[float]] = [[] for _ in platforms]
                 for client, path in zip(clients, paths, strict=True):
