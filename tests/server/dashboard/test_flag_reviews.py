@@ -65,6 +65,12 @@ def test_a_flag_is_acknowledged_then_resolved_with_a_note(locked: PlatformProces
         page = admin.get("/integration")
         assert fault in page.text
         token = csrf_of(page.text)
+        # Each list offers the form for its own flags, back to the page it is on.
+        for path, key in (("/integration", fault), ("/flags", keys["learning"])):
+            offered = admin.get(path).text.split(f'<li data-flag="{key}"', 1)[1].split("</li>")[0]
+            assert '<form method="post" action="/flags/review"' in offered, path
+            assert f'name="flag" value="{key}"' in offered, path
+            assert f'name="next" value="{path}"' in offered, path
         # refused: no token, a forged origin, an unknown status, a note past its bound
         assert _review(admin, "", fault, "resolved", "x").status_code == 403
         assert _review(admin, token, fault, "resolved", "x",
