@@ -291,6 +291,9 @@ sa.Index("ix_gradebook_results_sourced_id", gradebook_results.c.sourced_id)
 sa.Index("ix_gradebook_results_learner_date", gradebook_results.c.learner_email,
          gradebook_results.c.score_date)
 sa.Index("ix_gradebook_results_line_item", gradebook_results.c.line_item_sourced_id)
+sa.Index("ix_gradebook_results_course_key", gradebook_results.c.course_id,  # a course's pages
+         gradebook_results.c.learner_email, gradebook_results.c.activity_id,
+         gradebook_results.c.attempt)
 
 course_progress = sa.Table(
     "course_progress", metadata,
