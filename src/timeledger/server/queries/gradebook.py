@@ -108,20 +108,9 @@ def gradebook_page(conn: sa.Connection, learner: str | None, course: str | None,
     gradebook's order, each with its results on this page), `progress` the course progress of
     the page's (learner, course) pairs, `next` the cursor of the following page (None: last).
     A line item without any result is on no page."""
-    r = gradebook_results.c
-    key = (r.learner_email, r.course_id, r.activity_id, r.attempt)
     projected: list[sa.Row[Any]] = []
     if not isinstance(after, WrittenAfter):
-        query = sa.select(gradebook_results).order_by(*key).limit(limit + 1)
-        if learner is not None:
-            query = query.where(r.learner_email == learner)
-        if course is not None:
-            query = query.where(r.course_id == course)
-        if after is not None:
-            query = query.where(sa.tuple_(*key) > sa.tuple_(
-                sa.literal(after.learner), sa.literal(after.course_id),
-                sa.literal(after.activity_id), sa.literal(after.attempt)))
-        projected = list(conn.execute(query))
+        projected = list(conn.execute(_projected_query(learner, course, limit + 1, after)))
     next_cursor: Cursor | None = None
     written: list[tuple[str, dict[str, Any]]] = []
     if len(projected) > limit:
@@ -148,6 +137,27 @@ def gradebook_page(conn: sa.Connection, learner: str | None, course: str | None,
         .order_by(p.learner_email, p.course_id), info)
     return {"line_items": line_items, "progress": progress,
             "next": None if next_cursor is None else encode_cursor(next_cursor)}
+
+
+def _projected_query(learner: str | None, course: str | None, limit: int,
+                     after: ProjectedAfter | None) -> sa.Select[Any]:
+    """Results in key order after `after`: the filtered columns lead the key (by the primary
+    key, or by course first), and only the rest are compared with the cursor, so the read starts
+    at the cursor in the index however many results come before it."""
+    r = gradebook_results.c
+    fixed = {"learner": (r.learner_email, learner), "course": (r.course_id, course)}
+    given = [name for name in ("course", "learner") if fixed[name][1] is not None]
+    lead = ["course", "learner"] if given == ["course"] else ["learner", "course"]  # indexes
+    key = [fixed[name][0] for name in lead] + [r.activity_id, r.attempt]
+    query = sa.select(gradebook_results).where(
+        *(fixed[name][0] == fixed[name][1] for name in given)).order_by(*key).limit(limit)
+    if after is not None:
+        values = {"learner_email": after.learner, "course_id": after.course_id,
+                  "activity_id": after.activity_id, "attempt": after.attempt}
+        rest = key[len(given):]
+        query = query.where(sa.tuple_(*rest) > sa.tuple_(
+            *(sa.literal(values[column.name]) for column in rest)))
+    return query
 
 
 def _projected_after(row: sa.Row[Any]) -> ProjectedAfter:
