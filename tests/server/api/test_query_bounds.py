@@ -52,14 +52,14 @@ def results_of(page: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
 
 @pytest.fixture
 def course_book(platform: PlatformProcess) -> tuple[str, set[tuple[str, str, str, Any]]]:
-    """A course with 5 projected results (two learners, two activities) and 2 written results
+    """A course with 6 projected results (two learners, two activities) and 2 written results
     on a written line item: the course id and every result as (learner, activity, source,
     attempt)."""
     course_id = f"bounds-{uuid.uuid4().hex[:8]}"
     ann, bo = unique_email("ann"), unique_email("bo")
     expected: set[tuple[str, str, str, Any]] = set()
     events = []
-    for email, slug, attempts in ((ann, "quiz-a", 3), (bo, "quiz-b", 2)):
+    for email, slug, attempts in ((ann, "quiz-a", 3), (bo, "quiz-b", 2), (bo, "quiz-a", 1)):
         ref = course_activity(course_id, slug)
         for attempt in range(1, attempts + 1):
             events.append(completion(email, str(uuid.uuid4()), T0 + timedelta(hours=attempt),
@@ -145,3 +145,15 @@ def test_the_summary_defaults_to_the_last_year_and_refuses_a_longer_window(
     assert refused(platform, path, **{"from": old.date().isoformat()}) == "to"
     assert refused(platform, path, to=(old.date() + timedelta(days=MAX_SUMMARY_DAYS)).isoformat(),
                    **{"from": old.date().isoformat()}) == "to"
+
+
+@pytest.mark.parametrize("with_course", [True, False])
+def test_a_learners_pages_list_their_results_once(
+        platform: PlatformProcess, course_book: tuple[str, set[tuple[str, str, str, Any]]],
+        with_course: bool) -> None:
+    course_id, expected = course_book
+    (ann,) = {learner for learner, _activity, source, _attempt in expected if source == "written"}
+    params = {"learner": ann, "limit": 2} | ({"course": course_id} if with_course else {})
+    listed = [result for page in all_pages(platform, **params) for result in results_of(page)]
+    assert sorted(listed, key=repr) == sorted(
+        (result for result in expected if result[0] == ann), key=repr)
