@@ -31,6 +31,7 @@ from tests.support.postgres import Backend
 from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.pipeline.projector import (
     QUIET_PASSES_BEFORE_COMPACTION,
+    QUIET_PASSES_BEFORE_SLEEPY,
     ParsedBatch,
     Projector,
 )
@@ -278,4 +279,25 @@ def test_a_running_projector_compacts_only_after_a_quiet_spell(tmp_path: Path) -
     run_until_waits(quiet + 1)  # a whole quiet spell: compaction went through the log
     with ledger.platform.engine.connect() as conn:
         assert compacted_through(conn) == 1200
+    ledger.close()
+
+
+def test_an_idle_projector_looks_less_often_until_work_comes(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    projector = ledger.platform.projector()
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == QUIET_PASSES_BEFORE_SLEEPY + 2:  # work arrives during a sleepy wait
+            ledger.append(heartbeat("late@example.edu", new_run(), START, 15))
+
+    projector.run(lambda: len(waits) < QUIET_PASSES_BEFORE_SLEEPY + 6, wait,
+                  idle_wait=0.02, sleepy_wait=0.1)
+    quick = QUIET_PASSES_BEFORE_SLEEPY - 1  # the passes before the one that makes it sleepy
+    assert waits[:quick] == [0.02] * quick
+    assert waits[quick:quick + 3] == [0.1] * 3
+    assert waits[quick + 3:] == [0.02] * 4  # it projected the heartbeat: quick again
+    with ledger.platform.engine.connect() as conn:
+        assert read_positions(conn)[0].position.seq == 1
     ledger.close()
