@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-#: serve's projectors run this much below the API's CPU priority (docs/pipeline.md, "Priority").
-DEFAULT_PROJECTOR_NICE = 10
+#: How far below the API's CPU priority serve's projectors run (docs/pipeline.md, "Priority").
+DEFAULT_PROJECTOR_NICE = 0
 #: How long a stopping projector may take to finish its batch before it is killed.
 STOP_TIMEOUT_SECONDS = 15.0
 
