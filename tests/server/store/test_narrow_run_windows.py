@@ -38,10 +38,9 @@ def _raw(engine: Engine) -> list[tuple[object, ...]]:
             "ORDER BY window_key"))]
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL keeps its run_windows (timestamptz is 8 bytes)
 def test_windows_keep_their_times_through_the_upgrade_and_back(backend: object,
                                                                engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL keeps its run_windows (timestamptz is 8 bytes already)")
     upgrade(engine, "0017")
     _insert_before(engine)
     before = _raw(engine)
@@ -129,10 +128,9 @@ def _raw_keys(engine: Engine) -> list[tuple[object, ...]]:
             "SELECT seq, window_key FROM run_windows"))), key=lambda row: str(row[0]))
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL's projectors read their partition through it
 def test_the_partition_index_takes_no_room_on_sqlite(backend: object, engine: Engine) -> None:
     """On SQLite the projector reads the log by seq: no entry per event in ix_events_partition."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's projectors read their partition through the index")
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(sa.text(
