@@ -18,7 +18,7 @@ from tests.support.shared import REPO
 ROOT = REPO
 # Distributions only the platform (or Django) needs; none may come with the core install.
 PLATFORM_ONLY = {"fastapi", "uvicorn", "uvloop", "sqlalchemy", "alembic", "psycopg",
-                 "psycopg-binary", "jinja2", "rich", "zstandard", "msgspec", "plotly", "django"}
+                 "psycopg-binary", "jinja2", "rich", "zstandard", "msgspec", "django"}
 SERVER_HINT = "timeledger serve needs the platform: pip install 'timeledger[server]'"
 
 
