@@ -24,18 +24,13 @@ IDLE_WAIT_SECONDS = 0.02
               help="Project what the log holds now, then exit.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="Exit when this process is gone (serve's own projector).")
-@click.option("--nice", "niceness", default=0, show_default=True, type=click.IntRange(0, 19),
-              help="Lower this process's CPU priority by this much (POSIX `nice`), so that a "
-                   "busy machine serves requests first and projects with what is left.")
 def project(db_url: str | None, data_dir: Path | None, until_caught_up: bool,
-            parent_pid: int | None, niceness: int) -> None:
+            parent_pid: int | None) -> None:
     """Apply projections from the event log: runs, learner days, XP, gradebook and flags.
 
     `timeledger serve` starts one. On PostgreSQL any number may run at once, on any machines:
     each takes partitions of learners in turn, and no two ever project the same learner."""
     url, folder = resolve_db_url(db_url, data_dir)
-    if niceness and hasattr(os, "nice"):  # Windows has no nice: the option changes nothing there
-        os.nice(niceness)
     try:
         platform = open_platform(Settings(db_url=url, data_dir=folder), create_schema=False)
     except SchemaError as exc:
