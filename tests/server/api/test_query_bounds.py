@@ -1,6 +1,6 @@
 """The gradebook and the learner summary are bounded: the gradebook a page of results at a time
-(`limit`, `after`/`next`), the summary a window of days (default the last year, at most 366
-days); past a bound a 400 names the parameter."""
+(`limit`, `after`/`next`), the summary a window of days (default the learner's last year, at
+most 366 days); past a bound a 400 names the parameter."""
 
 from __future__ import annotations
 
@@ -145,6 +145,24 @@ def test_the_summary_defaults_to_the_last_year_and_refuses_a_longer_window(
     assert refused(platform, path, **{"from": old.date().isoformat()}) == "to"
     assert refused(platform, path, to=(old.date() + timedelta(days=MAX_SUMMARY_DAYS)).isoformat(),
                    **{"from": old.date().isoformat()}) == "to"
+
+
+def test_without_dates_the_summary_is_the_year_up_to_the_learners_last_active_day(
+        platform: PlatformProcess) -> None:
+    email = unique_email("lapsed")
+    today = date.fromisoformat(platform.get("/api/v1/overview", days=1)["dates"][0])
+    last = datetime(today.year, today.month, today.day, 12, tzinfo=UTC) - timedelta(days=500)
+    before = last - timedelta(days=300)
+    too_early = last - timedelta(days=MAX_SUMMARY_DAYS)  # one day before the window starts
+    assert platform.send(wrap(*(heartbeat(email, str(uuid.uuid4()), moment, 60)
+                                for moment in (last, before, too_early)))).status_code == 200
+
+    summary = platform.get(f"/api/v1/learners/{email}/summary")
+    assert summary["range"] == {
+        "from": (last.date() - timedelta(days=MAX_SUMMARY_DAYS - 1)).isoformat(),
+        "to": last.date().isoformat()}
+    assert [day["date"] for day in summary["days"]] == [before.date().isoformat(),
+                                                        last.date().isoformat()]
 
 
 @pytest.mark.parametrize("with_course", [True, False])

@@ -59,7 +59,8 @@ def learner_summary(
         alias="from", description=f"First day (default: {queries.DEFAULT_SUMMARY_DAYS - 1} days "
                                   f"before to; at most {queries.MAX_SUMMARY_DAYS} days in all)")]
     = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Last day (default: today)")]
+    date_to: Annotated[date | None, Query(alias="to", description=(
+        "Last day (default: today when from is given, else the learner's last active day)"))]
     = None,
     course: Annotated[str | None, Query(description="Only this course id")] = None,
 ) -> dict[str, Any]:
@@ -67,7 +68,8 @@ def learner_summary(
     today = platform.now().astimezone(ZoneInfo(platform.settings.timezone)).date()
 
     def load(conn: sa.Connection) -> dict[str, Any]:
-        start, end = queries.summary_window(today, date_from, date_to)
+        last = queries.last_active_day(conn, queries.resolve_learner(conn, learner))
+        start, end = queries.summary_window(today, date_from, date_to, last)
         return queries.learner_summary(conn, learner, start, end, course or None)
 
     return with_projection(request, _read(request, load))

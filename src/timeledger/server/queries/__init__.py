@@ -21,6 +21,7 @@ from timeledger.server.queries.gradebook import (
 )
 from timeledger.server.queries.gradebook_cursor import MAX_CURSOR_CHARS, decode_cursor
 from timeledger.server.queries.learners import (
+    last_active_day,
     learner_courses,
     learner_names,
     learner_summary,
@@ -57,6 +58,7 @@ __all__ = [
     "get_run",
     "gradebook",
     "gradebook_page",
+    "last_active_day",
     "learner_courses",
     "learner_names",
     "learner_summary",

@@ -117,6 +117,15 @@ def _goals_met(goals: dict[str, float], day: dict[str, int]) -> dict[str, bool |
     return met
 
 
+def last_active_day(conn: sa.Connection, email: str) -> date | None:
+    """The learner's latest day with activity (an index seek), or None."""
+    found = conn.execute(sa.select(sa.func.max(learner_days.c.local_date))
+                         .where(learner_days.c.learner_email == email)).scalar_one_or_none()
+    if found is None:
+        return None
+    return found if isinstance(found, date) else date.fromisoformat(str(found))
+
+
 def learner_summary(conn: sa.Connection, learner: str, date_from: date | str | None = None,
                     date_to: date | str | None = None,
                     course: str | None = None) -> dict[str, Any]:
