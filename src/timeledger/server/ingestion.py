@@ -18,6 +18,7 @@ from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store.database import writer_turn
 from timeledger.server.store.event_appends import append_rows
 from timeledger.server.store.event_bodies import content_digest
+from timeledger.server.store.job_result_rows import encode_results
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.schema import jobs
@@ -195,7 +196,7 @@ class Ingestor:
                     "state": "waiting" if needs else "completed",
                     "created_at": received_at,
                     "processed_on": None if needs else received_at,
-                    "results": orjson.dumps([r.to_json() for r in job.results]).decode(),
+                    "results": encode_results([r.to_json() for r in job.results]),
                     "needs": needs_to_json(needs),
                 })
             conn.execute(jobs.insert(), job_rows)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.server.store.database import begin_write
+from timeledger.server.store.job_result_rows import encode_results, read_results
 from timeledger.server.store.log_positions import needs_from_json, passed, read_positions
 from timeledger.server.store.projection_tables import event_outcomes
 from timeledger.server.store.schema import jobs
@@ -49,7 +49,7 @@ def job_status(engine: Engine, job_id: str, now: datetime) -> JobStatus | None:
         with begin_write(engine) as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state != "completed")
                          .values(state="completed", processed_on=now,
-                                 results=orjson.dumps(status.results if status else []).decode()))
+                                 results=encode_results(status.results if status else [])))
     return status
 
 
@@ -59,7 +59,7 @@ def _read_status(conn: sa.Connection, job_id: str,
     row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
     if row is None:
         return None, False
-    results: list[dict[str, Any]] = orjson.loads(row.results)
+    results = read_results(conn, row.results)
     if row.state == "completed":
         return JobStatus(row.id, row.client_id, "completed", results, row.processed_on), False
     needs = needs_from_json(row.needs)
@@ -77,8 +77,9 @@ def _with_outcomes(conn: sa.Connection, results: list[dict[str, Any]]) -> list[d
     stored = [int(r["allocatedId"]) for r in results if r["status"] == "stored"]
     if not stored:
         return results
-    decided = dict(conn.execute(sa.select(event_outcomes.c.seq, event_outcomes.c.outcome)
-                                .where(event_outcomes.c.seq.in_(stored))).tuples().all())
+    decided = {seq: outcome for seq, outcome in conn.execute(
+        sa.select(event_outcomes.c.seq, event_outcomes.c.outcome)
+        .where(event_outcomes.c.seq.in_(stored)))}
     final = []
     for result in results:
         outcome = decided.get(int(result["allocatedId"])) if result["status"] == "stored" else None
