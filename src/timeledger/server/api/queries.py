@@ -27,6 +27,14 @@ Reader = Annotated[AccessToken, Depends(require_scope("reports:read"))]
 MAX_CLASS_LEARNERS = 1000  # learner= parameters one class view call takes
 
 
+def _limit(maximum: int, what: str) -> Any:
+    return Query(ge=1, le=maximum, description=f"{what} on one page (at most {maximum})")
+
+
+After = Annotated[str | None, Query(max_length=queries.MAX_CURSOR_CHARS,
+                                    description="Cursor: the `next` of the last page")]
+
+
 def _read(request: Request, query: Callable[[sa.Connection], T]) -> T:
     """Run one query on a connection of its own, turning its errors into 400 / 404 replies."""
     platform = platform_of(request)
@@ -44,10 +52,14 @@ def _learner(conn: sa.Connection, learner: str | None) -> str | None:
     return None if not learner else queries.resolve_learner(conn, learner)
 
 
-@router.get("/learners", summary="Every learner with totals",
+@router.get("/learners", summary="Learners with totals, by email, a page at a time",
             response_model=read_models.LearnerList, response_model_exclude_unset=True)
-def learners(request: Request, _token: Reader) -> dict[str, Any]:
-    return with_projection(request, {"learners": _read(request, queries.list_learners)})
+def learners(request: Request, _token: Reader,
+             limit: Annotated[int, _limit(queries.MAX_LEARNERS_PAGE, "Learners")]
+             = queries.MAX_LEARNERS_PAGE,
+             after: After = None) -> dict[str, Any]:
+    return with_projection(request, _read(
+        request, lambda conn: queries.learners_page(conn, limit, after)))
 
 
 @router.get("/learners/{learner:path}/summary",
@@ -75,14 +87,16 @@ def learner_summary(
     return with_projection(request, _read(request, load))
 
 
-@router.get("/runs", summary="Runs, most recently seen first",
+@router.get("/runs", summary="Runs, most recently seen first, a page at a time",
             response_model=read_models.RunList, response_model_exclude_unset=True)
 def runs(request: Request, _token: Reader,
          learner: Annotated[str | None, Query(description="Email or actor id")] = None,
          course: str | None = None,
-         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    return with_projection(request, {"runs": _read(request, lambda conn: queries.list_runs(
-        conn, _learner(conn, learner), course or None, limit))})
+         limit: Annotated[int, _limit(queries.MAX_RUNS_PAGE, "Runs")]
+         = queries.DEFAULT_RUNS_PAGE,
+         after: After = None) -> dict[str, Any]:
+    return with_projection(request, _read(request, lambda conn: queries.runs_page(
+        conn, _learner(conn, learner), course or None, limit, after)))
 
 
 @router.get("/runs/{run_id:path}",
@@ -99,12 +113,9 @@ def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
 def gradebook(request: Request, _token: Reader,
               learner: Annotated[str | None, Query(description="Email or actor id")] = None,
               course: str | None = None,
-              limit: Annotated[int, Query(ge=1, le=queries.MAX_GRADEBOOK_PAGE,
-                                          description="Results on one page")]
+              limit: Annotated[int, _limit(queries.MAX_GRADEBOOK_PAGE, "Results")]
               = queries.MAX_GRADEBOOK_PAGE,
-              after: Annotated[str | None, Query(
-                  max_length=queries.MAX_CURSOR_CHARS,
-                  description="Cursor: the `next` of the last page")] = None) -> dict[str, Any]:
+              after: After = None) -> dict[str, Any]:
     def load(conn: sa.Connection) -> dict[str, Any]:
         cursor = None if after is None else queries.decode_cursor("after", after)
         return queries.gradebook_page(conn, _learner(conn, learner), course or None, limit,
@@ -113,7 +124,7 @@ def gradebook(request: Request, _token: Reader,
     return with_projection(request, _read(request, load))
 
 
-@router.get("/flags", summary="Flags, newest first",
+@router.get("/flags", summary="Flags, newest first, a page at a time",
             response_model=read_models.FlagList, response_model_exclude_unset=True)
 def flags(request: Request, _token: Reader,
           learner: Annotated[str | None, Query(description="Email or actor id")] = None,
@@ -121,28 +132,32 @@ def flags(request: Request, _token: Reader,
           kind: str | None = None, course: str | None = None,
           category: Annotated[str | None, Query(
               description="learning (teachers, the learner) or integration (the operator)")] = None,
-          limit: Annotated[int, Query(ge=1, le=queries.MAX_FLAGS)] = queries.MAX_FLAGS,
-          ) -> dict[str, Any]:
-    def load(conn: sa.Connection) -> list[dict[str, Any]]:
+          limit: Annotated[int, _limit(queries.MAX_FLAGS, "Flags")] = queries.MAX_FLAGS,
+          after: After = None) -> dict[str, Any]:
+    def load(conn: sa.Connection) -> dict[str, Any]:
         checked_kind = queries.check_kind(kind)
         if run:
             try:
                 run_id: str | None = queries.resolve_run_id(conn, run)
             except queries.NotFound:
-                return []  # a key no run has: no flags, as for an unknown UUID
+                return {"flags": [], "next": None}  # a key no run has, as an unknown UUID
         else:
             run_id = None
-        return queries.list_flags(conn, _learner(conn, learner), run_id,
+        return queries.flags_page(conn, _learner(conn, learner), run_id,
                                   checked_kind, course or None,
-                                  queries.check_category(category), limit)
+                                  queries.check_category(category), limit, after)
 
-    return with_projection(request, {"flags": _read(request, load)})
+    return with_projection(request, _read(request, load))
 
 
-@router.get("/courses", summary="Every course with totals and progress",
+@router.get("/courses", summary="Courses with totals and progress, by id, a page at a time",
             response_model=read_models.CourseList, response_model_exclude_unset=True)
-def courses(request: Request, _token: Reader) -> dict[str, Any]:
-    return with_projection(request, {"courses": _read(request, queries.list_courses)})
+def courses(request: Request, _token: Reader,
+            limit: Annotated[int, _limit(queries.MAX_COURSES_PAGE, "Courses")]
+            = queries.MAX_COURSES_PAGE,
+            after: After = None) -> dict[str, Any]:
+    return with_projection(request, _read(
+        request, lambda conn: queries.courses_page(conn, limit, after)))
 
 
 @router.get("/courses/{course_id:path}", summary="One course with totals and progress",
@@ -163,7 +178,8 @@ def overview(request: Request, _token: Reader,
         request, lambda conn: queries.overview(conn, today, timezone, days)))
 
 
-@router.get("/class", summary="One row per learner: today and a range against goals, concerns",
+@router.get("/class", summary="One row per learner: today and a range against goals, concerns; "
+                              "a page of learners at a time",
             response_model=read_models.ClassView, response_model_exclude_unset=True)
 def class_view(
     request: Request, _token: Reader,
@@ -178,6 +194,8 @@ def class_view(
     roster_class: Annotated[str | None, Query(
         alias="class", max_length=255,
         description="Only the students of this roster class (its OneRoster sourcedId)")] = None,
+    limit: Annotated[int, _limit(queries.MAX_CLASS_PAGE, "Learners")] = queries.MAX_CLASS_PAGE,
+    after: After = None,
 ) -> dict[str, Any]:
     platform = platform_of(request)
     timezone = platform.settings.timezone
@@ -190,7 +208,7 @@ def class_view(
             enrolled = class_learner_emails(conn, roster_class)
             emails = enrolled if emails is None else emails & enrolled
         return queries.class_view(conn, today, timezone, date_from, date_to, course or None,
-                                  emails)
+                                  emails, limit, after)
 
     return with_projection(request, _read(request, load))
 

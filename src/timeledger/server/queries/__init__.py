@@ -5,13 +5,24 @@ The query API and the dashboard call these same functions, so every figure agree
 
 from __future__ import annotations
 
-from timeledger.server.queries.class_view import class_view
+from timeledger.server.queries.class_view import MAX_CLASS_PAGE, class_view
 from timeledger.server.queries.course_activities import course_activities
 from timeledger.server.queries.course_grid import course_grid
-from timeledger.server.queries.courses import get_course, list_courses
+from timeledger.server.queries.courses import (
+    MAX_COURSES_PAGE,
+    courses_page,
+    get_course,
+    list_courses,
+)
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import InvalidParameter, NotFound, QueryError
-from timeledger.server.queries.flags import MAX_FLAGS, check_category, check_kind, list_flags
+from timeledger.server.queries.flags import (
+    MAX_FLAGS,
+    check_category,
+    check_kind,
+    flags_page,
+    list_flags,
+)
 from timeledger.server.queries.gradebook import (
     MAX_EXPORT_RESULTS,
     MAX_GRADEBOOK_PAGE,
@@ -21,15 +32,25 @@ from timeledger.server.queries.gradebook import (
 )
 from timeledger.server.queries.gradebook_cursor import MAX_CURSOR_CHARS, decode_cursor
 from timeledger.server.queries.learners import (
+    MAX_LEARNERS_PAGE,
     last_active_day,
     learner_courses,
     learner_names,
     learner_summary,
+    learners_page,
     list_learners,
     resolve_learner,
 )
 from timeledger.server.queries.overview import overview
-from timeledger.server.queries.runs import get_run, list_runs, normalize_run_id, resolve_run_id
+from timeledger.server.queries.runs import (
+    DEFAULT_RUNS_PAGE,
+    MAX_RUNS_PAGE,
+    get_run,
+    list_runs,
+    normalize_run_id,
+    resolve_run_id,
+    runs_page,
+)
 from timeledger.server.queries.summary_window import (
     DEFAULT_SUMMARY_DAYS,
     MAX_SUMMARY_DAYS,
@@ -37,11 +58,16 @@ from timeledger.server.queries.summary_window import (
 )
 
 __all__ = [
+    "DEFAULT_RUNS_PAGE",
     "DEFAULT_SUMMARY_DAYS",
+    "MAX_CLASS_PAGE",
+    "MAX_COURSES_PAGE",
     "MAX_CURSOR_CHARS",
     "MAX_EXPORT_RESULTS",
     "MAX_FLAGS",
     "MAX_GRADEBOOK_PAGE",
+    "MAX_LEARNERS_PAGE",
+    "MAX_RUNS_PAGE",
     "MAX_SUMMARY_DAYS",
     "InvalidParameter",
     "NotFound",
@@ -53,7 +79,9 @@ __all__ = [
     "course_activities",
     "course_grid",
     "course_progress",
+    "courses_page",
     "decode_cursor",
+    "flags_page",
     "get_course",
     "get_run",
     "gradebook",
@@ -62,6 +90,7 @@ __all__ = [
     "learner_courses",
     "learner_names",
     "learner_summary",
+    "learners_page",
     "list_courses",
     "list_flags",
     "list_learners",
@@ -70,5 +99,6 @@ __all__ = [
     "overview",
     "resolve_learner",
     "resolve_run_id",
+    "runs_page",
     "summary_window",
 ]

@@ -23,6 +23,7 @@ from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import InvalidParameter, NotFound
 from timeledger.server.queries.figures import accuracy, iso, minutes, xp
 from timeledger.server.queries.flags import reviews_of
+from timeledger.server.queries.page_cursor import decode_key, encode_key
 from timeledger.server.store.projection_tables import (
     learner_course_totals,
     learner_days,
@@ -32,6 +33,7 @@ from timeledger.server.store.projection_tables import (
 
 Status = Literal["met", "close", "missed"]
 MAX_RANGE_DAYS = 366
+MAX_CLASS_PAGE = 1000  # the most learners one page of GET /api/v1/class lists
 CLOSE_SHARE = 0.75  # at least this share of a goal is "close"
 _ACCURACY_COLUMNS = tuple(learner_totals.c[name] for name in (
     "accuracy_1", "accuracy_2", "accuracy_3", "accuracy_4", "accuracy_5"))
@@ -85,10 +87,14 @@ def _period(days: list[date], figures: dict[str, list[int]], goal_days: int,
 def class_view(conn: sa.Connection, today: date, timezone: str,
                date_from: date | str | None = None, date_to: date | str | None = None,
                course: str | None = None,
-               learner_emails: Collection[str] | None = None) -> dict[str, Any]:
+               learner_emails: Collection[str] | None = None, limit: int | None = None,
+               after: str | None = None) -> dict[str, Any]:
     """{today, range: {from, to}, course, school_days, learners: [{email, name, courses,
     today: Period, range: Period, accuracy, last_active, concerns: [{kind, key, since, days,
-    accuracies, review}], needs_attention}]}, learners ordered by email.
+    accuracies, review}], needs_attention}], next}, learners ordered by email.
+
+    With a `limit`, a page of at most that many learners after the cursor `after` (the `next`
+    of the previous page; None on the last page), read by key.
 
     The range defaults to this week (Monday to today). A Period is {active_minutes, xp,
     active_minutes_goal, xp_goal, active_minutes_status, xp_status}: goals are the learner's
@@ -106,6 +112,17 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
         scope = scope.where(t.course_id == course)
     if learner_emails is not None:
         scope = scope.where(t.learner_email.in_(sorted(learner_emails)))
+    next_cursor = None
+    if limit is not None:
+        who = scope.with_only_columns(t.learner_email).distinct()
+        if after is not None:
+            (last_email,) = decode_key("after", after, "class", (str,))
+            who = who.where(t.learner_email > last_email)
+        page = list(conn.execute(who.order_by(t.learner_email).limit(limit + 1)).scalars())
+        if len(page) > limit:
+            page = page[:limit]
+            next_cursor = encode_key("class", [page[-1]])
+        scope = scope.where(t.learner_email.in_(page))
     taken: dict[str, list[str]] = defaultdict(list)
     for pair in conn.execute(scope.order_by(t.learner_email, t.course_id)):
         taken[pair.learner_email].append(pair.course_id)
@@ -121,7 +138,7 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
                       .where(d.local_date >= first.isoformat(), d.local_date <= last.isoformat()))
         if course is not None:
             days_query = days_query.where(d.course_id == course)
-        if learner_emails is not None:
+        if learner_emails is not None or limit is not None:
             days_query = days_query.where(d.learner_email.in_(sorted(taken)))
         for email, local_date, active_ms, xp_milli, total, correct in conn.execute(days_query):
             if email not in taken:
@@ -185,5 +202,5 @@ def class_view(conn: sa.Connection, today: date, timezone: str,
     return {
         "today": today, "range": {"from": start, "to": end}, "course": course,
         "school_days": range_goal_days,
-        "learners": rows,
+        "learners": rows, "next": next_cursor,
     }

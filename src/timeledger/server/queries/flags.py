@@ -17,15 +17,16 @@ from timeledger.server.pipeline.flags import FLAG_KINDS, LEARNING_KINDS, XP_ABOV
 from timeledger.server.queries.concerns import CONCERN_KINDS
 from timeledger.server.queries.errors import InvalidParameter
 from timeledger.server.queries.figures import iso
+from timeledger.server.queries.page_cursor import decode_key, encode_key
 from timeledger.server.store.flag_reviews import flag_reviews
 from timeledger.server.store.projection_tables import flags, learner_totals, learners
 
 __all__ = ["INTEGRATION_KINDS", "LEARNING_KINDS", "MAX_FLAGS", "XP_ABOVE_MINUTES", "check_kind",
-           "count_flags", "list_flags", "reviewable", "reviews_of"]
+           "count_flags", "flags_page", "list_flags", "reviewable", "reviews_of"]
 
 Category = Literal["learning", "integration"]
 INTEGRATION_KINDS = tuple(kind for kind in FLAG_KINDS if kind not in LEARNING_KINDS)
-MAX_FLAGS = 1000  # the most one call returns (newest first)
+MAX_FLAGS = 1000  # the most one call (one page of GET /api/v1/flags) returns, newest first
 
 
 def category_of(kind: str) -> Category:
@@ -74,7 +75,8 @@ def _kinds(kind: str | None, category: Category | None) -> Sequence[str] | None:
 def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | None = None,
                kind: str | None = None, course: str | None = None,
                category: Category | None = None, limit: int = MAX_FLAGS,
-               learners: Collection[str] | None = None) -> list[dict[str, Any]]:
+               learners: Collection[str] | None = None,
+               after: tuple[int, str] | None = None) -> list[dict[str, Any]]:
     """Flags, newest first (by the event that first raised them), at most `limit`, filtered by
     learner email (or a set of them), run id, kind, category and course (all optional).
 
@@ -82,7 +84,8 @@ def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | No
     occurrences, event_time, seq, review: {status, note, by, at}|None}: `event_ids` are the
     events behind the first occurrence, `occurrences` how many times the rule fired for that
     key, `seq` the event that first raised it, `review` the latest acknowledgement or
-    resolution. Without a learner or run, the newest `limit` of each kind are read by the
+    resolution. `after`: only flags older than the one with this (seq, key), as pages go on.
+    Without a learner or run, the newest `limit` of each kind are read by the
     (kind, first_seq) index and merged, so the cost does not grow with the number stored."""
     f = flags.c
     kinds = _kinds(kind, category) or FLAG_KINDS
@@ -91,6 +94,9 @@ def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | No
     def narrowed(query: sa.Select[Any]) -> sa.Select[Any]:
         if course is not None:
             query = query.where(f.course_id == course)
+        if after is not None:
+            query = query.where(sa.tuple_(f.first_seq, f.flag_key) < sa.tuple_(
+                sa.literal(after[0]), sa.literal(after[1])))
         return query.order_by(*newest).limit(limit)
 
     if learner is None and run_id is None and learners is None:
@@ -115,6 +121,22 @@ def list_flags(conn: sa.Connection, learner: str | None = None, run_id: str | No
         "occurrences": row.occurrences, "event_time": iso(row.event_time), "seq": row.first_seq,
         "review": reviews[row.flag_key][-1] if row.flag_key in reviews else None,
     } for row in found]
+
+
+def flags_page(conn: sa.Connection, learner: str | None, run_id: str | None, kind: str | None,
+               course: str | None, category: Category | None, limit: int,
+               after: str | None = None) -> dict[str, Any]:
+    """At most `limit` flags as list_flags gives them, older than the cursor `after` (the
+    `next` of the previous page): {flags, next (None on the last page)}."""
+    key = None
+    if after is not None:
+        seq, flag_key = decode_key("after", after, "flags", (int, str))
+        key = (int(seq), str(flag_key))
+    found = list_flags(conn, learner, run_id, kind, course, category, limit + 1, after=key)
+    more = len(found) > limit
+    found = found[:limit]
+    return {"flags": found,
+            "next": encode_key("flags", [found[-1]["seq"], found[-1]["key"]]) if more else None}
 
 
 def count_flags(conn: sa.Connection, learner: str, category: Category | None = None) -> int:

@@ -13,6 +13,7 @@ from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import NotFound
 from timeledger.server.queries.figures import accuracy, iso, sum_figures
+from timeledger.server.queries.page_cursor import decode_key, encode_key
 from timeledger.server.store.projection_tables import (
     learner_aliases,
     learner_course_totals,
@@ -21,6 +22,7 @@ from timeledger.server.store.projection_tables import (
     learners,
 )
 
+MAX_LEARNERS_PAGE = 1000  # the most learners one page of GET /api/v1/learners lists
 _SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
          "correct_questions", "mastered_units")
 
@@ -83,6 +85,20 @@ def list_learners(conn: sa.Connection,
         totals["flags"] = int(row.flags) if row else 0
         out.append({**person, "totals": totals})
     return out
+
+
+def learners_page(conn: sa.Connection, limit: int, after: str | None = None) -> dict[str, Any]:
+    """At most `limit` learners as list_learners gives them, by email after the cursor `after`
+    (the `next` of the previous page), read by key: {learners, next (None on the last page)}."""
+    query = sa.select(learners.c.email).order_by(learners.c.email).limit(limit + 1)
+    if after is not None:
+        (last,) = decode_key("after", after, "learners", (str,))
+        query = query.where(learners.c.email > last)
+    emails = list(conn.execute(query).scalars())
+    more = len(emails) > limit
+    emails = emails[:limit]
+    return {"learners": list_learners(conn, emails) if emails else [],
+            "next": encode_key("learners", [emails[-1]]) if more else None}
 
 
 def learner_names(conn: sa.Connection, emails: Collection[str]) -> dict[str, str | None]:

@@ -70,6 +70,8 @@ class ListedLearner(LearnerIdentity):
 
 class LearnerList(Projected):
     learners: list[ListedLearner]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class DateRange(ReadModel):
@@ -122,6 +124,8 @@ class Flag(ReadModel):
 
 class FlagList(Projected):
     flags: list[Flag]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class RunLearner(ReadModel):
@@ -178,6 +182,8 @@ class RunSummary(ReadModel):
 
 class RunList(Projected):
     runs: list[RunSummary]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class SessionDay(ReadModel):
@@ -272,6 +278,8 @@ class Course(SumFigures):
 
 class CourseList(Projected):
     courses: list[Course]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class CourseDetail(Course, Projected):
@@ -350,6 +358,8 @@ class ClassView(Projected):
     course: str | None
     school_days: int
     learners: list[ClassRow]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class UserVerification(ReadModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,11 @@ from timeledger.server.queries.course_catalog import course_info, course_ref
 from timeledger.server.queries.errors import InvalidParameter, NotFound
 from timeledger.server.queries.figures import accuracy, iso, minutes, seconds, xp
 from timeledger.server.queries.flags import list_flags
+from timeledger.server.queries.page_cursor import decode_key, encode_key, not_a_cursor
 from timeledger.server.store.projection_tables import learners, run_days, run_windows, runs
+
+DEFAULT_RUNS_PAGE = 100  # the runs one page of GET /api/v1/runs lists unless `limit` says
+MAX_RUNS_PAGE = 1000  # and the most it lists
 
 
 def normalize_run_id(run_id: str) -> str:
@@ -111,18 +116,52 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
     return out
 
 
+def runs_page(conn: sa.Connection, learner: str | None, course: str | None, limit: int,
+              after: str | None = None) -> dict[str, Any]:
+    """At most `limit` runs as list_runs gives them, after the cursor `after` (the `next` of
+    the previous page): {runs, next (None on the last page)}."""
+    key = None
+    if after is not None:
+        last_seen, run_id = decode_key("after", after, "runs", (str, str))
+        try:
+            seen = datetime.fromisoformat(str(last_seen))
+        except ValueError:
+            raise not_a_cursor("after") from None
+        if seen.tzinfo is None:
+            raise not_a_cursor("after")
+        key = (seen, str(run_id))
+    found = _run_rows(conn, learner, course, None, limit + 1, key)
+    more = len(found) > limit
+    found = found[:limit]
+    return {"runs": _summaries(conn, found), "next": encode_key(
+        "runs", [found[-1].last_seen.isoformat(), str(found[-1].run_id)]) if more else None}
+
+
 def list_runs(conn: sa.Connection, learner: str | None = None, course: str | None = None,
               limit: int = 100, activity: str | None = None) -> list[dict[str, Any]]:
-    """Runs, most recently seen first, by learner email, course and/or activity (the summary
-    fields of get_run: no windows, session_days or flags)."""
+    """Runs, most recently seen first (then by id), by learner email, course and/or activity
+    (the summary fields of get_run: no windows, session_days or flags)."""
+    return _summaries(conn, _run_rows(conn, learner, course, activity, limit, None))
+
+
+def _run_rows(conn: sa.Connection, learner: str | None, course: str | None,
+              activity: str | None, limit: int,
+              after: tuple[datetime, str] | None) -> list[sa.Row[Any]]:
+    """The runs' rows in list order, after the run last seen at `after[0]` with id `after[1]`."""
     query = sa.select(runs).order_by(runs.c.last_seen.desc(), runs.c.run_id).limit(limit)
+    if after is not None:
+        query = query.where(sa.or_(runs.c.last_seen < after[0], sa.and_(
+            runs.c.last_seen == after[0], runs.c.run_id > after[1])))
     if learner is not None:
         query = query.where(runs.c.learner_email == learner)
     if course is not None:
         query = query.where(runs.c.course_id == course)
     if activity is not None:
         query = query.where(runs.c.activity_id == activity)
-    found = conn.execute(query).all()
+    return list(conn.execute(query))
+
+
+def _summaries(conn: sa.Connection, found: list[sa.Row[Any]]) -> list[dict[str, Any]]:
     if not found:
         return []
     ids = [row.run_id for row in found]
@@ -131,5 +170,5 @@ def list_runs(conn: sa.Connection, learner: str | None = None, course: str | Non
             sa.select(run_days.c.run_id, sa.func.count()).where(run_days.c.run_id.in_(ids))
             .group_by(run_days.c.run_id))}
     names = _names(conn, sorted({row.learner_email for row in found}))
-    info = course_info(conn)
+    info = course_info(conn, {row.course_id for row in found})
     return [_summary(row, names, info, sessions.get(row.run_id, 0)) for row in found]
