@@ -8,313 +8,93 @@ then the class view's line `class_view_500 ms=<n> static_ms=<n> ratio=<x> cpu_ms
 <= 200 ms, against a static page of the same size served by the same ASGI stack), and last
 `worst_ratio=<x>`.
 
-How the stores are filled, honestly:
-- both are SQLite files whose projection rows are bulk-inserted directly (runs, run days, run
-  windows, learner days, completions, the XP ledger, gradebook results, course progress, flags,
-  learner, learner-course and learner-activity totals, learners, courses and the course
-  registry), consistent with one another, as the projector would have written them for the
-  events they stand for; projecting 1M events on this machine takes about 20 minutes (about 800
-  events/s while other work runs). The event log itself is left empty, so `rebuild` would not
-  give these rows back, and the events explorer (which pages the log by seq) is not timed here.
-  The flags are drawn at random (5 % of runs; a fifth of them learning flags), not by the rules.
-- each run stands for two events (one time report, one completion) and has one window; a
-  learner's runs take the course's 10 activities in turn.
-- the 10k store: 500 learners in one course (with daily goals), one run on each of the last 10
-  school days, and one learner with 800 runs more: 11,600 events. That learner's runs are enough
-  to fill every list their pages show (the newest 25 runs, 50 results, 50 learning flags, 200
-  runs of one activity), so both stores draw the same amount; every learner has touched every
-  activity, so the course page draws the same heatmap.
-- the 1M store: the same 500 learners with three runs on every school day of the last year
-  (783k events), and the same learner with 100,000 more runs (200k events): about 1M events,
-  491k runs.
-The timed learner, run and activity-runs pages are that learner's (810 runs against 100,783).
-`GET /api/v1/gradebook` is timed by pages of 100 results: that learner's first and second page
-(the second read through the first's `next` cursor) and the course's first page.
+How the stores are filled (bench/dashboard_store.py): as a platform is. Every run's events (a
+time report and a completion, built by `timeledger.caliper.builders`) go in envelopes of 100
+through the compiled screen and `platform.ingestor` (the append the HTTP path uses, in this
+process), then the projector projects them; so the event log holds them all, `rebuild` would give
+the same rows back, and every flag is the rules' own. The stores are built once per code version
+and kept in a cache folder (see bench/dashboard_store.py: 1M events take 10-20 minutes here) and
+copied for each run; `--no-cache` builds afresh in the run's folder.
+- the runs: each has one window and one completion (10 questions, 6-10 correct; XP one less
+  than its minutes when 8 or more are correct), a learner's runs take the course's 10 activities
+  in turn, and a day comes to 18-42 minutes against a daily goal of 20 minutes and 20 XP, so
+  some learners are behind goal for days running and some accuracies fall (the class view's
+  concerns). 5 % of runs carry a fault by the rules, a fifth of them learning flags (XP earned
+  with 7 of 10 correct: low_accuracy) and the rest integration faults (a time report after the
+  run's completion: heartbeats_after_completion, one event more).
+- the 10k store: 500 learners in one course, one run on each of the last 10 school days, and
+  one learner with 800 runs more (15 % of them flagged, 60 % of those learning flags): about
+  11,800 events. That learner's runs are enough to fill every list their pages show (the newest
+  25 runs, 50 results, 50 learning flags, 200 runs of one activity, a page of the events
+  explorer), so both stores draw the same amount; every learner has touched every activity, so
+  the course page draws the same heatmap. The builder stops if the rules flagged too little to
+  fill those lists.
+- the 1M store: the same 500 learners with three runs on every school day of the last year, and
+  the same learner with 100,000 more runs: about 1M events, 491k runs.
+The timed learner, run, activity-runs and shared pages are that learner's (810 runs against
+100,783); the events explorer is timed unfiltered, by type, by a learner whose events lie at the
+far end of the log, by the heavy learner's newest run, and its older page (through `next`), and
+the query API's event list unfiltered and by that far learner. `GET /api/v1/gradebook` is timed
+by pages of 100 results: the heavy learner's first and second page (the second read through the
+first's `next` cursor) and the course's first page. `SHARED` is the heavy learner's page as they
+see it through a share link.
 Not timed: the gradebook downloads, which list every result asked for (up to 100,000: an
-export, by design).
+export, by design); a roster class's page (the stores hold no roster: `/classes` is timed
+empty); the sign-in page, which reads nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections import defaultdict
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
-import orjson
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from timeledger.server.app import create_app
-from timeledger.server.pipeline.flags import LEARNING_KINDS
-from timeledger.server.pipeline.gradebook import score_micro
-from timeledger.server.platform import Platform, open_platform
-from timeledger.server.settings import Settings
-from timeledger.server.store import projection_tables as pt
-from timeledger.server.store.database import sqlite_url
-from timeledger.server.store.driver_rows import driver_params
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `bench.*`
 
-COURSE = "Math G5"
-LEARNERS = 500
-HEAVY = "learner000@bench.example"
+from bench.dashboard_store import COURSE, HEAVY, HEAVY_ACTIVITY, StorePlan, open_store
+from timeledger.server.app import create_app
+from timeledger.server.dashboard.access import AccessStore
+from timeledger.server.platform import Platform
+from timeledger.server.store import projection_tables as pt
+
 HEAVY_EXTRA_RUNS = 100_000
 # the heavy learner's runs in the small store: enough to fill every list their pages show (the
 # newest 25 runs, 50 results and 50 learning flags), so both stores render the same amount
 HEAVY_SMALL_RUNS = 800
-ACTIVITIES = 10
-SENSOR = "https://bench.example"
-CHUNK = 5000
-HEAVY_ACTIVITY = f"{SENSOR}/activities/0"
+FAR = "learner001@bench.example"  # appended early: their events lie deep in the log
 GRADEBOOK_PAGE = f"/api/v1/gradebook?learner={quote(HEAVY)}&limit=100"
+# Placeholders for paths known once a store is open: the heavy learner's newest run, the
+# explorer's older page and the gradebook's second page (through their cursors); SHARED is the
+# learner's page read with the session their share link opens.
+RUN, API_RUN, EVENTS_RUN = "RUN", "API_RUN", "EVENTS_RUN"
+EVENTS_OLDER, API_GRADEBOOK_NEXT, SHARED = "EVENTS_OLDER", "API_GRADEBOOK_NEXT", "SHARED"
 PAGES = ["/", "/?range=last_week", "/class.csv", "/overview", "/learners", "/courses",
          f"/courses/{quote(COURSE)}", "/flags", "/integration", f"/learners/{quote(HEAVY)}",
-         "RUN", f"/activity-runs?learner={quote(HEAVY)}&course={quote(COURSE)}"
+         SHARED, RUN, f"/activity-runs?learner={quote(HEAVY)}&course={quote(COURSE)}"
          f"&activity={quote(HEAVY_ACTIVITY, safe='')}",
          f"/export/learner-days.csv?learner={quote(HEAVY)}", "/classes", "/share-links",
+         "/admin/accounts", "/events", "/events?type=ActivityEvent",
+         f"/events?learner={quote(FAR)}", EVENTS_RUN, EVENTS_OLDER,
          "/api/v1/class", "/api/v1/learners", "/api/v1/overview", "/api/v1/courses",
          f"/api/v1/courses/{quote(COURSE)}", "/api/v1/flags?limit=100",
          f"/api/v1/learners/{quote(HEAVY)}/summary", f"/api/v1/runs?learner={quote(HEAVY)}",
-         "API_RUN", GRADEBOOK_PAGE, "API_GRADEBOOK_NEXT",
-         f"/api/v1/gradebook?course={quote(COURSE)}&limit=100"]
-
-
-def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany through the driver, values as the store's types write them
-    (store/driver_rows.py): SQLAlchemy's bind processing would take minutes."""
-    if not rows:
-        return
-    names = list(rows[0])
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-        driver_params(conn, rows, names, table))
-
-
-def school_days_back(today: date, count: int) -> list[date]:
-    days: list[date] = []
-    day = today
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day -= timedelta(days=1)
-    return days[::-1]
-
-
-class StoreWriter:
-    """Projection rows for runs, kept consistent: every run adds to its day, totals and book."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.seq = 0
-        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.days: dict[tuple[str, str], dict[str, int]] = {}
-        self.totals: dict[str, dict[str, Any]] = {}
-        self.attempts: dict[tuple[str, int], int] = defaultdict(int)
-        self.first_seen: dict[str, datetime] = {}
-        self.last_seen: dict[str, datetime] = {}
-        self.activities: dict[tuple[str, int], dict[str, Any]] = {}
-        self.turns: dict[str, int] = defaultdict(int)
-
-    def run(self, email: str, start: datetime, flag_rate: float = 0.05,
-            learning_share: float = 0.2, activity_no: int | None = None) -> None:
-        rng = self.rng
-        run_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        if activity_no is None:  # in turn: ten runs have touched every activity
-            activity_no = self.turns[email] % ACTIVITIES
-            self.turns[email] += 1
-        activity = f"{SENSOR}/activities/{activity_no}"
-        minutes = rng.randint(6, 14)
-        active_ms = minutes * 60_000
-        end = start + timedelta(milliseconds=active_ms)
-        total, correct = 10, rng.randint(6, 10)
-        xp_milli = (minutes - 1) * 1000 if correct >= 8 else 0
-        self.seq += 2
-        window_event, done_event = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
-        day = start.date().isoformat()
-        self.attempts[(email, activity_no)] += 1
-        attempt = self.attempts[(email, activity_no)]
-        self.rows["runs"].append({
-            "run_id": run_id, "learner_email": email, "actor_id": f"{SENSOR}/users/{email}",
-            "activity_id": activity, "activity_name": f"Lesson {activity_no}",
-            "course_id": COURSE, "subject": "Math", "app_name": "Bench", "first_seen": start,
-            "last_seen": end, "active_ms": active_ms, "inactive_ms": 0, "other_ms": 0,
-            "heartbeats": 1, "completions": 1, "xp_milli": xp_milli,
-            "completion_seq": self.seq, "completion_event_id": done_event,
-            "completion_time": end, "completion_attempt": attempt,
-            "completion_xp_milli": xp_milli, "completion_total_questions": total,
-            "completion_correct_questions": correct, "completion_mastered_units": 1,
-            "completion_pct_complete": None})
-        self.rows["run_days"].append({"run_id": run_id, "local_date": day,
-                                      "active_ms": active_ms, "inactive_ms": 0})
-        self.rows["run_windows"].append({
-            "run_id": run_id, "window_key": f"s:{start.isoformat()}", "seq": self.seq - 1,
-            "event_id": window_event, "event_time": end, "start_at": start, "end_at": end,
-            "bounds_reported": True, "active_ms": active_ms, "inactive_ms": 0, "other_ms": 0,
-            "overlap_event_id": None})
-        completion = {"seq": self.seq, "event_id": done_event, "learner_email": email,
-                      "course_id": COURSE, "run_id": run_id, "activity_id": activity,
-                      "event_time": end, "local_date": day, "xp_milli": xp_milli}
-        self.rows["xp_ledger"].append(completion)
-        self.rows["completions"].append({
-            **completion, "dedupe_key": f"{run_id}|{attempt}|{end.isoformat()}",
-            "attempt": attempt, "total_questions": total, "correct_questions": correct,
-            "mastered_units": 1, "pct_complete": None})
-        self.rows["gradebook_results"].append({
-            "learner_email": email, "course_id": COURSE, "activity_id": activity,
-            "attempt": attempt, "seq": self.seq, "event_id": done_event, "run_id": run_id,
-            "score": correct * 10.0, "total_questions": total, "correct_questions": correct,
-            "xp_milli": xp_milli, "mastered_units": 1, "pct_complete": None, "score_date": end})
-        sums = self.days.setdefault((email, day), dict.fromkeys(
-            ("active_ms", "xp_milli", "completions", "total_questions", "correct_questions",
-             "mastered_units"), 0))
-        for name, value in (("active_ms", active_ms), ("xp_milli", xp_milli), ("completions", 1),
-                            ("total_questions", total), ("correct_questions", correct),
-                            ("mastered_units", 1)):
-            sums[name] += value
-        mine = self.totals.setdefault(email, {"runs": 0, "flags": 0, "learning_flags": 0,
-                                              "accuracy": []})
-        mine["runs"] += 1
-        mine["accuracy"].insert(0, correct * 100)
-        del mine["accuracy"][5:]
-        mine["accuracy_event_id"] = done_event
-        cell = self.activities.setdefault((email, activity_no), {
-            "learner_email": email, "course_id": COURSE, "activity_id": activity,
-            "activity_name": f"Lesson {activity_no}", "first_seen": start, "runs": 0,
-            "completed_runs": 0, "results": 0, "scored_results": 0, "score_micro_sum": 0,
-            "best_score": None})
-        cell["first_seen"] = min(cell["first_seen"], start)
-        for name in ("runs", "completed_runs", "results", "scored_results"):
-            cell[name] += 1
-        cell["score_micro_sum"] += score_micro(correct * 10.0)
-        cell["best_score"] = max(cell["best_score"] or 0.0, correct * 10.0)
-        self.first_seen[email] = min(self.first_seen.get(email, start), start)
-        self.last_seen[email] = max(self.last_seen.get(email, end), end)
-        if rng.random() < flag_rate:  # an app fault now and then, a learning flag less often
-            kind = "low_accuracy" if rng.random() < learning_share else \
-                "heartbeats_after_completion"
-            self.rows["flags"].append({
-                "flag_key": f"{kind}:{run_id}", "kind": kind, "run_id": run_id,
-                "learner_email": email, "course_id": COURSE,
-                "event_ids": orjson.dumps([window_event, done_event]).decode(),
-                "reason": f"Time reported on run {run_id} from {start.isoformat()}Z, after its "
-                          f"completion at {end.isoformat()}Z.",
-                "first_seq": self.seq, "event_time": end, "occurrences": 1})
-            mine["flags"] += 1
-            mine["learning_flags"] += kind in LEARNING_KINDS
-
-    def flush(self, conn: sa.Connection, tables: dict[str, sa.Table],
-              final: bool = False) -> None:
-        for name, rows in self.rows.items():
-            if len(rows) >= CHUNK or (final and rows):
-                insert_rows(conn, tables[name], rows)
-                rows.clear()
-
-    def finish(self, conn: sa.Connection, tables: dict[str, sa.Table], now: datetime) -> None:
-        self.flush(conn, tables, final=True)
-        day_rows = [{"learner_email": email, "course_id": COURSE, "local_date": day,
-                     "inactive_ms": 0, **sums} for (email, day), sums in self.days.items()]
-        for start in range(0, len(day_rows), CHUNK):
-            insert_rows(conn, pt.learner_days, day_rows[start:start + CHUNK])
-        per_learner: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for (email, _day), sums in self.days.items():
-            for name, value in sums.items():
-                per_learner[email][name] += value
-            per_learner[email]["days_active"] += 1
-        people, totals, course_totals, progress = [], [], [], []
-        for email, sums in per_learner.items():
-            mine = self.totals[email]
-            accuracy = (mine["accuracy"] + [None] * 5)[:5]
-            people.append({"email": email, "name": email.split("@")[0].title(),
-                           "first_actor_id": f"{SENSOR}/users/{email}",
-                           "first_seen": self.first_seen[email],
-                           "last_seen": self.last_seen[email]})
-            base = {"learner_email": email, "inactive_ms": 0, **sums, "runs": mine["runs"]}
-            totals.append({**base, "flags": mine["flags"],
-                           "learning_flags": mine["learning_flags"], "accuracy_event_id":
-                           mine["accuracy_event_id"],
-                           **{f"accuracy_{n + 1}": v for n, v in enumerate(accuracy)}})
-            course_totals.append({**base, "course_id": COURSE})
-            progress.append({"learner_email": email, "course_id": COURSE, "pct_complete": None,
-                             "pct_time": None, "pct_seq": None,
-                             "mastered_units": sums["mastered_units"],
-                             "completions": sums["completions"], "xp_milli": sums["xp_milli"]})
-        insert_rows(conn, pt.learners, people)
-        insert_rows(conn, pt.learner_aliases, [
-            {"actor_id": p["first_actor_id"], "learner_email": p["email"],
-             "first_seen": p["first_seen"]} for p in people])
-        insert_rows(conn, pt.learner_totals, totals)
-        insert_rows(conn, pt.learner_course_totals, course_totals)
-        insert_rows(conn, pt.course_progress, progress)
-        cells = list(self.activities.values())
-        for start in range(0, len(cells), CHUNK):
-            insert_rows(conn, pt.learner_activities, cells[start:start + CHUNK])
-        first = min(self.first_seen.values())
-        conn.execute(pt.courses.insert().values(course_id=COURSE, name=COURSE, subject="Math",
-                                                app_name="Bench", first_seen=first))
-        conn.execute(pt.course_registry.insert().values(
-            course_id=COURSE, name=COURSE, subject="Math", grade=5, course_code="MATH5",
-            app_name="Bench", goals=orjson.dumps({"dailyActiveMinutes": 20, "dailyXp": 20})
-            .decode(), total_lessons=ACTIVITIES, total_xp=None, env="production",
-            source="bench", loaded_at=now))
-        conn.execute(pt.gradebook_line_items.insert(), [
-            {"course_id": COURSE, "activity_id": f"{SENSOR}/activities/{n}",
-             "activity_name": f"Lesson {n}", "subject": "Math", "app_name": "Bench",
-             "first_seen": first} for n in range(ACTIVITIES)])
-
-
-def _emails() -> list[str]:
-    return [f"learner{n:03d}@bench.example" for n in range(LEARNERS)]
-
-
-def _lessons(day: date, count: int, rng: random.Random) -> Iterator[datetime]:
-    at = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
-    for _ in range(count):
-        at += timedelta(minutes=rng.randint(20, 50))
-        yield at
-
-
-def build(folder: Path, school_days: int, runs_per_day: int, heavy_runs: int,
-          today: date, now: datetime) -> tuple[Platform, int]:
-    """A store with every learner's runs on the last `school_days` school days; returns the
-    platform and the number of events the rows stand for."""
-    folder.mkdir(parents=True, exist_ok=True)
-    platform = open_platform(Settings(db_url=sqlite_url(folder), data_dir=folder,
-                                      dashboard_open=True))
-    tables = {table.name: table for table in pt.PROJECTION_TABLES}
-    writer = StoreWriter(seed=school_days)
-    days = school_days_back(today, school_days)
-    with platform.engine.begin() as conn:
-        for email in _emails():
-            for day in days:
-                for start in _lessons(day, runs_per_day, writer.rng):
-                    if start < now:
-                        writer.run(email, start)
-            writer.flush(conn, tables)
-        heavy_days = school_days_back(today - timedelta(days=1), 365)
-        for index in range(heavy_runs):
-            day = heavy_days[index % len(heavy_days)]
-            start = datetime(day.year, day.month, day.day, 6, tzinfo=UTC) + timedelta(
-                minutes=(index // len(heavy_days)) * 3 % 900)
-            # every third run is of lesson 0, so its runs page is full (200) in both stores
-            writer.run(HEAVY, start, flag_rate=0.15, learning_share=0.6,
-                       activity_no=0 if index % 3 == 0 else None)
-            writer.flush(conn, tables)
-        writer.finish(conn, tables, now)
-    return platform, writer.seq
+         API_RUN, GRADEBOOK_PAGE, API_GRADEBOOK_NEXT,
+         f"/api/v1/gradebook?course={quote(COURSE)}&limit=100", "/api/v1/projection",
+         "/caliper/events?limit=100", f"/caliper/events?learner={quote(FAR)}&limit=100"]
 
 
 def _token(platform: Platform, now: datetime) -> str:
@@ -331,33 +111,51 @@ def _heavy_run(platform: Platform) -> str:
         ).scalar_one())
 
 
-def time_routes(platforms: list[Platform], tokens: list[str], requests: int
+def _client(platform: Platform, token: str | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(platform)),
+                             base_url="http://127.0.0.1",
+                             headers={"Authorization": f"Bearer {token}"} if token else None)
+
+
+async def _placeholders(platform: Platform, client: httpx.AsyncClient,
+                        shared: httpx.AsyncClient, now: datetime) -> dict[str, str]:
+    """The paths the placeholders stand for in this store; opens `shared`'s learner session."""
+    run = _heavy_run(platform)
+    gradebook = (await client.get(GRADEBOOK_PAGE)).json()["next"]
+    older = (await client.get("/data/events")).json()["next"]
+    link = AccessStore(platform.engine).create_share_link(HEAVY, 30, "bench", now)
+    opened = await shared.get(f"/share/{link.token}")
+    assert opened.status_code in (302, 303), opened.text[:300]
+    return {RUN: f"/runs/{run}", API_RUN: f"/api/v1/runs/{run}", EVENTS_RUN: f"/events?run={run}",
+            EVENTS_OLDER: f"/data/events?before={older}",
+            API_GRADEBOOK_NEXT: f"{GRADEBOOK_PAGE}&after={quote(gradebook)}",
+            SHARED: f"/learners/{quote(HEAVY)}"}
+
+
+def time_routes(platforms: list[Platform], now: datetime, requests: int
                 ) -> dict[str, list[tuple[float, float]]]:
     """Median (wall ms, CPU ms) of each route on each platform, requests alternating between
     the platforms. CPU time (this process, every thread) is what a loaded machine cannot
     inflate by keeping the process waiting for a core."""
-    runs = [_heavy_run(platform) for platform in platforms]
 
     async def measure() -> dict[str, list[tuple[float, float]]]:
-        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(platform)),
-                                     base_url="http://127.0.0.1",
-                                     headers={"Authorization": f"Bearer {token}"})
-                   for platform, token in zip(platforms, tokens, strict=True)]
+        clients = [_client(platform, _token(platform, now)) for platform in platforms]
+        learners = [_client(platform) for platform in platforms]
         out: dict[str, list[tuple[float, float]]] = {}
         try:
-            second_pages = [f"{GRADEBOOK_PAGE}&after=" + quote(
-                (await client.get(GRADEBOOK_PAGE)).json()["next"]) for client in clients]
+            known = [await _placeholders(platform, client, shared, now)
+                     for platform, client, shared in zip(platforms, clients, learners,
+                                                         strict=True)]
             for route in PAGES:
-                paths = [{"RUN": f"/runs/{run}", "API_RUN": f"/api/v1/runs/{run}",
-                          "API_GRADEBOOK_NEXT": second_page}.get(route, route)
-                         for run, second_page in zip(runs, second_pages, strict=True)]
+                paths = [mine.get(route, route) for mine in known]
+                by = learners if route == SHARED else clients
                 samples: list[list[float]] = [[] for _ in platforms]
                 cpu: list[list[float]] = [[] for _ in platforms]
-                for client, path in zip(clients, paths, strict=True):
+                for client, path in zip(by, paths, strict=True):
                     reply = await client.get(path)
                     assert reply.status_code == 200, (path, reply.text[:300])
                 for round_ in range(requests):
-                    order = list(zip(clients, paths, samples, cpu, strict=True))
+                    order = list(zip(by, paths, samples, cpu, strict=True))
                     for client, path, mine, used in order if round_ % 2 else reversed(order):
                         started, cpu_started = time.perf_counter(), time.process_time()
                         await client.get(path)
@@ -369,7 +167,7 @@ def time_routes(platforms: list[Platform], tokens: list[str], requests: int
                                                  for ms, cpu_ms in out[route]),
                       file=sys.stderr, flush=True)
         finally:
-            for client in clients:
+            for client in clients + learners:
                 await client.aclose()
         return out
 
@@ -416,28 +214,32 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="shrink the 1M store (0.1: about 100k events) for a quick look")
     parser.add_argument("--requests", type=int, default=7, help="timed requests per route")
-    parser.add_argument("--keep", type=Path, help="build the stores in this folder and keep them")
+    parser.add_argument("--keep", type=Path, help="copy the stores into this folder and keep them")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="build the stores afresh in the run's folder, not from the cache")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="timeledger-bench-dashboard-"))
     now = datetime.now(UTC)
     today = now.date()
-    started = time.perf_counter()
-    small, small_events = build(folder / "small", 10, 1, HEAVY_SMALL_RUNS, today, now)
-    print(f"10k store: {small_events:,} events in {time.perf_counter() - started:.1f} s",
-          file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    large, large_events = build(folder / "large", max(10, round(261 * args.scale)), 3,
-                                round(HEAVY_EXTRA_RUNS * args.scale), today, now)
-    print(f"1M store: {large_events:,} events in {time.perf_counter() - started:.1f} s",
-          file=sys.stderr, flush=True)
+    plans = [StorePlan("10k", 10, 1, HEAVY_SMALL_RUNS, today),
+             StorePlan("1m" if args.scale == 1.0 else f"1m-scale{args.scale:g}",
+                       max(10, round(261 * args.scale)), 3, round(HEAVY_EXTRA_RUNS * args.scale),
+                       today)]
+    platforms: list[Platform] = []
     try:
-        timed = time_routes([small, large], [_token(small, now), _token(large, now)],
-                            args.requests)
+        for plan in plans:
+            started = time.perf_counter()
+            platform, events = open_store(plan, folder / plan.name, now,
+                                          use_cache=not args.no_cache)
+            platforms.append(platform)
+            print(f"{plan.name} store: {events:,} events, ready in "
+                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        timed = time_routes(platforms, now, args.requests)
         page_ms, static_ms, page_cpu, static_cpu, size = time_against_static(
-            large, args.requests)
+            platforms[1], args.requests)
     finally:
-        small.close()
-        large.close()
+        for platform in platforms:
+            platform.close()
         if args.keep is None:
             shutil.rmtree(folder)
     worst = 0.0
