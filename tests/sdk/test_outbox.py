@@ -16,7 +16,7 @@ import pytest
 
 from timeledger.sdk.clock import SystemClock
 from timeledger.sdk.errors import ConfigurationError
-from timeledger.sdk.outbox import NewEvent, Outbox
+from timeledger.sdk.outbox import SCHEMA_VERSION, NewEvent, Outbox
 from timeledger.testing import FakeClock
 
 
@@ -221,7 +221,7 @@ def test_an_outbox_file_of_version_0_is_migrated(tmp_path: Path) -> None:
     assert [r.seq for r in reopened.pending()] == [2, 3, 6] and len(reopened.dead()) == 1
     reopened.close()
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = {row[1] for row in check.execute("PRAGMA table_info(events)")}
         assert "dead" not in columns and {"strikes", "held_until"} <= columns
 
@@ -229,6 +229,56 @@ def test_an_outbox_file_of_version_0_is_migrated(tmp_path: Path) -> None:
 def test_an_outbox_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     with sqlite3.connect(path) as newer:
-        newer.execute("PRAGMA user_version = 2")
-    with pytest.raises(ConfigurationError, match="schema version 2"):
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(ConfigurationError, match=f"schema version {SCHEMA_VERSION + 1}"):
         Outbox(path, FakeClock())
+
+
+def _seen_rows(path: Path) -> list[tuple[str, float]]:
+    with sqlite3.connect(path) as db:
+        return [(event_id, first) for event_id, first in db.execute(
+            "SELECT event_id, first_seen FROM seen ORDER BY event_id")]
+
+
+def test_queueing_writes_only_the_event_and_every_way_out_remembers_its_id(
+        tmp_path: Path) -> None:
+    """A queued id is refused by its own row while it waits, and by a `seen` row (with when it
+    was queued) once delivered, buried or dropped to keep the bound."""
+    path = tmp_path / "outbox.sqlite3"
+    clock = FakeClock()
+    queued = clock.now().timestamp()
+    box = Outbox(path, clock, max_events=3)
+    assert box.add([event(n) for n in range(1, 4)]) == [True, True, True]
+    assert _seen_rows(path) == []  # the queueing commit wrote the events and nothing else
+    assert box.add([event(1), event(2)]) == [False, False]  # refused by the waiting rows
+    clock.advance(60)
+    delivered, refused, _ = box.claim(10, 10_000)
+    box.ack([delivered])
+    box.bury(refused, "HTTP 400")
+    box.add([event(4), event(5), event(6)])  # over the bound of 3 by one: 3 is dropped
+    assert [row.event_id for row in box.pending()] == [event(n).event_id for n in (4, 5, 6)]
+    assert _seen_rows(path) == [(event(n).event_id, queued) for n in (1, 2, 3)]
+    assert box.add([event(n) for n in range(1, 7)]) == [False] * 6
+    assert [box.seen(event(n).event_id) for n in range(1, 8)] == [True] * 6 + [False]
+    box.close()
+
+
+def test_an_outbox_file_of_version_1_keeps_refusing_its_ids(tmp_path: Path) -> None:
+    """Version 1 wrote a `seen` row for every id at queueing: those rows stay, harmless."""
+    path = tmp_path / "outbox.sqlite3"
+    clock = FakeClock()
+    box = Outbox(path, clock)
+    box.add([event(1), event(2)])
+    box.close()
+    with sqlite3.connect(path) as old:
+        old.execute("PRAGMA user_version = 1")
+        old.executemany("INSERT INTO seen VALUES (?, ?)",
+                        [(event(n).event_id, clock.now().timestamp()) for n in (1, 2)])
+    reopened = Outbox(path, clock)
+    assert reopened.add([event(1), event(3)]) == [False, True]
+    reopened.ack(reopened.claim(10, 10_000))  # ids already in `seen` are no conflict
+    assert reopened.add([event(1), event(2), event(3)]) == [False, False, False]
+    assert reopened.pending() == []
+    reopened.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2

@@ -3,10 +3,13 @@
 Several threads and several processes may share one file. A sender *claims* rows under a lease
 inside an immediate transaction, so two senders never send the same row at once; a lease held by a
 process that died is released when the next process opens the file (or when the lease expires).
-The `seen` table remembers every event id queued, so a re-queued id is refused even after its row
-was delivered and deleted; delivered ids are forgotten after `seen_retention` seconds (a resend
-after that reaches the platform, which stores every event id once anyway); ids of dead letters
-are kept.
+Every event id queued is remembered, so a re-queued id is refused even after its row was delivered
+and deleted: while its row waits, by the row itself (`events.event_id` is unique); once it leaves
+(delivered, buried or dropped), by a row in `seen` written in the same transaction that removes it.
+So a queueing transaction writes the `events` row and its indexes and nothing more (a `seen` row
+written at queueing, as schema version 1 did, cost a third of the commit; `bench/adapter.py`).
+Delivered ids are forgotten `seen_retention` seconds after they were queued (a resend after that
+reaches the platform, which stores every event id once anyway); ids of dead letters are kept.
 
 The file holds at most `max_events` queued events (a trigger keeps their count in `outbox_size`):
 past it the oldest heartbeats go first, then other non-completion events; completions are never
@@ -45,7 +48,9 @@ from timeledger.sdk.clock import Clock
 from timeledger.sdk.errors import ConfigurationError, EventKind
 from timeledger.sdk.outbox_writer import Done, OutboxWriter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: `seen` holds the ids of rows that left `events` (1 wrote one for every id at queueing; a
+file of version 1 is read as it is, its extra `seen` rows are harmless)."""
 EVENTS_TABLE = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,7 +101,7 @@ DEFAULT_SEEN_RETENTION = 30 * 86400.0
 PRUNE_EVERY = 3600.0
 MEMORY = ":memory:"
 DEFAULT_MAX_OUTBOX_EVENTS = 1_000_000
-_IDS_PER_QUERY = 500  # under SQLite's smallest limit of bound parameters (999)
+_IDS_PER_QUERY = 450  # each id is bound twice (events, seen): under SQLite's smallest limit (999)
 # Rows per INSERT statement (6 parameters each: under 999). One statement for many rows, where
 # executemany would step once per row, each step handing the GIL to the app's threads and back.
 _ROWS_PER_INSERT = 150
@@ -200,6 +205,11 @@ def _dead(values: tuple[Any, ...]) -> DeadLetter:
     return DeadLetter(values[0], values[1], values[2], values[3], bytes(values[4]), int(values[5]),
                       values[6], values[7], values[8], datetime.fromtimestamp(values[9], UTC),
                       datetime.fromtimestamp(values[10], UTC))
+
+
+def _remember(db: sqlite3.Connection, ids: Sequence[tuple[str, float]]) -> None:
+    """Keep refusing these ids (with when each was queued) once their rows leave `events`."""
+    db.executemany("INSERT OR IGNORE INTO seen (event_id, first_seen) VALUES (?, ?)", ids)
 
 
 def _owner_alive(owner: str) -> bool:
@@ -368,9 +378,10 @@ class Outbox:
             known: set[str] = set()
             for start in range(0, len(ids), _IDS_PER_QUERY):
                 chunk = ids[start:start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
                 known.update(found for (found,) in db.execute(
-                    "SELECT event_id FROM seen WHERE event_id IN"
-                    f" ({', '.join('?' * len(chunk))})", chunk))
+                    f"SELECT event_id FROM events WHERE event_id IN ({marks}) UNION ALL"
+                    f" SELECT event_id FROM seen WHERE event_id IN ({marks})", chunk + chunk))
             added: list[list[bool]] = []
             rows = []
             for events in batches:
@@ -385,9 +396,6 @@ class Outbox:
                 added.append(fresh)
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 part = rows[start:start + _ROWS_PER_INSERT]
-                db.execute("INSERT INTO seen (event_id, first_seen) VALUES"
-                           + ", ".join(("(?, ?)",) * len(part)),
-                           [value for row in part for value in (row[0], now)])
                 db.execute("INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
                            " VALUES" + ", ".join(("(?, ?, ?, ?, ?, ?)",) * len(part)),
                            [value for row in part for value in row])
@@ -401,17 +409,19 @@ class Outbox:
         excess = int(db.execute("SELECT events FROM outbox_size").fetchone()[0]) - self.max_events
         if excess <= 0:
             return None
-        victims: list[tuple[int, str, str]] = []
+        victims: list[tuple[int, str, str, float]] = []
         for kind in ("heartbeat", "event"):
             if len(victims) < excess:
-                victims += db.execute("SELECT seq, event_id, kind FROM events WHERE kind = ?"
-                                      " ORDER BY seq LIMIT ?", (kind, excess - len(victims)))
+                victims += db.execute("SELECT seq, event_id, kind, queued_at FROM events"
+                                      " WHERE kind = ? ORDER BY seq LIMIT ?",
+                                      (kind, excess - len(victims)))
         if not victims:
             return None  # completions only: kept past the bound
-        db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _, _ in victims])
+        db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _, _, _ in victims])
+        _remember(db, [(event_id, queued) for _, event_id, _, queued in victims])
         victims.sort()
-        return Dropped(tuple(event_id for _, event_id, _ in victims),
-                       dict(Counter(kind for _, _, kind in victims)))
+        return Dropped(tuple(event_id for _, event_id, _, _ in victims),
+                       dict(Counter(kind for _, _, kind, _ in victims)))
 
     def claim(self, max_events: int, max_bytes: int) -> list[OutboxRow]:
         """Lease the oldest ready rows of one sensor, up to `max_events` and `max_bytes`.
@@ -458,6 +468,7 @@ class Outbox:
         prune = self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY
         with self._transaction() as db:
             db.executemany("DELETE FROM events WHERE seq = ?", [(row.seq,) for row in rows])
+            _remember(db, [(row.event_id, row.queued_at) for row in rows])
             if prune:  # ids of rows still in the outbox (dead letters too) are kept
                 db.execute("DELETE FROM seen WHERE first_seen < ? AND NOT EXISTS"
                            " (SELECT 1 FROM events WHERE events.event_id = seen.event_id)"
@@ -503,6 +514,7 @@ class Outbox:
                 (row.event_id, row.kind, row.run_id, row.sensor, row.body, row.queued_at,
                  row.attempts + 1, reason, status, error, now))
             db.execute("DELETE FROM events WHERE seq = ?", (row.seq,))
+            _remember(db, [(row.event_id, row.queued_at)])
         return DeadLetter(row.event_id, row.kind, row.run_id, row.sensor, row.body,
                           row.attempts + 1, reason, status, error,
                           datetime.fromtimestamp(row.queued_at, UTC),
@@ -568,11 +580,9 @@ class Outbox:
         return ("delivered", None) if known else None
 
     def seen(self, event_id: str) -> bool:
-        self._writes.drain()
-        self._ensure_open()
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM seen WHERE event_id = ?",
-                                    (event_id,)).fetchone() is not None
+        """Whether this id was queued here (and not forgotten since): queueing it again is
+        refused."""
+        return self.state(event_id) is not None
 
     def close(self) -> None:
         """Write what waits for the writer, give back this outbox's leases (nothing is in flight
