@@ -115,3 +115,65 @@ def test_a_learners_shared_page_shows_learning_flags_and_never_integration_fault
         staff_view = admin.get(f"/learners/{quote(email)}").text
         assert keys["integration"] not in staff_view
         assert "1 integration fault" in staff_view
+
+
+def _quiz_results(platform: PlatformProcess, email: str, corrects: list[int]) -> None:
+    """One run per count of correct answers (of 10), an hour apart, ending an hour ago; no XP, so
+    only the falling accuracy can raise a concern."""
+    actor = Learner(email=email).actor("https://sis.example")
+    activity = ActivityRef(url=f"{SENSOR}/activities/Math/g3/quiz", name="Quiz", subject="Math",
+                           app_name="Test app", course_id="Math G3", course_name="Math G3")
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    events: list[dict[str, Any]] = []
+    for index, correct in enumerate(corrects):
+        at = end - timedelta(minutes=10 * (len(corrects) - 1 - index))
+        run_id = str(uuid.uuid4())
+        events += [
+            time_spent_event(actor=actor, activity=activity, run_id=run_id,
+                             started_at=at - timedelta(minutes=5), ended_at=at,
+                             active_ms=300_000, inactive_ms=0),
+            completed_event(actor=actor, activity=activity, run_id=run_id, ended_at=at,
+                            metrics=Metrics(xp_earned=0, total_questions=10,
+                                            correct_questions=correct))]
+    assert platform.send(envelope(SENSOR, events, end), projected=True).status_code == 200
+
+
+def _class_row(platform: PlatformProcess, email: str) -> dict[str, Any]:
+    [row] = platform.get("/api/v1/class", learner=email)["learners"]
+    return dict(row)
+
+
+def test_a_concern_is_resolved_until_a_new_episode_begins(locked: PlatformProcess) -> None:
+    """A learning concern (accuracy falling over the last five completions) is reviewed like a
+    flag: once resolved the learner no longer needs attention, and a newer completion that keeps
+    it falling is a new episode that needs attention again."""
+    email = f"falling-{uuid.uuid4().hex[:8]}@school.example"
+    _quiz_results(locked, email, [10, 9, 8, 7, 6])
+    row = _class_row(locked, email)
+    [concern] = row["concerns"]
+    assert (concern["kind"], concern["review"], row["needs_attention"]) == (
+        "accuracy_falling", None, True)
+    key = concern["key"]
+    with signed_in(locked) as admin:
+        page = admin.get("/flags").text
+        offered = page.split(f'data-flag="{key}"', 1)[1].split("</li>")[0]
+        assert f'name="flag" value="{key}"' in offered and 'name="next" value="/flags"' in offered
+        done = _review(admin, csrf_of(page), key, "resolved", "Talked it through")
+        assert done.status_code == 303
+        row = _class_row(locked, email)
+        review = row["concerns"][0]["review"]
+        assert (review["status"], review["note"], review["by"]) == (
+            "resolved", "Talked it through", "teacher")
+        assert row["needs_attention"] is False
+        shown = admin.get("/flags").text.split(f'data-flag="{key}"', 1)[1].split("</li>")[0]
+        assert "Resolved</strong> by teacher" in shown and "Talked it through" in shown
+        home = admin.get("/").text.split(f'data-learner="{email}"', 1)[1].split("</tr>")[0]
+        assert 'data-attention="no"' in home and "(resolved)" in home
+
+        _quiz_results(locked, email, [5])  # still falling: 90, 80, 70, 60, 50
+        row = _class_row(locked, email)
+        [again] = row["concerns"]
+        assert again["key"] != key and again["review"] is None
+        assert row["needs_attention"] is True
+        home = admin.get("/").text.split(f'data-learner="{email}"', 1)[1].split("</tr>")[0]
+        assert 'data-attention="yes"' in home and "(resolved)" not in home
