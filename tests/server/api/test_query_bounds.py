@@ -1,22 +1,27 @@
 """The gradebook and the learner summary are bounded: the gradebook a page of results at a time
-(`limit`, `after`/`next`), the summary a window of days (default the learner's last year, at
-most 366 days); past a bound a 400 names the parameter."""
+(`limit`, `after`/`next`), its CSV downloads 100,000 results, the summary a window of days
+(default the learner's last year, at most 366 days); past a bound a 400 names the parameter.
+The other lists' pages: test_list_pages.py."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.server.api.test_oneroster_gradebook import _line_item, _result, add_roster_user
 from tests.support.events import completion, heartbeat, unique_email, wrap
 from tests.support.platform import PlatformProcess
 from timeledger.caliper.builders import ActivityRef
-from timeledger.server.queries import MAX_GRADEBOOK_PAGE, MAX_SUMMARY_DAYS
+from timeledger.server.queries import MAX_EXPORT_RESULTS, MAX_GRADEBOOK_PAGE, MAX_SUMMARY_DAYS
+from timeledger.server.store.database import create_engine
+from timeledger.server.store.projection_tables import gradebook_results
 
 SENSOR = "https://bounds.example.com"
 GRADEBOOK = "/ims/oneroster/gradebook/v1p2"
@@ -175,3 +180,39 @@ def test_a_learners_pages_list_their_results_once(
     listed = [result for page in all_pages(platform, **params) for result in results_of(page)]
     assert sorted(listed, key=repr) == sorted(
         (result for result in expected if result[0] == ann), key=repr)
+
+
+def test_gradebook_downloads_hold_at_most_the_bound_of_results(
+        make_platform: Callable[..., PlatformProcess]) -> None:
+    """The bound is crossed for real: one projected result, then bulk-written rows up to the
+    bound (a download of all of them), then one more (a 400 naming the parameter)."""
+    platform = make_platform()
+    email, course_id = unique_email("bulk"), "bulk-course"
+    ref = course_activity(course_id, "drill")
+    assert platform.send(wrap(completion(email, str(uuid.uuid4()), T0, 5, 4, 3, ref=ref,
+                                         attempt=1))).status_code == 200
+    engine = create_engine(platform.database_url())
+    try:
+        with engine.begin() as conn:
+            first = conn.execute(sa.select(gradebook_results)).one()._asdict()
+
+            def write(attempts: range) -> None:
+                conn.execute(gradebook_results.insert(), [
+                    {**first, "attempt": attempt, "sourced_id": None,
+                     "score_date": T0 + timedelta(seconds=attempt)} for attempt in attempts])
+
+            write(range(2, MAX_EXPORT_RESULTS + 1))
+        paths = {"learner": ("/export/gradebook.csv", email),
+                 "course": ("/export/course-gradebook.csv", course_id)}
+        with httpx.Client(base_url=platform.base_url, timeout=120) as client:
+            reply = client.get("/export/course-gradebook.csv", params={"course": course_id})
+            assert reply.status_code == 200, reply.text
+            assert reply.text.count("\n") == 1 + MAX_EXPORT_RESULTS  # the header, then rows
+            with engine.begin() as conn:
+                write(range(MAX_EXPORT_RESULTS + 1, MAX_EXPORT_RESULTS + 2))
+            for name, (path, value) in paths.items():
+                reply = client.get(path, params={name: value})
+                assert reply.status_code == 400, reply.text[:200]
+                assert f"{name}: a gradebook download holds at most 100,000 results" in reply.text
+    finally:
+        engine.dispose()
