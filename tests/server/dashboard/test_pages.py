@@ -6,7 +6,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -578,6 +578,17 @@ def test_the_class_view_is_the_api_sorts_filters_and_picks_ranges(
             assert status == (expected[f"{name}_status"] or ""), (email, field)
             _shown(field, json.dumps(value), figure)
             assert words.strip() in ("✓ met", "≈ close", "✗ missed", "no goal")
+    # accuracy, the needs-attention marker and the concerns are the API's too
+    for email, accuracy, attention, marked, concerns in cells.evaluate_all(
+            """rows => rows.map(r => [r.dataset.learner,
+                JSON.parse(r.querySelector('[data-field=accuracy]').dataset.value),
+                JSON.parse(r.querySelector('[data-field=needs_attention]').dataset.value),
+                r.querySelector('[data-field=needs_attention] .marker') !== null,
+                [...r.querySelectorAll('[data-concern]')].map(c => c.dataset.concern)])"""):
+        assert accuracy == api[email]["accuracy"], email
+        assert attention == marked == api[email]["needs_attention"], email
+        assert concerns == [c["kind"] for c in api[email]["concerns"]], email
+    assert any(r["needs_attention"] for r in api.values()), "the demo has someone to look at"
     met = [r for r in api.values() if r["range"]["active_minutes_status"] == "met"]
     missed = [r for r in api.values() if r["range"]["active_minutes_status"] != "met"]
     assert met and missed, "the demo has learners on both sides of their goals"
@@ -600,6 +611,26 @@ def test_the_class_view_is_the_api_sorts_filters_and_picks_ranges(
     assert sorted(page.locator("#class-table tbody tr[data-learner]").evaluate_all(
         "rows => rows.map(r => r.dataset.learner)")) == sorted(
             row["email"] for row in week["learners"])
+    # a custom range (the school day before today: in the demo's week, unlike this week or the
+    # last): the dates typed are the API's range
+    this_week = demo.get("/api/v1/class", course=course)
+    day = date.fromisoformat(this_week["today"]) - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    first = last = day.isoformat()
+    page.check("input[name=range][value=custom]")
+    page.fill("#class-from", first)
+    page.fill("#class-to", last)
+    page.click("#class-filters button[type=submit]")
+    page.wait_for_url("**range=custom**")
+    custom = demo.get("/api/v1/class", course=course, **{"from": first, "to": last})
+    assert custom["range"] == {"from": first, "to": last}
+    shown = page.locator("#class-table [data-field=range_minutes]").evaluate_all(
+        "cells => cells.map(c => [c.closest('tr').dataset.learner, JSON.parse(c.dataset.value)])")
+    assert sorted(shown) == sorted([row["email"], row["range"]["active_minutes"]]
+                                   for row in custom["learners"])
+    assert sorted(shown) != sorted([row["email"], row["range"]["active_minutes"]]
+                                   for row in this_week["learners"]), "a range of its own"
     page.set_viewport_size({"width": 390, "height": 844})
     _open(page, demo.base_url + "/")
     screenshot(page, "class-phone")
