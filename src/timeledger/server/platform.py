@@ -48,6 +48,7 @@ class Platform:
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
+        self.credentials.close()
         self.engine.dispose()
 
 

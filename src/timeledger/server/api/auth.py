@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 from urllib.parse import parse_qs
@@ -21,6 +22,7 @@ from timeledger.server.json_response import JsonResponse
 from timeledger.server.platform import Platform
 from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, SecretChecks
 from timeledger.server.store.credentials import AccessToken
+from timeledger.server.store.nowait_reads import StoreBusy
 
 router = APIRouter(tags=["auth"])
 MAX_TOKEN_FORM_BYTES = 8192  # a grant type, a scope list and at most a client id and secret
@@ -97,6 +99,16 @@ async def token(request: Request) -> JsonResponse:
     }, headers={"Cache-Control": "no-store"})
 
 
+async def _lookup(platform: Platform, token: str) -> AccessToken | None:
+    """On SQLite the read runs on the loop (see store/nowait_reads.py), unless the store would
+    make it wait; then, and on PostgreSQL, on a worker thread."""
+    credentials = platform.credentials
+    if credentials.reads_without_waiting:
+        with contextlib.suppress(StoreBusy):
+            return credentials.lookup_token_nowait(token, platform.now())
+    return await run_in_threadpool(credentials.lookup_token, token, platform.now())
+
+
 def require_scope(scope: str) -> Callable[[Request], Awaitable[AccessToken]]:
     """A dependency that admits a request only with a live bearer token holding `scope`."""
 
@@ -106,9 +118,7 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[AccessToken]]:
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiError(401, "Missing bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="timeledger"'})
-        platform = platform_of(request)
-        found = await run_in_threadpool(platform.credentials.lookup_token, value.strip(),
-                                        platform.now())
+        found = await _lookup(platform_of(request), value.strip())
         if found is None:
             raise ApiError(401, "Invalid or expired bearer token",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.server.secret_hashing import hash_secret, new_token, token_digest, verify_secret
+from timeledger.server.store.nowait_reads import NowaitReader
 from timeledger.server.store.schema import access_tokens, api_clients
 
 SCOPES = ("events:write", "reports:read", "roster:read", "gradebook:write")
@@ -58,6 +59,16 @@ def _dummy_hash() -> str:
 class CredentialStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._nowait = NowaitReader.for_engine(engine)
+
+    @property
+    def reads_without_waiting(self) -> bool:
+        """Whether `lookup_token_nowait` can be used (SQLite files)."""
+        return self._nowait is not None
+
+    def close(self) -> None:
+        if self._nowait is not None:
+            self._nowait.close()
 
     def create_client(self, name: str, scopes: tuple[str, ...], now: datetime) -> IssuedCredentials:
         unknown = [s for s in scopes if s not in SCOPES]
@@ -111,12 +122,34 @@ class CredentialStore:
         return AccessToken(token, client_id, scopes, expires_at)
 
     def lookup_token(self, token: str, now: datetime) -> AccessToken | None:
+        """The live token, or None; through the engine (from a worker thread)."""
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(access_tokens).where(
                 access_tokens.c.token_hash == token_digest(token))).first()
         if row is None:
             return None
-        expires_at = row.expires_at
-        if expires_at <= now:
+        return _live(token, row.client_id, row.scopes, row.expires_at, now)
+
+    def lookup_token_nowait(self, token: str, now: datetime) -> AccessToken | None:
+        """`lookup_token` without waiting for anything (on an event loop); raises `StoreBusy`
+        when the store would make it wait, and `RuntimeError` where `reads_without_waiting` is
+        False."""
+        if self._nowait is None:
+            raise RuntimeError("only an SQLite file is read without waiting")
+        row = self._nowait.first(_TOKEN_BY_DIGEST, (token_digest(token),))
+        if row is None:
             return None
-        return AccessToken(token, row.client_id, _scopes(row.scopes), expires_at)
+        client_id, scopes, expires_at = row
+        return _live(token, client_id, scopes,
+                     datetime.fromisoformat(expires_at).replace(tzinfo=UTC), now)
+
+
+_TOKEN_BY_DIGEST = (f"SELECT {access_tokens.c.client_id.name}, {access_tokens.c.scopes.name}, "
+                    f"{access_tokens.c.expires_at.name} FROM {access_tokens.name} "
+                    f"WHERE {access_tokens.c.token_hash.name} = ?")
+
+
+def _live(token: str, client_id: str, scopes: str, expires_at: datetime,
+          now: datetime) -> AccessToken | None:
+    return None if expires_at <= now else AccessToken(token, client_id, _scopes(scopes),
+                                                      expires_at)
