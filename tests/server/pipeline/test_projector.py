@@ -301,3 +301,35 @@ def test_an_idle_projector_looks_less_often_until_work_comes(tmp_path: Path) -> 
     with ledger.platform.engine.connect() as conn:
         assert read_positions(conn)[0].position.seq == 1
     ledger.close()
+
+
+def test_a_projector_that_caught_up_waits_before_it_looks_again(tmp_path: Path) -> None:
+    """A partial batch means the log is caught up: wait, so single events are projected in
+    batches; a full batch means more is waiting: go straight on."""
+    ledger = Ledger(tmp_path)
+    run = new_run()
+    ledger.append(*(heartbeat("one@example.edu", run, START + timedelta(seconds=15 * n), 15)
+                    for n in range(3)))
+    projector = Projector(ledger.platform.engine, ledger.platform.pipeline_settings,
+                          ledger.platform.now, batch_size=2)
+    passes: list[int] = []
+    project_once = projector.project_once
+
+    def counted() -> int:
+        passes.append(project_once())
+        return passes[-1]
+
+    projector.project_once = counted  # type: ignore[method-assign]
+    waits: list[float] = []
+    projector.run(lambda: not waits, waits.append, idle_wait=0.02)
+    assert passes == [2, 1]  # the full batch went straight on; the partial one waited
+    assert waits == [0.02]
+
+    ledger.append(heartbeat("one@example.edu", run, START + timedelta(seconds=45), 15))
+    passes.clear()
+    waits.clear()
+    projector.run(lambda: not waits, waits.append, idle_wait=0.02)
+    assert passes == [1]  # not a second pass to find nothing: it waited at once
+    with ledger.platform.engine.connect() as conn:
+        assert read_positions(conn)[0].position.seq == 4
+    ledger.close()

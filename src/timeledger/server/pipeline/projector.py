@@ -185,6 +185,11 @@ class Projector:
             quiet_passes_before_sleepy: int = QUIET_PASSES_BEFORE_SLEEPY) -> None:
         """Project while `keep_going()`; `wait(seconds)` when idle or after a store error.
 
+        A pass that found less than a full batch has caught up with the log, so it too waits
+        `idle_wait` before the next: events arriving one at a time (the official client's
+        single-event envelopes) are then projected a batch per `idle_wait`, not one transaction
+        each, and on SQLite the write lock those transactions take stays free for the API's
+        appends. Only a full batch, which says more is waiting, goes straight on.
         Compaction waits until that many passes in a row found nothing to project: while
         envelopes keep arriving, its CPU and its share of the write lock go to ingest. After a
         longer lull the idle wait grows from `idle_wait` to `sleepy_wait`, until work comes."""
@@ -193,8 +198,8 @@ class Projector:
             try:
                 projected = self.project_once()
                 quiet = 0 if projected else quiet + 1
-                busy = projected or (quiet >= quiet_passes_before_compaction
-                                     and self.compact_once())
+                busy = projected >= self._batch_size or (
+                    quiet >= quiet_passes_before_compaction and self.compact_once())
             except sa.exc.DBAPIError:
                 log.exception("projection failed; retrying in %.1f s", error_wait)
                 wait(error_wait)
