@@ -64,8 +64,9 @@ def signed_in_page(browser: Any, platform: PlatformProcess, viewport: dict[str, 
 
 
 def every_page(page: Any, platform: PlatformProcess) -> list[str]:
-    """The paths of every kind of page: each one the main navigation links to, a learner (the
-    one with most runs), one of their runs, a course, and a page that does not exist."""
+    """The paths of every kind of page: each one the main navigation links to, a roster class,
+    a heatmap cell's runs (a learner's runs of one activity), a learner (the one with most runs),
+    one of their runs, a course, and a page that does not exist."""
     page.goto(platform.base_url + "/")
     paths = page.locator(".mainnav a").evaluate_all(
         "links => links.map(a => new URL(a.href).pathname + new URL(a.href).search)")
@@ -73,8 +74,19 @@ def every_page(page: Any, platform: PlatformProcess) -> list[str]:
     busiest = max(learners, key=lambda row: (row["totals"]["runs"], row["email"]))["email"]
     run = platform.get("/api/v1/runs", learner=busiest, limit=1)["runs"][0]["run_id"]
     course = sorted(c["course_id"] for c in platform.get("/api/v1/courses")["courses"])[0]
-    paths += [f"/learners/{quote(busiest)}", f"/runs/{run}", f"/courses/{quote(course)}",
+    paths += [_first_link(page, platform, "/classes", "main a[href^='/classes/']"),
+              _first_link(page, platform, f"/courses/{quote(course)}",
+                          "main a[href^='/activity-runs?']"),
+              f"/learners/{quote(busiest)}", f"/runs/{run}", f"/courses/{quote(course)}",
               "/no-such-page"]
     assert len(paths) >= 9, paths
     return list(dict.fromkeys(paths))
 
+
+
+def _first_link(page: Any, platform: PlatformProcess, path: str, selector: str) -> str:
+    """Where the first link matching `selector` on the page at `path` goes."""
+    page.goto(platform.base_url + path)
+    href = page.locator(selector).first.get_attribute("href", timeout=10_000)
+    assert href, (path, selector)
+    return str(href)
