@@ -90,3 +90,32 @@ def _first_link(page: Any, platform: PlatformProcess, path: str, selector: str) 
     href = page.locator(selector).first.get_attribute("href", timeout=10_000)
     assert href, (path, selector)
     return str(href)
+
+
+@contextmanager
+def shared_view_page(browser: Any, platform: PlatformProcess, viewport: dict[str, int], *,
+                     bypass_csp: bool = False) -> Iterator[tuple[Any, list[str]]]:
+    """A page holding the session a share link opens (the learner with most runs), in a fresh
+    context that may reach the platform only, and the paths that learner may see: their page
+    and one of their runs."""
+    learners = platform.get("/api/v1/learners")["learners"]
+    email = max(learners, key=lambda row: (row["totals"]["runs"], row["email"]))["email"]
+    run = platform.get("/api/v1/runs", learner=email, limit=1)["runs"][0]["run_id"]
+    link = run_cli("admin", "share-link", email, "--url", platform.base_url,
+                   *platform.db_args()).stdout.strip()
+    context = browser.new_context(viewport=viewport, bypass_csp=bypass_csp)
+    elsewhere: list[str] = []
+
+    def refuse(route: Any) -> None:
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    context.route(OFF_PLATFORM, refuse)
+    try:
+        page = context.new_page()
+        page.goto(link)
+        page.wait_for_selector("#sign-out")
+        yield page, [f"/learners/{quote(email)}", f"/runs/{run}"]
+    finally:
+        context.close()
+    assert elsewhere == [], "the dashboard asked for something off the platform"

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.server.dashboard.demo_pages import DESKTOP, PHONE, every_page, school, signed_in_page  # noqa: F401 (fixture)
+from tests.server.dashboard.demo_pages import (  # noqa: F401 (fixture)
+    DESKTOP,
+    PHONE,
+    every_page,
+    school,
+    shared_view_page,
+    signed_in_page,
+)
 from tests.support.browser import browser, missing_tool  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess
 
@@ -40,6 +47,20 @@ def test_axe_finds_nothing_serious_on_any_page(
     with signed_in_page(browser, school, viewport, bypass_csp=True) as page:
         problems = {}
         for path in every_page(page, school):
+            page.goto(school.base_url + path)
+            page.wait_for_load_state("networkidle")
+            serious = [v for v in _axe_violations(page) if v[1] in ("serious", "critical")]
+            if serious:
+                problems[path] = serious
+        assert problems == {}, json.dumps(problems, indent=1)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_axe_finds_nothing_serious_on_a_learners_shared_pages(
+        browser: Any, school: PlatformProcess, viewport: dict[str, int]) -> None:  # noqa: F811
+    with shared_view_page(browser, school, viewport, bypass_csp=True) as (page, paths):
+        problems = {}
+        for path in paths:
             page.goto(school.base_url + path)
             page.wait_for_load_state("networkidle")
             serious = [v for v in _axe_violations(page) if v[1] in ("serious", "critical")]

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from tests.server.dashboard.conftest import screenshot
-from tests.server.dashboard.demo_pages import PHONE, every_page, school, signed_in_page  # noqa: F401 (fixture)
+from tests.server.dashboard.demo_pages import (  # noqa: F401 (fixture)
+    PHONE,
+    every_page,
+    school,
+    shared_view_page,
+    signed_in_page,
+)
 from tests.support.browser import browser  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess
 
@@ -56,6 +62,19 @@ def test_every_page_fits_a_phone(browser: Any, school: PlatformProcess) -> None:
                 assert len(links) >= 5 and all(links), (path, links)
                 assert _in_view(page, "#sign-out") == [True], path
             screenshot(page, "phone" + path.replace("/", "-").split("?")[0][:60])
+
+
+def test_a_learners_shared_pages_fit_a_phone(browser: Any, school: PlatformProcess) -> None:  # noqa: F811
+    with shared_view_page(browser, school, PHONE) as (page, paths):
+        for path in paths:
+            page.goto(school.base_url + path)
+            page.wait_for_load_state("networkidle")
+            layout = page.evaluate(OVERFLOW_JS)
+            assert layout["scrollWidth"] <= layout["innerWidth"], (path, layout)
+            assert layout["wide"] == [], (path, layout["wide"])
+            assert _in_view(page, ".mainnav a") == [True], path  # "My progress"
+            assert _in_view(page, "#sign-out") == [True], path
+            screenshot(page, "phone-shared" + path.replace("/", "-")[:40])
 
 
 def test_a_phone_table_is_cards_labelled_by_their_columns(
