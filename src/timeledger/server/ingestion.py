@@ -16,12 +16,11 @@ from timeledger.caliper.envelope import Envelope
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store.database import writer_turn
-from timeledger.server.store.event_appends import append_rows
+from timeledger.server.store.event_appends import append_jobs, append_rows
 from timeledger.server.store.event_bodies import content_digest
 from timeledger.server.store.job_result_rows import encode_results
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
-from timeledger.server.store.schema import jobs
 
 #: The append decides the first three; the projector may then turn `stored` into
 #: duplicate_window, duplicate_completion or unprojectable (pipeline/job_results.py).
@@ -199,7 +198,7 @@ class Ingestor:
                     "results": encode_results([r.to_json() for r in job.results]),
                     "needs": needs_to_json(needs),
                 })
-            conn.execute(jobs.insert(), job_rows)
+            append_jobs(conn, job_rows)
         if self._after_commit is not None:
             self._after_commit()
         return jobs_out

@@ -1,5 +1,5 @@
-"""The request path's one write: event rows appended through the driver, not Core (store/
-driver_rows.py says why). SQLAlchemy still owns the schema and every query."""
+"""The request path's writes: event rows and their jobs appended through the driver, not Core
+(store/driver_rows.py says why). SQLAlchemy still owns the schema and every query."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from timeledger.server.store.event_bodies import (
     event_json,
 )
 from timeledger.server.store.log_positions import Position
-from timeledger.server.store.schema import events
+from timeledger.server.store.schema import events, jobs
 
 #: The columns an appended row gives (the others default: seq, xact, packed).
 APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile", "actor_id",
                     "learner_email", "run_id", "event_time", "sensor", "received_at", "job_id",
                     "body", "partition")
+#: The columns of a job row, all given by the append.
+JOB_COLUMNS = ("id", "client_id", "state", "created_at", "processed_on", "results", "needs")
 _IN_CHUNK = 500  # event ids per `IN (...)` lookup (SQLite allows 32,766 parameters)
 
 Stored = tuple[int, str]  # seq, body_hash
@@ -36,7 +38,7 @@ def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     if conn.dialect.name == "postgresql":
         written = _append_postgresql(conn, rows)
     else:
-        written = _append_sqlite(conn, rows, {row["job_id"] for row in rows})
+        written = _append_sqlite(conn, rows)
     missing = sorted({r["event_id"] for r in rows} - written.keys())
     existing: dict[str, Stored] = {}
     for chunk in _chunks(missing):
@@ -53,6 +55,13 @@ def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     return written, existing
 
 
+def append_jobs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the group's job rows (one per envelope), each giving every `JOB_COLUMNS`."""
+    sql = (f"INSERT INTO {jobs.name} ({', '.join(JOB_COLUMNS)}) "
+           f"VALUES ({sql_marks(conn, len(JOB_COLUMNS))})")
+    execute_many(conn, sql, driver_params(conn, rows, JOB_COLUMNS, jobs))
+
+
 def _append_postgresql(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                        ) -> dict[str, Position]:
     sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}, xact) VALUES "
@@ -63,22 +72,20 @@ def _append_postgresql(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     return {event_id: Position(xact, seq) for event_id, seq, xact in returned}
 
 
-def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]],
-                   job_ids: set[str]) -> dict[str, Position]:
-    """SQLite's executemany returns no rows: the inserted ones are those now filed under this
-    group's (fresh) job ids. (A multi-row INSERT ... RETURNING measured slower than both.)"""
+def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[str, Position]:
+    """Row by row on the driver's cursor: each statement's `rowcount` says whether the row went
+    in and `lastrowid` is its seq. (Measured against an `executemany` followed by reading the
+    new rows back by id, and against a multi-row INSERT ... RETURNING: both cost more.)"""
     sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}) VALUES "
            f"({sql_marks(conn, len(APPENDED_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
-    execute_many(conn, sql, driver_params(conn, rows, APPENDED_COLUMNS, events))
     written: dict[str, Position] = {}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:  # the driver's own rows: Core's result machinery cost more than the lookup itself
-        for chunk in _chunks(sorted({row["event_id"] for row in rows})):
-            sql = ("SELECT event_id, seq, job_id FROM events WHERE event_id IN "
-                   f"({sql_marks(conn, len(chunk))})")
-            cursor.execute(sql, chunk)
-            written.update((event_id, Position(0, seq)) for event_id, seq, job_id in cursor
-                           if job_id in job_ids)
+    try:
+        for row, values in zip(rows, driver_params(conn, rows, APPENDED_COLUMNS, events),
+                               strict=True):
+            cursor.execute(sql, values)
+            if cursor.rowcount > 0:
+                written[row["event_id"]] = Position(0, cursor.lastrowid)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
