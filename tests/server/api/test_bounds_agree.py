@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.events import completion, heartbeat, unique_email, wrap
+from tests.support.pages import every_row
 from tests.support.platform import PlatformProcess, run_cli
 from timeledger.caliper.bounds import MAX_COUNT, MAX_WINDOW_MS, MAX_XP, WINDOW_SLACK_MS
 from timeledger.caliper.times import format_utc
@@ -231,7 +232,8 @@ def test_the_extremes_that_are_accepted_are_stored_shown_and_rebuilt(
     wait_for(platform, reply)
     assert_shown(platform, email, set(runs))
     def learner_entry() -> dict[str, Any]:  # all-time totals (a summary covers at most a year)
-        (entry,) = [p for p in platform.get("/api/v1/learners")["learners"] if p["email"] == email]
+        (entry,) = [p for p in every_row(platform, "/api/v1/learners", "learners")
+                    if p["email"] == email]
         return dict(entry)
 
     before = learner_entry()

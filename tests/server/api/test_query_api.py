@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.events import completion, heartbeat, unique_email, wrap
+from tests.support.pages import every_row
 from tests.support.platform import PlatformProcess
 from timeledger.caliper.builders import (
     ActivityRef,
@@ -80,7 +81,7 @@ def test_every_query_answers_for_a_seeded_learner(platform: PlatformProcess,
     assert day["accuracy"] == 70.0
     assert day["goals_met"] == {course_id: {"dailyXp": True, "dailyAccuracy": False}}
 
-    listed = {p["email"]: p for p in get(platform, "/api/v1/learners").json()["learners"]}
+    listed = {p["email"]: p for p in every_row(platform, "/api/v1/learners", "learners")}
     # 12 XP in 10 focused minutes, and 70 % correct: two flags
     assert listed[email]["totals"]["flags"] == 2
     assert listed[email]["totals"]["runs"] == 1
@@ -99,7 +100,7 @@ def test_every_query_answers_for_a_seeded_learner(platform: PlatformProcess,
     (progress,) = book["progress"]
     assert (progress["progress"], progress["source"]) == (30.0, "pctCompleteApp")
 
-    courses = {c["course_id"]: c for c in get(platform, "/api/v1/courses").json()["courses"]}
+    courses = {c["course_id"]: c for c in every_row(platform, "/api/v1/courses", "courses")}
     course = courses[course_id]
     assert course["registered"] and course["total_lessons"] == 8
     assert course["goals"] == {"dailyXp": 10, "dailyAccuracy": 80}
