@@ -200,3 +200,25 @@ def test_a_cursor_holds_its_place_while_rows_are_added(platform: PlatformProcess
     second = platform.get("/api/v1/runs", learner=email, limit=1, after=first["next"])
     assert [run["run_id"] for run in second["runs"]] == [older]
     assert second["next"] is None
+
+
+def test_the_event_log_pages_back_by_seq(seeded: tuple[PlatformProcess, Seeded]) -> None:
+    """`GET /caliper/events`: newest first, `before` (its `next`, a seq) pages back; the same
+    bounds as the query API's lists."""
+    platform, seed = seeded
+    whole = platform.get("/caliper/events")
+    sent = len(seed.runs) + len(seed.low_accuracy)  # a heartbeat per run, and the completions
+    assert whole["next"] is None and len(whole["events"]) == sent
+    seqs = [event["seq"] for event in whole["events"]]
+    assert seqs == sorted(seqs, reverse=True)
+    found = [platform.get("/caliper/events", limit=4)]
+    while found[-1]["next"] is not None:
+        assert len(found) < 10, "the cursor does not move on"
+        found.append(platform.get("/caliper/events", limit=4, before=found[-1]["next"]))
+    assert [event["seq"] for page in found for event in page["events"]] == seqs
+    assert [len(page["events"]) for page in found] == [4, 4, sent - 8]
+    assert refused(platform, "/caliper/events", limit=1001) == "limit"
+    assert refused(platform, "/caliper/events", limit=0) == "limit"
+    assert refused(platform, "/caliper/events", before="not a seq") == "before"
+    assert refused(platform, "/caliper/events", before=-1) == "before"
+    assert refused(platform, "/caliper/events", before=2**63) == "before"
