@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.support.events import T0, heartbeat, unique_email, wrap
 from tests.support.platform import PlatformProcess
-from timeledger.server.api.host_check import HostPolicy, normalize_host
+from timeledger.server.api.host_check import (
+    MAX_DECIDED_HOSTS,
+    HostCheck,
+    HostPolicy,
+    normalize_host,
+)
 from timeledger.server.store.access_tables import dashboard_share_links
 from timeledger.server.store.database import create_engine
 
@@ -105,3 +112,39 @@ def test_allowed_names_are_checked() -> None:
     for bad in ("ledger.example:8000", "http://ledger.example", "a/b", "", "[ledger]"):
         with pytest.raises(ValueError):
             normalize_host(bad)
+
+
+def test_remembered_decisions_stay_right_past_the_bound() -> None:
+    """HostCheck remembers its decisions per Host header, at most MAX_DECIDED_HOSTS of them."""
+    reached: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(dict(scope["headers"])[b"host"].decode())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    check = HostCheck(app, HostPolicy.for_bind("127.0.0.1"))
+
+    def status(host: str) -> int:
+        replies: list[int] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                replies.append(message["status"])
+
+        asyncio.run(check({"type": "http", "method": "GET", "path": "/", "query_string": b"",
+                           "headers": [(b"host", host.encode())]}, receive, send))
+        return replies[0]
+
+    for _ in range(2):  # the second time from what it remembered
+        assert status("127.0.0.1:8000") == 204
+        assert status(ATTACKER) == 400
+    for n in range(MAX_DECIDED_HOSTS + 5):  # made-up names past the bound
+        assert status(f"made-up-{n}.example") == 400
+    assert status("localhost:8000") == 204
+    assert status(ATTACKER) == 400
+    assert len(check._decided) <= MAX_DECIDED_HOSTS
+    assert reached == ["127.0.0.1:8000", "127.0.0.1:8000", "localhost:8000"]

@@ -26,6 +26,8 @@ from timeledger.server.api.errors import ims_error
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
 ANY_HOST = "*"
+#: Distinct Host headers whose decision a running platform remembers (then it starts over).
+MAX_DECIDED_HOSTS = 256
 _HOST_HEADER = re.compile(r"(?P<name>\[[0-9A-Fa-f:.]+\]|[^\[\]:/\\@\s]+)(?::[0-9]{1,5})?")
 _DNS_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*")
 
@@ -91,16 +93,28 @@ class HostCheck:
     def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
         self.app = app
         self.policy = policy
+        # Host headers already decided: clients send the same few over and over, and the
+        # decision (a regular expression, an address parse) costs more than the rest of this.
+        self._decided: dict[str | None, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # the platform serves no websockets
             await self.app(scope, receive, send)
             return
         host = Headers(scope=scope).get("host")
-        if self.policy.admits(host):
+        if self._admits(host):
             await self.app(scope, receive, send)
             return
         message = "A Host header is required" if not host else (
             f"Host {host!r} is not served here; an operator can add it with "
             "`timeledger serve --allowed-host NAME`")
         await ims_error(400, message, [Problem("Host", message)])(scope, receive, send)
+
+    def _admits(self, host: str | None) -> bool:
+        decided = self._decided.get(host)
+        if decided is None:
+            decided = self.policy.admits(host)
+            if len(self._decided) >= MAX_DECIDED_HOSTS:
+                self._decided.clear()  # a client making up names gains nothing but a re-check
+            self._decided[host] = decided
+        return decided

@@ -16,6 +16,13 @@ NUL_MESSAGE = "Must not contain a NUL character"
 
 async def refuse_nul_characters(request: Request) -> None:
     """A 400 naming the first path or query parameter that holds a NUL character."""
+    if "\x00" not in request.scope["path"] and not _may_hold_nul(request.scope["query_string"]):
+        return  # path parameters come from the decoded path, query parameters from this text
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if "\x00" in str(value):
             raise ApiError(400, f"Invalid {name}: {NUL_MESSAGE}", [Problem(name, NUL_MESSAGE)])
+
+
+def _may_hold_nul(query_string: bytes) -> bool:
+    """Whether a decoded query parameter can hold NUL: only as a raw byte or as `%00`."""
+    return b"\x00" in query_string or b"%00" in query_string
