@@ -150,8 +150,9 @@ def _run_rows(conn: sa.Connection, learner: str | None, course: str | None,
     """The runs' rows in list order, after the run last seen at `after[0]` with id `after[1]`."""
     query = sa.select(runs).order_by(runs.c.last_seen.desc(), runs.c.run_id).limit(limit)
     if after is not None:
-        query = query.where(sa.or_(runs.c.last_seen < after[0], sa.and_(
-            runs.c.last_seen == after[0], runs.c.run_id > after[1])))
+        # `last_seen <=` on its own, so the index scan starts at the cursor
+        query = query.where(runs.c.last_seen <= after[0], sa.or_(
+            runs.c.last_seen < after[0], runs.c.run_id > after[1]))
     if learner is not None:
         query = query.where(runs.c.learner_email == learner)
     if course is not None:

@@ -97,7 +97,9 @@ runs = sa.Table(
     sa.Column("completion_pct_complete", sa.Float),
 )
 sa.Index("ix_runs_learner", runs.c.learner_email, runs.c.first_seen)
-sa.Index("ix_runs_course", runs.c.course_id)
+# the runs list's pages, newest first (queries/runs.py), over all runs or one course's
+sa.Index("ix_runs_last_seen", runs.c.last_seen, runs.c.run_id)
+sa.Index("ix_runs_course_last_seen", runs.c.course_id, runs.c.last_seen, runs.c.run_id)
 sa.Index("ix_runs_learner_last_seen", runs.c.learner_email, runs.c.last_seen)
 # a learner's newest runs of one activity (the course heatmap's cell opens them)
 sa.Index("ix_runs_learner_activity", runs.c.learner_email, runs.c.activity_id, runs.c.last_seen)
