@@ -47,3 +47,42 @@ def test_the_threads_end_with_their_owner() -> None:
     gc.collect()
     worker.join(30)
     assert not worker.is_alive()
+
+
+def test_an_error_reaches_the_caller_and_the_thread_goes_on() -> None:
+    threads = WorkerThreads(max_threads=1)
+
+    def fail() -> None:
+        raise LookupError("no session")
+
+    async def main() -> str:
+        with pytest.raises(LookupError, match="no session"):
+            await threads.run(fail)
+        return await threads.run(lambda: threading.current_thread().name)
+
+    assert asyncio.run(main()).startswith("timeledger-adapter")
+
+
+def test_calls_past_the_bound_wait_their_turn_and_a_cancelled_one_is_skipped() -> None:
+    """With one thread busy, later calls queue; a caller that gives up does not stop the rest."""
+    threads = WorkerThreads(max_threads=1)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def step(name: str) -> str:
+        if name == "first":
+            release.wait(30)
+        ran.append(name)
+        return name
+
+    async def main() -> list[str]:
+        first = asyncio.ensure_future(threads.run(step, "first"))
+        given_up = asyncio.ensure_future(threads.run(step, "given up"))
+        last = asyncio.ensure_future(threads.run(step, "last"))
+        await asyncio.sleep(0)
+        given_up.cancel()
+        release.set()
+        return [await first, await last]
+
+    assert asyncio.run(main()) == ["first", "last"]
+    assert ran[0] == "first" and ran[-1] == "last"  # in order, on the one thread

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -58,12 +58,11 @@ class TimebackRouter(Router):
         asynchronous = inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(call)
         limit = adapter.max_body_bytes
 
-        def answer(request: Request, raw: bytes, identity: Any, known: bool) -> Reply:
-            if not known:
-                try:
-                    identity = hook(request)
-                except Exception:
-                    return hook_failed()
+        def answer(request: Request, raw: bytes) -> Reply:
+            try:
+                identity = cast(Identity, hook(request))  # a sync hook (see `asynchronous`)
+            except Exception:
+                return hook_failed()
             return adapter.handle(route, identity, raw,
                                   cross_site=is_cross_site(request.headers.get("sec-fetch-site")))
 
@@ -72,7 +71,7 @@ class TimebackRouter(Router):
             if raw is None:
                 return _response(too_large(limit))
             if not asynchronous:  # the hook may block: it and the write run on a worker thread
-                return _response(await threads.run(answer, request, raw, None, False))
+                return _response(await threads.run(answer, request, raw))
             try:
                 identity = await hook(request)  # type: ignore[misc]
             except Exception:
