@@ -75,8 +75,8 @@ def _work(calls: queue.SimpleQueue[_Call | None], idle: threading.Semaphore) -> 
         try:
             outcome: Any = context.run(call)
             settle = _resolve
-        except LookupError as error:
-            raise
+        except BaseException as error:  # handed to the awaiting request, as an executor does
+            outcome, settle = error, _fail
         try:
             loop.call_soon_threadsafe(settle, answer, outcome)
         except RuntimeError:  # the loop was closed meanwhile: nobody awaits the answer
