@@ -127,6 +127,8 @@ run_windows = sa.Table(
     sqlite_with_rowid=False,
 )
 sa.Index("ix_run_windows_end", run_windows.c.run_id, run_windows.c.end_at)
+# a run's windows in start order, a page at a time (GET /api/v1/runs/{id}/windows)
+sa.Index("ix_run_windows_start", run_windows.c.run_id, run_windows.c.start_at, run_windows.c.seq)
 
 run_days = sa.Table(  # the local days a run had time on: its sessions
     "run_days", metadata,
@@ -336,7 +338,7 @@ flags = sa.Table(
     _counter("occurrences"),
 )
 sa.Index("ix_flags_learner", flags.c.learner_email)
-sa.Index("ix_flags_run", flags.c.run_id)
+sa.Index("ix_flags_run_seq", flags.c.run_id, flags.c.first_seq, flags.c.flag_key)  # a run's pages
 sa.Index("ix_flags_kind_seq", flags.c.kind, flags.c.first_seq)
 sa.Index("ix_flags_event_time", flags.c.event_time)
 
