@@ -99,9 +99,44 @@ def runs(request: Request, _token: Reader,
         conn, _learner(conn, learner), course or None, limit, after)))
 
 
+# A run's lists come before the run itself: `{run_id:path}` would take ".../windows" as a key.
+@router.get("/runs/{run_id:path}/windows",
+            summary="A run's windows in start order, a page at a time (run_id: UUID or key)",
+            response_model=read_models.RunWindowList, response_model_exclude_unset=True)
+def run_windows(run_id: str, request: Request, _token: Reader,
+                limit: Annotated[int, _limit(queries.MAX_RUN_WINDOWS, "Windows")]
+                = queries.DEFAULT_RUN_WINDOWS,
+                after: After = None) -> dict[str, Any]:
+    return with_projection(request, _read(request, lambda conn: queries.run_windows_page(
+        conn, queries.known_run(conn, run_id), limit, after)))
+
+
+@router.get("/runs/{run_id:path}/session-days",
+            summary="The local days a run had time on, oldest first, a page at a time "
+                    "(run_id: UUID or key)",
+            response_model=read_models.SessionDayList, response_model_exclude_unset=True)
+def run_session_days(run_id: str, request: Request, _token: Reader,
+                     limit: Annotated[int, _limit(queries.MAX_RUN_DAYS, "Days")]
+                     = queries.DEFAULT_RUN_DAYS,
+                     after: After = None) -> dict[str, Any]:
+    return with_projection(request, _read(request, lambda conn: queries.run_days_page(
+        conn, queries.known_run(conn, run_id), limit, after)))
+
+
+@router.get("/runs/{run_id:path}/flags",
+            summary="A run's flags, newest first, a page at a time (run_id: UUID or key)",
+            response_model=read_models.FlagList, response_model_exclude_unset=True)
+def run_flags(run_id: str, request: Request, _token: Reader,
+              limit: Annotated[int, _limit(queries.MAX_RUN_FLAGS, "Flags")]
+              = queries.DEFAULT_RUN_FLAGS,
+              after: After = None) -> dict[str, Any]:
+    return with_projection(request, _read(request, lambda conn: queries.run_flags_page(
+        conn, queries.known_run(conn, run_id), limit, after)))
+
+
 @router.get("/runs/{run_id:path}",
             summary="One run: time, windows, sessions, completion, flags (run_id: the run's UUID, "
-                    "or the app's own runId when it was not a UUID)",
+                    "or the app's own runId when it was not a UUID); each list's first page",
             response_model=read_models.RunDetail, response_model_exclude_unset=True)
 def run(run_id: str, request: Request, _token: Reader) -> dict[str, Any]:
     return with_projection(request, _read(request, lambda conn: queries.get_run(conn, run_id)))

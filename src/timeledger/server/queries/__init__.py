@@ -42,10 +42,22 @@ from timeledger.server.queries.learners import (
     resolve_learner,
 )
 from timeledger.server.queries.overview import overview
+from timeledger.server.queries.run_lists import (
+    DEFAULT_RUN_DAYS,
+    DEFAULT_RUN_FLAGS,
+    DEFAULT_RUN_WINDOWS,
+    MAX_RUN_DAYS,
+    MAX_RUN_FLAGS,
+    MAX_RUN_WINDOWS,
+    run_days_page,
+    run_flags_page,
+    run_windows_page,
+)
 from timeledger.server.queries.runs import (
     DEFAULT_RUNS_PAGE,
     MAX_RUNS_PAGE,
     get_run,
+    known_run,
     list_runs,
     normalize_run_id,
     resolve_run_id,
@@ -59,6 +71,9 @@ from timeledger.server.queries.summary_window import (
 
 __all__ = [
     "DEFAULT_RUNS_PAGE",
+    "DEFAULT_RUN_DAYS",
+    "DEFAULT_RUN_FLAGS",
+    "DEFAULT_RUN_WINDOWS",
     "DEFAULT_SUMMARY_DAYS",
     "MAX_CLASS_PAGE",
     "MAX_COURSES_PAGE",
@@ -68,6 +83,9 @@ __all__ = [
     "MAX_GRADEBOOK_PAGE",
     "MAX_LEARNERS_PAGE",
     "MAX_RUNS_PAGE",
+    "MAX_RUN_DAYS",
+    "MAX_RUN_FLAGS",
+    "MAX_RUN_WINDOWS",
     "MAX_SUMMARY_DAYS",
     "InvalidParameter",
     "NotFound",
@@ -86,6 +104,7 @@ __all__ = [
     "get_run",
     "gradebook",
     "gradebook_page",
+    "known_run",
     "last_active_day",
     "learner_courses",
     "learner_names",
@@ -99,6 +118,9 @@ __all__ = [
     "overview",
     "resolve_learner",
     "resolve_run_id",
+    "run_days_page",
+    "run_flags_page",
+    "run_windows_page",
     "runs_page",
     "summary_window",
 ]

@@ -204,9 +204,28 @@ class RunWindow(ReadModel):
 
 
 class RunDetail(RunSummary, Projected):
-    session_days: list[SessionDay]
+    session_days: list[SessionDay] = Field(description="The first page of GET .../session-days")
+    session_days_next: str | None = Field(
+        description="Its cursor: pass it as `after` to GET .../session-days; None when all are "
+                    "here")
+    windows: list[RunWindow] = Field(description="The first page of GET .../windows")
+    windows_next: str | None = Field(
+        description="Its cursor: pass it as `after` to GET .../windows; None when all are here")
+    flags: list[Flag] = Field(description="The first page of GET .../flags")
+    flags_next: str | None = Field(
+        description="Its cursor: pass it as `after` to GET .../flags; None when all are here")
+
+
+class RunWindowList(Projected):
     windows: list[RunWindow]
-    flags: list[Flag]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
+
+
+class SessionDayList(Projected):
+    session_days: list[SessionDay]
+    next: str | None = Field(
+        description="The cursor of the following page (pass it as `after`); None on the last")
 
 
 class GradeResult(ReadModel):

@@ -11,9 +11,17 @@ import sqlalchemy as sa
 from timeledger.server.queries.course_catalog import course_info, course_ref
 from timeledger.server.queries.errors import InvalidParameter, NotFound
 from timeledger.server.queries.figures import accuracy, iso, minutes, seconds, xp
-from timeledger.server.queries.flags import list_flags
 from timeledger.server.queries.page_cursor import decode_key, encode_key, not_a_cursor
-from timeledger.server.store.projection_tables import learners, run_days, run_windows, runs
+from timeledger.server.queries.run_lists import (
+    DEFAULT_RUN_DAYS,
+    DEFAULT_RUN_FLAGS,
+    DEFAULT_RUN_WINDOWS,
+    count_run_days,
+    run_days_page,
+    run_flags_page,
+    run_windows_page,
+)
+from timeledger.server.store.projection_tables import learners, run_days, runs
 
 DEFAULT_RUNS_PAGE = 100  # the runs one page of GET /api/v1/runs lists unless `limit` says
 MAX_RUNS_PAGE = 1000  # and the most it lists
@@ -81,6 +89,14 @@ def _names(conn: sa.Connection, emails: list[str]) -> dict[str, str | None]:
     return {row.email: row.name for row in found}
 
 
+def known_run(conn: sa.Connection, run_id: str) -> str:
+    """The id of a stored run, by its UUID or its key (resolve_run_id); NotFound if unknown."""
+    key = resolve_run_id(conn, run_id)
+    if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == key)).first() is None:
+        raise NotFound(f"No run {run_id!r}")
+    return key
+
+
 def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
     """One run, by its UUID or its key (resolve_run_id); NotFound if unknown. Returns {run_id,
     run_key (the app's own runId when it was not a UUID, else None), learner: {email, name,
@@ -91,28 +107,22 @@ def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any]:
     active_seconds, inactive_seconds, other_seconds, bounds: "reported"|"estimated",
     overlaps_event_id}], completed, completions, completion: {event_id, time, attempt, xp,
     total_questions, correct_questions, accuracy, mastered_units, pct_complete}|None,
-    xp_earned, flags: [... as list_flags]}."""
+    xp_earned, flags: [... as list_flags]}. `windows`, `session_days` and `flags` are the first
+    pages of run_windows_page, run_days_page and run_flags_page (their default limits);
+    `windows_next`, `session_days_next` and `flags_next` are the cursors of the rest (None when
+    the run has no more)."""
     key = resolve_run_id(conn, run_id)
     row = conn.execute(sa.select(runs).where(runs.c.run_id == key)).first()
     if row is None:
         raise NotFound(f"No run {run_id!r}")
-    w = run_windows.c
-    windows = [{
-        "event_id": win.event_id, "start": iso(win.start_at), "end": iso(win.end_at),
-        "active_seconds": seconds(win.active_ms), "inactive_seconds": seconds(win.inactive_ms),
-        "other_seconds": seconds(win.other_ms),
-        "bounds": "reported" if win.bounds_reported else "estimated",
-        "overlaps_event_id": win.overlap_event_id,
-    } for win in conn.execute(sa.select(run_windows).where(w.run_id == key)
-                              .order_by(w.start_at, w.seq))]
-    days = [{"date": day.local_date, "active_seconds": seconds(day.active_ms),
-             "inactive_seconds": seconds(day.inactive_ms)}
-            for day in conn.execute(sa.select(run_days).where(run_days.c.run_id == key)
-                                    .order_by(run_days.c.local_date))]
-    out = _summary(row, _names(conn, [row.learner_email]), course_info(conn), len(days))
-    out["session_days"] = days
-    out["windows"] = windows
-    out["flags"] = list_flags(conn, run_id=key)
+    windows = run_windows_page(conn, key, DEFAULT_RUN_WINDOWS)
+    days = run_days_page(conn, key, DEFAULT_RUN_DAYS)
+    flagged = run_flags_page(conn, key, DEFAULT_RUN_FLAGS)
+    sessions = len(days["session_days"]) if days["next"] is None else count_run_days(conn, key)
+    out = _summary(row, _names(conn, [row.learner_email]), course_info(conn), sessions)
+    out["session_days"], out["session_days_next"] = days["session_days"], days["next"]
+    out["windows"], out["windows_next"] = windows["windows"], windows["next"]
+    out["flags"], out["flags_next"] = flagged["flags"], flagged["next"]
     return out
 
 
