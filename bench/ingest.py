@@ -11,7 +11,8 @@ Starts `timeledger serve` (API and projector process) on a temp SQLite file and 
 then writes the same event rows straight into the same schema with a minimal sqlite3 script.
 Last line: `ingest_events_per_s=<n> raw_events_per_s=<n> ratio=<x> e2e_ratio=<x>
 lag_p99_ms=<n> bytes_per_event=<n>`; the line before it has `single_ratio=<x>`.
-Run: `.venv/bin/python bench/ingest.py [--envelopes 200] [--connections 4]`.
+Run: `.venv/bin/python bench/ingest.py [--envelopes 200] [--connections 4] [--workers N]`
+(`--workers`: serve's API processes on the SQLite file, default one).
 
 With `--db postgresql://...` it measures on that PostgreSQL instead (bench/ingest_pg.py: 1 and 2
 server processes and the raw ceiling, in scratch databases it creates and drops); last line
@@ -226,6 +227,8 @@ def main() -> None:
                         help="Measure on this PostgreSQL server (default: a temp SQLite file).")
     parser.add_argument("--projector-nice", type=int, default=None, metavar="N",
                         help="Passed to serve (default: serve's own, see docs/pipeline.md).")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="Passed to serve (default: serve's own, one API process).")
     parser.add_argument("--durability", choices=("full", "normal"), default=None,
                         help="With --db: synchronous_commit on (full) or off (normal, default).")
     args = parser.parse_args()
@@ -235,19 +238,28 @@ def main() -> None:
         if not ingest_pg.is_postgres_url(args.db):
             parser.error(f"--db takes a postgresql:// URL, not {args.db!r}; without --db the "
                          "bench runs on a temp SQLite file")
+        if args.workers is not None:
+            parser.error("--workers is for the SQLite run; with --db the bench measures its "
+                         "own layouts (one and two API processes)")
         ingest_pg.run(args.db, args.envelopes, args.connections, args.durability or "normal")
         return
     if args.durability is not None:
         parser.error("--durability needs --db postgresql://...")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers takes a number of API processes, at least 1")
     bodies = build_envelopes(args.envelopes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        nice = [] if args.projector_nice is None else ["--projector-nice", str(args.projector_nice)]
-        http = measure_http(folder, bodies, args.connections, nice)
+        serve_args = [] if args.projector_nice is None else [
+            "--projector-nice", str(args.projector_nice)]
+        if args.workers is not None:
+            serve_args += ["--workers", str(args.workers)]
+        http = measure_http(folder, bodies, args.connections, serve_args)
         raw = measure_raw(folder, bodies)
     shown_nice = "default" if args.projector_nice is None else args.projector_nice
     print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
-          f"connections={args.connections} projector_nice={shown_nice}")
+          f"connections={args.connections} projector_nice={shown_nice} "
+          f"workers={args.workers or 1}")
     print(f"end_to_end_events_per_s={http.end_to_end_per_s:.0f} "
           f"single_events_per_s={http.single_per_s:.0f} noop_posts_per_s={http.noop_per_s:.0f} "
           f"single_ratio={http.single_per_s / http.noop_per_s:.3f}")

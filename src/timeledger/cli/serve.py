@@ -46,7 +46,8 @@ WORKER_SETTINGS_ENV = "TIMELEDGER_WORKER_SETTINGS"
               help="Dashboard sign-in even on loopback (off loopback it is always required).")
 @click.option("--demo", is_flag=True, help="Fill an empty data dir with a realistic school week.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Server processes (PostgreSQL only; SQLite has one writer).")
+              help="Server processes. On SQLite their appends take turns at the one writer "
+                   "(docs/scaling.md); more than the machine's cores gains nothing.")
 @click.option("--projectors", default=1, show_default=True, type=click.IntRange(min=0),
               help="Projector processes to start beside the API (0: they run elsewhere, with "
                    "`timeledger project`). More than one needs PostgreSQL.")
@@ -68,9 +69,6 @@ def serve(host: str, port: int, db_url: str | None, data_dir: Path | None, timez
           limits: ConnectionLimits) -> None:
     """Start the platform: Caliper API, query API and dashboard."""
     url, folder = resolve_db_url(db_url, data_dir)
-    if workers > 1 and url.startswith("sqlite"):
-        raise click.BadParameter("more than one worker needs PostgreSQL (--db postgresql://...); "
-                                 "SQLite has a single writer", param_hint="--workers")
     if projectors > 1 and url.startswith("sqlite"):
         raise click.BadParameter("more than one projector needs PostgreSQL; SQLite has a single "
                                  "writer", param_hint="--projectors")

@@ -185,15 +185,6 @@ def test_serve_refuses_an_older_schema_and_names_the_command(
     assert "timeledger db upgrade --" in result.output
 
 
-@pytest.mark.backends("sqlite")
-def test_serve_refuses_several_workers_on_sqlite(backend: object, tmp_path: Path) -> None:
-    from timeledger.cli.main import cli
-
-    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--workers", "2"])
-    assert result.exit_code == 2
-    assert "more than one worker needs PostgreSQL" in result.output
-
-
 def test_revision_writes_an_empty_migration_when_code_and_schema_agree(tmp_path: Path) -> None:
     location = _copy_migrations(tmp_path)
     written = new_revision("nothing new", location=location)
