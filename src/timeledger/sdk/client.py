@@ -177,7 +177,7 @@ class Client(CatalogMembers):
         Returns False, queueing nothing, when an event with this id was ever queued before
         through this outbox (by any process), so a caller can answer `{"duplicate": true}`.
         """
-        return self._recorder.enqueue(event).result()
+        return self._recorder.enqueue_now(event)
 
     def enqueue_later(self, event: Mapping[str, Any]) -> Future[bool]:
         """As `enqueue`, without blocking: the future resolves (True, or False for an id queued

@@ -39,6 +39,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,6 +106,23 @@ _IDS_PER_QUERY = 450  # each id is bound twice (events, seen): under SQLite's sm
 # Rows per INSERT statement (6 parameters each: under 999). One statement for many rows, where
 # executemany would step once per row, each step handing the GIL to the app's threads and back.
 _ROWS_PER_INSERT = 150
+
+_INSERT_COLUMNS = 6
+
+
+@lru_cache(maxsize=64)
+def _known_ids_sql(count: int) -> str:
+    """Which of `count` ids (bound twice) are queued or remembered."""
+    marks = ", ".join("?" * count)
+    return (f"SELECT event_id FROM events WHERE event_id IN ({marks}) UNION ALL"
+            f" SELECT event_id FROM seen WHERE event_id IN ({marks})")
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(count: int) -> str:
+    return ("INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at) VALUES"
+            + ", ".join(("(?, ?, ?, ?, ?, ?)",) * count))
+
 
 DeadReason = Literal["rejected", "failed_alone", "expired"]
 """Why an event is a dead letter: the platform refused it (4xx); it made the platform fail each
@@ -370,40 +388,53 @@ class Outbox:
         self._writes.add_soon(events, done)
 
     def _write_batches(self, batches: Sequence[Sequence[NewEvent]]) -> list[list[bool]]:
-        """One transaction for several callers' events (in order: a repeated id is not fresh)."""
+        """One transaction for several callers' events (in order: a repeated id is not fresh).
+        (It runs for every commit, so it spells its transaction out instead of `_transaction`.)"""
         now = self._now()
         dropped: Dropped | None = None
-        with self._transaction() as db:
-            ids = [event.event_id for events in batches for event in events]
-            known: set[str] = set()
-            for start in range(0, len(ids), _IDS_PER_QUERY):
-                chunk = ids[start:start + _IDS_PER_QUERY]
-                marks = ", ".join("?" * len(chunk))
-                known.update(found for (found,) in db.execute(
-                    f"SELECT event_id FROM events WHERE event_id IN ({marks}) UNION ALL"
-                    f" SELECT event_id FROM seen WHERE event_id IN ({marks})", chunk + chunk))
-            added: list[list[bool]] = []
-            rows = []
-            for events in batches:
-                fresh = []
-                for event in events:
-                    new = event.event_id not in known
-                    if new:
-                        known.add(event.event_id)
-                        rows.append((event.event_id, event.kind, event.run_id, event.sensor,
-                                     event.body, now))
-                    fresh.append(new)
-                added.append(fresh)
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                part = rows[start:start + _ROWS_PER_INSERT]
-                db.execute("INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
-                           " VALUES" + ", ".join(("(?, ?, ?, ?, ?, ?)",) * len(part)),
-                           [value for row in part for value in row])
-            if rows:
-                dropped = self._drop_excess(db)
+        self._ensure_open()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                added, rows = self._insert(db, batches, now)
+                if rows:
+                    dropped = self._drop_excess(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         if dropped is not None and self.on_drop is not None:
             self.on_drop(dropped)
         return added
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, batches: Sequence[Sequence[NewEvent]],
+                now: float) -> tuple[list[list[bool]], int]:
+        """Insert the events whose ids were never queued; (fresh flags per batch, rows added)."""
+        ids = [event.event_id for events in batches for event in events]
+        known: set[str] = set()
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start:start + _IDS_PER_QUERY]
+            known.update(found for (found,) in db.execute(_known_ids_sql(len(chunk)),
+                                                          chunk + chunk))
+        added: list[list[bool]] = []
+        rows: list[Any] = []
+        for events in batches:
+            fresh = []
+            for event in events:
+                new = event.event_id not in known
+                if new:
+                    known.add(event.event_id)
+                    rows += (event.event_id, event.kind, event.run_id, event.sensor, event.body,
+                             now)
+                fresh.append(new)
+            added.append(fresh)
+        per_statement = _ROWS_PER_INSERT * _INSERT_COLUMNS
+        for start in range(0, len(rows), per_statement):
+            part = rows[start:start + per_statement]
+            db.execute(_insert_sql(len(part) // _INSERT_COLUMNS), part)
+        return added, len(rows) // _INSERT_COLUMNS
 
     def _drop_excess(self, db: sqlite3.Connection) -> Dropped | None:
         excess = int(db.execute("SELECT events FROM outbox_size").fetchone()[0]) - self.max_events

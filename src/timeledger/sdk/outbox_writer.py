@@ -67,8 +67,12 @@ Done = Callable[[Results | Exception], None]
 @dataclass(slots=True, eq=False)
 class _Write(Generic[Event]):
     events: Sequence[Event]
-    future: Future[Results] | None
+    future: Future[Results] | None = None
     done: Done | None = None
+    # How it went, for an `add` caller (which waits on the writer lock, not on a future).
+    settled: bool = False
+    results: Results | None = None
+    error: BaseException | None = None
 
 
 def _call(done: Done, outcome: Results | BaseException | None) -> None:
@@ -94,7 +98,8 @@ class OutboxWriter(Generic[Event]):
         self._waiting: deque[_Write[Event]] = deque()
         self._waiting_events = 0
         self._unsettled = 0  # writes handed over and not resolved yet (waiting or being written)
-        self._queue = threading.Condition()
+        self._mutex = threading.Lock()  # the waiting writes and counts
+        self._queue = threading.Condition(self._mutex)  # the writer thread waits on this
         # Reentrant: a future's callback, run while its batch's writer holds this, may read.
         self._writer = threading.RLock()
         self._later = False  # an add_later write waits for the thread
@@ -106,13 +111,16 @@ class OutboxWriter(Generic[Event]):
 
     def add(self, events: Sequence[Event]) -> Results:
         """Write `events` in the next transaction and return once it has committed."""
-        future = Written(self.drain)
-        self._enter(_Write(events, future))
-        while not future.done():
-            with self._writer:
-                if not future.done():
+        write: _Write[Event] = _Write(events)
+        self._enter(write)
+        while not write.settled:
+            with self._writer:  # whoever holds it is writing; once it lets go, look again
+                if not write.settled:
                     self._run(self._take())
-        return future.result()
+        if write.error is not None:
+            raise write.error
+        assert write.results is not None
+        return write.results
 
     def add_later(self, events: Sequence[Event]) -> Future[Results]:
         """Hand `events` to the writer thread; the future resolves once they are committed."""
@@ -156,7 +164,7 @@ class OutboxWriter(Generic[Event]):
 
     def _enter(self, write: _Write[Event], later: bool = False) -> None:
         events = write.events
-        with self._queue:
+        with self._mutex:
             if self._waiting_events + len(events) > self.max_waiting_events:
                 raise OutboxBusyError(self._waiting_events, self.max_waiting_events)
             self._waiting.append(write)
@@ -180,7 +188,7 @@ class OutboxWriter(Generic[Event]):
         """The oldest waiting writes within `max_batch_events` (at least one, if any wait)."""
         taken: list[_Write[Event]] = []
         used = 0
-        with self._queue:
+        with self._mutex:
             while self._waiting:
                 size = len(self._waiting[0].events)
                 if taken and used + size > self.max_batch_events:
@@ -213,6 +221,11 @@ class OutboxWriter(Generic[Event]):
                 error: BaseException | None = None) -> None:
         try:
             for index, write in enumerate(batch):
+                if results is not None:
+                    write.results = results[index]
+                else:
+                    write.error = error
+                write.settled = True
                 if write.done is not None:
                     _call(write.done, results[index] if results is not None else error)
                 elif write.future is not None and results is not None:
@@ -220,7 +233,7 @@ class OutboxWriter(Generic[Event]):
                 elif write.future is not None:
                     write.future.set_exception(error)
         finally:
-            with self._queue:
+            with self._mutex:
                 self._unsettled -= len(batch)
 
     def _loop(self) -> None:

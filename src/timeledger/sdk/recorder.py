@@ -49,6 +49,7 @@ from timeledger.sdk.validation import (
 
 T = TypeVar("T")
 QueueItem = tuple[dict[str, Any], EventKind, Watch]
+_KINDS: dict[str, EventKind] = {"TimeSpentEvent": "heartbeat", "ActivityEvent": "completion"}
 
 
 def no_sender(urgent: bool) -> None:
@@ -226,23 +227,11 @@ class Recorder:
 
         `on_caller` (default: the client's way) writes it on this thread, else the future
         resolves once the writer thread has written it."""
-        self.check_open()
-        if not isinstance(event, Mapping):
-            raise ValidationError("event", "Expected a Caliper event (a dict)")
-        event_id = event.get("id")
-        if not isinstance(event_id, str) or not event_id:
-            raise ValidationError("event.id", "Expected the event's id (urn:uuid:...)")
-        kind: EventKind = {"TimeSpentEvent": "heartbeat", "ActivityEvent": "completion"}.get(
-            str(event.get("type")), "event")  # type: ignore[assignment]
-        row = NewEvent.of(dict(event), kind, self.catalog.row_sensor(event))
-        if not self.enabled:
+        row = self._ready_made(event)
+        if row is None:
             return done(True)
-
         if self.writes_on_caller if on_caller is None else on_caller:
-            fresh = self.outbox.add([row])[0]
-            if fresh:
-                self.wake(False)
-            return done(fresh)
+            return done(self._write_now(row))
         result: Future[bool] = Future()
 
         def written(outcome: list[bool] | Exception) -> None:
@@ -257,3 +246,26 @@ class Recorder:
 
         self.outbox.add_soon([row], written)
         return result
+
+    def enqueue_now(self, event: Mapping[str, Any]) -> bool:
+        """`enqueue` on this thread, without a future (`Client.enqueue`, the adapter's write)."""
+        row = self._ready_made(event)
+        return True if row is None else self._write_now(row)
+
+    def _ready_made(self, event: Mapping[str, Any]) -> NewEvent | None:
+        """The outbox row of a ready-made event (None when the client records nothing)."""
+        self.check_open()
+        if not isinstance(event, Mapping):
+            raise ValidationError("event", "Expected a Caliper event (a dict)")
+        event_id = event.get("id")
+        if not isinstance(event_id, str) or not event_id:
+            raise ValidationError("event.id", "Expected the event's id (urn:uuid:...)")
+        kind = _KINDS.get(str(event.get("type")), "event")
+        row = NewEvent.of(dict(event), kind, self.catalog.row_sensor(event))
+        return row if self.enabled else None
+
+    def _write_now(self, row: NewEvent) -> bool:
+        fresh = self.outbox.add([row])[0]
+        if fresh:
+            self.wake(False)
+        return fresh
