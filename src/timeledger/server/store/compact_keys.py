@@ -9,6 +9,7 @@ column would compare different forms: join through the Python values, or give bo
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,8 +82,13 @@ class UuidText(sa.TypeDecorator[str]):
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
         if isinstance(value, bytes):
-            return self.prefix + str(uuid.UUID(bytes=value))
+            return self.prefix + uuid_text(value)
         return value  # type: ignore[no-any-return]
+
+
+# The form str(uuid.UUID(...)) gives: only a value in it is stored as bytes, so it reads back
+# byte for byte. (Matching it costs the projector less than building a UUID per key.)
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def uuid_bytes(value: str, prefix: str = "") -> bytes | str:
@@ -90,8 +96,11 @@ def uuid_bytes(value: str, prefix: str = "") -> bytes | str:
     if not value.startswith(prefix) or len(value) != len(prefix) + 36:
         return value
     text = value[len(prefix):]
-    try:
-        parsed = uuid.UUID(text)
-    except ValueError:
+    if _CANONICAL_UUID.fullmatch(text) is None:
         return value
-    return parsed.bytes if str(parsed) == text else value
+    return bytes.fromhex(text.replace("-", ""))
+
+
+def uuid_text(value: bytes) -> str:
+    """A uuid's 16 bytes in the canonical text form (lower case, hyphenated)."""
+    return str(uuid.UUID(bytes=value))
