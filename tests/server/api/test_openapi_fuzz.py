@@ -49,6 +49,7 @@ WITH_QUERY_OR_BODY = (
     "GET /api/v1/learners/{learner}/summary",
     "GET /api/v1/runs",
     "GET /api/v1/runs/{run_id}",
+    *(f"GET /api/v1/runs/{{run_id}}/{name}" for name in ("windows", "session-days", "flags")),
     "GET /api/v1/gradebook",
     "GET /api/v1/flags",
     "GET /api/v1/courses",
@@ -159,6 +160,8 @@ DOCUMENTED_ERRORS = {
     "GET /api/v1/learners/{learner}/summary": READER | {404},
     "GET /api/v1/runs": READER | {404},
     "GET /api/v1/runs/{run_id}": READER | {404},
+    **{f"GET /api/v1/runs/{{run_id}}/{name}": READER | {404}
+       for name in ("windows", "session-days", "flags")},
     "GET /api/v1/gradebook": READER | {404},
     "GET /api/v1/flags": READER | {404},
     "GET /api/v1/courses": READER,
@@ -235,7 +238,8 @@ def test_every_operation_answers_as_documented(
 def pinned_ids(seeded: Seeded) -> dict[str, dict[str, str]]:
     return {
         "/api/v1/learners/{learner}/summary": {"learner": seeded.email},
-        "/api/v1/runs/{run_id}": {"run_id": seeded.run_id},
+        **{f"/api/v1/runs/{{run_id}}{tail}": {"run_id": seeded.run_id}
+           for tail in ("", "/windows", "/session-days", "/flags")},
         "/api/v1/courses/{course_id}": {"course_id": seeded.course_id},
         "/caliper/events/{event_id}": {"event_id": seeded.event_id},
     }
