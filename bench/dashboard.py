@@ -11,10 +11,10 @@ then the class view's line `class_view_500 ms=<n> static_ms=<n> ratio=<x> cpu_ms
 How the stores are filled (bench/dashboard_store.py): as a platform is. Every run's events (a
 time report and a completion, built by `timeledger.caliper.builders`) go in envelopes of 100
 through the compiled screen and `platform.ingestor` (the append the HTTP path uses, in this
-process), then the projector projects them; so the event log holds them all, `rebuild` would give
-the same rows back, and every flag is the rules' own. The stores are built once per code version
-and kept in a cache folder (see bench/dashboard_store.py: 1M events take 10-20 minutes here) and
-copied for each run; `--no-cache` builds afresh in the run's folder.
+process), then the projector projects them; so the event log holds them all, `rebuild` gives the
+same rows back, and every flag is the rules' own. The stores are built once per version of the
+code that writes them and kept in a cache folder (see bench/dashboard_store.py: 1M events took 39
+minutes here) and copied for each run; `--no-cache` builds afresh in the run's folder.
 - the runs: each has one window and one completion (10 questions, 6-10 correct; XP one less
   than its minutes when 8 or more are correct), a learner's runs take the course's 10 activities
   in turn, and a day comes to 18-42 minutes against a daily goal of 20 minutes and 20 XP, so
