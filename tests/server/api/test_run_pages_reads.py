@@ -5,16 +5,19 @@ never by sorting the whole run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from tests.support.ledger_world import Ledger, at, completion, heartbeat, new_run
 from tests.support.postgres import Backend
+from timeledger.server.app import create_app
 from timeledger.server.queries import (
     DEFAULT_RUN_DAYS,
     DEFAULT_RUN_FLAGS,
@@ -39,8 +42,10 @@ PAGES: dict[str, tuple[Page, str, str]] = {  # list -> (page function, table, it
 
 
 class Seeded:
-    def __init__(self, ledger: Ledger, run_id: str, windows: list[str], flags: int) -> None:
+    def __init__(self, ledger: Ledger, run_id: str, windows: list[str], flags: int,
+                 short: str) -> None:
         self.ledger, self.run_id, self.windows, self.flags = ledger, run_id, windows, flags
+        self.short = short  # a run with one window and no flags
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +58,13 @@ def seeded(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     done = START + timedelta(days=DAYS)
     events += [completion(email, run_id, done + timedelta(minutes=n), 1, total=10, correct=5,
                           attempt=n + 1) for n in range(COMPLETIONS)]
+    short = new_run()
+    events.append(heartbeat(email, short, START, 30))
     for first in range(0, len(events), 250):
         ledger.append(*events[first:first + 250])
     ledger.platform.project_pending()
     windows = [event["id"] for event in reversed(events[:DAYS])]
-    yield Seeded(ledger, run_id, windows, 2 * COMPLETIONS - 1)
+    yield Seeded(ledger, run_id, windows, 2 * COMPLETIONS - 1, short)
     ledger.close()
 
 
@@ -80,6 +87,25 @@ def test_the_run_holds_first_pages_and_their_cursors_lead_to_the_rest(seeded: Se
     seqs = [f["seq"] for f in run["flags"] + rest["flags"]["flags"]]
     assert seqs == sorted(seqs, reverse=True)  # newest first across the two pages
     assert all(page["next"] is None for page in rest.values())
+
+
+def test_the_dashboards_run_page_says_the_rest_is_in_the_api(seeded: Seeded) -> None:
+    async def get(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(seeded.ledger.platform))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.get(path)
+
+    reply = asyncio.run(get(f"/runs/{seeded.run_id}"))
+    assert reply.status_code == 200, reply.text[:500]
+    page = reply.text
+    assert page.count('<tr data-event="') == DEFAULT_RUN_WINDOWS
+    assert (f"The first {DEFAULT_RUN_WINDOWS} windows are shown (and drawn); the rest are in "
+            f"the API: <code>GET /api/v1/runs/{seeded.run_id}/windows</code>") in page
+    assert (f"The newest {DEFAULT_RUN_FLAGS} flags are shown; the rest are in the API: "
+            f"<code>GET /api/v1/runs/{seeded.run_id}/flags</code>") in page
+    short = asyncio.run(get(f"/runs/{seeded.short}"))
+    assert short.status_code == 200 and short.text.count('<tr data-event="') == 1
+    assert "the rest are in the API" not in short.text
 
 
 def _statements(seeded: Seeded, name: str, after: str | None) -> list[tuple[str, Any]]:
