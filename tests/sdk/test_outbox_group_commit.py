@@ -148,6 +148,9 @@ def test_a_failing_transaction_fails_each_write_in_it_and_stores_none(tmp_path: 
     assert one.result() == [True]
     assert [row.event_id for row in outbox.pending()] == [event(1).event_id]
     assert outbox.add([event(3)]) == [True]  # not seen: its transaction was rolled back
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):  # a caller writing itself
+        outbox.add([event(2)])
+    assert [row.event_id for row in outbox.pending()] == [event(1).event_id, event(3).event_id]
     outbox.close()
 
 
