@@ -16,8 +16,10 @@ def event_conditions(*, learner: str | None = None, event_type: str | None = Non
     eventTime in [since, until). Empty or None values select everything."""
     conditions: list[sa.ColumnElement[bool]] = []
     if learner:
-        conditions.append(sa.or_(events.c.learner_email == learner.strip().lower(),
-                                 events.c.actor_id == learner))
+        # An actor id is an IRI, so it has a scheme and its ':'; an email has none. One column
+        # each, so a learner's page walks ix_events_learner_seq (an actor id's is not indexed).
+        conditions.append(events.c.actor_id == learner if ":" in learner
+                          else events.c.learner_email == learner.strip().lower())
     if event_type:
         conditions.append(events.c.type == event_type)
     if run_id:

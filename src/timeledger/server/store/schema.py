@@ -105,7 +105,10 @@ events = sa.Table(
 )
 sa.Index("ix_events_xact", events.c.xact, events.c.seq,
          postgresql_where=events.c.xact.isnot(None), sqlite_where=events.c.xact.isnot(None))
-sa.Index("ix_events_type_time", events.c.type, events.c.event_time)
+# Every reader of the log pages it by `seq` (the explorer, GET /caliper/events, export), so a
+# learner's or a type's page is a walk of one of these from the cursor, however long the log.
+sa.Index("ix_events_learner_seq", events.c.learner_email, events.c.seq)
+sa.Index("ix_events_type_seq", events.c.type, events.c.seq)
 sa.Index("ix_events_run", events.c.run_id)
 sa.Index("ix_events_time", events.c.event_time)
 # A projector reads one partition's rows past its position. On SQLite the log is one partition,
