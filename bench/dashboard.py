@@ -92,6 +92,7 @@ PAGES = ["/", "/?range=last_week", "/class.csv", "/overview", "/learners", "/cou
          "/api/v1/class", "/api/v1/learners", "/api/v1/overview", "/api/v1/courses",
          f"/api/v1/courses/{quote(COURSE)}", "/api/v1/flags?limit=100",
          f"/api/v1/learners/{quote(HEAVY)}/summary", f"/api/v1/runs?learner={quote(HEAVY)}",
+         "/api/v1/runs?limit=100", f"/api/v1/runs?course={quote(COURSE)}&limit=100",
          API_RUN, GRADEBOOK_PAGE, API_GRADEBOOK_NEXT,
          f"/api/v1/gradebook?course={quote(COURSE)}&limit=100", "/api/v1/projection",
          "/caliper/events?limit=100", f"/caliper/events?learner={quote(FAR)}&limit=100"]
