@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from tests.support.ledger_world import Ledger, at, completion, heartbeat, new_run
 from tests.support.postgres import Backend
+from tests.support.query_plans import plan_steps, recorded_statements
 from timeledger.server.app import create_app
 from timeledger.server.queries.event_log import log_page
 from timeledger.server.store.database import is_sqlite
@@ -39,43 +40,12 @@ def ledger(backend: Backend, tmp_path: Path) -> Iterator[Ledger]:
 
 
 def _recorded(ledger: Ledger, read: Any) -> list[tuple[str, Any]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
-               _many: bool) -> None:
-        seen.append((statement, parameters))
-
-    engine = ledger.platform.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        read()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return [s for s in seen if "FROM events" in s[0] and "ORDER BY events.seq DESC" in s[0]]
-
-
-def _plan(ledger: Ledger, statement: str, parameters: Any) -> list[str]:
-    with ledger.platform.engine.connect() as conn:
-        if is_sqlite(ledger.platform.engine):
-            return [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                            parameters)]
-        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-            conn.exec_driver_sql(f"SET LOCAL {setting} = off")
-        [plan] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement,
-                                      parameters).scalar_one()
-    steps: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        steps.append(f"{node['Node Type']} {node.get('Index Name', '')}".strip())
-        for child in node.get("Plans", ()):
-            walk(child)
-
-    walk(plan["Plan"])
-    return steps
+    return [s for s in recorded_statements(ledger.platform.engine, read)
+            if "FROM events" in s[0] and "ORDER BY events.seq DESC" in s[0]]
 
 
 def _assert_walks_an_index(ledger: Ledger, statement: str, parameters: Any) -> None:
-    steps = _plan(ledger, statement, parameters)
+    steps = plan_steps(ledger.platform.engine, statement, parameters)
     assert any(index in step for step in steps for index in LOG_INDEXES), steps
     assert not [s for s in steps if "TEMP B-TREE" in s or s in ("Sort", "Seq Scan")], steps
     if is_sqlite(ledger.platform.engine):

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from tests.support.ledger_world import Ledger, at, completion, heartbeat, new_run
 from tests.support.postgres import Backend
+from tests.support.query_plans import plan_steps, recorded_statements
 from timeledger.server.app import create_app
 from timeledger.server.queries import (
     DEFAULT_RUN_DAYS,
@@ -109,43 +110,15 @@ def test_the_dashboards_run_page_says_the_rest_is_in_the_api(seeded: Seeded) -> 
 
 
 def _statements(seeded: Seeded, name: str, after: str | None) -> list[tuple[str, Any]]:
-    seen: list[tuple[str, Any]] = []
     page, table, _index = PAGES[name]
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
-               _many: bool) -> None:
-        seen.append((statement, parameters))
-
     engine = seeded.ledger.platform.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+
+    def read() -> None:
         with engine.connect() as conn:
             page(conn, seeded.run_id, 2, after)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return [s for s in seen if f"FROM {table}" in s[0] and "ORDER BY" in s[0]]
 
-
-def _plan_steps(seeded: Seeded, statement: str, parameters: Any) -> list[str]:
-    """SQLite's plan steps, or PostgreSQL's node types with their index."""
-    engine = seeded.ledger.platform.engine
-    with engine.connect() as conn:
-        if is_sqlite(engine):
-            return [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                            parameters)]
-        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-            conn.exec_driver_sql(f"SET LOCAL {setting} = off")
-        [plan] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement,
-                                      parameters).scalar_one()
-    steps: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        steps.append(f"{node['Node Type']} {node.get('Index Name', '')}".strip())
-        for child in node.get("Plans", ()):
-            walk(child)
-
-    walk(plan["Plan"])
-    return steps
+    return [s for s in recorded_statements(engine, read)
+            if f"FROM {table}" in s[0] and "ORDER BY" in s[0]]
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
@@ -157,7 +130,7 @@ def test_a_page_walks_an_index_from_its_cursor(seeded: Seeded, name: str) -> Non
     sqlite = is_sqlite(seeded.ledger.platform.engine)
     for after in (None, first["next"]):
         [(statement, parameters)] = _statements(seeded, name, after)
-        steps = _plan_steps(seeded, statement, parameters)
+        steps = plan_steps(seeded.ledger.platform.engine, statement, parameters)
         # A sort of the run's rows would be SQLite's TEMP B-TREE or PostgreSQL's Sort
         assert not [s for s in steps if "TEMP B-TREE" in s or "Sort" in s], steps
         assert not [s for s in steps if s.startswith("Seq Scan")], steps

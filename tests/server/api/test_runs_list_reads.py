@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from tests.support.ledger_world import Ledger, activity, at, heartbeat, new_run
 from tests.support.postgres import Backend
+from tests.support.query_plans import plan_steps, recorded_statements
 from timeledger.server.queries.runs import runs_page
 from timeledger.server.store.database import is_sqlite
 from timeledger.server.store.projection_tables import runs
@@ -35,42 +36,12 @@ def ledger(backend: Backend, tmp_path: Path) -> Any:
 
 
 def _statements(ledger: Ledger, course: str | None, after: str | None) -> list[tuple[str, Any]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
-               _many: bool) -> None:
-        seen.append((statement, parameters))
-
-    engine = ledger.platform.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        with engine.connect() as conn:
+    def read() -> None:
+        with ledger.platform.engine.connect() as conn:
             runs_page(conn, None, course, 2, after)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return [s for s in seen if "FROM runs" in s[0] and "ORDER BY" in s[0]]
 
-
-def _plan_steps(ledger: Ledger, statement: str, parameters: Any) -> list[str]:
-    """SQLite's plan steps, or PostgreSQL's node types with their index."""
-    with ledger.platform.engine.connect() as conn:
-        if is_sqlite(ledger.platform.engine):
-            return [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                            parameters)]
-        # What an index can serve, whatever this small table's statistics would make cheapest
-        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-            conn.exec_driver_sql(f"SET LOCAL {setting} = off")
-        [plan] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement,
-                                      parameters).scalar_one()
-    steps: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        steps.append(f"{node['Node Type']} {node.get('Index Name', '')}".strip())
-        for child in node.get("Plans", ()):
-            walk(child)
-
-    walk(plan["Plan"])
-    return steps
+    return [s for s in recorded_statements(ledger.platform.engine, read)
+            if "FROM runs" in s[0] and "ORDER BY" in s[0]]
 
 
 @pytest.mark.parametrize("course", [None, "math-g3"])
@@ -80,7 +51,7 @@ def test_a_runs_page_walks_an_index_in_list_order(ledger: Ledger, course: str | 
     assert first["next"] is not None
     for after in (None, first["next"]):
         [(statement, parameters)] = _statements(ledger, course, after)
-        steps = _plan_steps(ledger, statement, parameters)
+        steps = plan_steps(ledger.platform.engine, statement, parameters)
         assert any(index in step for step in steps for index in LIST_INDEXES), steps
         # A whole sort of the runs would be SQLite's "TEMP B-TREE FOR ORDER BY" or PostgreSQL's
         # Sort; sorting only ties of last_seen by run id is allowed (RIGHT PART, Incremental).
