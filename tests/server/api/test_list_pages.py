@@ -160,6 +160,13 @@ def test_limit_and_cursor_past_their_bounds_are_400s(seeded: tuple[PlatformProce
     assert refused(platform, path, after="A" * 5000) == "after"
     forged = base64.urlsafe_b64encode(json.dumps([path.rsplit("/", 1)[1], 1, 2]).encode())
     assert refused(platform, path, after=forged.decode()) == "after"
+    real = platform.get(path, limit=1)["next"]
+    parts = json.loads(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))
+    for index, part in enumerate(parts[1:], start=1):  # NUL, which PostgreSQL text cannot hold
+        if isinstance(part, str):
+            holding_nul = [*parts[:index], part + "\x00", *parts[index + 1:]]
+            cursor = base64.urlsafe_b64encode(json.dumps(holding_nul).encode()).decode()
+            assert refused(platform, path, after=cursor) == "after", holding_nul
     others = [other for other in LISTS if LISTS[other][0] != LISTS[path][0]]
     for other in others:  # a cursor of another list is not one of this list's
         cursor = platform.get(other, limit=1)["next"]

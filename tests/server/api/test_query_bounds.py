@@ -119,6 +119,11 @@ def test_gradebook_limit_and_cursor_past_their_bounds_are_400s(platform: Platfor
     assert refused(platform, "/api/v1/gradebook", after="A" * 5000) == "after"
     forged = base64.urlsafe_b64encode(b'["c","a@example.edu","c",1,"x"]').decode()
     assert refused(platform, "/api/v1/gradebook", after=forged) == "after"
+    # The shape of a real cursor, with NUL in a text part (PostgreSQL text cannot hold NUL)
+    holding_nul = base64.urlsafe_b64encode(b'["c","a@example.edu\\u0000","c","x",1]').decode()
+    assert refused(platform, "/api/v1/gradebook", after=holding_nul) == "after"
+    valid_shape = base64.urlsafe_b64encode(b'["c","a@example.edu","c","x",1]').decode()
+    assert platform.get("/api/v1/gradebook", after=valid_shape)["next"] is None
 
 
 def test_the_summary_defaults_to_the_last_year_and_refuses_a_longer_window(

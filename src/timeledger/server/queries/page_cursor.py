@@ -32,6 +32,8 @@ def unpack(name: str, text: str) -> list[object]:
         raise not_a_cursor(name) from None
     if not isinstance(parts, list):
         raise not_a_cursor(name)
+    if any(isinstance(part, str) and "\x00" in part for part in parts):
+        raise not_a_cursor(name)  # no list hands one out, and PostgreSQL text cannot hold NUL
     return parts
 
 
