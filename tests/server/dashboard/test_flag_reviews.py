@@ -79,6 +79,8 @@ def test_a_flag_is_acknowledged_then_resolved_with_a_note(locked: PlatformProces
         assert bad.status_code == 400 and "status" in bad.text
         long = _review(admin, token, fault, "resolved", "n" * 2001)
         assert long.status_code == 400 and "note" in long.text
+        nul = _review(admin, token, fault, "resolved", "a\x00b")  # PostgreSQL cannot store it
+        assert nul.status_code == 400 and "note: Must not contain a NUL character" in nul.text
         assert _review(admin, token, "no_such_kind:nothing", "resolved", "").status_code == 404
         assert locked.get("/api/v1/flags", learner=email, category="integration")[
             "flags"][0]["review"] is None

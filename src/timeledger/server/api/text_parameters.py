@@ -10,8 +10,7 @@ from fastapi import Request
 
 from timeledger.caliper.errors import Problem
 from timeledger.server.api.errors import ApiError
-
-NUL_MESSAGE = "Must not contain a NUL character"
+from timeledger.server.store.storable_text import NUL_MESSAGE, holds_nul
 
 
 async def refuse_nul_characters(request: Request) -> None:
@@ -19,7 +18,7 @@ async def refuse_nul_characters(request: Request) -> None:
     if "\x00" not in request.scope["path"] and not _may_hold_nul(request.scope["query_string"]):
         return  # path parameters come from the decoded path, query parameters from this text
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
-        if "\x00" in str(value):
+        if holds_nul(str(value)):
             raise ApiError(400, f"Invalid {name}: {NUL_MESSAGE}", [Problem(name, NUL_MESSAGE)])
 
 

@@ -17,6 +17,7 @@ from timeledger.server.dashboard import (
 )
 from timeledger.server.dashboard.access import AccessStore
 from timeledger.server.dashboard.guard import Denied, viewer_of
+from timeledger.server.dashboard.rendering import render
 from timeledger.server.platform import Platform
 
 
@@ -31,6 +32,14 @@ def install(app: FastAPI) -> None:
         return signin.denied_response(request, await viewer_of(request), exc)
 
     app.add_exception_handler(Denied, denied)
+
+    async def unstorable(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, signin.FormFieldError):  # registered for FormFieldError only
+            raise exc
+        return render(request, await viewer_of(request), "denied.html", {
+            "heading": "Not saved", "message": str(exc)}, status=400)
+
+    app.add_exception_handler(signin.FormFieldError, unstorable)
     app.add_api_route("/favicon.ico", assets.favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route(assets.STATIC_PREFIX + "/{name}", assets.dashboard_file, methods=["GET"],
                       include_in_schema=False)

@@ -22,6 +22,7 @@ from timeledger.server.dashboard.guard import (
 )
 from timeledger.server.dashboard.rendering import render, secure
 from timeledger.server.secret_checks import BUSY_RETRY_AFTER_S, ChecksBusy, SecretChecks
+from timeledger.server.store.storable_text import NUL_MESSAGE, holds_nul
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 8192
@@ -30,6 +31,15 @@ SIGN_IN_MESSAGE = "This dashboard is private: sign in as an admin."
 
 class BadForm(Exception):
     """A form body that is too large or not url-encoded."""
+
+
+class FormFieldError(Exception):
+    """A form field no store can hold (a NUL character): a 400 naming it (dashboard/__init__)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -45,7 +55,11 @@ async def read_form(request: Request) -> dict[str, str]:
         text = body.decode()
     except UnicodeDecodeError:
         raise BadForm("Form is not UTF-8") from None
-    return {key: values[0] for key, values in parse_qs(text).items()}
+    form = {key: values[0] for key, values in parse_qs(text).items()}
+    for key, value in form.items():
+        if holds_nul(key) or holds_nul(value):
+            raise FormFieldError(key.replace("\x00", "\\x00"), NUL_MESSAGE)
+    return form
 
 
 def safe_next(target: str | None) -> str:

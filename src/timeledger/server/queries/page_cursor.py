@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 from timeledger.server.queries.errors import InvalidParameter
+from timeledger.server.store.storable_text import holds_nul
 
 MAX_CURSOR_CHARS = 4096  # longer than any cursor a list hands out
 KeyPart = str | int
@@ -32,7 +33,7 @@ def unpack(name: str, text: str) -> list[object]:
         raise not_a_cursor(name) from None
     if not isinstance(parts, list):
         raise not_a_cursor(name)
-    if any(isinstance(part, str) and "\x00" in part for part in parts):
+    if any(isinstance(part, str) and holds_nul(part) for part in parts):
         raise not_a_cursor(name)  # no list hands one out, and PostgreSQL text cannot hold NUL
     return parts
 
