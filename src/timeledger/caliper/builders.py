@@ -28,6 +28,14 @@ _VERSION_5 = (5 << 76) | (0x8000 << 48)  # the version and variant bits uuid5 se
 _NOT_VERSION_BITS = ~((0xF000 << 64) | (0xC000 << 48))
 
 
+def generated_id(event_id: str) -> str:
+    """The id of an event's generated metrics collection, derived from the event's own: one
+    event always carries the same collection (a rebuilt resend is byte for byte the same), and
+    building a heartbeat reads no random bytes (os.urandom lets go of the GIL, and an app thread
+    then waits for the outbox's writer thread to hand it back)."""
+    return stable_event_id(event_id, "generated")
+
+
 def stable_event_id(*parts: str) -> str:
     """An event id derived from what identifies the fact, so a resend keeps its id:
     `urn:uuid:` + uuid5(NAMESPACE_URL, the parts joined by `|`), written out without building
@@ -199,8 +207,10 @@ def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id:
     items: list[dict[str, Any]] = [active]
     if inactive_ms > 0:
         items.append({"type": "inactive", "value": round(inactive_ms / 1000, 3), **window})
-    generated = {"id": new_event_id(), "type": "TimebackTimeSpentMetricsCollection", "items": items}
-    return _event("TimeSpentEvent", "SpentTime", event_id=event_id or new_event_id(), actor=actor,
+    event_id = event_id or new_event_id()
+    generated = {"id": generated_id(event_id), "type": "TimebackTimeSpentMetricsCollection",
+                 "items": items}
+    return _event("TimeSpentEvent", "SpentTime", event_id=event_id, actor=actor,
                   activity=activity, event_time=ended, run_id=run_id, run_key=run_key,
                   generated=generated)
 
@@ -210,14 +220,16 @@ def completed_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: 
                     event_id: str | None = None, run_key: str | None = None) -> dict[str, Any]:
     """One completion with its metric items (and `pctCompleteApp` when given)."""
     items = [{"type": name, "value": value} for name, value in metrics.to_wire().items()]
+    event_id = event_id or new_event_id()
     generated: dict[str, Any] = {
-        "id": new_event_id(), "type": "TimebackActivityMetricsCollection", "items": items,
+        "id": generated_id(event_id), "type": "TimebackActivityMetricsCollection",
+        "items": items,
     }
     if attempt is not None:
         generated["attempt"] = attempt
     if metrics.pct_complete is not None:
         generated["extensions"] = {"pctCompleteApp": metrics.pct_complete}
-    return _event("ActivityEvent", "Completed", event_id=event_id or new_event_id(), actor=actor,
+    return _event("ActivityEvent", "Completed", event_id=event_id, actor=actor,
                   activity=activity, event_time=format_utc(ended_at), run_id=run_id,
                   run_key=run_key,
                   generated=generated)
