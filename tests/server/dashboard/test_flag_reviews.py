@@ -119,13 +119,16 @@ def test_a_learners_shared_page_shows_learning_flags_and_never_integration_fault
         assert "1 integration fault" in staff_view
 
 
-def _quiz_results(platform: PlatformProcess, email: str, corrects: list[int]) -> None:
-    """One run per count of correct answers (of 10), an hour apart, ending an hour ago; no XP, so
-    only the falling accuracy can raise a concern."""
+def _quiz_results(platform: PlatformProcess, email: str, corrects: list[int],
+                  end: datetime | None = None) -> datetime:
+    """One run per count of correct answers (of 10), ten minutes apart, the last at `end` (by
+    default an hour ago); no XP, so only the falling accuracy can raise a concern. Returns `end`:
+    a later call must pass a later one, since completions at the same second are ordered by
+    their (random) event ids."""
     actor = Learner(email=email).actor("https://sis.example")
     activity = ActivityRef(url=f"{SENSOR}/activities/Math/g3/quiz", name="Quiz", subject="Math",
                            app_name="Test app", course_id="Math G3", course_name="Math G3")
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    end = end or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     events: list[dict[str, Any]] = []
     for index, correct in enumerate(corrects):
         at = end - timedelta(minutes=10 * (len(corrects) - 1 - index))
@@ -138,6 +141,7 @@ def _quiz_results(platform: PlatformProcess, email: str, corrects: list[int]) ->
                             metrics=Metrics(xp_earned=0, total_questions=10,
                                             correct_questions=correct))]
     assert platform.send(envelope(SENSOR, events, end), projected=True).status_code == 200
+    return end
 
 
 def _class_row(platform: PlatformProcess, email: str) -> dict[str, Any]:
@@ -150,7 +154,7 @@ def test_a_concern_is_resolved_until_a_new_episode_begins(locked: PlatformProces
     flag: once resolved the learner no longer needs attention, and a newer completion that keeps
     it falling is a new episode that needs attention again."""
     email = f"falling-{uuid.uuid4().hex[:8]}@school.example"
-    _quiz_results(locked, email, [10, 9, 8, 7, 6])
+    last = _quiz_results(locked, email, [10, 9, 8, 7, 6])
     row = _class_row(locked, email)
     [concern] = row["concerns"]
     assert (concern["kind"], concern["review"], row["needs_attention"]) == (
@@ -172,7 +176,8 @@ def test_a_concern_is_resolved_until_a_new_episode_begins(locked: PlatformProces
         home = admin.get("/").text.split(f'data-learner="{email}"', 1)[1].split("</tr>")[0]
         assert 'data-attention="no"' in home and "(resolved)" in home
 
-        _quiz_results(locked, email, [5])  # still falling: 90, 80, 70, 60, 50
+        # still falling: 90, 80, 70, 60, 50 (ten minutes after the last: never the same second)
+        _quiz_results(locked, email, [5], end=last + timedelta(minutes=10))
         row = _class_row(locked, email)
         [again] = row["concerns"]
         assert again["key"] != key and again["review"] is None
