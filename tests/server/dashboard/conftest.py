@@ -131,10 +131,12 @@ OFF_PLATFORM = re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|blob:|about:)")
 
 
 @contextmanager
-def platform_only_page(chromium: Any) -> Iterator[tuple[Any, list[str]]]:
+def platform_only_page(chromium: Any, viewport: dict[str, int] | None = None, *,
+                       bypass_csp: bool = False) -> Iterator[tuple[Any, list[str]]]:
     """A page in a fresh context that may reach the platform only: every other request is
     refused and listed (the second value), so a test can require the list empty (no CDN)."""
-    context = chromium.new_context(viewport={"width": 1360, "height": 900})
+    context = chromium.new_context(viewport=viewport or {"width": 1360, "height": 900},
+                                   bypass_csp=bypass_csp)
     elsewhere: list[str] = []
 
     def refuse(route: Any) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.server.dashboard.conftest import ADMIN, DEMO_STARTUP_DEADLINE_S, OFF_PLATFORM
+from tests.server.dashboard.conftest import ADMIN, DEMO_STARTUP_DEADLINE_S, platform_only_page
 from tests.support.platform import PlatformProcess, run_cli
 from tests.support.postgres import Backend
 
@@ -42,24 +42,13 @@ def school(backend: Backend, tmp_path_factory: pytest.TempPathFactory
 def signed_in_page(browser: Any, platform: PlatformProcess, viewport: dict[str, int], *,
                    bypass_csp: bool = False) -> Iterator[Any]:
     """A page signed in as the admin, in a fresh context that may reach the platform only."""
-    context = browser.new_context(viewport=viewport, bypass_csp=bypass_csp)
-    elsewhere: list[str] = []
-
-    def refuse(route: Any) -> None:
-        elsewhere.append(route.request.url)
-        route.abort()
-
-    context.route(OFF_PLATFORM, refuse)
-    try:
-        page = context.new_page()
+    with platform_only_page(browser, viewport, bypass_csp=bypass_csp) as (page, elsewhere):
         page.goto(platform.base_url + "/login")
         page.fill("input[name=username]", ADMIN[0])
         page.fill("input[name=password]", ADMIN[1])
         page.click("#login-form button")
         page.wait_for_selector("#sign-out")
         yield page
-    finally:
-        context.close()
     assert elsewhere == [], "the dashboard asked for something off the platform"
 
 
@@ -103,19 +92,8 @@ def shared_view_page(browser: Any, platform: PlatformProcess, viewport: dict[str
     run = platform.get("/api/v1/runs", learner=email, limit=1)["runs"][0]["run_id"]
     link = run_cli("admin", "share-link", email, "--url", platform.base_url,
                    *platform.db_args()).stdout.strip()
-    context = browser.new_context(viewport=viewport, bypass_csp=bypass_csp)
-    elsewhere: list[str] = []
-
-    def refuse(route: Any) -> None:
-        elsewhere.append(route.request.url)
-        route.abort()
-
-    context.route(OFF_PLATFORM, refuse)
-    try:
-        page = context.new_page()
+    with platform_only_page(browser, viewport, bypass_csp=bypass_csp) as (page, elsewhere):
         page.goto(link)
         page.wait_for_selector("#sign-out")
         yield page, [f"/learners/{quote(email)}", f"/runs/{run}"]
-    finally:
-        context.close()
     assert elsewhere == [], "the dashboard asked for something off the platform"
