@@ -589,8 +589,15 @@ def test_the_class_view_is_the_api_sorts_filters_and_picks_ranges(
         assert attention == marked == api[email]["needs_attention"], email
         assert concerns == [c["kind"] for c in api[email]["concerns"]], email
     assert any(r["needs_attention"] for r in api.values()), "the demo has someone to look at"
-    met = [r for r in api.values() if r["range"]["active_minutes_status"] == "met"]
-    missed = [r for r in api.values() if r["range"]["active_minutes_status"] != "met"]
+    # Both sides of the goals, on the school day before today: a whole day at any hour (just
+    # after midnight this week's goals count a today nobody has started)
+    whole_day = date.fromisoformat(demo.get("/api/v1/class")["today"]) - timedelta(days=1)
+    while whole_day.weekday() >= 5:
+        whole_day -= timedelta(days=1)
+    rows = demo.get("/api/v1/class", **{"from": whole_day.isoformat(),
+                                         "to": whole_day.isoformat()})["learners"]
+    met = [r for r in rows if r["range"]["active_minutes_status"] == "met"]
+    missed = [r for r in rows if r["range"]["active_minutes_status"] != "met"]
     assert met and missed, "the demo has learners on both sides of their goals"
     last = page.locator("#class-table time.when").first
     assert last.get_attribute("tabindex") == "0" and last.get_attribute("title")
@@ -611,8 +618,8 @@ def test_the_class_view_is_the_api_sorts_filters_and_picks_ranges(
     assert sorted(page.locator("#class-table tbody tr[data-learner]").evaluate_all(
         "rows => rows.map(r => r.dataset.learner)")) == sorted(
             row["email"] for row in week["learners"])
-    # a custom range (the school day before today: in the demo's week, unlike this week or the
-    # last): the dates typed are the API's range
+    # a custom range (the school day before today, a whole day in the demo at any hour): the
+    # dates typed are the API's range
     this_week = demo.get("/api/v1/class", course=course)
     day = date.fromisoformat(this_week["today"]) - timedelta(days=1)
     while day.weekday() >= 5:
@@ -629,8 +636,21 @@ def test_the_class_view_is_the_api_sorts_filters_and_picks_ranges(
         "cells => cells.map(c => [c.closest('tr').dataset.learner, JSON.parse(c.dataset.value)])")
     assert sorted(shown) == sorted([row["email"], row["range"]["active_minutes"]]
                                    for row in custom["learners"])
+    # (against last week: just after midnight this week holds only the day before today)
     assert sorted(shown) != sorted([row["email"], row["range"]["active_minutes"]]
-                                   for row in this_week["learners"]), "a range of its own"
+                                   for row in week["learners"]), "a range of its own"
+    # today: the range is today alone, and its figures are each learner's today
+    page.check("input[name=range][value=today]")
+    page.click("#class-filters button[type=submit]")
+    page.wait_for_url("**range=today**")
+    today = this_week["today"]
+    assert (page.locator("#class-from").input_value(),
+            page.locator("#class-to").input_value()) == (today, today)
+    only_today = demo.get("/api/v1/class", course=course, **{"from": today, "to": today})
+    shown = page.locator("#class-table [data-field=range_minutes]").evaluate_all(
+        "cells => cells.map(c => [c.closest('tr').dataset.learner, JSON.parse(c.dataset.value)])")
+    assert sorted(shown) == sorted([row["email"], row["today"]["active_minutes"]]
+                                   for row in only_today["learners"])
     page.set_viewport_size({"width": 390, "height": 844})
     _open(page, demo.base_url + "/")
     screenshot(page, "class-phone")
