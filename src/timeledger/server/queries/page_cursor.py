@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from timeledger.server.queries.errors import InvalidParameter
 from timeledger.server.store.storable_text import holds_nul
@@ -60,3 +61,14 @@ def decode_key(name: str, text: str, list_name: str,
         assert isinstance(part, str | int)
         key.append(part)
     return tuple(key)
+
+
+def cursor_time(name: str, part: KeyPart) -> datetime:
+    """A time a cursor holds (written by `datetime.isoformat`, with its zone)."""
+    try:
+        moment = datetime.fromisoformat(str(part))
+    except ValueError:
+        raise not_a_cursor(name) from None
+    if moment.tzinfo is None:
+        raise not_a_cursor(name)
+    return moment

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from timeledger.server.queries.figures import iso, seconds
 from timeledger.server.queries.flags import MAX_FLAGS, flags_page
-from timeledger.server.queries.page_cursor import decode_key, encode_key, not_a_cursor
+from timeledger.server.queries.page_cursor import cursor_time, decode_key, encode_key, not_a_cursor
 from timeledger.server.store.projection_tables import run_days, run_windows
 
 MAX_RUN_WINDOWS = 1000  # the most windows one page lists (GET /api/v1/runs/{id}/windows)
@@ -48,13 +48,7 @@ def run_windows_page(conn: sa.Connection, key: str, limit: int,
 
 def _window_key(after: str) -> tuple[datetime, int]:
     start, seq = decode_key("after", after, "run_windows", (str, int))
-    try:
-        moment = datetime.fromisoformat(str(start))
-    except ValueError:
-        raise not_a_cursor("after") from None
-    if moment.tzinfo is None:
-        raise not_a_cursor("after")
-    return moment, int(seq)
+    return cursor_time("after", start), int(seq)
 
 
 def run_days_page(conn: sa.Connection, key: str, limit: int,

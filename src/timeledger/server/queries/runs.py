@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from timeledger.server.queries.course_catalog import course_info, course_ref
 from timeledger.server.queries.errors import InvalidParameter, NotFound
 from timeledger.server.queries.figures import accuracy, iso, minutes, seconds, xp
-from timeledger.server.queries.page_cursor import decode_key, encode_key, not_a_cursor
+from timeledger.server.queries.page_cursor import cursor_time, decode_key, encode_key
 from timeledger.server.queries.run_lists import (
     DEFAULT_RUN_DAYS,
     DEFAULT_RUN_FLAGS,
@@ -133,13 +133,7 @@ def runs_page(conn: sa.Connection, learner: str | None, course: str | None, limi
     key = None
     if after is not None:
         last_seen, run_id = decode_key("after", after, "runs", (str, str))
-        try:
-            seen = datetime.fromisoformat(str(last_seen))
-        except ValueError:
-            raise not_a_cursor("after") from None
-        if seen.tzinfo is None:
-            raise not_a_cursor("after")
-        key = (seen, str(run_id))
+        key = (cursor_time("after", last_seen), str(run_id))
     found = _run_rows(conn, learner, course, None, limit + 1, key)
     more = len(found) > limit
     found = found[:limit]
