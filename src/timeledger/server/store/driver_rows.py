@@ -1,4 +1,5 @@
-"""Hot inserts through the driver's `executemany`: a short statement prepared once, plain tuples.
+"""Hot inserts through the driver: a short statement prepared once with plain tuples, or on
+PostgreSQL one statement over column arrays (`unnest_rows`).
 
 SQLAlchemy Core runs every parameter of every row through its type processors, and on PostgreSQL
 psycopg parses the long multi-row statement Core builds for each batch again; for the log's append
@@ -108,3 +109,42 @@ def execute_each(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]
     finally:
         cursor.close()
     return changed
+
+
+@functools.lru_cache(maxsize=64)  # per dialect (an engine's) and statement
+def unnest_rows(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...],
+                extra: sa.ColumnElement[Any] | None = None) -> str:
+    """PostgreSQL: `SELECT <columns>[, extra] FROM unnest(%b::type[], ...)`, the rows of one
+    array per column (`column_arrays`) in their order, as one statement: one bind of a few
+    binary arrays and one plan for the whole batch, where `executemany` binds and executes each
+    row. Strings go as `text` and take the column's length check on insert (a cast to
+    `varchar(n)` would cut them short without an error)."""
+    arrays = ", ".join(f"%b::{_array_element(dialect, table.c[name].type)}[]"
+                       for name in columns)
+    names = ", ".join(columns)
+    more = "" if extra is None else f", {extra.compile(dialect=dialect)}"
+    return (f"SELECT {names}{more} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS given({names}, ordinality) ORDER BY ordinality")
+
+
+def _array_element(dialect: sa.Dialect, kind: sa.types.TypeEngine[Any]) -> str:
+    if isinstance(kind, sa.String):
+        return "text"
+    return kind.compile(dialect=dialect)
+
+
+def column_arrays(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
+    """One list per column of the rows' values: `unnest_rows`' parameters."""
+    return [[row[name] for row in rows] for name in columns]
+
+
+def execute_once(conn: sa.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run `sql` once on the connection's own driver cursor; the rows it returned, if any."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()

@@ -8,7 +8,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.store.driver_rows import driver_params, execute_many, sql_marks
+from timeledger.server.store.commit_order import WRITING_TRANSACTION
+from timeledger.server.store.driver_rows import (
+    column_arrays,
+    driver_params,
+    execute_many,
+    execute_once,
+    sql_marks,
+    unnest_rows,
+)
 from timeledger.server.store.event_bodies import (
     BODY_COLUMNS,
     COMPACTED,
@@ -57,6 +65,11 @@ def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
 
 def append_jobs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert the group's job rows (one per envelope), each giving every `JOB_COLUMNS`."""
+    if conn.dialect.name == "postgresql":
+        execute_once(conn, f"INSERT INTO {jobs.name} ({', '.join(JOB_COLUMNS)}) "
+                           f"{unnest_rows(conn.dialect, jobs, JOB_COLUMNS)}",
+                     column_arrays(rows, JOB_COLUMNS))
+        return
     sql = (f"INSERT INTO {jobs.name} ({', '.join(JOB_COLUMNS)}) "
            f"VALUES ({sql_marks(conn, len(JOB_COLUMNS))})")
     execute_many(conn, sql, driver_params(conn, rows, JOB_COLUMNS, jobs))
@@ -64,11 +77,13 @@ def append_jobs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def _append_postgresql(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                        ) -> dict[str, Position]:
-    sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}, xact) VALUES "
-           f"({sql_marks(conn, len(APPENDED_COLUMNS))}, pg_current_xact_id()::text::bigint) "
+    """One statement for the group: its rows as column arrays, inserted in their order (so
+    `seq` follows it, and of equal ids the first wins), each with its writing transaction
+    (store/commit_order.py says why)."""
+    sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}, xact) "
+           f"{unnest_rows(conn.dialect, events, APPENDED_COLUMNS, WRITING_TRANSACTION)} "
            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq, xact")
-    returned = execute_many(conn, sql, driver_params(conn, rows, APPENDED_COLUMNS),
-                            returning=True)
+    returned = execute_once(conn, sql, column_arrays(rows, APPENDED_COLUMNS))
     return {event_id: Position(xact, seq) for event_id, seq, xact in returned}
 
 

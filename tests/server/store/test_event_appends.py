@@ -1,0 +1,116 @@
+"""The append's driver-level writes on each backend: rows in their order, the first of equal ids
+stored, NULLs and times kept, job rows as given; on PostgreSQL an over-long value refused whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from timeledger.server.store.event_appends import (
+    APPENDED_COLUMNS,
+    JOB_COLUMNS,
+    append_jobs,
+    append_rows,
+)
+from timeledger.server.store.migrate import upgrade
+from timeledger.server.store.schema import events, jobs
+
+RECEIVED = datetime(2025, 3, 3, 9, 30, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(engine: Engine) -> Iterator[Engine]:
+    upgrade(engine)
+    yield engine
+
+
+def _row(event_id: str, body: str = "{}", *, partition: int | None = 3,
+         event_time: datetime | None = RECEIVED - timedelta(minutes=5)) -> dict[str, Any]:
+    return {"event_id": event_id, "body_hash": f"hash-of-{body}", "kind": "event",
+            "type": "TimeSpentEvent", "action": "SpentTime" if partition is not None else None,
+            "profile": None, "actor_id": "urn:learner", "learner_email": "a@example.edu",
+            "run_id": "run-1", "event_time": event_time, "sensor": "https://s.example.com",
+            "received_at": RECEIVED, "job_id": "job-1", "body": body, "partition": partition}
+
+
+def _stored(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(events).order_by(events.c.seq)).mappings().all()
+    return [dict(row) for row in found]
+
+
+def test_rows_are_stored_in_their_order_and_the_first_of_equal_ids_wins(store: Engine) -> None:
+    ids = [f"urn:uuid:{n:04d}-{'b' if n % 2 else 'a'}" for n in (7, 3, 9, 1, 8, 2)]
+    rows = [_row(event_id, body=f'{{"n":{n}}}') for n, event_id in enumerate(ids)]
+    rows.insert(3, _row(ids[1], body='{"other":true}'))  # the same id again, another body
+    with store.begin() as conn:
+        written, existing = append_rows(conn, rows)
+
+    stored = _stored(store)
+    assert [row["event_id"] for row in stored] == ids  # seq follows the order given
+    assert stored[1]["body"] == '{"n":1}' and stored[1]["body_hash"] == 'hash-of-{"n":1}'
+    assert existing == {}
+    assert {event_id: position.seq for event_id, position in written.items()} == {
+        row["event_id"]: row["seq"] for row in stored}
+    if store.dialect.name == "postgresql":  # every row records its (one) writing transaction
+        assert len({position.xact for position in written.values()}) == 1
+        assert {row["xact"] for row in stored} == {next(iter(written.values())).xact}
+
+
+def test_a_second_append_reports_what_was_stored_before(store: Engine) -> None:
+    with store.begin() as conn:
+        append_rows(conn, [_row("urn:uuid:first", body='{"a":1}')])
+    with store.begin() as conn:
+        written, existing = append_rows(conn, [_row("urn:uuid:first", body='{"a":2}'),
+                                               _row("urn:uuid:second")])
+    stored = {row["event_id"]: row for row in _stored(store)}
+    assert set(written) == {"urn:uuid:second"}
+    assert existing == {"urn:uuid:first": (stored["urn:uuid:first"]["seq"], 'hash-of-{"a":1}')}
+    assert stored["urn:uuid:first"]["body"] == '{"a":1}'
+
+
+def test_nulls_and_times_are_stored_as_given(store: Engine) -> None:
+    entity = _row("urn:entity", partition=None, event_time=None)
+    entity.update(kind="entity", actor_id=None, learner_email=None, run_id=None)
+    with store.begin() as conn:
+        append_rows(conn, [entity])  # every nullable column NULL: arrays of NULL alone
+        append_rows(conn, [_row("urn:event")])
+    first, second = _stored(store)
+    for name in ("action", "profile", "actor_id", "learner_email", "run_id", "event_time",
+                 "partition"):
+        assert first[name] is None, name
+    assert second["event_time"] == RECEIVED - timedelta(minutes=5)
+    assert second["received_at"] == RECEIVED and second["partition"] == 3
+
+
+@pytest.mark.backends("pg")  # SQLite does not enforce a column's length
+def test_an_over_long_value_is_refused_and_nothing_of_the_group_is_stored(store: Engine) -> None:
+    assert isinstance(events.c.event_id.type, sa.String) and events.c.event_id.type.length
+    too_long = "urn:uuid:" + "x" * events.c.event_id.type.length
+    with pytest.raises(sa.exc.DBAPIError, match="too long"), store.begin() as conn:
+        append_rows(conn, [_row("urn:uuid:fine"), _row(too_long)])
+    assert _stored(store) == []  # not cut to the column's length, not half a group
+
+
+def test_job_rows_are_stored_as_given(store: Engine) -> None:
+    given: list[dict[str, Any]] = [{"id": "job-1", "client_id": "client-a", "state": "waiting",
+              "created_at": RECEIVED, "processed_on": None, "results": "[]",
+              "needs": '{"3":[7,12]}'},
+             {"id": "job-2", "client_id": None, "state": "completed", "created_at": RECEIVED,
+              "processed_on": RECEIVED + timedelta(seconds=1), "results": '[["s",1,2]]',
+              "needs": None}]
+    with store.begin() as conn:
+        append_jobs(conn, given)
+    with store.connect() as conn:
+        found = conn.execute(sa.select(*(jobs.c[name] for name in JOB_COLUMNS))
+                             .order_by(jobs.c.id)).mappings().all()
+    assert [dict(row) for row in found] == given
+
+
+def test_the_appended_columns_are_the_events_table_s() -> None:
+    assert set(APPENDED_COLUMNS) == set(events.c.keys()) - {"seq", "xact", "packed"}
