@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.store.schema import UtcDateTime
+from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, utc_microseconds
 
 
 def sql_marks(conn: sa.Connection, count: int) -> str:
@@ -50,10 +50,13 @@ def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[s
                        times: dict[datetime, str]) -> list[tuple[int, Callable[[Any], Any]]]:
     """For each column whose type changes the value on its way to SQLite: its index, and how."""
     converters: list[tuple[int, Callable[[Any], Any]]] = []
+    moments: dict[datetime, int] = {}  # as `times`, for UtcMicroseconds
     for index, name in enumerate(columns):
         kind = table.c[name].type
         if isinstance(kind, UtcDateTime):
             converters.append((index, functools.partial(_sqlite_value, times=times)))
+        elif isinstance(kind, UtcMicroseconds):
+            converters.append((index, functools.partial(_sqlite_microseconds, seen=moments)))
         elif isinstance(kind, sa.TypeDecorator):
             converters.append((index, functools.partial(kind.process_bind_param,
                                                         dialect=dialect)))
@@ -69,6 +72,16 @@ def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:
         text = times[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(
             " ", "microseconds")
     return text
+
+
+def _sqlite_microseconds(value: datetime | None, seen: dict[datetime, int]) -> int | None:
+    """UtcMicroseconds' integer on SQLite, each distinct time of a batch converted once."""
+    if value is None:
+        return None
+    number = seen.get(value)
+    if number is None:
+        number = seen[value] = utc_microseconds(value)
+    return number
 
 
 def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]],

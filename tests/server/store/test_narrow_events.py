@@ -1,0 +1,143 @@
+"""The events row is narrow on SQLite: its times as integer microseconds (migration 0026).
+Every reader still sees aware datetimes; rows stored before keep their values, up and down."""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from timeledger.server.queries.event_log import stored_event_json
+from timeledger.server.store.event_appends import APPENDED_COLUMNS, append_rows
+from timeledger.server.store.event_selection import event_conditions
+from timeledger.server.store.migrate import downgrade, upgrade
+from timeledger.server.store.schema import events
+
+RECEIVED = datetime(2025, 3, 3, 8, 0, 30, 654321, tzinfo=UTC)
+# eventTimes on both sides of 1970, with and without microseconds, and one event without any.
+MOMENTS = [
+    datetime(2025, 3, 3, 8, 0, 15, tzinfo=UTC), datetime(2025, 3, 3, 8, 0, 15, 1, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 500001, tzinfo=UTC),
+    datetime(2100, 1, 1, 0, 0, 0, 999999, tzinfo=UTC)]
+TIMES: list[datetime | None] = [*MOMENTS, None]
+
+
+def _microseconds(at: datetime) -> int:
+    """Computed another way than the store does (calendar.timegm over the UTC fields)."""
+    return calendar.timegm(at.utctimetuple()) * 1_000_000 + at.microsecond
+
+
+def _row(n: int, event_time: datetime | None) -> dict[str, Any]:
+    event_id = f"urn:uuid:{uuid.UUID(int=n + 1)}"
+    body = f'{{"id":"{event_id}","type":"Event"}}'
+    return {"event_id": event_id, "body_hash": f"h{n}", "kind": "event", "type": "Event",
+            "action": "Used", "profile": None, "actor_id": None, "learner_email": None,
+            "run_id": None, "event_time": event_time, "sensor": "https://s.example.edu",
+            "received_at": RECEIVED + timedelta(microseconds=n), "job_id": "job", "body": body,
+            "partition": None}
+
+
+def _raw(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(
+            "SELECT seq, event_id, event_time, received_at FROM events ORDER BY seq"))]
+
+
+def test_times_are_integers_on_sqlite_and_every_reader_sees_datetimes(backend: object,
+                                                                      engine: Engine) -> None:
+    upgrade(engine)
+    rows = [_row(n, at) for n, at in enumerate(TIMES)]
+    assert set(rows[0]) == set(APPENDED_COLUMNS)
+    with engine.begin() as conn:
+        written, existing = append_rows(conn, rows)  # the request path's append
+    assert len(written) == len(rows) and not existing
+    if engine.dialect.name == "sqlite":
+        assert [row[2:] for row in _raw(engine)] == [
+            (None if at is None else _microseconds(at), _microseconds(row["received_at"]))
+            for at, row in zip(TIMES, rows, strict=True)]
+    with engine.connect() as conn:
+        read = conn.execute(sa.select(events).order_by(events.c.seq)).all()
+        shown = [stored_event_json(conn, row) for row in read]
+
+        def selected(since: datetime | None = None, until: datetime | None = None) -> list[str]:
+            return list(conn.execute(sa.select(events.c.event_id).where(
+                *event_conditions(since=since, until=until)).order_by(events.c.seq)).scalars())
+
+        # [since, until): the bounds fall a microsecond apart, as the stored values do.
+        assert selected(since=MOMENTS[1], until=MOMENTS[3]) == [rows[1]["event_id"]]
+        assert selected(since=MOMENTS[0] + timedelta(microseconds=1)) == [
+            rows[1]["event_id"], rows[3]["event_id"]]
+        assert selected(until=MOMENTS[0]) == [rows[2]["event_id"]]
+        # Appending the same ids again finds them all (the dedupe lookup reads them back).
+        _, again = append_rows(conn, rows)
+        assert sorted(again) == sorted(row["event_id"] for row in rows)
+    assert [(row.event_time, row.received_at) for row in read] == [
+        (at, row["received_at"]) for at, row in zip(TIMES, rows, strict=True)]
+    assert all(row.received_at.tzinfo is UTC for row in read)
+    assert [(item["eventTime"], item["receivedAt"]) for item in shown] == [
+        ("2025-03-03T08:00:15.000Z", "2025-03-03T08:00:30.654Z"),
+        ("2025-03-03T08:00:15.000Z", "2025-03-03T08:00:30.654Z"),
+        ("1969-12-31T23:59:59.500Z", "2025-03-03T08:00:30.654Z"),
+        ("2100-01-01T00:00:00.999Z", "2025-03-03T08:00:30.654Z"),
+        (None, "2025-03-03T08:00:30.654Z")]
+
+
+# As UtcDateTime stored them on SQLite before 0026: naive UTC text with microseconds.
+TEXTS = [("2025-03-03 08:00:15.000000", "2025-03-03 08:00:30.654321"),
+         ("1969-12-31 23:59:59.500001", "2025-03-03 08:00:30.000000"),
+         (None, "2100-01-01 00:00:00.999999"),
+         ("0999-01-01 00:00:00.000001", "2025-03-03 08:00:31.000000")]
+SEQS = [1, 2, 15_000, 30_001]  # over several of the migration's batches, with gaps
+
+
+def _insert_before(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for seq, (event_time, received_at) in zip(SEQS, TEXTS, strict=True):
+            conn.execute(sa.text(
+                "INSERT INTO events (seq, event_id, body_hash, kind, type, sensor, received_at, "
+                "job_id, event_time, body) VALUES (:seq, :id, 'h', 'event', 'Event', 's', "
+                ":received, 'job', :time, '{}')"),
+                {"seq": seq, "id": f"e{seq}", "time": event_time, "received": received_at})
+
+
+def _schema(engine: Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        return {name: sql.replace('"events"', "events") if sql else sql
+                for name, sql in conn.execute(sa.text(
+                    "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events'"))}
+
+
+@pytest.mark.backends("sqlite")  # PostgreSQL keeps timestamptz (8 bytes there already)
+def test_stored_times_become_integers_through_the_upgrade_and_text_again_down(
+        backend: object, engine: Engine) -> None:
+    upgrade(engine, "0025")
+    _insert_before(engine)
+    before, schema_before = _raw(engine), _schema(engine)
+    upgrade(engine)
+    expected = [tuple(None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+                      for text in pair) for pair in TEXTS]
+    assert [row[2:] for row in _raw(engine)] == [
+        tuple(None if at is None else _microseconds(at) for at in pair) for pair in expected]
+    with engine.connect() as conn:
+        read = conn.execute(sa.select(events.c.seq, events.c.event_time, events.c.received_at)
+                            .order_by(events.c.seq)).all()
+    assert [tuple(row) for row in read] == [(seq, *pair) for seq, pair in zip(SEQS, expected,
+                                                                             strict=True)]
+    after = _schema(engine)
+    assert {name for name in after} == {name for name in schema_before}  # every index is back
+    assert {name: sql for name, sql in after.items() if name != "events"} == {
+        name: sql for name, sql in schema_before.items() if name != "events"}
+    assert "event_time BIGINT" in str(after["events"])
+    with engine.begin() as conn:  # the next row still goes after the last one
+        written, _ = append_rows(conn, [_row(7, MOMENTS[0])])
+    assert [position.seq for position in written.values()] == [SEQS[-1] + 1]
+    with engine.begin() as conn:
+        conn.execute(events.delete().where(events.c.seq > SEQS[-1]))
+    downgrade(engine, "0025")
+    assert _raw(engine) == before
+    assert _schema(engine) == schema_before
