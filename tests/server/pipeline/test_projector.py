@@ -38,6 +38,7 @@ from timeledger.server.pipeline.projector import (
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.store import commit_order
 from timeledger.server.store.compaction import compacted_through
+from timeledger.server.store.database import create_engine
 from timeledger.server.store.log_positions import read_positions
 from timeledger.server.store.partitions import learner_partition, partition_count
 from timeledger.server.store.projection_tables import runs
@@ -186,8 +187,17 @@ def test_projectors_claim_partitions_and_never_project_one_learner_at_once(
         seen_by_other: list[ParsedBatch] = []
         first = Projector(engine, ledger.platform.pipeline_settings, ledger.platform.now,
                           after_batch=hold_first)
-        other = Projector(engine, ledger.platform.pipeline_settings, ledger.platform.now,
+        other_engine = create_engine(engine.url.render_as_string(hide_password=False))
+        other = Projector(other_engine, ledger.platform.pipeline_settings, ledger.platform.now,
                           after_batch=lambda _c, batch: seen_by_other.append(batch))
+        read_by_other: list[object] = []  # the partition of each batch of rows it read
+
+        def note_reads(_conn: object, _cursor: object, statement: str, parameters: Any,
+                       *_rest: object) -> None:
+            if statement.startswith("SELECT events.seq") and "FROM events" in statement:
+                read_by_other.append(parameters["partition_1"])
+
+        sa.event.listen(other_engine, "before_cursor_execute", note_reads)
         worker = threading.Thread(target=first.project_once)
         worker.start()
         try:
@@ -196,9 +206,12 @@ def test_projectors_claim_partitions_and_never_project_one_learner_at_once(
         finally:
             release.set()
             worker.join(WAIT_S)
+            other_engine.dispose()
         (locked,) = held
         assert seen_by_other, "the other projector found no free partition"
         assert locked not in {batch.partition for batch in seen_by_other}
+        # It read no row of the held partition: the claim comes before the read.
+        assert read_by_other and locked not in read_by_other, read_by_other
         for batch in seen_by_other:  # every learner it projected belongs to its partition
             assert {learner_partition(i.facts.learner_email, count) for i in batch.items} == {
                 batch.partition}

@@ -225,22 +225,34 @@ class Projector:
     # --- a batch: read and parsed first, then applied under a claim of its partition -----------
 
     def _project(self, partition: int) -> int:
+        """SQLite: the batch is read and parsed before the claim (the write lock), so appends
+        wait only for the projection's writes. PostgreSQL: after it, so a partition another
+        projector holds costs no read (with two projectors, a read first was wasted in about
+        one claim of three)."""
+        claim_first = self._engine.dialect.name == "postgresql"
         with self._engine.connect() as conn:
             state = read_positions(conn)[partition]
-            batch = read_batch(conn, partition, state.position, self._batch_size)
-        if batch is None:
+            read = [] if claim_first else [read_batch(conn, partition, state.position,
+                                                      self._batch_size)]
+
+        def work(conn: sa.Connection) -> None:
+            if not read:
+                read.append(read_batch(conn, partition, state.position, self._batch_size))
+            if read[0] is not None:
+                self._apply(conn, read[0], state.event_time)
+
+        if read and read[0] is None:
             return 0
         try:
-            if not self._claimed(partition, state.position,
-                                 lambda conn: self._apply(conn, batch, state.event_time)):
+            if not self._claimed(partition, state.position, work):
                 return 0
         except PROJECTION_ERRORS as exc:
-            if outage_reason(exc) is not None:
+            if outage_reason(exc) is not None or not read or read[0] is None:
                 raise
             log.warning("a batch of partition %d failed (%s); projecting it one event at a "
                         "time", partition, exc)
-            self._isolate(batch, state.event_time)
-        return batch.row_count
+            self._isolate(read[0], state.event_time)
+        return read[0].row_count if read[0] is not None else 0
 
     def _behind(self) -> list[int]:
         """PostgreSQL's partitions with rows past their position, from a new one each pass."""
