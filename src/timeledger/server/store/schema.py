@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.store.compact_keys import UuidText
+
 metadata = sa.MetaData()
 
 
@@ -79,7 +81,8 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(200), nullable=False, unique=True),
+    # A `urn:uuid:` id is its uuid's 16 bytes on SQLite (UuidText), in the row and the index.
+    sa.Column("event_id", UuidText(200, prefix="urn:uuid:"), nullable=False, unique=True),
     sa.Column("body_hash", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(10), nullable=False),  # "event" or "entity"
     sa.Column("type", sa.String(100), nullable=False),
