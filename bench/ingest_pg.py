@@ -15,17 +15,21 @@ acknowledged rate (first send to last acknowledgement) and, with projectors, the
 (first send until every event is projected: `projector_positions` has passed every partition's
 head). Then the same event rows (with their partition and writing transaction) are written
 straight into the events table with bare psycopg, one transaction per envelope, over as many
-connections: the raw ceiling. Beside each layout's rates, where the CPU went while it ran (Linux
-/proc): the cores the whole machine kept busy (other work on it included) and the CPU seconds of
-the API and projector processes; with every core busy, more processes cannot go faster.
+connections (threads of this process): the raw ceiling, in two forms, `executemany` of a one-row
+INSERT (`raw=executemany`, the `ratio`'s baseline) and one INSERT over column arrays
+(`raw=unnest`, the form the API's append uses; `unnest_raw_ratio`). Beside each rate, where the
+CPU went while it ran (Linux /proc): the cores the whole machine kept busy (other work on it
+included) and the CPU seconds of the API and projector processes (for the raw writes, of this
+process) and, on the throwaway cluster, of PostgreSQL's processes (`db_cpu_s`). With every core
+busy, more processes cannot go faster; the CPU seconds per event do not depend on other work.
 
 While the layouts with projectors run, `pg_locks` (ungranted) joined with `pg_stat_activity` is
 sampled every 50 ms: it prints the share of samples in which some backend of the database waited
 on a lock, and on which relation (the tuple lock a row waiter holds, else the table its statement
 names). Last line:
-`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x> scale_ratio=<x> lock_wait_share=<x>`
-(ingest: the best acknowledged rate of the layouts with projectors; scale_ratio: end to end, 2
-APIs with 2 projectors against 1 with 1).
+`pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x> scale_ratio=<x> lock_wait_share=<x>
+unnest_raw_ratio=<x>` (ingest: the best acknowledged rate of the layouts with projectors;
+scale_ratio: end to end, 2 APIs with 2 projectors against 1 with 1).
 Durability: by default `synchronous_commit=off` (a crash may lose the last commits, never corrupt:
 like bench/ingest.py's SQLite in WAL with synchronous=NORMAL); `--durability full` waits for
 the WAL flush on every commit; `--durability none` is the test suite's (fsync off; throwaway
@@ -95,6 +99,18 @@ class Server:
     url: str  # any database on the server: the one CREATE/DROP DATABASE is run from
     database_settings: dict[str, str] = field(default_factory=dict)
     made: list[str] = field(default_factory=list)
+    postmaster_pid: int | None = None  # known for the throwaway cluster: its CPU is measured
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the server's processes have used (Linux): the live ones, and those that
+        ended, which the postmaster counts once it has reaped them. None for a given server."""
+        if self.postmaster_pid is None:
+            return None
+        total = _process_seconds(self.postmaster_pid, reaped_children=True)
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and _parent_pid(int(entry.name)) == self.postmaster_pid:
+                total += _process_seconds(int(entry.name))
+        return total
 
     @property
     def _libpq_url(self) -> sa.URL:
@@ -151,7 +167,8 @@ def open_server(db_url: str | None, durability: str) -> Iterator[tuple[Server, s
     """The given server (scratch databases dropped at the end), or a throwaway cluster."""
     if db_url is None:
         with PostgresCluster(settings=DURABILITY[durability]) as cluster:
-            yield Server(cluster.url()), "throwaway"
+            postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+            yield Server(cluster.url(), postmaster_pid=postmaster), "throwaway"
         return
     if durability not in DATABASE_DURABILITY:
         raise SystemExit(f"--durability {durability} changes server-wide settings (fsync): "
@@ -227,13 +244,29 @@ def _machine_ticks() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
-def _process_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process, its threads included (Linux)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the process name (Linux); None once it is gone."""
     try:
-        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def _parent_pid(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def _process_seconds(pid: int, reaped_children: bool = False) -> float:
+    """User + system CPU seconds of a live process, its threads included (Linux); with
+    `reaped_children`, also those of its children that ended and were waited for."""
+    fields = _stat_fields(pid)
+    if fields is None:
         return 0.0
-    return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
 
 
 @dataclass(frozen=True)
@@ -245,26 +278,42 @@ class CpuUse:
     api_s: float
     projector_s: float
     wall_s: float
+    database_s: float | None = None  # the PostgreSQL server's processes (throwaway cluster)
+
+    def line(self) -> str:
+        database = "" if self.database_s is None else f" db_cpu_s={self.database_s:.1f}"
+        return (f" (machine_busy_cores={self.machine_busy_cores:.2f} api_cpu_s={self.api_s:.1f} "
+                f"projector_cpu_s={self.projector_s:.1f}{database} wall_s={self.wall_s:.1f})")
 
 
 class CpuMeter:
-    def __init__(self, api_pids: list[int], projector_pids: list[int]) -> None:
+    def __init__(self, api_pids: list[int], projector_pids: list[int],
+                 server: Server | None = None) -> None:
         self._apis = api_pids
         self._projectors = projector_pids
+        self._server = server
         self._machine = _machine_ticks()
         self._began = time.monotonic()
-        self._api_s = sum(map(_process_seconds, api_pids))
+        self._api_s = self._api_seconds()
         self._projector_s = sum(map(_process_seconds, projector_pids))
+        self._database_s = server.cpu_seconds() if server is not None else None
+
+    def _api_seconds(self) -> float:
+        """The API processes' CPU; with none (the raw writes), this process's own."""
+        return sum(map(_process_seconds, self._apis)) if self._apis else time.process_time()
 
     def read(self) -> CpuUse | None:
         machine = _machine_ticks()
         if machine is None or self._machine is None:
             return None
         busy, total = (now - then for now, then in zip(machine, self._machine, strict=True))
+        database = self._server.cpu_seconds() if self._server is not None else None
         return CpuUse(busy / total * (os.cpu_count() or 1) if total else 0.0,
-                      sum(map(_process_seconds, self._apis)) - self._api_s,
+                      self._api_seconds() - self._api_s,
                       sum(map(_process_seconds, self._projectors)) - self._projector_s,
-                      time.monotonic() - self._began)
+                      time.monotonic() - self._began,
+                      None if database is None or self._database_s is None
+                      else database - self._database_s)
 
 
 # A backend waiting for a row holds the row's tuple lock: that names the relation; a wait with
@@ -368,7 +417,7 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
         sender = multiprocessing.Process(target=_client, args=(
             [api.base_url for api in apis], apis[0].token(), bodies, connections, queue))
         meter = CpuMeter([api.process.pid for api in apis if api.process is not None],
-                         [child.pid for child in projectors])
+                         [child.pid for child in projectors], server)
         with LockSampler(server, database) as sampler:
             sender.start()
             began, acked = queue.get(timeout=3600)
@@ -396,42 +445,66 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
         sampler.samples, sampler.waits, sampler.samples_waiting, cpu)
 
 
-INSERT = ("INSERT INTO events (event_id, body_hash, kind, type, action, profile, actor_id, "
-          "learner_email, run_id, event_time, sensor, received_at, job_id, body, partition, "
-          "xact) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-          "pg_current_xact_id()::text::bigint) ON CONFLICT (event_id) DO NOTHING")
+RAW_COLUMNS = ("event_id, body_hash, kind, type, action, profile, actor_id, learner_email, "
+               "run_id, event_time, sensor, received_at, job_id, body, partition")
+INSERT = (f"INSERT INTO events ({RAW_COLUMNS}, xact) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+          "%s,%s,%s,%s,pg_current_xact_id()::text::bigint) ON CONFLICT (event_id) DO NOTHING")
+INSERT_UNNEST = (f"INSERT INTO events ({RAW_COLUMNS}, xact) SELECT *, "
+                 "pg_current_xact_id()::text::bigint FROM unnest(%b::text[], %b::text[], "
+                 "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+                 "%b::text[], %b::timestamptz[], %b::text[], %b::timestamptz[], %b::text[], "
+                 "%b::text[], %b::int2[]) ON CONFLICT (event_id) DO NOTHING")
+#: How the raw ceiling writes an envelope's rows: `executemany` of a one-row INSERT (psycopg
+#: pipelines it), or one INSERT over column arrays (as the API's append does).
+RAW_FORMS = ("executemany", "unnest")
 
 
-def measure_raw(server: Server, bodies: list[bytes], connections: int) -> float:
-    """The same event rows, one transaction per envelope, into a database the migrations made."""
-    database = server.new_database("raw")
+@dataclass(frozen=True)
+class RawResult:
+    form: str
+    events_per_s: float
+    cpu: CpuUse | None
+
+
+def measure_raw(server: Server, bodies: list[bytes], connections: int,
+                form: str) -> RawResult:
+    """The same event rows, one transaction per envelope, into a database the migrations made,
+    by `connections` threads of this process, each on its own connection."""
+    database = server.new_database(f"raw_{form}")
     now = datetime.now(UTC)
     partitions = partition_count("postgresql")
-    batches = []
+    batches: list[Any] = []
     for body in bodies:
         data = orjson.loads(body)["data"]
-        batches.append([
+        rows = [
             (e["id"], content_digest(e), "event", e["type"], e["action"], e["profile"],
              e["actor"]["id"], e["actor"]["email"], e["extensions"]["runId"],
              datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00")), SENSOR, now, "job",
              orjson.dumps(e).decode(), learner_partition(e["actor"]["email"], partitions))
-            for e in data])
+            for e in data]
+        batches.append(rows if form == "executemany"
+                       else [list(column) for column in zip(*rows, strict=True)])
 
-    def write(share: list[list[tuple[object, ...]]]) -> None:
+    def write(share: list[Any]) -> None:
         with server.connect(database) as conn:
             for rows in share:
                 with conn.transaction(), conn.cursor() as cursor:
-                    cursor.executemany(INSERT, rows)
+                    if form == "executemany":
+                        cursor.executemany(INSERT, rows)
+                    else:
+                        cursor.execute(INSERT_UNNEST, rows)
 
     shares = [batches[n::connections] for n in range(connections)]
+    meter = CpuMeter([], [], server)
     began = time.perf_counter()
     with ThreadPoolExecutor(connections) as pool:
         list(pool.map(write, shares))
     elapsed = time.perf_counter() - began
+    cpu = meter.read()
     stored = server.count_events(database)
     if stored != len(bodies) * EVENTS_PER_ENVELOPE:
         raise SystemExit(f"raw: expected {len(bodies) * EVENTS_PER_ENVELOPE} rows, got {stored}")
-    return len(bodies) * EVENTS_PER_ENVELOPE / elapsed
+    return RawResult(form, len(bodies) * EVENTS_PER_ENVELOPE / elapsed, cpu)
 
 
 def run(db_url: str | None, envelopes: int, connections: int, durability: str) -> None:
@@ -442,7 +515,7 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
     with open_server(db_url, durability) as (server, kind), TemporaryDirectory() as tmp:
         results = [measure_layout(server, Path(tmp), bodies, connections, layout)
                    for layout in LAYOUTS]
-        raw = measure_raw(server, bodies, connections)
+        raws = [measure_raw(server, bodies, connections, form) for form in RAW_FORMS]
         version = server.setting("server_version")
     print(f"envelopes={envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
           f"connections={connections} durability={durability} cores={os.cpu_count()} "
@@ -453,11 +526,11 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
         if result.end_to_end_per_s is not None:
             line += f" end_to_end_events_per_s={result.end_to_end_per_s:.0f}"
         if result.cpu is not None:
-            line += (f" (machine_busy_cores={result.cpu.machine_busy_cores:.2f} "
-                     f"api_cpu_s={result.cpu.api_s:.1f} "
-                     f"projector_cpu_s={result.cpu.projector_s:.1f} "
-                     f"wall_s={result.cpu.wall_s:.1f})")
+            line += result.cpu.line()
         print(line)
+    for raw_result in raws:  # api_cpu_s: the writing threads of this process
+        print(f"raw={raw_result.form} raw_events_per_s={raw_result.events_per_s:.0f}"
+              + (raw_result.cpu.line() if raw_result.cpu is not None else ""))
     projecting = [r for r in results if r.layout.projectors]
     samples = sum(r.lock_samples for r in projecting)
     waiting = sum(r.samples_waiting for r in projecting)
@@ -468,9 +541,10 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
     best = max(r.acked_per_s for r in projecting)
     one, two = (next(r for r in projecting if r.layout == Layout(n, n)) for n in (1, 2))
     assert one.end_to_end_per_s and two.end_to_end_per_s
+    raw, unnest = (r.events_per_s for r in raws)
     print(f"pg_ingest_events_per_s={best:.0f} pg_raw_events_per_s={raw:.0f} "
           f"ratio={best / raw:.3f} scale_ratio={two.end_to_end_per_s / one.end_to_end_per_s:.3f} "
-          f"lock_wait_share={share:.3f}")
+          f"lock_wait_share={share:.3f} unnest_raw_ratio={best / unnest:.3f}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
