@@ -17,7 +17,7 @@ from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store.database import writer_turn
 from timeledger.server.store.event_appends import append_jobs, append_rows
-from timeledger.server.store.event_bodies import content_digest
+from timeledger.server.store.event_bodies import DIGEST_NOT_STORED, content_digest
 from timeledger.server.store.job_result_rows import encode_results
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
@@ -52,10 +52,10 @@ class JobResult:
         return sum(1 for r in self.results if r.status in statuses)
 
 
-def _item_id(item: dict[str, Any], digest: str) -> str:
+def _item_id(item: dict[str, Any]) -> str:
     """The item's own id; an entity without one (a selector, say) is named by its content."""
     ident = item.get("id")
-    return ident if isinstance(ident, str) else f"urn:timeledger:anonymous:{digest}"
+    return ident if isinstance(ident, str) else f"urn:timeledger:anonymous:{content_digest(item)}"
 
 
 def _event_time(item: dict[str, Any]) -> datetime | None:
@@ -80,10 +80,9 @@ def _row(item: dict[str, Any], run_id: str | None, partition: int | None,
     is_event = "action" in item or partition is not None
     actor_id, email = _actor(item)
     profile = item.get("profile")
-    digest = content_digest(item)
     return {
-        "event_id": _item_id(item, digest),
-        "body_hash": digest,
+        "event_id": _item_id(item),
+        "body_hash": DIGEST_NOT_STORED,
         "kind": "event" if is_event else "entity",
         "type": str(item.get("type")),
         "action": item.get("action") if is_event else None,
@@ -97,6 +96,7 @@ def _row(item: dict[str, Any], run_id: str | None, partition: int | None,
         "job_id": job_id,
         "body": orjson.dumps(item).decode(),
         "partition": partition,
+        "item": item,  # not a column: its digest is made only when its id is already taken
     }
 
 
@@ -210,10 +210,10 @@ class Ingestor:
         written, existing = append_rows(conn, rows)
         results: list[EventResult] = []
         claimed: set[str] = set()
-        first_body: dict[str, str] = {}
+        first_item: dict[str, Any] = {}
         for row in rows:
             event_id = row["event_id"]
-            first_body.setdefault(event_id, row["body_hash"])
+            first_item.setdefault(event_id, row["item"])
             if event_id in written and event_id not in claimed:
                 claimed.add(event_id)
                 results.append(EventResult(event_id, str(written[event_id].seq), "stored"))
@@ -221,8 +221,8 @@ class Ingestor:
             if event_id in existing:
                 seq, digest = existing[event_id]
             else:  # the same id twice inside this group
-                seq, digest = written[event_id].seq, first_body[event_id]
-            if digest == row["body_hash"]:
+                seq, digest = written[event_id].seq, content_digest(first_item[event_id])
+            if digest == content_digest(row["item"]):
                 results.append(EventResult(event_id, str(seq), "duplicate",
                                            "Already stored with the same body"))
             else:

@@ -3,6 +3,7 @@ idempotent, keeps to `through_seq`, and a rollback or a killed compactor leaves 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -393,7 +394,7 @@ def test_policies_that_could_never_train_are_refused() -> None:
 def test_downgrade_turns_compacted_bodies_back_into_text(store: Platform) -> None:
     _ingest(store, _heartbeats(60))
     before = {seq: row["body"] for seq, row in _raw_rows(store.engine).items()}
-    digests = {seq: row["body_hash"] for seq, row in _raw_rows(store.engine).items()}
+    digests = {seq: _digest(body) for seq, body in before.items()}
     _compact_all(store.engine)
     assert len(_packed(_raw_rows(store.engine))) == 60
     downgrade(store.engine, "0017")  # before compaction emptied body_hash: put back
@@ -404,6 +405,22 @@ def test_downgrade_turns_compacted_bodies_back_into_text(store: Platform) -> Non
         assert dict(conn.execute(sa.text("SELECT seq, body FROM events")).all()) == before
     upgrade(store.engine)
     assert _texts(store.engine) == before
+
+
+def test_downgrade_writes_the_digest_of_rows_appended_without_one(store: Platform) -> None:
+    _ingest(store, _heartbeats(30))
+    rows = _raw_rows(store.engine)
+    assert {row["body_hash"] for row in rows.values()} == {""}  # made only when an id comes again
+    downgrade(store.engine, "0026")  # code before 0027 reads '' as compacted: written back
+    with store.engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT seq, body_hash FROM events")).all()) == {
+            seq: _digest(row["body"]) for seq, row in rows.items()}
+    upgrade(store.engine)
+
+
+def _digest(body: str) -> str:
+    """sha256 of the event's JSON with sorted keys: the digest code before 0027 stored."""
+    return hashlib.sha256(orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _projections(engine: Engine) -> dict[str, list[dict[str, Any]]]:

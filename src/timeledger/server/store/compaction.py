@@ -23,6 +23,7 @@ from timeledger.server.store.database import insert
 from timeledger.server.store.event_bodies import (
     BODY_COLUMNS,
     COMPACTED,
+    DIGEST_NOT_STORED,
     event_body,
     pack,
     packing_sample,
@@ -93,7 +94,7 @@ def compact_events(conn: sa.Connection, through_seq: int, limit: int,
             values[_BODY], values[_PACKED] = "", packed
             # Only the append reads these, and only for rows it has just written or that come
             # again: the digest is computed from the body then (store.event_bodies).
-            values[_BODY_HASH], values[_JOB_ID] = COMPACTED, COMPACTED
+            values[_BODY_HASH], values[_JOB_ID] = DIGEST_NOT_STORED, COMPACTED
             repacked.append(tuple(values))
     if repacked:
         conn.execute(events.delete().where(events.c.seq.in_([r[_SEQ] for r in repacked])))

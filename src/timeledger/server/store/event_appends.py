@@ -19,7 +19,7 @@ from timeledger.server.store.driver_rows import (
 )
 from timeledger.server.store.event_bodies import (
     BODY_COLUMNS,
-    COMPACTED,
+    DIGEST_NOT_STORED,
     content_digest,
     event_json,
 )
@@ -54,8 +54,8 @@ def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                              .where(events.c.event_id.in_(chunk)))
         existing.update((row.event_id, (row.seq, row.body_hash)) for row in found)
     compacted = sorted(event_id for event_id, (_seq, digest) in existing.items()
-                       if digest == COMPACTED)
-    for chunk in _chunks(compacted):  # their digest went with compaction: made from the body
+                       if digest == DIGEST_NOT_STORED)
+    for chunk in _chunks(compacted):  # no digest kept: made from the body
         found = conn.execute(sa.select(events.c.event_id, events.c.seq, *BODY_COLUMNS)
                              .where(events.c.event_id.in_(chunk)))
         existing.update((row.event_id, (row.seq, content_digest(event_json(conn, row))))
