@@ -4,13 +4,14 @@ naming the exact property)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.support.events import completion, heartbeat, wrap
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
+from timeledger.caliper.bounds import event_window
 from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS
 from timeledger.caliper.screen import screen_envelope
 from timeledger.caliper.times import TimeFormatError, format_utc, parse_utc
@@ -253,3 +254,13 @@ def test_pct_complete_lies_within_0_100(pct: float, path: str | None) -> None:
     (2**70, "data[0].generated.attempt")])
 def test_attempt_lies_within_a_million(attempt: int, path: str | None) -> None:
     assert path_of(wrap(completed(attempt=attempt))) == path
+
+
+def test_a_time_event_s_window_is_its_items_earliest_start_to_their_latest_end() -> None:
+    t = [T0 + timedelta(seconds=s) for s in range(4)]
+    # the end named is the first item holding the latest end; items without dates add nothing
+    assert event_window([(t[1], t[2]), (None, t[3]), (t[0], None), (t[2], t[3])], T0) == (
+        t[0], t[3], 1)
+    assert event_window([(t[2], None), (t[1], None)], t[3]) == (t[1], t[3], None)  # eventTime
+    assert event_window([(None, None)], t[3]) == (None, t[3], None)
+    assert event_window([], t[3]) == (None, t[3], None)

@@ -104,13 +104,17 @@ def event_window(spans: Sequence[Span],
                  event_time: datetime) -> tuple[datetime | None, datetime, int | None]:
     """A time event's window: its items' earliest start (None without one) to their latest end,
     else its eventTime; and which item that end is from (None for the eventTime)."""
-    starts = [start for start, _end in spans if start is not None]
-    ends = [(end, index) for index, (_start, end) in enumerate(spans) if end is not None]
-    start = min(starts, default=None)
-    if not ends:
+    start: datetime | None = None
+    end: datetime | None = None
+    end_index = None
+    for index, (item_start, item_end) in enumerate(spans):  # one pass: ingest runs it per event
+        if item_start is not None and (start is None or item_start < start):
+            start = item_start
+        if item_end is not None and (end is None or item_end > end):
+            end, end_index = item_end, index  # the first of equal latest ends
+    if end is None:
         return start, event_time, None
-    end, index = max(ends, key=lambda pair: pair[0])
-    return start, end, index
+    return start, end, end_index
 
 
 def time_event_problem(seconds: Sequence[float], spans: Sequence[Span],
