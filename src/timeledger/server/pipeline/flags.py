@@ -115,10 +115,7 @@ def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[s
             reason=f"Windows of run {w.run_id} overlap: the window ending "
                    f"{format_utc(w.end)} covers time an earlier window already reported.")
     _double_time(conn, book, done, overlaps)
-    mastered = [item for item in done if item.facts.mastered_units is not None]
-    # in seq order per learner and course; keys in one order, so transactions lock alike
-    for item in sorted(mastered, key=lambda i: (i.facts.learner_email, i.facts.course_id, i.seq)):
-        _mastery(conn, book, item)
+    _mastery(conn, book, [item for item in done if item.facts.mastered_units is not None])
     return book.save(conn)
 
 
@@ -267,36 +264,58 @@ def _double_time(conn: sa.Connection, book: FlagBook, done: Sequence[Prepared],
                    f"(record(time=...) while heartbeats were on).")
 
 
-def _mastery_shift(c: Any, new: Any) -> dict[str, Any]:
-    rose = sa.and_(new.last_units > c.last_units, c.last_units > 0)
-    return {
-        "rises": sa.case((rose, c.rises + 1), else_=0),
-        "prev2_units": c.prev_units, "prev_units": c.last_units, "last_units": new.last_units,
-        "prev2_event_id": c.prev_event_id, "prev_event_id": c.last_event_id,
-        "last_event_id": new.last_event_id,
-    }
+_STREAK = ("last_units", "prev_units", "prev2_units", "last_event_id", "prev_event_id",
+           "prev2_event_id", "rises")
 
 
-def _mastery(conn: sa.Connection, book: FlagBook, item: Prepared) -> None:
-    """One statement per completion (they are few): the streak is updated in the database, so
-    concurrent completions for one learner and course are applied one after the other."""
+def _replace_streak(_c: Any, new: Any) -> dict[str, Any]:
+    return {name: new[name] for name in _STREAK}
+
+
+def _mastery(conn: sa.Connection, book: FlagBook, mastered: Sequence[Prepared]) -> None:
+    """Each learner and course's streak is read once, moved along by the batch's completions in
+    seq order, and written once. The log is cut by learner, so no other projector writes these
+    rows meanwhile."""
+    if not mastered:
+        return
+    s = mastery_streaks.c
+    keys = sorted({(item.facts.learner_email, item.facts.course_id) for item in mastered})
+    streaks: dict[tuple[str, str], Row] = {
+        (row.learner_email, row.course_id): dict(row._mapping) for row in conn.execute(
+            sa.select(s.learner_email, s.course_id, *(s[name] for name in _STREAK))
+            .where(sa.tuple_(s.learner_email, s.course_id).in_(keys)))}
+    for item in sorted(mastered, key=lambda i: (i.facts.learner_email, i.facts.course_id, i.seq)):
+        f = item.facts
+        key = (f.learner_email, f.course_id)
+        before = streaks.get(key)
+        if before is None:
+            state: Row = {"learner_email": key[0], "course_id": key[1],
+                          "last_units": f.mastered_units, "prev_units": None,
+                          "prev2_units": None, "last_event_id": f.event_id,
+                          "prev_event_id": None, "prev2_event_id": None, "rises": 0}
+        else:
+            assert f.mastered_units is not None
+            rose = f.mastered_units > before["last_units"] and before["last_units"] > 0
+            state = {"learner_email": key[0], "course_id": key[1],
+                     "rises": before["rises"] + 1 if rose else 0,
+                     "prev2_units": before["prev_units"], "prev_units": before["last_units"],
+                     "last_units": f.mastered_units, "prev2_event_id": before["prev_event_id"],
+                     "prev_event_id": before["last_event_id"], "last_event_id": f.event_id}
+        streaks[key] = state
+        _cumulative_flag(book, item, state)
+    upsert(conn, mastery_streaks, [streaks[key] for key in keys],
+           ["learner_email", "course_id"], custom=_replace_streak)
+
+
+def _cumulative_flag(book: FlagBook, item: Prepared, state: Row) -> None:
     f = item.facts
-    (state,) = upsert(
-        conn, mastery_streaks,
-        [{"learner_email": f.learner_email, "course_id": f.course_id,
-          "last_units": f.mastered_units, "prev_units": None, "prev2_units": None,
-          "last_event_id": f.event_id, "prev_event_id": None, "prev2_event_id": None,
-          "rises": 0}],
-        ["learner_email", "course_id"], custom=_mastery_shift,
-        returning=["rises", "last_units", "prev_units", "prev2_units", "last_event_id",
-                   "prev_event_id", "prev2_event_id"])
-    if state.rises < MASTERY_RISES:
+    if state["rises"] < MASTERY_RISES:
         return
     book.raise_flag(
         "cumulative_mastered_units", f"{f.learner_email}|{f.course_id}", cause=item,
         run_id=f.run_id,
-        event_ids=[state.prev2_event_id, state.prev_event_id, state.last_event_id],
+        event_ids=[state["prev2_event_id"], state["prev_event_id"], state["last_event_id"]],
         reason=f"masteredUnits rose at each of the last three completions in {f.course_id} "
-               f"({state.prev2_units} → {state.prev_units} → {state.last_units}): they look "
-               f"like a running total, but masteredUnits counts the units newly mastered in "
-               f"one run.")
+               f"({state['prev2_units']} → {state['prev_units']} → {state['last_units']}): "
+               f"they look like a running total, but masteredUnits counts the units newly "
+               f"mastered in one run.")

@@ -2,7 +2,9 @@
 
 Additive values are added by the database (`SET x = t.x + excluded.x`), never read and written
 back, so concurrent transactions on PostgreSQL cannot lose an update. Rows are sent sorted by key
-so that two transactions lock shared rows in the same order.
+so that two transactions lock shared rows in the same order. On SQLite an upsert that returns
+nothing goes to the driver's `executemany` with the statement Core compiled once (see
+store/driver_rows.py), not through Core's per-row parameter processing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def greatest(column: sa.ColumnElement[Any], new: sa.ColumnElement[Any]) -> sa.Co
 # Statements are built once per shape and reused: building an upsert (and its cache key) costs
 # far more than running it for a handful of rows.
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
+#: SQLite's text of a cached statement for rows with these keys and the columns it binds in
+#: order, or None when it binds anything but the rows' columns (it then goes through Core).
+_DRIVER_SQL: dict[tuple[Any, tuple[str, ...]], tuple[str, tuple[str, ...]] | None] = {}
 
 
 def _upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...],
@@ -77,8 +82,26 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequ
     stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(add), tuple(keep),
                              tuple(latest), tuple(least_of), tuple(greatest_of), custom,
                              tuple(returning))
+    if not returning and conn.dialect.name == "sqlite":
+        compiled = _driver_sql(conn, stmt, tuple(ordered[0]))
+        if compiled is not None:
+            sql, columns = compiled
+            execute_many(conn, sql, driver_params(conn, ordered, columns, table))
+            return []
     result = conn.execute(stmt, ordered)
     return list(result) if returning else []
+
+
+def _driver_sql(conn: sa.Connection, stmt: Any,
+                keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """The statement's SQL for rows with `keys`, and the columns it binds in order (SQLite)."""
+    cache_key = (stmt, keys)  # statements are built once per shape and kept
+    if cache_key not in _DRIVER_SQL:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+        columns = tuple(compiled.positiontup or ())
+        _DRIVER_SQL[cache_key] = ((compiled.string, columns) if set(columns) <= set(keys)
+                                  else None)
+    return _DRIVER_SQL[cache_key]
 
 
 def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str],
