@@ -9,6 +9,7 @@ store/driver_rows.py), not through Core's per-row parameter processing.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,9 @@ _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 #: SQLite's text of a cached statement for rows with these keys and the columns it binds in
 #: order, or None when it binds anything but the rows' columns (it then goes through Core).
 _DRIVER_SQL: dict[tuple[Any, tuple[str, ...]], tuple[str, tuple[str, ...]] | None] = {}
+#: Rows per statement of an upsert that returns rows on SQLite: one statement binds at most
+#: 32,766 values there, and the widest table (runs) has 25 columns.
+RETURNING_ROWS_PER_STATEMENT = 500
 
 
 def _upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...],
@@ -71,23 +75,27 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequ
            add: Sequence[str] = (), keep: Sequence[str] = (), latest: Sequence[str] = (),
            least_of: Sequence[str] = (), greatest_of: Sequence[str] = (),
            custom: Callable[[Any, Any], Mapping[str, Any]] | None = None,
-           returning: Sequence[str] = ()) -> list[sa.Row[Any]]:
+           returning: Sequence[str] = ()) -> list[Any]:
     """Insert `rows` (at most one per key); on a key that exists, combine column by column:
     `add` sums, `keep` keeps the stored value when set, `latest` takes the new value when set,
     `least_of`/`greatest_of` keep the extreme, `custom(table columns, excluded)` gives any
-    other SET (pass a module-level function: statements are cached by it)."""
+    other SET (pass a module-level function: statements are cached by it). With `returning`,
+    the rows as stored after the statement, in no particular order, with those attributes."""
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     if not ordered:
         return []
     stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(add), tuple(keep),
                              tuple(latest), tuple(least_of), tuple(greatest_of), custom,
                              tuple(returning))
-    if not returning and conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite":
         compiled = _driver_sql(conn, stmt, tuple(ordered[0]))
         if compiled is not None:
             sql, columns = compiled
-            execute_many(conn, sql, driver_params(conn, ordered, columns, table))
-            return []
+            params = driver_params(conn, ordered, columns, table)
+            if not returning:
+                execute_many(conn, sql, params)
+                return []
+            return _returned(conn, table, sql, len(columns), params, tuple(returning))
     result = conn.execute(stmt, ordered)
     return list(result) if returning else []
 
@@ -102,6 +110,46 @@ def _driver_sql(conn: sa.Connection, stmt: Any,
         _DRIVER_SQL[cache_key] = ((compiled.string, columns) if set(columns) <= set(keys)
                                   else None)
     return _DRIVER_SQL[cache_key]
+
+
+def _returned(conn: sa.Connection, table: sa.Table, sql: str, width: int,
+              params: Sequence[tuple[Any, ...]], returning: tuple[str, ...]) -> list[Any]:
+    """Run a one-row upsert `sql` ending in RETURNING for many rows on SQLite, in statements of
+    several VALUES rows; the returned values as the columns' types read them."""
+    one_row = "(" + ", ".join(["?"] * width) + ")"
+    shape = _returned_shape(conn.dialect, table, returning)
+    out: list[Any] = []
+    for start in range(0, len(params), RETURNING_ROWS_PER_STATEMENT):
+        chunk = params[start:start + RETURNING_ROWS_PER_STATEMENT]
+        many = sql.replace(f"VALUES {one_row}", "VALUES " + ", ".join([one_row] * len(chunk)), 1)
+        flat = tuple(value for values in chunk for value in values)
+        for found in conn.exec_driver_sql(many, flat):
+            out.append(shape.make(found))
+    return out
+
+
+class _ReturnedShape:
+    """How a raw returned row becomes a named row of values read through the columns' types."""
+
+    def __init__(self, dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...]) -> None:
+        self._row: Callable[..., Any] = namedtuple("_Returned", names)  # type: ignore[misc]
+        self._readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None)
+                         for name in names]
+
+    def make(self, raw: Sequence[Any]) -> Any:
+        return self._row(*(value if read is None else read(value)
+                           for read, value in zip(self._readers, raw, strict=True)))
+
+
+_SHAPES: dict[tuple[str, str, tuple[str, ...]], _ReturnedShape] = {}
+
+
+def _returned_shape(dialect: sa.Dialect, table: sa.Table,
+                    names: tuple[str, ...]) -> _ReturnedShape:
+    key = (dialect.name, table.name, names)
+    if key not in _SHAPES:
+        _SHAPES[key] = _ReturnedShape(dialect, table, names)
+    return _SHAPES[key]
 
 
 def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str],
