@@ -90,8 +90,10 @@ def test_nulls_and_times_are_stored_as_given(store: Engine) -> None:
 
 @pytest.mark.backends("pg")  # SQLite does not enforce a column's length
 def test_an_over_long_value_is_refused_and_nothing_of_the_group_is_stored(store: Engine) -> None:
-    assert isinstance(events.c.event_id.type, sa.String) and events.c.event_id.type.length
-    too_long = "urn:uuid:" + "x" * events.c.event_id.type.length
+    kind = events.c.event_id.type  # UuidText: a String of its length on PostgreSQL
+    assert isinstance(kind, sa.TypeDecorator) and isinstance(kind.impl_instance, sa.String)
+    assert kind.impl_instance.length
+    too_long = "urn:uuid:" + "x" * kind.impl_instance.length
     with pytest.raises(sa.exc.DBAPIError, match="too long"), store.begin() as conn:
         append_rows(conn, [_row("urn:uuid:fine"), _row(too_long)])
     assert _stored(store) == []  # not cut to the column's length, not half a group

@@ -1,5 +1,6 @@
-"""The events row is narrow on SQLite: its times as integer microseconds (migration 0026).
-Every reader still sees aware datetimes; rows stored before keep their values, up and down."""
+"""The events row is narrow on SQLite: its times as integer microseconds (migration 0026), its
+`urn:uuid` ids as 16 bytes (0028). Every reader still sees aware datetimes and the ids' text;
+rows stored before keep their values, up and down."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from timeledger.server.queries.event_log import stored_event_json
+from timeledger.server.queries.event_log import events_by_id, stored_event_json
+from timeledger.server.store.compact_keys import uuid_bytes
 from timeledger.server.store.event_appends import APPENDED_COLUMNS, append_rows
 from timeledger.server.store.event_selection import event_conditions
+from timeledger.server.store.job_result_rows import encode_results, read_results
 from timeledger.server.store.migrate import downgrade, upgrade
 from timeledger.server.store.schema import events
 
@@ -141,3 +144,86 @@ def test_stored_times_become_integers_through_the_upgrade_and_text_again_down(
     downgrade(engine, "0025")
     assert _raw(engine) == before
     assert _schema(engine) == schema_before
+
+
+# An id is stored as 16 bytes only in the canonical `urn:uuid:` form, which reads back as is.
+IDS = {"urn:uuid:cd209b87-6fe6-4016-8976-85ef8ce45b38": bytes,
+       "urn:uuid:CD209B87-6FE6-4016-8976-85EF8CE45B38": str,
+       "cd209b87-6fe6-4016-8976-85ef8ce45b38": str,
+       "urn:uuid:cd209b876fe64016897685ef8ce45b38": str,
+       "https://example.edu/events/1": str,
+       "urn:timeledger:anonymous:0123abcd": str}
+
+
+def test_event_ids_are_16_bytes_on_sqlite_and_every_reader_sees_the_text(backend: object,
+                                                                         engine: Engine) -> None:
+    upgrade(engine)
+    rows = [{**_row(n, MOMENTS[0]), "event_id": event_id} for n, event_id in enumerate(IDS)]
+    with engine.begin() as conn:
+        written, _ = append_rows(conn, rows)
+    seqs = {event_id: position.seq for event_id, position in written.items()}
+    assert list(seqs) == list(IDS)
+    if engine.dialect.name == "sqlite":
+        stored = {seq: event_id for seq, event_id, *_ in _raw(engine)}
+        assert [type(stored[seqs[event_id]]) for event_id in IDS] == list(IDS.values())
+        assert stored[seqs[next(iter(IDS))]] == bytes.fromhex("cd209b876fe64016897685ef8ce45b38")
+    with engine.begin() as conn:
+        read = dict(conn.execute(sa.select(events.c.seq, events.c.event_id)).all())
+        by_id = {event_id: conn.execute(sa.select(events.c.seq).where(
+            events.c.event_id == event_id)).scalar_one() for event_id in IDS}  # GET by id
+        listed = events_by_id(conn, [*IDS, "urn:uuid:00000000-0000-4000-8000-000000000000"])
+        # The same ids again: each found stored (the append's IN lookup), none inserted.
+        again, existing = append_rows(conn, rows)
+        # A job's results name events by seq and read their ids back.
+        results = read_results(conn, encode_results([
+            {"allocatedId": str(seqs[event_id]), "externalId": event_id, "status": "stored",
+             "message": ""} for event_id in IDS]))
+    assert {seq: read[seq] for seq in seqs.values()} == {seq: i for i, seq in seqs.items()}
+    assert by_id == seqs
+    assert {event_id: item["eventId"] for event_id, item in listed.items()} == {
+        event_id: event_id for event_id in IDS}
+    assert again == {} and {event_id: seq for event_id, (seq, _) in existing.items()} == seqs
+    assert [result["externalId"] for result in results] == list(IDS)
+
+
+@pytest.mark.backends("sqlite")  # PostgreSQL keeps its text
+def test_stored_event_ids_become_bytes_through_the_upgrade_and_text_again_down(
+        backend: object, engine: Engine) -> None:
+    upgrade(engine, "0027")
+    with engine.begin() as conn:
+        for seq, event_id in zip([1, 2, 15_000, 30_001, 30_002, 30_003], IDS, strict=True):
+            conn.execute(sa.text(
+                "INSERT INTO events (seq, event_id, body_hash, kind, type, sensor, received_at, "
+                "job_id, event_time, body) VALUES (:seq, :id, 'h', 'event', 'Event', 's', 0, "
+                "'job', 0, '{}')"), {"seq": seq, "id": event_id})
+    before = _raw(engine)
+    upgrade(engine)
+    assert [type(row[1]) for row in _raw(engine)] == list(IDS.values())
+    with engine.connect() as conn:
+        read = conn.execute(sa.select(events.c.event_id).order_by(events.c.seq)).scalars().all()
+    assert read == list(IDS)
+    # The unique index holds the converted ids.
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(events.insert().values(_row(9, None) | {"event_id": read[0]}))
+    downgrade(engine, "0027")
+    assert _raw(engine) == before
+
+
+UUID = "cd209b87-6fe6-4016-8976-85ef8ce45b38"
+NOT_CANONICAL = [UUID.upper(), UUID.replace("-", ""), "{" + UUID[1:-1] + "}",
+                 UUID[:9] + " " + UUID[10:], UUID[:20] + "--" + UUID[22:],
+                 UUID[:30] + "--" + UUID[32:], " " + UUID[1:],
+                 UUID[:-1] + "g", UUID[:-1] + "\n", UUID.replace("-", "+"), UUID + "0", UUID[:-1]]
+
+
+@pytest.mark.parametrize("text", NOT_CANONICAL)
+def test_only_a_canonical_uuid_is_stored_as_bytes(text: str) -> None:
+    assert uuid_bytes(f"urn:uuid:{text}", "urn:uuid:") == f"urn:uuid:{text}"
+    assert uuid_bytes(text) == text
+
+
+def test_a_canonical_uuid_is_its_16_bytes() -> None:
+    for made in (uuid.UUID(UUID), uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.uuid4()):
+        assert uuid_bytes(f"urn:uuid:{made}", "urn:uuid:") == made.bytes
+        assert uuid_bytes(str(made)) == made.bytes
+    assert uuid_bytes(f"urn:uuid:{UUID}") == f"urn:uuid:{UUID}"  # no prefix expected: as is

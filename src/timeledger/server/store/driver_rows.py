@@ -141,6 +141,8 @@ def unnest_rows(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...],
 
 
 def _array_element(dialect: sa.Dialect, kind: sa.types.TypeEngine[Any]) -> str:
+    if isinstance(kind, sa.TypeDecorator):  # the type it stores as here (UuidText: a String)
+        kind = kind.load_dialect_impl(dialect)
     if isinstance(kind, sa.String):
         return "text"
     return kind.compile(dialect=dialect)
