@@ -45,18 +45,10 @@ class Prepared:
     bounds_reported: bool
     days: tuple[DayShare, ...]  # where the time goes; whole to eventTime's day without bounds
     xp_milli: int
-
-    @property
-    def event_id(self) -> str:
-        return self.facts.event_id
-
-    @property
-    def run_id(self) -> str | None:
-        return self.facts.run_id
-
-    @property
-    def is_time(self) -> bool:
-        return self.facts.kind == "time"
+    # the facts every projection asks for, as fields (read many times per event)
+    event_id: str
+    run_id: str | None
+    is_time: bool
 
     @property
     def window_key(self) -> str:
@@ -83,10 +75,10 @@ def prepare(event: StoredTimebackEvent, zone: ZoneInfo) -> Prepared:
     day = local_date(facts.event_time, zone)
     if facts.kind != "time":
         return Prepared(event.seq, facts, day, 0, 0, 0, facts.event_time, facts.event_time, False,
-                        (), to_milli(facts.xp_earned or 0.0))
+                        (), to_milli(facts.xp_earned or 0.0), facts.event_id, facts.run_id, False)
     active = to_ms(facts.seconds.get("active", 0.0))
     inactive = to_ms(facts.seconds.get("inactive", 0.0))
-    other = sum(to_ms(facts.seconds.get(kind, 0.0)) for kind in OTHER_TIME_TYPES)
+    other = sum(to_ms(value) for kind, value in facts.seconds.items() if kind in OTHER_TIME_TYPES)
     end = facts.window_end or facts.event_time
     start = facts.window_start
     reported = start is not None and start <= end and end - start <= MAX_SPLIT_SPAN
@@ -96,4 +88,5 @@ def prepare(event: StoredTimebackEvent, zone: ZoneInfo) -> Prepared:
     else:
         start = end - timedelta(milliseconds=active + inactive)
         shares = (DayShare(day, active, inactive),)
-    return Prepared(event.seq, facts, day, active, inactive, other, start, end, reported, shares, 0)
+    return Prepared(event.seq, facts, day, active, inactive, other, start, end, reported, shares, 0,
+                    facts.event_id, facts.run_id, True)
