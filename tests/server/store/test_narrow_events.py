@@ -196,9 +196,11 @@ def test_stored_event_ids_become_bytes_through_the_upgrade_and_text_again_down(
                 "INSERT INTO events (seq, event_id, body_hash, kind, type, sensor, received_at, "
                 "job_id, event_time, body) VALUES (:seq, :id, 'h', 'event', 'Event', 's', 0, "
                 "'job', 0, '{}')"), {"seq": seq, "id": event_id})
-    before = _raw(engine)
+    before, schema_before = _raw(engine), _schema(engine)
     upgrade(engine)
     assert [type(row[1]) for row in _raw(engine)] == list(IDS.values())
+    assert [row[0] for row in _raw(engine)] == [row[0] for row in before]
+    assert _schema(engine) == schema_before  # the same table and every index, copied
     with engine.connect() as conn:
         read = conn.execute(sa.select(events.c.event_id).order_by(events.c.seq)).scalars().all()
     assert read == list(IDS)
@@ -207,6 +209,7 @@ def test_stored_event_ids_become_bytes_through_the_upgrade_and_text_again_down(
         conn.execute(events.insert().values(_row(9, None) | {"event_id": read[0]}))
     downgrade(engine, "0027")
     assert _raw(engine) == before
+    assert _schema(engine) == schema_before
 
 
 UUID = "cd209b87-6fe6-4016-8976-85ef8ce45b38"
