@@ -369,14 +369,15 @@ class LockSampler:
                     self.waits[labels] += 1
 
 
-def _caught_up(server: Server, database: str) -> bool:
-    """Every partition's position has passed the newest row of that partition."""
-    with server.connect(database) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM projector_positions p CROSS JOIN LATERAL ("
-            " SELECT e.xact, e.seq FROM events e WHERE e.partition = p.partition"
-            " ORDER BY e.xact DESC, e.seq DESC LIMIT 1) h"
-            " WHERE (p.xact, p.seq) < (h.xact, h.seq)").fetchone()
+def _caught_up(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
+    """Every partition's position has passed the newest row of that partition (`conn` in
+    autocommit, kept open while polling: a new connection is a new backend process, whose start
+    would count in the server's CPU)."""
+    row = conn.execute(
+        "SELECT count(*) FROM projector_positions p CROSS JOIN LATERAL ("
+        " SELECT e.xact, e.seq FROM events e WHERE e.partition = p.partition"
+        " ORDER BY e.xact DESC, e.seq DESC LIMIT 1) h"
+        " WHERE (p.xact, p.seq) < (h.xact, h.seq)").fetchone()
     assert row is not None
     return int(row[0]) == 0
 
@@ -425,11 +426,12 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
             projected: float | None = None
             if layout.projectors:
                 deadline = time.monotonic() + CATCH_UP_DEADLINE_S
-                while not _caught_up(server, database):
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{label}: projectors not caught up after "
-                                         f"{CATCH_UP_DEADLINE_S:.0f} s")
-                    time.sleep(POLL_S)  # a real projector process catching up
+                with server.connect(database, autocommit=True) as polling:
+                    while not _caught_up(polling):
+                        if time.monotonic() > deadline:
+                            raise SystemExit(f"{label}: projectors not caught up after "
+                                             f"{CATCH_UP_DEADLINE_S:.0f} s")
+                        time.sleep(POLL_S)  # a real projector process catching up
                 projected = time.monotonic()
             cpu = meter.read()
     finally:
