@@ -59,3 +59,17 @@ def test_an_events_generated_collection_takes_an_id_derived_from_the_events() ->
         for event in random_ids:
             assert event["generated"]["id"] == stable_event_id(event["id"], "generated")
             assert event["generated"]["id"] != event["id"]
+
+
+@given(st.one_of(st.integers(min_value=0, max_value=86_400_000),
+                 st.floats(min_value=0, max_value=86_400_000, allow_nan=False)))
+def test_a_windows_seconds_are_its_milliseconds_rounded_to_three_decimals(ms: float) -> None:
+    actor = Learner("ann@example.edu").actor("https://sis.example")
+    ref = ActivityRef(url="https://app.example/activities/q1", name="Quiz 1", subject="Math",
+                      app_name="App", course_id="math", course_name="Math")
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    event = time_spent_event(actor=actor, activity=ref, run_id=None, started_at=start,
+                             ended_at=start + timedelta(days=1), active_ms=ms, inactive_ms=ms)
+    values = [item["value"] for item in event["generated"]["items"]]
+    assert values == ([round(ms / 1000, 3)] * (2 if ms > 0 else 1))
+    assert all(type(value) is float for value in values)

@@ -18,6 +18,7 @@ from timeledger.caliper.builders import Learner, stable_event_id
 from timeledger.config import Course, TimebackConfig
 from timeledger.web import Identity, WebAdapter
 from timeledger.web.protocol import Reply
+from timeledger.web.request_bodies import HeartbeatBody, read_body
 
 pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
 
@@ -447,3 +448,12 @@ def test_a_queueing_failure_is_a_500(client: Client) -> None:
 
     assert reply == Reply(500, {"error": {"code": "INTERNAL_ERROR",
                                           "message": "The event could not be queued"}})
+
+
+@pytest.mark.parametrize("course", [{"subject": "Math", "grade": 3, "code": None, "extra": 1},
+                                    {"code": "MATH-3", "subject": "Math"}])
+def test_a_course_selector_is_the_models_dump(course: dict[str, Any]) -> None:
+    """The activity is looked up by `selector()`, which must say what `model_dump()` says."""
+    beat = read_body(HeartbeatBody, {**heartbeat_body(), "course": course})
+    assert beat.course.selector() == beat.course.model_dump()
+    assert list(beat.course.selector()) == list(beat.course.model_dump())

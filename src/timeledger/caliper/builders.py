@@ -24,8 +24,8 @@ def new_event_id() -> str:
 
 
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
-_VERSION_5 = (5 << 76) | (0x8000 << 48)  # the version and variant bits uuid5 sets
-_NOT_VERSION_BITS = ~((0xF000 << 64) | (0xC000 << 48))
+# uuid5 sets the version nibble to 5 and the variant bits of the next byte's high nibble to 10.
+_VARIANT_NIBBLE = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def generated_id(event_id: str) -> str:
@@ -39,10 +39,9 @@ def generated_id(event_id: str) -> str:
 def stable_event_id(*parts: str) -> str:
     """An event id derived from what identifies the fact, so a resend keeps its id:
     `urn:uuid:` + uuid5(NAMESPACE_URL, the parts joined by `|`), written out without building
-    `uuid.UUID` objects (this runs for every heartbeat)."""
-    digest = hashlib.sha1(_URL_NAMESPACE + "|".join(parts).encode()).digest()
-    h = f"{int.from_bytes(digest[:16]) & _NOT_VERSION_BITS | _VERSION_5:032x}"
-    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    `uuid.UUID` objects or integers (this runs twice for every heartbeat)."""
+    h = hashlib.sha1(_URL_NAMESPACE + "|".join(parts).encode()).hexdigest()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_NIBBLE[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def normalize_run_id(run_id: str | uuid.UUID, field: str = "run_id") -> str:
@@ -196,17 +195,24 @@ def _event(kind: str, action: str, *, event_id: str, actor: Mapping[str, Any],
     return event
 
 
+def _seconds(ms: float) -> float:
+    """Milliseconds as seconds to three decimals. A whole number of ms divided by 1000 is already
+    the nearest float to its three-decimal value, which is what round() would give back."""
+    return ms / 1000 if type(ms) is int else round(ms / 1000, 3)
+
+
 def time_spent_event(*, actor: Mapping[str, Any], activity: ActivityRef, run_id: str | None,
                      started_at: datetime, ended_at: datetime, active_ms: float,
                      inactive_ms: float, event_id: str | None = None,
                      run_key: str | None = None) -> dict[str, Any]:
     """One heartbeat window; the window travels on the items (`startDate`/`endDate`)."""
     ended = format_utc(ended_at)
-    window = {"startDate": format_utc(started_at), "endDate": ended}
-    active = {"type": "active", "value": round(active_ms / 1000, 3), **window}
-    items: list[dict[str, Any]] = [active]
+    started = format_utc(started_at)
+    items: list[dict[str, Any]] = [{"type": "active", "value": _seconds(active_ms),
+                                    "startDate": started, "endDate": ended}]
     if inactive_ms > 0:
-        items.append({"type": "inactive", "value": round(inactive_ms / 1000, 3), **window})
+        items.append({"type": "inactive", "value": _seconds(inactive_ms),
+                      "startDate": started, "endDate": ended})
     event_id = event_id or new_event_id()
     generated = {"id": generated_id(event_id), "type": "TimebackTimeSpentMetricsCollection",
                  "items": items}

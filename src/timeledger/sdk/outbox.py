@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -112,10 +112,13 @@ _INSERT_COLUMNS = 6
 
 @lru_cache(maxsize=64)
 def _known_ids_sql(count: int) -> str:
-    """Which of `count` ids (bound twice) are queued or remembered."""
+    """Which of `count` ids (bound twice) are queued or remembered, and (a row without an id)
+    how many events are queued: the queueing transaction holds the write lock from before this
+    read, so that count plus its own inserts is the count after them (no second read)."""
     marks = ", ".join("?" * count)
-    return (f"SELECT event_id FROM events WHERE event_id IN ({marks}) UNION ALL"
-            f" SELECT event_id FROM seen WHERE event_id IN ({marks})")
+    return (f"SELECT event_id, NULL FROM events WHERE event_id IN ({marks}) UNION ALL"
+            f" SELECT event_id, NULL FROM seen WHERE event_id IN ({marks}) UNION ALL"
+            " SELECT NULL, events FROM outbox_size")
 
 
 @lru_cache(maxsize=64)
@@ -129,9 +132,10 @@ DeadReason = Literal["rejected", "failed_alone", "expired"]
 time it was sent alone; or it was older than `max_event_age` when a send failed again."""
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event about to be queued: its body is the JSON the platform will receive."""
+class NewEvent(NamedTuple):
+    """An event about to be queued: its body is the JSON the platform will receive. (A named
+    tuple: one is made per heartbeat, a third the cost of a frozen dataclass; its fields are the
+    `events` columns the insert writes, in their order.)"""
 
     event_id: str
     kind: EventKind
@@ -225,7 +229,7 @@ def _dead(values: tuple[Any, ...]) -> DeadLetter:
                       datetime.fromtimestamp(values[10], UTC))
 
 
-def _remember(db: sqlite3.Connection, ids: Sequence[tuple[str, float]]) -> None:
+def _remember(db: sqlite3.Connection | sqlite3.Cursor, ids: Sequence[tuple[str, float]]) -> None:
     """Keep refusing these ids (with when each was queued) once their rows leave `events`."""
     db.executemany("INSERT OR IGNORE INTO seen (event_id, first_seen) VALUES (?, ?)", ids)
 
@@ -293,6 +297,7 @@ class Outbox:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        self._cursor: sqlite3.Cursor | None = None  # the queueing transaction's, kept open
         self._writes: OutboxWriter[NewEvent] = OutboxWriter(self._write_batches)
         if open_now:
             self.open()
@@ -312,9 +317,10 @@ class Outbox:
                     db.execute("PRAGMA journal_mode = WAL")
                     db.execute("PRAGMA synchronous = NORMAL")
                 self._connection = db
+                self._cursor = db.cursor()
                 self._open_schema(db)
             except BaseException:
-                self._connection = None
+                self._connection = self._cursor = None
                 db.close()
                 raise
         self.release_orphans()
@@ -325,6 +331,14 @@ class Outbox:
         if self._connection is None:
             raise RuntimeError("the outbox is not open")
         return self._connection
+
+    @property
+    def _writing(self) -> sqlite3.Cursor:
+        """The queueing transaction's cursor (`conn.execute` would make one per statement);
+        callers hold `_lock`."""
+        if self._cursor is None:
+            raise RuntimeError("the outbox is not open")
+        return self._cursor
 
     def _open_schema(self, db: sqlite3.Connection) -> None:
         """Create the tables, or bring a file written by an older version up to date."""
@@ -394,12 +408,12 @@ class Outbox:
         dropped: Dropped | None = None
         self._ensure_open()
         with self._lock:
-            db = self._db
+            db = self._writing
             db.execute("BEGIN IMMEDIATE")
             try:
-                added, rows = self._insert(db, batches, now)
-                if rows:
-                    dropped = self._drop_excess(db)
+                added, rows, size = self._insert(db, batches, now)
+                if rows and size > self.max_events:
+                    dropped = self._drop_excess(db, size - self.max_events)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -409,15 +423,20 @@ class Outbox:
         return added
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, batches: Sequence[Sequence[NewEvent]],
-                now: float) -> tuple[list[list[bool]], int]:
-        """Insert the events whose ids were never queued; (fresh flags per batch, rows added)."""
+    def _insert(db: sqlite3.Cursor, batches: Sequence[Sequence[NewEvent]],
+                now: float) -> tuple[list[list[bool]], int, int]:
+        """Insert the events whose ids were never queued; (fresh flags per batch, rows added,
+        events queued with them)."""
         ids = [event.event_id for events in batches for event in events]
         known: set[str] = set()
+        queued = 0
         for start in range(0, len(ids), _IDS_PER_QUERY):
             chunk = ids[start:start + _IDS_PER_QUERY]
-            known.update(found for (found,) in db.execute(_known_ids_sql(len(chunk)),
-                                                          chunk + chunk))
+            for found, count in db.execute(_known_ids_sql(len(chunk)), chunk + chunk):
+                if found is None:
+                    queued = int(count)
+                else:
+                    known.add(found)
         added: list[list[bool]] = []
         rows: list[Any] = []
         for events in batches:
@@ -426,20 +445,19 @@ class Outbox:
                 new = event.event_id not in known
                 if new:
                     known.add(event.event_id)
-                    rows += (event.event_id, event.kind, event.run_id, event.sensor, event.body,
-                             now)
+                    rows += event
+                    rows.append(now)
                 fresh.append(new)
             added.append(fresh)
         per_statement = _ROWS_PER_INSERT * _INSERT_COLUMNS
         for start in range(0, len(rows), per_statement):
             part = rows[start:start + per_statement]
             db.execute(_insert_sql(len(part) // _INSERT_COLUMNS), part)
-        return added, len(rows) // _INSERT_COLUMNS
+        inserted = len(rows) // _INSERT_COLUMNS
+        return added, inserted, queued + inserted
 
-    def _drop_excess(self, db: sqlite3.Connection) -> Dropped | None:
-        excess = int(db.execute("SELECT events FROM outbox_size").fetchone()[0]) - self.max_events
-        if excess <= 0:
-            return None
+    @staticmethod
+    def _drop_excess(db: sqlite3.Cursor, excess: int) -> Dropped | None:
         victims: list[tuple[int, str, str, float]] = []
         for kind in ("heartbeat", "event"):
             if len(victims) < excess:
@@ -626,4 +644,4 @@ class Outbox:
                        " WHERE lease_owner = ?", (self.owner,))
         with self._lock:
             self._db.close()
-            self._connection = None
+            self._connection = self._cursor = None

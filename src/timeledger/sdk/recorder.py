@@ -261,7 +261,8 @@ class Recorder:
         if not isinstance(event_id, str) or not event_id:
             raise ValidationError("event.id", "Expected the event's id (urn:uuid:...)")
         kind = _KINDS.get(str(event.get("type")), "event")
-        row = NewEvent.of(dict(event), kind, self.catalog.row_sensor(event))
+        row = NewEvent.of(event if type(event) is dict else dict(event), kind,
+                          self.catalog.row_sensor(event))
         return row if self.enabled else None
 
     def _write_now(self, row: NewEvent) -> bool:

@@ -169,7 +169,7 @@ def heartbeat(body: dict[str, Any], user: Mapping[str, Any], catalog: Catalog) -
     if found is not None:
         message, index = found
         raise _invalid("endedAt" if index is None else ("elapsedMs", "pausedMs")[index], message)
-    activity = _activity(catalog, beat.id, beat.name, beat.course.model_dump(), beat.process)
+    activity = _activity(catalog, beat.id, beat.name, beat.course.selector(), beat.process)
     run = _run(beat.runId, activity)
     event = time_spent_event(
         actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,
@@ -188,7 +188,7 @@ def submit(body: dict[str, Any], user: Mapping[str, Any], catalog: Catalog) -> O
         raise _invalid(problem.path, problem.message) from None
     if done.pctComplete is not None:
         metrics = metrics_from_mapping({**metrics.to_wire(), "pctComplete": done.pctComplete})
-    activity = _activity(catalog, done.id, done.name, done.course.model_dump(), done.process)
+    activity = _activity(catalog, done.id, done.name, done.course.selector(), done.process)
     run = _run(done.runId, activity)
     event = completed_event(
         actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,

@@ -70,10 +70,18 @@ class _Body(BaseModel):
 class CourseByCode(_Body):
     code: Text
 
+    def selector(self) -> dict[str, Any]:
+        """As `model_dump()` gives it, without pydantic's serializer (this runs per request)."""
+        return {"code": self.code}
+
 
 class CourseByGrade(_Body):
     subject: str
     grade: int
+
+    def selector(self) -> dict[str, Any]:
+        """As `model_dump()` gives it, without pydantic's serializer (this runs per request)."""
+        return {"subject": self.subject, "grade": self.grade}
 
 
 def _course_kind(value: Any) -> str | None:
