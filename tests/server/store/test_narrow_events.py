@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.server.queries.event_log import events_by_id, stored_event_json
-from timeledger.server.store.compact_keys import uuid_bytes
+from timeledger.server.store.compact_keys import uuid_bytes, uuid_text
 from timeledger.server.store.event_appends import APPENDED_COLUMNS, append_rows
 from timeledger.server.store.event_selection import event_conditions
 from timeledger.server.store.job_result_rows import encode_results, read_results
@@ -225,8 +225,13 @@ def test_only_a_canonical_uuid_is_stored_as_bytes(text: str) -> None:
     assert uuid_bytes(text) == text
 
 
-def test_a_canonical_uuid_is_its_16_bytes() -> None:
-    for made in (uuid.UUID(UUID), uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.uuid4()):
+def test_a_canonical_uuid_is_its_16_bytes_and_reads_back_as_written() -> None:
+    made_ones = [uuid.UUID(UUID), uuid.UUID(int=0), uuid.UUID(int=2**128 - 1),
+                 *(uuid.uuid4() for _ in range(1000))]
+    for made in made_ones:
         assert uuid_bytes(f"urn:uuid:{made}", "urn:uuid:") == made.bytes
         assert uuid_bytes(str(made)) == made.bytes
+        assert uuid_text(made.bytes) == str(made)
+    with pytest.raises(ValueError, match="16 bytes"):
+        uuid_text(bytes(15))
     assert uuid_bytes(f"urn:uuid:{UUID}") == f"urn:uuid:{UUID}"  # no prefix expected: as is

@@ -9,7 +9,6 @@ column would compare different forms: join through the Python values, or give bo
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,5 +106,10 @@ def uuid_bytes(value: str, prefix: str = "") -> bytes | str:
 
 
 def uuid_text(value: bytes) -> str:
-    """A uuid's 16 bytes in the canonical text form (lower case, hyphenated)."""
-    return str(uuid.UUID(bytes=value))
+    """A uuid's 16 bytes in the canonical text form (lower case, hyphenated), as str(uuid.UUID)
+    writes it. (Cut from the hex: a third of the instructions of building a UUID, and every
+    reader of an event or a window id pays it.)"""
+    if len(value) != 16:
+        raise ValueError(f"a uuid is 16 bytes, not {len(value)}")
+    digits = value.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
