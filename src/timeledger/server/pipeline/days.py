@@ -34,9 +34,11 @@ def record_days(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
                 row["active_ms"] += share.active_ms
                 row["inactive_ms"] += share.inactive_ms
                 if f.run_id is not None:
-                    session = sessions.setdefault((f.run_id, share.local_date), {
-                        "run_id": f.run_id, "local_date": share.local_date,
-                        "active_ms": 0, "inactive_ms": 0})
+                    session = sessions.get((f.run_id, share.local_date))
+                    if session is None:
+                        session = sessions[(f.run_id, share.local_date)] = {
+                            "run_id": f.run_id, "local_date": share.local_date,
+                            "active_ms": 0, "inactive_ms": 0}
                     session["active_ms"] += share.active_ms
                     session["inactive_ms"] += share.inactive_ms
             continue

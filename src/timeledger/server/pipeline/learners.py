@@ -27,9 +27,13 @@ def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:
             person["name"] = f.actor_name or person["name"]
             person["first_seen"] = min(person["first_seen"], f.event_time)
             person["last_seen"] = max(person["last_seen"], f.event_time)
-        alias = aliases.setdefault((f.actor_id, f.learner_email), {
-            "actor_id": f.actor_id, "learner_email": f.learner_email, "first_seen": f.event_time})
-        alias["first_seen"] = min(alias["first_seen"], f.event_time)
+        alias = aliases.get((f.actor_id, f.learner_email))
+        if alias is None:
+            aliases[(f.actor_id, f.learner_email)] = {
+                "actor_id": f.actor_id, "learner_email": f.learner_email,
+                "first_seen": f.event_time}
+        else:
+            alias["first_seen"] = min(alias["first_seen"], f.event_time)
         course = seen_courses.get(f.course_id)
         if course is None:
             seen_courses[f.course_id] = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from timeledger.caliper.timeback import TimebackFacts
@@ -17,7 +16,6 @@ class StoredTimebackEvent:
 
     seq: int
     facts: TimebackFacts
-    received_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,8 +78,7 @@ class ParsedBatch:
 
 
 def _log_columns() -> list[sa.ColumnElement[Any]]:
-    return [events.c.seq, events.c.xact, events.c.partition, *BODY_COLUMNS,
-            events.c.received_at]
+    return [events.c.seq, events.c.xact, events.c.partition, *BODY_COLUMNS]
 
 
 def read_batch(conn: sa.Connection, partition: int, start: Position,
@@ -113,7 +112,7 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
         except (CaliperError, orjson.JSONDecodeError):
             unreadable.append(row.seq)
             continue
-        items.append(StoredTimebackEvent(row.seq, facts, row.received_at))
+        items.append(StoredTimebackEvent(row.seq, facts))
         item_positions.append(Position(row.xact or 0, row.seq))
     if unreadable:
         log.warning("skipped %d stored event(s) that no longer parse: seq %s", len(unreadable),

@@ -136,19 +136,31 @@ def _record_accuracy(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
     eventTime (then event id), read back from `completions` by its learner index. Read, not
     shifted in, so the slots depend neither on where batches end nor on the order concurrent
     sends happened to commit in."""
-    c = completions.c
     learners = sorted({item.facts.learner_email for item in counted if not item.is_time
                        and item.facts.total_questions
                        and item.facts.correct_questions is not None})
+    if not learners:
+        return
+    updates: list[dict[str, Any]] = []
     for email in learners:
-        newest = conn.execute(
-            sa.select(c.correct_questions, c.total_questions, c.event_id)
-            .where(c.learner_email == email, c.total_questions > 0,
-                   c.correct_questions.isnot(None))
-            .order_by(c.event_time.desc(), c.event_id.desc())
-            .limit(len(ACCURACY_SLOTS))).all()
-        slots: dict[str, Any] = dict.fromkeys(ACCURACY_SLOTS)
-        slots.update({slot: per_mille(row.correct_questions, row.total_questions)
+        newest = conn.execute(_NEWEST_WITH_QUESTIONS, {"email": email}).all()
+        slots: dict[str, Any] = {f"b_{slot}": None for slot in ACCURACY_SLOTS}
+        slots.update({f"b_{slot}": per_mille(row.correct_questions, row.total_questions)
                       for slot, row in zip(ACCURACY_SLOTS, newest, strict=False)})
-        conn.execute(learner_totals.update().where(learner_totals.c.learner_email == email)
-                     .values(**slots, accuracy_event_id=newest[0].event_id if newest else None))
+        updates.append({"b_email": email, **slots,
+                        "b_accuracy_event_id": newest[0].event_id if newest else None})
+    conn.execute(_SET_ACCURACY, updates)
+
+
+_c = completions.c
+# A learner's latest completions with questions, by its (learner_email, event_time) index.
+_NEWEST_WITH_QUESTIONS = (
+    sa.select(_c.correct_questions, _c.total_questions, _c.event_id)
+    .where(_c.learner_email == sa.bindparam("email", type_=_c.learner_email.type),
+           _c.total_questions > 0, _c.correct_questions.isnot(None))
+    .order_by(_c.event_time.desc(), _c.event_id.desc()).limit(len(ACCURACY_SLOTS)))
+_SET_ACCURACY = (
+    learner_totals.update()
+    .where(learner_totals.c.learner_email == sa.bindparam("b_email"))
+    .values({name: sa.bindparam(f"b_{name}", type_=learner_totals.c[name].type)
+             for name in (*ACCURACY_SLOTS, "accuracy_event_id")}))
