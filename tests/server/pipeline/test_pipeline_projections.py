@@ -13,7 +13,7 @@ from tests.support.postgres import Backend
 from timeledger.config import TimebackConfig
 from timeledger.server import queries
 from timeledger.server.pipeline.registry import register_courses
-from timeledger.server.store.projection_tables import flags, xp_ledger
+from timeledger.server.store.projection_tables import flags, mastery_streaks, xp_ledger
 
 ANN = "ann@example.edu"
 
@@ -266,6 +266,36 @@ def test_mastered_units_rising_three_times_in_a_row_look_cumulative(ledger: Ledg
     assert flag["event_ids"] == [event["id"] for event in sent[:3]]
     assert flag["occurrences"] == 2  # at 3 and again at 4
     assert "1 → 2 → 3" in flag["reason"]
+
+
+def test_a_mastery_streak_moves_alike_in_one_batch_and_one_event_at_a_time(
+        ledger: Ledger, tmp_path: Path, backend: Backend) -> None:
+    """The projector moves a learner's streak through a batch's completions in seq order: one
+    envelope (one batch) of them leaves the same streak and flag as sending them one by one."""
+    t0 = at("2025-01-13T10:00:00")
+    units = (1, 2, 3, 4, 0, 2, 3, 4)  # rises at 3, at 4, broken by 0, then 2 -> 3 -> 4
+    sent = [completion(ANN, new_run(), t0 + timedelta(hours=hour), 0, mastered=mastered)
+            for hour, mastered in enumerate(units)]
+    for event in sent:
+        ledger.send(event)
+    (tmp_path / "batch").mkdir()
+    batched = Ledger(tmp_path / "batch", db_url=backend.new_db_url())
+    try:
+        batched.send(*sent)
+        for each in (ledger, batched):
+            (flag,) = each.read(queries.list_flags, learner=ANN)
+            assert flag["kind"] == "cumulative_mastered_units"
+            assert flag["occurrences"] == 3
+            assert flag["event_ids"] == [event["id"] for event in sent[:3]]
+            assert "1 → 2 → 3" in flag["reason"]
+            (streak,) = each.rows(mastery_streaks)
+            assert (streak["prev2_units"], streak["prev_units"], streak["last_units"],
+                    streak["rises"]) == (2, 3, 4, 2)
+            assert [streak["prev2_event_id"], streak["prev_event_id"],
+                    streak["last_event_id"]] == [event["id"] for event in sent[-3:]]
+        assert batched.rows(flags) == ledger.rows(flags)
+    finally:
+        batched.close()
 
 
 def test_every_flag_names_its_events_and_a_reason(ledger: Ledger) -> None:

@@ -1,0 +1,117 @@
+"""The projector's CPU per event on a fixed log, against the append of the same events.
+
+Builds a SQLite store whose log holds N appended (not yet projected) Timeback events, 50 learners,
+either heartbeats (15 s windows, each learner on one run, as bench/ingest.py sends) or completions
+(each on a run of its own, with questions, mastered units and attempts), then projects it in this
+process. Prints, per kind, the process CPU time per event of the append (the baseline, measured in
+the same run through the real Ingestor) and of the projection, and their ratio.
+
+    .venv/bin/python bench/projector.py [--events 4000]
+
+Instructions per event, steadier than time on a shared machine (docs/pipeline.md, "What the
+projector costs"): build two logs, then count a projection of each with cachegrind and take the
+slope, which cancels the interpreter's start-up:
+
+    .venv/bin/python bench/projector.py --build heartbeat 2000 /tmp/hb2k   # and 6000 /tmp/hb6k
+    valgrind --tool=cachegrind --cache-sim=no \
+        .venv/bin/python bench/projector.py --project /tmp/hb2k
+    # per event = (I refs at 6000 - I refs at 2000) / 4000; --project consumes the log: copy first
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `tests.*`
+
+from tests.support.ledger_world import Ledger, _checked, activity, at, completion, heartbeat
+
+KINDS = ("heartbeat", "completion")
+LEARNERS = 50
+EVENTS_PER_ENVELOPE = 100
+
+
+def build_events(kind: str, count: int) -> list[dict[str, Any]]:
+    start = at("2025-03-03T08:00:00")
+    runs = [str(uuid.uuid4()) for _ in range(LEARNERS)]
+    events: list[dict[str, Any]] = []
+    for index in range(count):
+        learner, step = index % LEARNERS, index // LEARNERS
+        email = f"bench{learner}@example.edu"
+        if kind == "heartbeat":
+            events.append(heartbeat(email, runs[learner], start + timedelta(seconds=15 * step),
+                                    12, 3))
+        else:
+            events.append(completion(
+                email, str(uuid.uuid4()), start + timedelta(minutes=10 * step, seconds=learner),
+                5.0, total=10, correct=7 + step % 4, mastered=step % 3, pct=min(100.0, step),
+                act=activity(f"act-{step % 20}"), attempt=step // 20 + 1))
+    return events
+
+
+def build(kind: str, count: int, folder: Path) -> float:
+    """Append `count` events of `kind` to a new store in `folder`; the CPU seconds it took."""
+    folder.mkdir(parents=True, exist_ok=True)
+    events = build_events(kind, count)
+    envelopes = [_checked(events[i:i + EVENTS_PER_ENVELOPE])
+                 for i in range(0, len(events), EVENTS_PER_ENVELOPE)]
+    ledger = Ledger(folder)
+    try:
+        began = time.process_time()
+        for envelope in envelopes:
+            ledger.platform.ingestor.ingest(envelope)
+        return time.process_time() - began
+    finally:
+        ledger.close()
+
+
+def project(folder: Path) -> tuple[int, float]:
+    """Project the store in `folder` until caught up; rows passed and the CPU seconds it took."""
+    ledger = Ledger(folder)
+    try:
+        began = time.process_time()
+        passed = ledger.platform.project_pending()
+        return passed, time.process_time() - began
+    finally:
+        ledger.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--build", nargs=3, metavar=("KIND", "N", "DIR"),
+                        help=f"Only build a store of N appended events of KIND {KINDS}.")
+    parser.add_argument("--project", metavar="DIR", type=Path,
+                        help="Only project the store in DIR (it is projected afterwards).")
+    args = parser.parse_args()
+    if args.build:
+        kind, count, folder = args.build
+        if kind not in KINDS:
+            parser.error(f"KIND is one of {KINDS}, not {kind!r}")
+        build(kind, int(count), Path(folder))
+        return
+    if args.project:
+        passed, _cpu = project(args.project)
+        print(f"projected {passed} log row(s)")
+        return
+    if args.events < EVENTS_PER_ENVELOPE:
+        parser.error(f"--events takes at least {EVENTS_PER_ENVELOPE}")
+    for kind in KINDS:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "store"
+            appended = build(kind, args.events, folder)
+            passed, projected = project(folder)
+        print(f"kind={kind} events={passed} append_us_per_event={appended * 1e6 / passed:.0f} "
+              f"project_us_per_event={projected * 1e6 / passed:.0f} "
+              f"project_over_append={projected / appended:.2f}")
+
+
+if __name__ == "__main__":
+    main()
