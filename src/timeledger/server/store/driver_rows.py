@@ -51,8 +51,7 @@ def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[s
     """For each column whose type changes the value on its way to SQLite: its index, and how."""
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     moments: dict[datetime, int] = {}  # as `times`, for UtcMicroseconds
-    for index, name in enumerate(columns):
-        kind = table.c[name].type
+    for index, kind in _typed_columns(table, tuple(columns)):
         if isinstance(kind, UtcDateTime):
             converters.append((index, functools.partial(_sqlite_value, times=times)))
         elif isinstance(kind, UtcMicroseconds):
@@ -61,6 +60,15 @@ def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[s
             converters.append((index, functools.partial(kind.process_bind_param,
                                                         dialect=dialect)))
     return converters
+
+
+@functools.lru_cache(maxsize=256)  # the few (table, columns) shapes the hot inserts use
+def _typed_columns(table: sa.Table, columns: tuple[str, ...],
+                   ) -> tuple[tuple[int, sa.types.TypeEngine[Any]], ...]:
+    """Each of `columns` whose type may change the value on its way to the driver: index, type.
+    Remembered: Core's column lookups cost more than a one-event append's own conversions."""
+    kinds = ((index, table.c[name].type) for index, name in enumerate(columns))
+    return tuple((index, kind) for index, kind in kinds if isinstance(kind, sa.TypeDecorator))
 
 
 def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:
