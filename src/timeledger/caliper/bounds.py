@@ -26,6 +26,13 @@ MAX_ATTEMPT = 1_000_000
 #: characters, all printable (`str.isprintable`: no control characters such as NUL, no line or
 #: paragraph separators, and no spaces other than U+0020), and is not blank.
 MAX_RUN_KEY_CHARS = 256
+#: An IRI (the sensor, an actor, an object, any entity's id) has at most this many characters.
+MAX_IRI_CHARS = 2000
+#: A top-level item's own id keys the event log, so it is shorter: at most this many characters
+#: (an event's id is a urn:uuid, 45).
+MAX_ITEM_ID_CHARS = 200
+#: An email address has at most this many characters (RFC 5321's path limit, less its brackets).
+MAX_EMAIL_CHARS = 320
 
 _MS = timedelta(milliseconds=1)
 YEAR_MESSAGE = f"Expected a year from {MIN_YEAR} to {MAX_YEAR}"
@@ -153,6 +160,13 @@ def run_key_problem(key: str) -> str | None:
     if not key.isprintable():
         return "Expected printable characters only (no control characters such as NUL)"
     return None
+
+
+def length_problem(value: str, limit: int) -> str | None:
+    """Why a text is longer than the store keeps, or None."""
+    if len(value) <= limit:
+        return None
+    return f"Expected at most {limit} characters; got {len(value)}"
 
 
 def xp_problem(value: float) -> str | None:

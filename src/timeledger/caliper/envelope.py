@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from timeledger.caliper.bounds import MAX_IRI_CHARS, MAX_ITEM_ID_CHARS, length_problem
 from timeledger.caliper.core import check_item  # the core Caliper 1.2 rules
 from timeledger.caliper.core.values import is_iri
 from timeledger.caliper.errors import CaliperError, Problem, join_path
@@ -141,7 +142,9 @@ def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
             "dataVersion", f"Unsupported dataVersion {version!r}; expected {CALIPER_CONTEXT}")])
     sensor, send_time, data = body["sensor"], body["sendTime"], body["data"]
     if not is_iri(sensor):
-        problems.append(Problem("sensor", "Expected an IRI identifying the sensor"))
+        too_long = length_problem(sensor, MAX_IRI_CHARS) if isinstance(sensor, str) else None
+        problems.append(Problem("sensor", "Expected an IRI identifying the sensor"
+                                + ("" if too_long is None else f"; {too_long}")))
     try:
         parse_utc(send_time)
     except TimeFormatError as exc:
@@ -159,6 +162,11 @@ def check_envelope(body: Any, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
             item_problems = check_item(item, path)
         except RecursionError:  # a backstop: MAX_NESTING keeps bodies well inside the limit
             item_problems = [Problem(path, "Nested too deeply to check")]
+        ident = item.get("id") if isinstance(item, dict) else None
+        if not item_problems and isinstance(ident, str):  # the log's key: see bounds.py
+            too_long = length_problem(ident, MAX_ITEM_ID_CHARS)
+            if too_long is not None:
+                item_problems = [Problem(f"{path}.id", too_long)]
         if item_problems:
             problems += item_problems
             continue

@@ -24,6 +24,7 @@ from pydantic import (
 
 from timeledger.caliper.bounds import (
     MAX_ATTEMPT,
+    MAX_EMAIL_CHARS,
     MAX_PCT,
     MAX_WINDOW_SECONDS,
     Span,
@@ -31,7 +32,7 @@ from timeledger.caliper.bounds import (
     run_key_problem,
     time_event_problem,
 )
-from timeledger.caliper.core.values import is_iri, is_urn_uuid
+from timeledger.caliper.core.values import iri_problem, is_urn_uuid
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT as CALIPER_CONTEXT
 from timeledger.caliper.core.vocabulary import TIMEBACK_PROFILE as TIMEBACK_PROFILE
 from timeledger.caliper.errors import CaliperError, Problem
@@ -49,8 +50,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")  # \Z, not $: no trailing newline
 
 
 def _iri(value: str) -> str:
-    if not is_iri(value):  # the one IRI rule, shared with the core checks
-        raise ValueError("Expected an IRI, like https://example.edu/things/1")
+    message = iri_problem(value)  # the one IRI rule, shared with the core checks
+    if message is not None:
+        raise ValueError(message)
     return value
 
 
@@ -69,12 +71,12 @@ def _utc(value: str) -> str:
 
 
 def is_email(value: str) -> bool:
-    return _EMAIL.match(value) is not None
+    return len(value) <= MAX_EMAIL_CHARS and _EMAIL.match(value) is not None
 
 
 def _email(value: str) -> str:
     if not is_email(value):
-        raise ValueError("Expected an email address")
+        raise ValueError(f"Expected an email address of at most {MAX_EMAIL_CHARS} characters")
     return value
 
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from tests.support.events import T0, heartbeat, unique_email, wrap
 from tests.support.platform import PlatformProcess
 from tests.support.shared import timeback_envelope_names, timeback_fixture
+from timeledger.caliper.bounds import MAX_EMAIL_CHARS, MAX_IRI_CHARS, MAX_ITEM_ID_CHARS
+from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT
 
 
 def _fresh_ids(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +93,33 @@ def _mutated(change: Callable[[dict[str, Any]], None]) -> Callable[[str], dict[s
     return build
 
 
+def _with_entity(entity_id: str) -> Callable[[str], dict[str, Any]]:
+    """A heartbeat and a core entity under `entity_id` in one envelope."""
+    def build(email: str) -> dict[str, Any]:
+        return wrap(_event(email), {"@context": CALIPER_CONTEXT, "id": entity_id,
+                                    "type": "Person"})
+
+    return build
+
+
+# Past each bound of a stored text (caliper/bounds.py, docs/bounds.md): the store's column would
+# refuse it on PostgreSQL, which must never be a 500.
+LONG_IRI = "https://e.example.com/" + "z" * (MAX_IRI_CHARS - 21)
+LONG_ITEM_ID = "https://e.example.com/" + "z" * (MAX_ITEM_ID_CHARS - 21)
+LONG_EMAIL = "a" * (MAX_EMAIL_CHARS - 11) + "@example.edu"
+assert (len(LONG_IRI), len(LONG_ITEM_ID), len(LONG_EMAIL)) == (
+    MAX_IRI_CHARS + 1, MAX_ITEM_ID_CHARS + 1, MAX_EMAIL_CHARS + 1)
+
 BAD_BODIES: dict[str, tuple[Callable[[str], Any], int, str]] = {
+    "item id past its bound": (_with_entity(LONG_ITEM_ID), 400, "data[1].id"),
+    "sensor past the IRI bound": (_mutated(lambda env: env.update(sensor=LONG_IRI)), 400,
+                                  "sensor"),
+    "actor id past the IRI bound": (
+        _mutated(lambda env: env["data"][0]["actor"].update(id=LONG_IRI)), 400,
+        "data[0].actor.id"),
+    "email past its bound": (
+        _mutated(lambda env: env["data"][0]["actor"].update(email=LONG_EMAIL)), 400,
+        "data[0].actor.email"),
     "malformed json": (lambda e: b'{"sensor": ', 400, ""),
     "array body": (lambda e: [wrap(_event(e))], 400, ""),
     "scalar body": (lambda e: 42, 400, ""),
@@ -148,6 +177,20 @@ def test_bad_input_is_refused_by_path_and_nothing_stored(platform: PlatformProce
     assert error["imsx_error_details"][0]["path"] == path
     assert error["imsx_description"]
     assert platform.get("/caliper/events", learner=email)["events"] == []
+
+
+def test_texts_at_their_bounds_are_stored_on_either_backend(platform: PlatformProcess) -> None:
+    email = LONG_EMAIL[1:]
+    event = _event(email)
+    event["actor"]["id"] = LONG_IRI[:-1]
+    envelope = _with_entity(LONG_ITEM_ID[:-1])(email)
+    envelope["data"][0] = event
+    envelope["sensor"] = LONG_IRI[:-1]
+    results = _job_results(platform, platform.send(envelope))
+    assert [r["status"] for r in results] == ["stored", "stored"]
+    stored = platform.get(f"/caliper/events/{quote(LONG_ITEM_ID[:-1], safe='')}")
+    assert stored["event"]["id"] == LONG_ITEM_ID[:-1]
+    assert platform.get("/caliper/events", learner=email)["events"][0]["event"] == event
 
 
 def test_one_bad_event_rejects_the_whole_envelope(platform: PlatformProcess) -> None:

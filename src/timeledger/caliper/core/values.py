@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from timeledger.caliper.bounds import MAX_IRI_CHARS, length_problem
 from timeledger.caliper.times import TimeFormatError, parse_utc, parse_utc_any_year
 
 # An absolute IRI: a scheme, a colon, then no whitespace and no character RFC 3987 excludes.
@@ -40,7 +41,8 @@ def describe(value: object) -> str:
 
 
 def is_iri(value: object) -> bool:
-    return isinstance(value, str) and _IRI.match(value) is not None
+    return (isinstance(value, str) and len(value) <= MAX_IRI_CHARS
+            and _IRI.match(value) is not None)
 
 
 def is_urn_uuid(value: object) -> bool:
@@ -50,6 +52,9 @@ def is_urn_uuid(value: object) -> bool:
 def iri_problem(value: object) -> str | None:
     if is_iri(value):
         return None
+    too_long = length_problem(value, MAX_IRI_CHARS) if isinstance(value, str) else None
+    if too_long is not None:
+        return f"Expected an IRI; {too_long}"
     return f"Expected an IRI, like https://example.edu/things/1; {describe(value)}"
 
 
