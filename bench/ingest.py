@@ -48,7 +48,9 @@ from timeledger.caliper.builders import (
     envelope,
     time_spent_event,
 )
-from timeledger.server.store.event_bodies import content_digest
+from timeledger.caliper.times import parse_utc
+from timeledger.server.store.compact_keys import uuid_bytes
+from timeledger.server.store.schema import utc_microseconds
 
 EVENTS_PER_ENVELOPE = 100
 SENSOR = "https://bench.example.com"
@@ -199,14 +201,17 @@ def measure_raw(folder: Path, bodies: list[bytes]) -> float:
     for statement in schema:
         db.execute(statement)
     rows_per_envelope = []
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    now = utc_microseconds(datetime.now(UTC))
     for body in bodies:
         data = json.loads(body)["data"]
+        job_id = str(uuid.uuid4())
+        # The values in the forms the platform's append writes them on SQLite: the id as 16
+        # bytes, times as integer microseconds, no digest (store/event_bodies.py).
         rows_per_envelope.append([
-            (e["id"], content_digest(e), "event", e["type"], e["action"], e["profile"],
+            (uuid_bytes(e["id"], "urn:uuid:"), "", "event", e["type"], e["action"], e["profile"],
              e["actor"]["id"], e["actor"]["email"], e["extensions"]["runId"],
-             e["eventTime"].replace("T", " ").rstrip("Z"), SENSOR, now, "job",
-             json.dumps(e)) for e in data])
+             utc_microseconds(parse_utc(e["eventTime"])), SENSOR, now, job_id,
+             orjson.dumps(e).decode()) for e in data])
     began = time.perf_counter()
     for rows in rows_per_envelope:
         db.execute("BEGIN")
