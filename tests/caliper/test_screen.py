@@ -34,7 +34,7 @@ from timeledger.caliper.builders import (
 from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS, Envelope, parse_envelope
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import Metrics
-from timeledger.caliper.screen import read_envelope, screen_envelope, screen_event
+from timeledger.caliper.screen import read_envelope, screen_envelope, screen_stored_text
 from timeledger.caliper.timeback import TimebackFacts, facts_of, parse_timeback_event
 from timeledger.cli.conformance import fixture_body
 
@@ -60,7 +60,7 @@ def assert_events_agree(raw: bytes) -> list[TimebackFacts | None]:
         return []
     found: list[TimebackFacts | None] = []
     for item in data if isinstance(data, list) else []:
-        facts = screen_event(item)
+        facts = screen_stored_text(orjson.dumps(item))
         if facts is not None:
             try:
                 model = parse_timeback_event(item, "data[0]")

@@ -168,14 +168,18 @@ def screen_envelope(raw: bytes | str, max_events: int) -> Envelope | None:
     return Envelope(parsed.sensor, parsed.sendTime, parsed.dataVersion, body["data"], refs=refs)
 
 
-def screen_event(item: object) -> TimebackFacts | None:
+_STORED_EVENT = msgspec.json.Decoder(_TimeSpent | _Completed, strict=True)
+
+
+def screen_stored_text(text: bytes | str) -> TimebackFacts | None:
     """A stored event's facts when it is plainly valid Timeback, by the same checks as at ingest;
-    None to let the full rules decide (the projector's fast path)."""
+    None to let the full rules decide (the projector's fast path). It takes the JSON text as the
+    log keeps it and decodes it straight into the structs: no dict in between."""
+    if (b"\\u0000" in text) if isinstance(text, bytes) else ("\\u0000" in text):
+        return None  # text holding U+0000: the full rules refuse it
     try:
-        if b"\\u0000" in orjson.dumps(item):
-            return None  # text holding U+0000: the full rules refuse it
-        event = msgspec.convert(item, _TimeSpent | _Completed, strict=True)
-    except (orjson.JSONEncodeError, msgspec.ValidationError):
+        event = _STORED_EVENT.decode(text)
+    except msgspec.DecodeError:  # malformed, or not a plain Timeback event (ValidationError)
         return None
     if not _plain_event(event):
         return None

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.caliper.errors import CaliperError
-from timeledger.caliper.screen import screen_event
+from timeledger.caliper.screen import screen_stored_text
 from timeledger.caliper.timeback import facts_of, parse_timeback_event
 from timeledger.server.pipeline import project_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
@@ -36,7 +36,7 @@ from timeledger.server.store import commit_order
 from timeledger.server.store.availability import outage_reason
 from timeledger.server.store.compaction import compact_events, compacted_through
 from timeledger.server.store.database import begin_write, writer_turn
-from timeledger.server.store.event_bodies import BODY_COLUMNS, event_json
+from timeledger.server.store.event_bodies import BODY_COLUMNS, event_body
 from timeledger.server.store.log_positions import (
     Position,
     log_heads,
@@ -106,9 +106,9 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
         if row.partition is None:
             continue
         try:
-            item = event_json(conn, row)
-            facts = screen_event(item) or facts_of(
-                parse_timeback_event(item, f"events[{row.seq}]"))
+            text = event_body(conn, row)
+            facts = screen_stored_text(text) or facts_of(
+                parse_timeback_event(orjson.loads(text), f"events[{row.seq}]"))
         except (CaliperError, orjson.JSONDecodeError):
             unreadable.append(row.seq)
             continue
