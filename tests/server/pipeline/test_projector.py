@@ -262,8 +262,8 @@ def test_an_event_the_projector_cannot_apply_is_passed_and_the_rest_flow(
         assert [r.status for r in job.results] == ["stored"] * 3  # delivered past the poison
         assert _projected_runs(ledger) == {"poison@example.edu": (40_000, 4, 0)}
         with ledger.platform.engine.connect() as conn:
-            outcomes: dict[int, str] = dict(
-                conn.execute(sa.text("SELECT seq, outcome FROM event_outcomes")).tuples().all())
+            outcomes: dict[int, str] = {seq: outcome for seq, outcome in conn.execute(
+                sa.text("SELECT seq, outcome FROM event_outcomes"))}
             poison_seq = conn.execute(sa.select(events.c.seq).where(
                 events.c.event_id == poison["id"])).scalar_one()
         assert outcomes == {poison_seq: "unprojectable"}
