@@ -1,5 +1,6 @@
 """Keys stored in fewer bytes on SQLite, for the tables with a row per event: a window key as an
-integer, a uuid as its 16 bytes. Readers and query parameters see the same text either way.
+integer, a uuid as its 16 bytes, a Caliper term as its code. Readers and query parameters see the
+same text either way.
 
 SQLite keeps a column's values in whatever form they are bound, so these types convert on the way
 in and out; PostgreSQL stores the text. A value not in the expected form is stored as text, so
@@ -15,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.caliper.times import format_utc
+from timeledger.server.store.term_codes import TERMS
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -113,3 +115,41 @@ def uuid_text(value: bytes) -> str:
         raise ValueError(f"a uuid is 16 bytes, not {len(value)}")
     digits = value.hex()
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _code_bytes(code: int) -> bytes:
+    return code.to_bytes(1 if code < 256 else 2, "big")
+
+
+#: Each known term's stored bytes, and back.
+TERM_BYTES: dict[str, bytes] = {term: _code_bytes(code) for code, term in enumerate(TERMS)}
+_BYTES_TERM: dict[bytes, str] = {stored: term for term, stored in TERM_BYTES.items()}
+
+
+class CaliperTerm(sa.TypeDecorator[str]):
+    """A column of Caliper vocabulary (events.kind, type, action, profile). On SQLite a term of
+    store/term_codes.py is stored as its code, one byte of a blob (2 bytes in a record where
+    `TimeSpentEvent` took 15); any other value stays text. A blob, not an integer: the column
+    keeps its text affinity, which would turn an integer into its text, and a blob never equals
+    a text, so every value round-trips. The index on the column still serves equality."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return TERM_BYTES.get(value, value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if isinstance(value, bytes):
+            return term_text(value)
+        return value  # type: ignore[no-any-return]
+
+
+def term_text(stored: bytes) -> str:
+    """The term a code stands for (CaliperTerm)."""
+    term = _BYTES_TERM.get(stored)
+    if term is None:
+        raise ValueError(f"no Caliper term has the code {stored.hex()} (store/term_codes.py)")
+    return term

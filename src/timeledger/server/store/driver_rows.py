@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.store.compact_keys import TERM_BYTES, CaliperTerm, UuidText
 from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, utc_microseconds
 
 
@@ -29,7 +30,8 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                   columns: Sequence[str], table: sa.Table | None = None) -> list[tuple[Any, ...]]:
     """Each row's values for `columns`, as the store's types write them on this dialect. Give
     `table` when any of its columns has a type of the store's own other than UtcDateTime
-    (UtcMicroseconds, WindowKey); without it every datetime is taken for UtcDateTime."""
+    (UtcMicroseconds, WindowKey, UuidText, CaliperTerm); without it every datetime is taken for
+    UtcDateTime."""
     if conn.dialect.name != "sqlite":
         return [tuple(row[name] for name in columns) for row in rows]
     times: dict[datetime, str] = {}  # a batch's rows share many times
@@ -56,6 +58,13 @@ def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[s
             converters.append((index, functools.partial(_sqlite_value, times=times)))
         elif isinstance(kind, UtcMicroseconds):
             converters.append((index, functools.partial(_sqlite_microseconds, seen=moments)))
+        elif isinstance(kind, CaliperTerm):
+            converters.append((index, _sqlite_term))
+        elif isinstance(kind, UuidText) and not table.c[columns[index]].unique:
+            # A run id comes with every heartbeat of its run: each distinct one converted once.
+            converters.append((index, functools.partial(
+                _sqlite_repeated, convert=functools.partial(kind.process_bind_param,
+                                                            dialect=dialect), seen={})))
         elif isinstance(kind, sa.TypeDecorator):
             converters.append((index, functools.partial(kind.process_bind_param,
                                                         dialect=dialect)))
@@ -80,6 +89,19 @@ def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:
         text = times[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(
             " ", "microseconds")
     return text
+
+
+def _sqlite_term(value: str | None) -> Any:
+    """CaliperTerm's value on SQLite: a known term's code, anything else as it is."""
+    return TERM_BYTES.get(value, value) if value is not None else None
+
+
+def _sqlite_repeated(value: Any, convert: Callable[[Any], Any], seen: dict[Any, Any]) -> Any:
+    """`convert(value)`, each distinct value of a batch converted once."""
+    converted = seen.get(value, seen)
+    if converted is seen:
+        converted = seen[value] = convert(value)
+    return converted
 
 
 def _sqlite_microseconds(value: datetime | None, seen: dict[datetime, int]) -> int | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.store.compact_keys import UuidText
+from timeledger.server.store.compact_keys import CaliperTerm, UuidText
 
 metadata = sa.MetaData()
 
@@ -84,13 +84,15 @@ events = sa.Table(
     # A `urn:uuid:` id is its uuid's 16 bytes on SQLite (UuidText), in the row and the index.
     sa.Column("event_id", UuidText(200, prefix="urn:uuid:"), nullable=False, unique=True),
     sa.Column("body_hash", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),  # "event" or "entity"
-    sa.Column("type", sa.String(100), nullable=False),
-    sa.Column("action", sa.String(100)),
-    sa.Column("profile", sa.String(100)),
+    # Caliper's terms are a byte's code on SQLite (CaliperTerm, store/term_codes.py).
+    sa.Column("kind", CaliperTerm(10), nullable=False),  # "event" or "entity"
+    sa.Column("type", CaliperTerm(100), nullable=False),
+    sa.Column("action", CaliperTerm(100)),
+    sa.Column("profile", CaliperTerm(100)),
     sa.Column("actor_id", sa.String(2000)),
     sa.Column("learner_email", sa.String(320)),
-    sa.Column("run_id", sa.String(64)),
+    # A canonical lower-case uuid is its 16 bytes on SQLite (UuidText), as in run_windows.
+    sa.Column("run_id", UuidText(64)),
     # Integer microseconds on SQLite (UtcMicroseconds): 8 bytes in the row and ix_events_time.
     sa.Column("event_time", UtcMicroseconds()),
     sa.Column("sensor", sa.String(2000), nullable=False),

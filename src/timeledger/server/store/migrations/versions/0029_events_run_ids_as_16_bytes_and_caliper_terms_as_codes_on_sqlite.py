@@ -99,7 +99,8 @@ def _copy_events(run_id: Callable[[Any], Any], term: Callable[[Any], Any]) -> No
     """Copy events into a table of the same definition, `run_id` through `run_id` and each term
     column through `term`, then put the indexes back."""
     conn = op.get_bind()
-    driver = conn.connection.driver_connection  # type: ignore[union-attr]
+    driver = conn.connection.driver_connection
+    assert driver is not None
     driver.create_function("converted_run_id", 1, run_id, deterministic=True)
     driver.create_function("converted_term", 1, term, deterministic=True)
     ddl = conn.exec_driver_sql(
