@@ -50,7 +50,8 @@ def seeded(backend: Backend, tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[tuple[PlatformProcess, Seeded]]:
     """One run named by a key: 5 windows on 3 days (sent out of start order; two start at one
     moment, one of them reported, the other estimated), 3 low-accuracy completions (6 flags:
-    3 low_accuracy, 2 second_completion, 1 overlapping_windows); another run with one window."""
+    3 low_accuracy, 2 second_completion, 1 overlapping_windows); another run with two windows on
+    two days."""
     folder = tmp_path_factory.mktemp("run-pages")
     with PlatformProcess(folder, db_url=backend.new_db_url()) as platform:
         seed = Seeded(f"lesson-{uuid.uuid4().hex[:8]}")
@@ -67,8 +68,8 @@ def seeded(backend: Backend, tmp_path_factory: pytest.TempPathFactory,
         done = [completion(email, seed.run_id, T0 + timedelta(days=2, hours=1, minutes=n), 1,
                            10, 5, attempt=n + 1, run_key=seed.key) for n in range(3)]
         seed.low_accuracy = {event["id"] for event in done}
-        other = heartbeat(email, seed.other_run, T0, 30)
-        assert platform.send(wrap(*sent, *done, other)).status_code == 200
+        other = [heartbeat(email, seed.other_run, T0 + timedelta(days=n), 30) for n in range(2)]
+        assert platform.send(wrap(*sent, *done, *other)).status_code == 200
         yield platform, seed
 
 
@@ -127,7 +128,7 @@ def test_the_run_object_holds_each_whole_list_and_no_cursor(
     assert [f["key"] for f in run["flags"]] == expected(seed, "flags", platform)
     assert (run["windows_next"], run["session_days_next"], run["flags_next"]) == (None,) * 3
     other = platform.get(f"/api/v1/runs/{seed.other_run}")
-    assert len(other["windows"]) == 1 and other["flags"] == []
+    assert len(other["windows"]) == 2 and other["flags"] == []
     assert platform.get(f"/api/v1/runs/{seed.other_run}/flags") == {
         "flags": [], "next": None, "projected_through": other["projected_through"]}
 
@@ -153,6 +154,22 @@ def test_limit_and_cursor_past_their_bounds_are_400s(seeded: tuple[PlatformProce
             assert refused(platform, path, after=cursor)["imsx_error_details"][0]["path"] \
                 == "after", other
     assert name in platform.get(path, limit=1)
+
+
+@pytest.mark.parametrize("sub", ["windows", "session-days"])
+def test_a_cursor_of_another_run_is_refused(seeded: tuple[PlatformProcess, Seeded],
+                                            sub: str) -> None:
+    """A window's or a day's cursor holds its run: another run's page would start at a position
+    that means nothing in this run's list."""
+    platform, seed = seeded
+    name, _field, _most = LISTS[sub]
+    theirs = platform.get(f"/api/v1/runs/{seed.other_run}/{sub}", limit=1)
+    assert len(theirs[name]) == 1 and theirs["next"] is not None
+    path = f"/api/v1/runs/{seed.run_id}/{sub}"
+    assert refused(platform, path, after=theirs["next"])["imsx_error_details"][0]["path"] \
+        == "after"
+    rest = platform.get(f"/api/v1/runs/{seed.other_run}/{sub}", after=theirs["next"])
+    assert len(rest[name]) == 1 and rest["next"] is None
 
 
 @pytest.mark.parametrize("sub", sorted(LISTS))

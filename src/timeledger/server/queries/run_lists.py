@@ -30,7 +30,7 @@ def run_windows_page(conn: sa.Connection, key: str, limit: int,
     query = (sa.select(run_windows).where(w.run_id == key)
              .order_by(w.start_at, w.seq).limit(limit + 1))
     if after is not None:
-        start, seq = _window_key(after)
+        start, seq = _window_key(after, key)
         # `start_at >=` on its own, so the index walk starts at the cursor
         query = query.where(w.start_at >= start, sa.or_(w.start_at > start, w.seq > seq))
     found = list(conn.execute(query))
@@ -43,11 +43,14 @@ def run_windows_page(conn: sa.Connection, key: str, limit: int,
         "bounds": "reported" if win.bounds_reported else "estimated",
         "overlaps_event_id": win.overlap_event_id,
     } for win in found], "next": encode_key(
-        "run_windows", [found[-1].start_at.isoformat(), int(found[-1].seq)]) if more else None}
+        "run_windows", [key, found[-1].start_at.isoformat(), int(found[-1].seq)])
+        if more else None}
 
 
-def _window_key(after: str) -> tuple[datetime, int]:
-    start, seq = decode_key("after", after, "run_windows", (str, int))
+def _window_key(after: str, key: str) -> tuple[datetime, int]:
+    run, start, seq = decode_key("after", after, "run_windows", (str, str, int))
+    if run != key:  # a cursor is bound to its run: another run's is refused, not followed
+        raise not_a_cursor("after")
     return cursor_time("after", start), int(seq)
 
 
@@ -59,7 +62,9 @@ def run_days_page(conn: sa.Connection, key: str, limit: int,
     query = (sa.select(run_days).where(d.run_id == key).order_by(d.local_date)
              .limit(limit + 1))
     if after is not None:
-        (day,) = decode_key("after", after, "run_days", (str,))
+        run, day = decode_key("after", after, "run_days", (str, str))
+        if run != key:
+            raise not_a_cursor("after")
         try:
             date.fromisoformat(str(day))
         except ValueError:
@@ -70,7 +75,7 @@ def run_days_page(conn: sa.Connection, key: str, limit: int,
     found = found[:limit]
     return {"session_days": [{"date": day.local_date, "active_seconds": seconds(day.active_ms),
                               "inactive_seconds": seconds(day.inactive_ms)} for day in found],
-            "next": encode_key("run_days", [found[-1].local_date]) if more else None}
+            "next": encode_key("run_days", [key, found[-1].local_date]) if more else None}
 
 
 def run_flags_page(conn: sa.Connection, key: str, limit: int,
