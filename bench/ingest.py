@@ -49,7 +49,7 @@ from timeledger.caliper.builders import (
     time_spent_event,
 )
 from timeledger.caliper.times import parse_utc
-from timeledger.server.store.compact_keys import uuid_bytes
+from timeledger.server.store.compact_keys import TERM_BYTES, uuid_bytes
 from timeledger.server.store.schema import utc_microseconds
 
 EVENTS_PER_ENVELOPE = 100
@@ -205,11 +205,13 @@ def measure_raw(folder: Path, bodies: list[bytes]) -> float:
     for body in bodies:
         data = json.loads(body)["data"]
         job_id = str(uuid.uuid4())
-        # The values in the forms the platform's append writes them on SQLite: the id as 16
-        # bytes, times as integer microseconds, no digest (store/event_bodies.py).
+        # The values in the forms the platform's append writes them on SQLite: the event and
+        # run ids as 16 bytes, Caliper's terms as their codes, times as integer microseconds,
+        # no digest (store/event_bodies.py).
         rows_per_envelope.append([
-            (uuid_bytes(e["id"], "urn:uuid:"), "", "event", e["type"], e["action"], e["profile"],
-             e["actor"]["id"], e["actor"]["email"], e["extensions"]["runId"],
+            (uuid_bytes(e["id"], "urn:uuid:"), "", TERM_BYTES["event"], TERM_BYTES[e["type"]],
+             TERM_BYTES[e["action"]], TERM_BYTES[e["profile"]], e["actor"]["id"],
+             e["actor"]["email"], uuid_bytes(e["extensions"]["runId"]),
              utc_microseconds(parse_utc(e["eventTime"])), SENSOR, now, job_id,
              orjson.dumps(e).decode()) for e in data])
     began = time.perf_counter()
