@@ -4,7 +4,10 @@ Builds a SQLite store whose log holds N appended (not yet projected) Timeback ev
 either heartbeats (15 s windows, each learner on one run, as bench/ingest.py sends) or completions
 (each on a run of its own, with questions, mastered units and attempts), then projects it in this
 process. Prints, per kind, the process CPU time per event of the append (the baseline, measured in
-the same run through the real Ingestor) and of the projection, and their ratio.
+the same run through the real Ingestor) and of the projection, and their ratio; and how long each
+batch held SQLite's write lock: from the claim (the projector's first write, which takes the lock)
+until its commit returned, in milliseconds, as the mean over batches and the longest, and the
+share of the projection's time the lock was held.
 
     .venv/bin/python bench/projector.py [--events 4000]
 
@@ -21,6 +24,7 @@ slope, which cancels the interpreter's start-up:
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +35,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `tests.*`
 
+import sqlalchemy as sa
+
 from tests.support.ledger_world import Ledger, _checked, activity, at, completion, heartbeat
+from timeledger.server.pipeline.projector import Projector
 
 KINDS = ("heartbeat", "completion")
 LEARNERS = 50
@@ -72,14 +79,36 @@ def build(kind: str, count: int, folder: Path) -> float:
         ledger.close()
 
 
-def project(folder: Path) -> tuple[int, float]:
-    """Project the store in `folder` until caught up; rows passed and the CPU seconds it took."""
+#: The projector's claim of its position, its first write in a batch's transaction: on SQLite the
+#: statement that takes the write lock.
+CLAIM = "UPDATE projector_positions SET updated_at"
+
+
+def project(folder: Path) -> tuple[int, float, float, list[float]]:
+    """Project the store in `folder` until caught up: rows passed, the CPU and wall seconds it
+    took, and the seconds each batch held the write lock (claim to commit)."""
     ledger = Ledger(folder)
+    engine = ledger.platform.engine
+    claimed: list[float] = []
+    held: list[float] = []
+
+    def note_claim(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.startswith(CLAIM):
+            claimed.append(time.perf_counter())
+
+    def committed() -> None:
+        if len(claimed) > len(held):
+            held.append(time.perf_counter() - claimed[-1])
+
+    sa.event.listen(engine, "before_cursor_execute", note_claim)
+    projector = Projector(engine, ledger.platform.pipeline_settings, ledger.platform.now,
+                          after_commit=committed)
     try:
-        began = time.process_time()
-        passed = ledger.platform.project_pending()
-        return passed, time.process_time() - began
+        began, wall = time.process_time(), time.perf_counter()
+        passed = projector.project_until_caught_up()
+        return passed, time.process_time() - began, time.perf_counter() - wall, held
     finally:
+        sa.event.remove(engine, "before_cursor_execute", note_claim)
         ledger.close()
 
 
@@ -98,7 +127,7 @@ def main() -> None:
         build(kind, int(count), Path(folder))
         return
     if args.project:
-        passed, _cpu = project(args.project)
+        passed, _cpu, _wall, _held = project(args.project)
         print(f"projected {passed} log row(s)")
         return
     if args.events < EVENTS_PER_ENVELOPE:
@@ -107,10 +136,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "store"
             appended = build(kind, args.events, folder)
-            passed, projected = project(folder)
+            passed, projected, wall, held = project(folder)
         print(f"kind={kind} events={passed} append_us_per_event={appended * 1e6 / passed:.0f} "
               f"project_us_per_event={projected * 1e6 / passed:.0f} "
-              f"project_over_append={projected / appended:.2f}")
+              f"project_over_append={projected / appended:.2f} batches={len(held)} "
+              f"lock_ms_per_batch={statistics.mean(held) * 1e3:.1f} "
+              f"lock_ms_longest={max(held) * 1e3:.1f} lock_share={sum(held) / wall:.2f}")
 
 
 if __name__ == "__main__":

@@ -8,19 +8,18 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.activities import record_activities
-from timeledger.server.pipeline.calendar import zone_of
-from timeledger.server.pipeline.completions import record_completions
+from timeledger.server.pipeline.batch_plan import BatchPlan, plan_events
 from timeledger.server.pipeline.days import record_days
 from timeledger.server.pipeline.flags import raise_flags, refresh_xp_flags
 from timeledger.server.pipeline.gradebook import record_gradebook
 from timeledger.server.pipeline.learners import record_people
 from timeledger.server.pipeline.model import Outcome, PipelineSettings, StoredTimebackEvent
-from timeledger.server.pipeline.prepared import prepare
 from timeledger.server.pipeline.runs import upsert_runs
 from timeledger.server.pipeline.totals import novelty_of, record_totals
-from timeledger.server.pipeline.windows import find_overlaps, record_windows
+from timeledger.server.pipeline.windows import find_overlaps
 
-__all__ = ["Outcome", "PipelineSettings", "StoredTimebackEvent", "project_events"]
+__all__ = ["BatchPlan", "Outcome", "PipelineSettings", "StoredTimebackEvent", "apply_plan",
+           "plan_events", "project_events"]
 
 
 def project_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
@@ -33,15 +32,22 @@ def project_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     """
     if not batch:
         return {}
-    zone = zone_of(settings.timezone)
-    items = [prepare(event, zone) for event in sorted(batch, key=lambda e: e.seq)]
-    record_people(conn, items)
-    resent_windows = record_windows(conn, [i for i in items if i.is_time and i.run_id])
-    resent_completions = record_completions(conn, [i for i in items if not i.is_time])
+    return apply_plan(conn, plan_events(conn, batch, settings))
+
+
+def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
+    """`project_events` for a batch planned (`plan_events`) against the projections as they
+    still are: in the same transaction, or, on SQLite, before it at the same position."""
+    items = plan.items
+    if not items:
+        return {}
+    record_people(conn, plan.people)
+    resent_windows = plan.windows.run(conn)
+    resent_completions = plan.completions.run(conn)
     counted = [i for i in items if i.seq not in resent_windows and i.seq not in resent_completions]
-    novelty = novelty_of(conn, counted)
+    novelty = novelty_of(plan.stored, counted)
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
-    overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id])
+    overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id], plan.near)
     record_days(conn, counted)
     results = record_gradebook(conn, [i for i in counted if not i.is_time])
     record_activities(conn, counted, novelty, states, results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -11,8 +12,18 @@ from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
 from timeledger.server.store.projection_tables import courses, learner_aliases, learners
 
 
-def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:
-    """Every event (resends too: they name the same people) updates who and what was seen."""
+@dataclass(frozen=True, slots=True)
+class PeopleRows:
+    """What a batch writes about who and what was seen."""
+
+    people: list[Row]
+    aliases: list[Row]
+    courses: list[Row]  # only those that change the stored row (courses are shared)
+
+
+def people_rows(conn: sa.Connection, items: Sequence[Prepared]) -> PeopleRows:
+    """Every event (resends too: they name the same people) updates who and what was seen.
+    Reads the stored courses: call before the write lock (on SQLite) or in the transaction."""
     people: dict[str, Row] = {}
     aliases: dict[tuple[str, str], Row] = {}
     seen_courses: dict[str, Row] = {}
@@ -42,11 +53,15 @@ def record_people(conn: sa.Connection, items: Sequence[Prepared]) -> None:
         else:
             course["name"] = course["name"] or f.course_name
             course["first_seen"] = min(course["first_seen"], f.event_time)
-    upsert(conn, learners, people.values(), ["email"], latest=["name"], least_of=["first_seen"],
-           greatest_of=["last_seen"])
-    upsert(conn, learner_aliases, aliases.values(), ["actor_id", "learner_email"],
-           least_of=["first_seen"])
     # Every learner's events name the course: write its row only when that changes something.
     changed = changing_rows(conn, courses, seen_courses.values(), ["course_id"], keep=["name"],
                             least_of=["first_seen"])
-    upsert(conn, courses, changed, ["course_id"], keep=["name"], least_of=["first_seen"])
+    return PeopleRows(list(people.values()), list(aliases.values()), changed)
+
+
+def record_people(conn: sa.Connection, rows: PeopleRows) -> None:
+    upsert(conn, learners, rows.people, ["email"], latest=["name"], least_of=["first_seen"],
+           greatest_of=["last_seen"])
+    upsert(conn, learner_aliases, rows.aliases, ["actor_id", "learner_email"],
+           least_of=["first_seen"])
+    upsert(conn, courses, rows.courses, ["course_id"], keep=["name"], least_of=["first_seen"])

@@ -6,8 +6,9 @@ position in the same transaction as the rows it wrote, so a crash at any point n
 double-counts an event. It also records what it decided for events it did not count
 (`event_outcomes`), which fills in the jobs' per-event results.
 
-On SQLite the log is one partition, read in `seq` order; the projector reads and parses a batch
-before it takes the write lock, so appends wait only for the projection's own writes. On
+On SQLite the log is one partition, read in `seq` order; the projector reads and parses a batch,
+and plans it (pipeline/batch_plan.py: rows built, the state it needs read), before it takes the
+write lock, so appends wait only for the projection's own writes and the reads that follow them. On
 PostgreSQL the log is cut by learner (store/partitions.py); a projector claims one partition at a
 time (`FOR UPDATE SKIP LOCKED` on its position row), so any number of projectors on any machines
 share the work and no two ever project the same learner at once. `rebuild` replays through the
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -30,7 +31,7 @@ from sqlalchemy.engine import Engine
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.screen import screen_stored_text
 from timeledger.caliper.timeback import facts_of, parse_timeback_event
-from timeledger.server.pipeline import project_events
+from timeledger.server.pipeline import BatchPlan, apply_plan, plan_events
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
 from timeledger.server.store import commit_order
 from timeledger.server.store.availability import outage_reason
@@ -75,6 +76,7 @@ class ParsedBatch:
     unreadable: list[int]  # seqs of stored events that no longer parse (skipped, recorded)
     newest_event_time: datetime | None
     row_count: int
+    plan: BatchPlan | None = None  # made ahead (SQLite), valid only at `start`; else on apply
 
 
 def _log_columns() -> list[sa.ColumnElement[Any]]:
@@ -127,7 +129,8 @@ def apply_batch(conn: sa.Connection, batch: ParsedBatch, settings: PipelineSetti
                 previous_event_time: datetime | None, now: datetime) -> datetime | None:
     """Project the batch and move its partition's position past it, in the caller's
     transaction. Returns the partition's newest projected eventTime."""
-    outcomes: dict[int, str] = dict(project_events(conn, batch.items, settings))
+    plan = batch.plan if batch.plan is not None else plan_events(conn, batch.items, settings)
+    outcomes: dict[int, str] = dict(apply_plan(conn, plan))
     outcomes.update(dict.fromkeys(batch.unreadable, UNPROJECTABLE))
     if outcomes:
         conn.execute(event_outcomes.insert(), [{"seq": seq, "outcome": outcome}
@@ -224,15 +227,16 @@ class Projector:
     # --- a batch: read and parsed first, then applied under a claim of its partition -----------
 
     def _project(self, partition: int) -> int:
-        """SQLite: the batch is read and parsed before the claim (the write lock), so appends
-        wait only for the projection's writes. PostgreSQL: after it, so a partition another
-        projector holds costs no read (with two projectors, a read first was wasted in about
-        one claim of three)."""
+        """SQLite: the batch is read, parsed and planned before the claim (the write lock), so
+        appends wait only for the projection's writes; the claim applies it only if the
+        position has not moved since (the plan read the projections as they were there).
+        PostgreSQL: after it, so a partition another projector holds costs no read (with two
+        projectors, a read first was wasted in about one claim of three)."""
         claim_first = self._engine.dialect.name == "postgresql"
         with self._engine.connect() as conn:
             state = read_positions(conn)[partition]
-            read = [] if claim_first else [read_batch(conn, partition, state.position,
-                                                      self._batch_size)]
+            read = [] if claim_first else [self._planned(
+                conn, read_batch(conn, partition, state.position, self._batch_size))]
 
         def work(conn: sa.Connection) -> None:
             if not read:
@@ -252,6 +256,18 @@ class Projector:
                         "time", partition, exc)
             self._isolate(read[0], state.event_time)
         return read[0].row_count if read[0] is not None else 0
+
+    def _planned(self, conn: sa.Connection, batch: ParsedBatch | None) -> ParsedBatch | None:
+        """The batch with its plan, or as it is if planning fails because of an event in it: it
+        is then planned under the claim, where a failure sends it to `_isolate`."""
+        if batch is None:
+            return None
+        try:
+            return replace(batch, plan=plan_events(conn, batch.items, self._settings))
+        except PROJECTION_ERRORS as exc:
+            if outage_reason(exc) is not None:
+                raise
+            return batch
 
     def _behind(self) -> list[int]:
         """PostgreSQL's partitions with rows past their position, from a new one each pass."""

@@ -50,17 +50,24 @@ def _day_keys(counted: Sequence[Prepared]) -> set[tuple[str, str, str]]:
     return keys
 
 
-def novelty_of(conn: sa.Connection, counted: Sequence[Prepared]) -> Novelty:
-    """Call before upsert_runs and record_days write the batch."""
-    batch_runs: dict[str, tuple[str, str]] = {}
-    for item in counted:
-        if item.run_id is not None:
-            batch_runs.setdefault(item.run_id, (item.facts.learner_email, item.facts.course_id))
-    stored_runs: set[str] = set()
-    if batch_runs:
-        stored_runs = set(conn.execute(
-            sa.select(runs.c.run_id).where(runs.c.run_id.in_(sorted(batch_runs)))).scalars())
-    day_keys = _day_keys(counted)
+@dataclass(frozen=True, slots=True)
+class StoredKeys:
+    """Which of a batch's runs and learner days the store held before the batch."""
+
+    runs: frozenset[str]
+    learner_dates: frozenset[tuple[str, str]]  # (learner, local date)
+    course_dates: frozenset[tuple[str, str, str]]  # (learner, course, local date)
+
+
+def stored_keys(conn: sa.Connection, items: Sequence[Prepared]) -> StoredKeys:
+    """Read before the batch writes runs and learner days (on SQLite, before the write lock);
+    `items` may be all of the batch's events, counted or not."""
+    run_ids = sorted({item.run_id for item in items if item.run_id is not None})
+    stored_runs: frozenset[str] = frozenset()
+    if run_ids:
+        stored_runs = frozenset(conn.execute(
+            sa.select(runs.c.run_id).where(runs.c.run_id.in_(run_ids))).scalars())
+    day_keys = _day_keys(items)
     d = learner_days.c
     stored_course_dates: set[tuple[str, str, str]] = set()
     stored_dates: set[tuple[str, str]] = set()
@@ -70,10 +77,20 @@ def novelty_of(conn: sa.Connection, counted: Sequence[Prepared]) -> Novelty:
                 sa.tuple_(d.learner_email, d.local_date).in_(dates))):
             stored_dates.add((row.learner_email, row.local_date))
             stored_course_dates.add((row.learner_email, row.course_id, row.local_date))
+    return StoredKeys(stored_runs, frozenset(stored_dates), frozenset(stored_course_dates))
+
+
+def novelty_of(stored: StoredKeys, counted: Sequence[Prepared]) -> Novelty:
+    """What the counted events add, against `stored_keys` read before the batch wrote."""
+    batch_runs: dict[str, tuple[str, str]] = {}
+    for item in counted:
+        if item.run_id is not None:
+            batch_runs.setdefault(item.run_id, (item.facts.learner_email, item.facts.course_id))
+    day_keys = _day_keys(counted)
     return Novelty(
-        runs={run_id: who for run_id, who in batch_runs.items() if run_id not in stored_runs},
-        learner_dates=frozenset({(e, day) for e, _c, day in day_keys} - stored_dates),
-        course_dates=frozenset(day_keys - stored_course_dates))
+        runs={run_id: who for run_id, who in batch_runs.items() if run_id not in stored.runs},
+        learner_dates=frozenset({(e, day) for e, _c, day in day_keys} - stored.learner_dates),
+        course_dates=frozenset(day_keys - stored.course_dates))
 
 
 def per_mille(correct: int, total: int) -> int:

@@ -152,23 +152,43 @@ def _returned_shape(dialect: sa.Dialect, table: sa.Table,
     return _SHAPES[key]
 
 
+class PendingInsert:
+    """Rows to insert where their key is not stored yet, converted for the driver ahead of the
+    write (before the write lock, on SQLite); `run` inserts them in the order given (through the
+    driver: see store/driver_rows.py) and returns the `marker` values of the rows that went in."""
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Row],
+                 keys: Sequence[str], marker: str) -> None:
+        self._markers = [row[marker] for row in rows]
+        self._sql = ""
+        self._params: list[tuple[Any, ...]] = []
+        if not rows:
+            return
+        quote = conn.dialect.identifier_preparer.quote
+        columns = list(rows[0])
+        self._sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                     f"VALUES ({sql_marks(conn, len(columns))}) "
+                     f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING")
+        if conn.dialect.name == "postgresql":
+            self._sql += f" RETURNING {quote(marker)}"
+        self._params = driver_params(conn, rows, columns, table)
+
+    def run(self, conn: sa.Connection) -> set[Any]:
+        if not self._params:
+            return set()
+        if conn.dialect.name == "postgresql":
+            return {found[0] for found in execute_many(conn, self._sql, self._params,
+                                                       returning=True)}
+        inserted = execute_each(conn, self._sql, self._params)
+        return {marker for marker, went_in in zip(self._markers, inserted, strict=True)
+                if went_in}
+
+
 def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str],
                marker: str) -> set[Any]:
-    """Insert rows whose key is not stored yet (in the order given, through the driver: see
-    store/driver_rows.py); returns the `marker` values of the rows inserted."""
-    if not rows:
-        return set()
-    quote = conn.dialect.identifier_preparer.quote
-    columns = list(rows[0])
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({sql_marks(conn, len(columns))}) "
-           f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING")
-    params = driver_params(conn, rows, columns, table)
-    if conn.dialect.name == "postgresql":
-        return {found[0] for found in execute_many(conn, f"{sql} RETURNING {quote(marker)}",
-                                                   params, returning=True)}
-    inserted = execute_each(conn, sql, params)
-    return {row[marker] for row, went_in in zip(rows, inserted, strict=True) if went_in}
+    """Insert rows whose key is not stored yet (in the order given); returns the `marker`
+    values of the rows inserted."""
+    return PendingInsert(conn, table, rows, keys, marker).run(conn)
 
 
 def changing_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[Row],

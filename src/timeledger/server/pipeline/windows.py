@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.upserts import Row, insert_new
+from timeledger.server.pipeline.upserts import PendingInsert, Row
 from timeledger.server.store.projection_tables import run_windows
 
 # Windows that share less than this are taken as touching (clocks and rounding), not overlapping.
@@ -64,47 +64,66 @@ class _RunIndex:
         return self.rows[low:high]
 
 
-def record_windows(conn: sa.Connection, items: Sequence[Prepared]) -> set[int]:
-    """Store each new (run, window) once; returns the seqs of resent windows (not counted)."""
-    duplicates: set[int] = set()
-    seen: set[tuple[str, str]] = set()
-    rows: list[Row] = []
-    for item in items:
-        assert item.run_id is not None
-        key = (item.run_id, item.window_key)
-        if key in seen:
-            duplicates.add(item.seq)
-            continue
-        seen.add(key)
-        rows.append({
-            "run_id": item.run_id, "window_key": key[1], "seq": item.seq,
-            "event_id": item.event_id, "event_time": item.facts.event_time,
-            "start_at": item.start, "end_at": item.end, "bounds_reported": item.bounds_reported,
-            "active_ms": item.active_ms, "inactive_ms": item.inactive_ms,
-            "other_ms": item.other_ms, "overlap_event_id": None,
-        })
-    rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
-    inserted = insert_new(conn, run_windows, rows, ["run_id", "window_key"], marker="seq")
-    duplicates.update(row["seq"] for row in rows if row["seq"] not in inserted)
-    return duplicates
+class WindowInserts:
+    """The batch's time reports as `run_windows` rows, each new (run, window) once, built and
+    converted for the driver before the write (and, on SQLite, before the write lock)."""
+
+    def __init__(self, conn: sa.Connection, items: Sequence[Prepared]) -> None:
+        self._resent: set[int] = set()  # a window the batch already holds
+        seen: set[tuple[str, str]] = set()
+        rows: list[Row] = []
+        for item in items:
+            assert item.run_id is not None
+            key = (item.run_id, item.window_key)
+            if key in seen:
+                self._resent.add(item.seq)
+                continue
+            seen.add(key)
+            rows.append({
+                "run_id": item.run_id, "window_key": key[1], "seq": item.seq,
+                "event_id": item.event_id, "event_time": item.facts.event_time,
+                "start_at": item.start, "end_at": item.end,
+                "bounds_reported": item.bounds_reported, "active_ms": item.active_ms,
+                "inactive_ms": item.inactive_ms, "other_ms": item.other_ms,
+                "overlap_event_id": None,
+            })
+        rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
+        self._seqs = [row["seq"] for row in rows]
+        self._insert = PendingInsert(conn, run_windows, rows, ["run_id", "window_key"],
+                                     marker="seq")
+
+    def run(self, conn: sa.Connection) -> set[int]:
+        """Store each new (run, window); returns the seqs of resent windows (not counted)."""
+        inserted = self._insert.run(conn)
+        return self._resent | {seq for seq in self._seqs if seq not in inserted}
 
 
-def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared]) -> list[Overlap]:
+def near_windows(conn: sa.Connection, candidates: Sequence[Prepared]) -> list[Any]:
+    """Stored windows that may overlap `candidates` (time reports with a run id), read before
+    the batch writes: enough for `find_overlaps` on any subset of them."""
+    if not candidates:
+        return []
+    high = max(item.end for item in candidates)
+    return list(conn.execute(_NEAR_WINDOWS, {
+        "runs": sorted({str(item.run_id) for item in candidates}),
+        "low": min(item.start for item in candidates), "high": high,
+        "last_end": high + _LONGEST_WINDOW,
+        "batch": sorted({item.seq for item in candidates})}))
+
+
+def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
+                  stored: Sequence[Any]) -> list[Overlap]:
     """For each newly counted window, the first (lowest seq) window of its run stored before it
-    that shares more than OVERLAP_TOLERANCE of time; marks it on the window's row.
+    that shares more than OVERLAP_TOLERANCE of time; marks it on the window's row. `stored`:
+    `near_windows` of the batch's time reports (or more of them).
 
     Call after the runs upsert: on PostgreSQL that holds the run's row lock, so a concurrent
     transaction on the same run waits and then sees these windows."""
     if not counted:
         return []
-    low = min(item.start for item in counted)
-    high = max(item.end for item in counted)
     batch_seqs = {item.seq for item in counted}
-    found = conn.execute(_NEAR_WINDOWS, {
-        "runs": sorted({str(item.run_id) for item in counted}), "low": low, "high": high,
-        "last_end": high + _LONGEST_WINDOW, "batch": sorted(batch_seqs)}).all()
     by_run: dict[str, list[Any]] = {}
-    for row in found:  # windows stored before this batch
+    for row in stored:  # windows stored before this batch
         by_run.setdefault(row.run_id, []).append(row)
     for item in counted:  # and this batch's own, already in hand
         by_run.setdefault(str(item.run_id), []).append(

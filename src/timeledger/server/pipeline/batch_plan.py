@@ -1,0 +1,46 @@
+"""A batch made ready to apply: its events prepared, its rows built and what it reads of the
+store, so that on SQLite the projector does all of it before it takes the write lock.
+
+Safe there because the projector is the only writer of projections, and it applies a plan only
+if its position is still where it was when the plan was read (projector.py); on PostgreSQL the
+plan is made inside the transaction that holds the partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from timeledger.server.pipeline.calendar import zone_of
+from timeledger.server.pipeline.completions import CompletionInserts
+from timeledger.server.pipeline.learners import PeopleRows, people_rows
+from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
+from timeledger.server.pipeline.prepared import Prepared, prepare
+from timeledger.server.pipeline.totals import StoredKeys, stored_keys
+from timeledger.server.pipeline.windows import WindowInserts, near_windows
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What applying a batch needs that does not depend on the batch's own writes."""
+
+    items: list[Prepared]  # in seq order
+    people: PeopleRows
+    windows: WindowInserts
+    completions: CompletionInserts
+    stored: StoredKeys  # runs and learner days stored before the batch
+    near: list[Any]  # stored windows near the batch's time reports
+
+
+def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
+                settings: PipelineSettings) -> BatchPlan:
+    """Prepare `batch` and read the state it needs; writes nothing."""
+    zone = zone_of(settings.timezone)
+    items = [prepare(event, zone) for event in sorted(batch, key=lambda e: e.seq)]
+    reports = [i for i in items if i.is_time and i.run_id]
+    return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
+                     CompletionInserts(conn, [i for i in items if not i.is_time]),
+                     stored_keys(conn, items), near_windows(conn, reports))
