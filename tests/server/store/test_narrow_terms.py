@@ -27,7 +27,7 @@ from timeledger.caliper.core.entities import ENTITY_TYPES
 from timeledger.caliper.core.events import EVENT_TYPES
 from timeledger.server.pipeline.rebuild import count_timeback_events
 from timeledger.server.queries.event_log import events_by_id, log_page, stored_event_json
-from timeledger.server.store.compact_keys import TERM_BYTES, term_text
+from timeledger.server.store.compact_keys import TERM_BYTES, TERM_VALUES, term_text
 from timeledger.server.store.compaction import CompactionPolicy, compact_events
 from timeledger.server.store.event_appends import append_rows
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_body
@@ -92,6 +92,10 @@ def test_the_code_table_only_grows_and_holds_caliper_s_vocabularies() -> None:
     assert all(TERM_BYTES[term] == bytes((code,)) for code, term in enumerate(TERMS))
     with pytest.raises(ValueError, match="no Caliper term has the code ff"):
         term_text(b"\xff")
+    # What the append binds: a known term's code, anything else as given (and nothing kept).
+    assert TERM_VALUES["TimeSpentEvent"] == bytes((TERMS.index("TimeSpentEvent"),))
+    assert TERM_VALUES["Spun"] == "Spun" and TERM_VALUES[None] is None
+    assert len(TERM_VALUES) == len(TERMS)
 
 
 @pytest.fixture

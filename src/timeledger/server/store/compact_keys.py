@@ -2,6 +2,10 @@
 integer, a uuid as its 16 bytes, a Caliper term as its code. Readers and query parameters see the
 same text either way.
 
+Blobs are bound as `bytearray`: Python's sqlite3 binds one as it is, where a `bytes` first goes
+through its adapter lookup (two failed attribute lookups, about 3k instructions a value, on the
+request path's append several times an event). They are never changed after they are made.
+
 SQLite keeps a column's values in whatever form they are bound, so these types convert on the way
 in and out; PostgreSQL stores the text. A value not in the expected form is stored as text, so
 every value round-trips. Comparisons inside SQL between such a column and another table's text
@@ -10,6 +14,7 @@ column would compare different forms: join through the Python values, or give bo
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,9 +76,12 @@ class UuidText(sa.TypeDecorator[str]):
     impl = sa.String
     cache_ok = True
 
-    def __init__(self, length: int, prefix: str = "") -> None:
+    def __init__(self, length: int, prefix: str = "", repeats: bool = False) -> None:
         super().__init__(length)
         self.prefix = prefix
+        #: Its values come again and again (a run id, with every heartbeat of the run): the
+        #: append remembers their conversions (`repeated_uuid_bytes`).
+        self.repeats = repeats
 
     def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
         if value is None or dialect.name != "sqlite":
@@ -86,7 +94,7 @@ class UuidText(sa.TypeDecorator[str]):
         return value  # type: ignore[no-any-return]
 
 
-def uuid_bytes(value: str, prefix: str = "") -> bytes | str:
+def uuid_bytes(value: str, prefix: str = "") -> bytearray | str:
     """The 16 bytes SQLite stores for `prefix` + a lower-case uuid, or the value itself.
 
     Only a uuid in the form str(uuid.UUID(...)) gives (8-4-4-4-12 lower-case hex digits) is
@@ -101,10 +109,17 @@ def uuid_bytes(value: str, prefix: str = "") -> bytes | str:
     if len(digits) != 32:
         return value
     try:
-        raw = bytes.fromhex(digits)
+        raw = bytearray.fromhex(digits)  # a bytearray: bound as it is (see the module's text)
     except ValueError:
         return value
     return raw if raw.hex() == digits else value  # lower case, and no spaces fromhex skipped
+
+
+@functools.lru_cache(maxsize=4096)
+def repeated_uuid_bytes(value: str | None, prefix: str = "") -> bytearray | str | None:
+    """`uuid_bytes` for a column whose values repeat (a run id comes with every heartbeat of its
+    run), remembered by value: a pure function, so a remembered answer is always right."""
+    return None if value is None else uuid_bytes(value, prefix)
 
 
 def uuid_text(value: bytes) -> str:
@@ -126,6 +141,17 @@ TERM_BYTES: dict[str, bytes] = {term: _code_bytes(code) for code, term in enumer
 _BYTES_TERM: dict[bytes, str] = {stored: term for term, stored in TERM_BYTES.items()}
 
 
+class _TermOrValue(dict[str | None, Any]):
+    def __missing__(self, key: str | None) -> Any:
+        return key
+
+
+#: CaliperTerm's value on SQLite for any value: a known term's bytes, anything else as it is.
+#: (`TERM_VALUES[value]` stays in C for a known term: the append calls it four times an event.)
+TERM_VALUES: dict[str | None, Any] = _TermOrValue(
+    {term: bytearray(stored) for term, stored in TERM_BYTES.items()})
+
+
 class CaliperTerm(sa.TypeDecorator[str]):
     """A column of Caliper vocabulary (events.kind, type, action, profile). On SQLite a term of
     store/term_codes.py is stored as its code, one byte of a blob (2 bytes in a record where
@@ -137,9 +163,9 @@ class CaliperTerm(sa.TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
-        if value is None or dialect.name != "sqlite":
+        if dialect.name != "sqlite":
             return value
-        return TERM_BYTES.get(value, value)
+        return TERM_VALUES[value]
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
         if isinstance(value, bytes):

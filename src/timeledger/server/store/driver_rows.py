@@ -17,7 +17,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.store.compact_keys import TERM_BYTES, CaliperTerm, UuidText
+from timeledger.server.store.compact_keys import (
+    TERM_VALUES,
+    CaliperTerm,
+    UuidText,
+    repeated_uuid_bytes,
+)
 from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, utc_microseconds
 
 
@@ -59,12 +64,10 @@ def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[s
         elif isinstance(kind, UtcMicroseconds):
             converters.append((index, functools.partial(_sqlite_microseconds, seen=moments)))
         elif isinstance(kind, CaliperTerm):
-            converters.append((index, _sqlite_term))
-        elif isinstance(kind, UuidText) and not table.c[columns[index]].unique:
-            # A run id comes with every heartbeat of its run: each distinct one converted once.
-            converters.append((index, functools.partial(
-                _sqlite_repeated, convert=functools.partial(kind.process_bind_param,
-                                                            dialect=dialect), seen={})))
+            converters.append((index, TERM_VALUES.__getitem__))
+        elif isinstance(kind, UuidText) and kind.repeats:
+            converters.append((index, functools.partial(repeated_uuid_bytes, prefix=kind.prefix)
+                               if kind.prefix else repeated_uuid_bytes))
         elif isinstance(kind, sa.TypeDecorator):
             converters.append((index, functools.partial(kind.process_bind_param,
                                                         dialect=dialect)))
@@ -89,19 +92,6 @@ def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:
         text = times[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(
             " ", "microseconds")
     return text
-
-
-def _sqlite_term(value: str | None) -> Any:
-    """CaliperTerm's value on SQLite: a known term's code, anything else as it is."""
-    return TERM_BYTES.get(value, value) if value is not None else None
-
-
-def _sqlite_repeated(value: Any, convert: Callable[[Any], Any], seen: dict[Any, Any]) -> Any:
-    """`convert(value)`, each distinct value of a batch converted once."""
-    converted = seen.get(value, seen)
-    if converted is seen:
-        converted = seen[value] = convert(value)
-    return converted
 
 
 def _sqlite_microseconds(value: datetime | None, seen: dict[datetime, int]) -> int | None:

@@ -92,7 +92,7 @@ events = sa.Table(
     sa.Column("actor_id", sa.String(2000)),
     sa.Column("learner_email", sa.String(320)),
     # A canonical lower-case uuid is its 16 bytes on SQLite (UuidText), as in run_windows.
-    sa.Column("run_id", UuidText(64)),
+    sa.Column("run_id", UuidText(64, repeats=True)),
     # Integer microseconds on SQLite (UtcMicroseconds): 8 bytes in the row and ix_events_time.
     sa.Column("event_time", UtcMicroseconds()),
     sa.Column("sensor", sa.String(2000), nullable=False),
