@@ -43,6 +43,8 @@ RECENT_RUNS = 25
 RECENT_RESULTS = 50  # gradebook results on a learner's page (newest first; the API has all)
 RECENT_FLAGS = 50
 SHARE_LINK_DAYS = 14
+LEARNERS_PER_PAGE = 100  # rows of /learners one page shows; `page` turns to the others
+MAX_LEARNER_PAGES = 100_000  # the highest `page` /learners takes (10 million learners)
 LEARNER_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "name": lambda row: (row["name"] or row["email"]).lower(),
     "email": lambda row: row["email"],
@@ -91,7 +93,8 @@ def overview_page(request: Request, viewer: Everyone) -> Response:
 
 @router.get("/learners")
 def learners_page(request: Request, viewer: Everyone, q: str = "", sort: str = "name",
-                  dir: str = "asc") -> Response:
+                  dir: str = "asc",
+                  page: Annotated[int, Query(ge=1, le=MAX_LEARNER_PAGES)] = 1) -> Response:
     rows = _read(request, queries.list_learners)
     needle = q.strip().lower()
     if needle:
@@ -102,8 +105,11 @@ def learners_page(request: Request, viewer: Everyone, q: str = "", sort: str = "
         sort = "name"
     descending = dir == "desc"
     rows.sort(key=LEARNER_SORTS[sort], reverse=descending)
+    first = (page - 1) * LEARNERS_PER_PAGE
     return render(request, viewer, "learners.html", {
-        "rows": rows, "q": q, "sort": sort, "dir": "desc" if descending else "asc"})
+        "rows": rows[first:first + LEARNERS_PER_PAGE], "total": len(rows), "first": first,
+        "page": page, "pages": max(1, -(-len(rows) // LEARNERS_PER_PAGE)),
+        "q": q, "sort": sort, "dir": "desc" if descending else "asc"})
 
 
 def _learner_context(conn: sa.Connection, email: str, today: date, course: str | None,
