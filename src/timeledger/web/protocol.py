@@ -26,9 +26,10 @@ from timeledger.sdk.errors import ConfigurationError, ValidationError
 from timeledger.web.request_bodies import (
     BodyModel,
     BodyProblem,
-    HeartbeatBody,
+    Heartbeat,
     SubmitBody,
     read_body,
+    read_heartbeat,
 )
 
 Route = Literal["heartbeat", "submit"]
@@ -101,6 +102,13 @@ def _read(model: type[BodyModel], body: dict[str, Any]) -> BodyModel:
         raise _invalid(problem.field, problem.message) from None
 
 
+def _read_heartbeat(body: dict[str, Any]) -> Heartbeat:
+    try:
+        return read_heartbeat(body)
+    except BodyProblem as problem:
+        raise _invalid(problem.field, problem.message) from None
+
+
 def _run(run_id: str, activity: ActivityRef) -> RunRef:
     """The run a checked runId names: a UUID as is, the app's own string as its UUIDv5 under the
     activity's sensor (kept as the run key)."""
@@ -162,19 +170,20 @@ def _actor(catalog: Catalog, user: Mapping[str, Any]) -> dict[str, Any]:
 
 def heartbeat(body: dict[str, Any], user: Mapping[str, Any], catalog: Catalog) -> Outcome:
     """`POST {base}/activity/heartbeat`: one window → one TimeSpentEvent (204, or a duplicate)."""
-    beat = _read(HeartbeatBody, body)
-    if beat.endedAt < beat.startedAt:
+    beat = _read_heartbeat(body)
+    if beat.ended_at < beat.started_at:
         raise _invalid("endedAt", "Expected a time at or after startedAt")
-    found = report_problem((beat.startedAt, beat.endedAt), (beat.elapsedMs, beat.pausedMs))
+    found = report_problem((beat.started_at, beat.ended_at), (beat.elapsed_ms, beat.paused_ms))
     if found is not None:
         message, index = found
         raise _invalid("endedAt" if index is None else ("elapsedMs", "pausedMs")[index], message)
-    activity = _activity(catalog, beat.id, beat.name, beat.course.selector(), beat.process)
-    run = _run(beat.runId, activity)
+    activity = _activity(catalog, beat.id, beat.name, beat.course, beat.process)
+    run = _run(beat.run_id, activity)
     event = time_spent_event(
         actor=_actor(catalog, user), activity=activity, run_id=run.id, run_key=run.key,
-        started_at=beat.startedAt, ended_at=beat.endedAt, active_ms=beat.elapsedMs,
-        inactive_ms=beat.pausedMs, event_id=stable_event_id(run.id, format_utc(beat.startedAt)))
+        started_at=beat.started_at, ended_at=beat.ended_at, active_ms=beat.elapsed_ms,
+        inactive_ms=beat.paused_ms,
+        event_id=stable_event_id(run.id, format_utc(beat.started_at)))
     return Outcome(NO_CONTENT, (event,), if_already_queued=DUPLICATE)
 
 

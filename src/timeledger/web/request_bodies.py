@@ -1,10 +1,16 @@
 """The adapter's request bodies as pydantic models: their shapes and bounds (bounds.py), each broken
-rule reported as the protocol words it (`{"field": "elapsedMs", "message": "..."}`)."""
+rule reported as the protocol words it (`{"field": "elapsedMs", "message": "..."}`).
+
+A heartbeat, the request every open lesson sends every few seconds, is read by `read_heartbeat`:
+a plain body (every field of the type the model wants, no conversion to make) is taken as it is
+after the same checks the model runs; anything else goes to the model, which decides and names
+the field (tests/web/test_request_bodies.py holds both to the same answers).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeGuard, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -181,3 +187,74 @@ def read_body(model: type[BodyModel], body: dict[str, Any]) -> BodyModel:
                     if e["loc"] and str(e["loc"][0]) in order else len(order))
         raise BodyProblem(_field(first["loc"]), _message(first)) from None
 
+
+
+class Heartbeat(NamedTuple):
+    """A checked heartbeat body, as the protocol reads it."""
+
+    id: str
+    name: str
+    course: dict[str, Any]
+    """The course selector, as `model_dump()` of the body's course gives it."""
+    run_id: str
+    started_at: datetime
+    ended_at: datetime
+    elapsed_ms: int
+    paused_ms: int
+    process: bool
+
+
+def read_heartbeat(body: dict[str, Any]) -> Heartbeat:
+    """A heartbeat body, or the BodyProblem of its first broken rule (as `HeartbeatBody`)."""
+    beat = _plain_heartbeat(body)
+    if beat is not None:
+        return beat
+    model = read_body(HeartbeatBody, body)
+    return Heartbeat(model.id, model.name, model.course.selector(), model.runId,
+                     model.startedAt, model.endedAt, model.elapsedMs, model.pausedMs,
+                     model.process)
+
+
+def _plain_text(value: object) -> TypeGuard[str]:
+    """A str the `Text` pattern matches for certain: its first character is printable ASCII
+    other than a space (other strings go to the model)."""
+    return type(value) is str and "!" <= value[:1] <= "~"
+
+
+def _plain_ms(value: object) -> TypeGuard[int]:
+    return type(value) is int and 0 <= value <= MAX_WINDOW_MS
+
+
+def _plain_heartbeat(body: dict[str, Any]) -> Heartbeat | None:
+    """The body when every field is plainly what `HeartbeatBody` accepts as it is, else None
+    (then the model decides): the rules are the model's own functions (`run_key_problem`,
+    `parse_utc`), with nothing converted (a whole float, a UUID outside a key's bounds, an
+    unusual string go to the model)."""
+    if type(body) is not dict:
+        return None
+    get = body.get
+    slug, name, course, run_id = get("id"), get("name"), get("course"), get("runId")
+    started, ended = get("startedAt"), get("endedAt")
+    elapsed, paused, process = get("elapsedMs"), get("pausedMs"), get("process", True)
+    if not (_plain_text(slug) and _plain_text(name) and type(course) is dict
+            and type(run_id) is str and type(started) is str and type(ended) is str
+            and _plain_ms(elapsed) and _plain_ms(paused) and type(process) is bool):
+        return None
+    code = course.get("code")
+    if code is not None:
+        if not _plain_text(code):
+            return None
+        selector: dict[str, Any] = {"code": code}
+    else:
+        subject, grade = course.get("subject"), course.get("grade")
+        if type(subject) is not str or type(grade) is not int:
+            return None
+        selector = {"subject": subject, "grade": grade}
+    if run_key_problem(run_id) is not None:
+        return None
+    try:
+        started_at, ended_at = parse_utc(started), parse_utc(ended)
+    except TimeFormatError:
+        return None
+    return Heartbeat(slug, name, selector, run_id, started_at, ended_at, elapsed, paused,
+                     process)
