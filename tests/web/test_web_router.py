@@ -233,3 +233,28 @@ def test_the_router_knows_where_it_goes(client: Client) -> None:
         "/api/timeback/timeledger.js")
     assert create_router(client, identity=cookie_identity, base_path="lessons/tb/").base_path == (
         "/lessons/tb")
+
+
+def test_a_router_that_is_the_whole_app_routes_its_posts_as_a_router_does(client: Client) -> None:
+    """The activity routes are found by path (not route by route); the scope still names the
+    route and its endpoint, as Starlette's matching sets them (middleware may read them)."""
+    router = create_router(client, identity=cookie_identity, base_path="")
+    routed: list[tuple[str, str | None, object]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await router(scope, receive, send)
+        route = scope.get("route")
+        routed.append((scope["method"], getattr(route, "name", None), scope.get("endpoint")))
+
+    with ServedApp(app) as running:
+        beat = httpx.post(running.url + "/activity/heartbeat", content=json.dumps(heartbeat_body()),
+                          cookies={"learner": "ada@example.edu"})
+        wrong_method = httpx.get(running.url + "/activity/heartbeat")
+        elsewhere = httpx.post(running.url + "/api/timeback/activity/heartbeat", content=b"{}")
+
+    assert (beat.status_code, wrong_method.status_code, elsewhere.status_code) == (204, 405, 404)
+    heartbeat_route = next(route for route in router.routes
+                           if getattr(route, "name", None) == "timeback-heartbeat")
+    assert routed[0] == ("POST", "timeback-heartbeat",
+                         heartbeat_route.endpoint)  # type: ignore[attr-defined]
+    assert routed[1][:2] == ("GET", "timeback-heartbeat")

@@ -9,6 +9,7 @@ from typing import cast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from timeledger.web.adapter import (
     AdapterClient,
@@ -42,10 +43,24 @@ class TimebackRouter(Router):
         self.threads = WorkerThreads()
         routes = [Route(f"/activity/{name}", self._endpoint(name), methods=["POST"],
                         name=f"timeback-{name}") for name in ("heartbeat", "submit")]
+        self._posts = {route.path: route for route in routes}
         routes += user_routes(identity, self.user_queries, _response)
         routes += [Route(f"/{name}", self._script(name), methods=["GET", "HEAD"],
                          name=f"timeback-{name}") for name in SCRIPT_NAMES]
         super().__init__(routes=routes)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A POST to an activity route goes straight to it (one dict lookup, where the router
+        would try its routes one by one); everything else is routed as `Router` routes it."""
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = self._posts.get(_route_path(scope))
+            if route is not None:
+                scope.setdefault("router", self)
+                scope["route"] = route
+                scope["endpoint"] = route.endpoint
+                await route.app(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
 
     @property
     def script_url(self) -> str:
@@ -91,6 +106,13 @@ class TimebackRouter(Router):
             return Response(found.content, media_type=MEDIA_TYPE, headers=found.headers())
 
         return serve
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below where the router is mounted (`root_path`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root + "/") else path
 
 
 async def _read(request: Request, limit: int) -> bytes | None:
