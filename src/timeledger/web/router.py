@@ -91,9 +91,11 @@ class TimebackRouter(Router):
                 identity = await hook(request)  # type: ignore[misc]
             except Exception:
                 return _response(hook_failed())
+            # The write on a worker thread too: a hop through the router's queue costs less than
+            # one through the outbox's writer thread and a future (bench/adapter_instructions.py)
             cross_site = is_cross_site(request.headers.get("sec-fetch-site"))
-            return _response(await adapter.handle_async(route, identity, raw,
-                                                        cross_site=cross_site))
+            return _response(await threads.run(adapter.handle, route, identity, raw,
+                                               cross_site=cross_site))
 
         return endpoint
 
