@@ -116,3 +116,26 @@ def test_a_plan_whose_position_moved_before_the_claim_is_dropped(tmp_path: Path)
         assert snapshot(ledger) == built
     finally:
         ledger.close()
+
+
+def test_windows_already_stored_among_new_ones_are_counted_once(tmp_path: Path) -> None:
+    """A batch's windows go in with one statement on SQLite; when some were stored before (sent
+    again under new ids), the new ones are counted and the others reported as resent."""
+    ledger = Ledger(tmp_path)
+    try:
+        run = new_run()
+        first, second = (heartbeat("ada@example.edu", run, START + timedelta(seconds=15 * n), 10)
+                         for n in range(2))
+        ledger.send(first, second)
+        later = [heartbeat("ada@example.edu", run, START + timedelta(seconds=15 * n), 10)
+                 for n in range(2, 4)]
+        job = ledger.send(later[0], resend(first), later[1], resend(second))
+        assert [r.status for r in job.results] == [
+            "stored", "duplicate_window", "stored", "duplicate_window"]
+        assert _runs(ledger) == {"ada@example.edu": (40_000, 4, 0)}
+        fresh = ledger.send(heartbeat("ada@example.edu", run, START + timedelta(minutes=5), 10),
+                            heartbeat("ada@example.edu", run, START + timedelta(minutes=6), 10))
+        assert [r.status for r in fresh.results] == ["stored", "stored"]
+        assert _runs(ledger) == {"ada@example.edu": (60_000, 6, 0)}
+    finally:
+        ledger.close()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from timeledger.server.pipeline.activities import record_activities
 from timeledger.server.pipeline.batch_plan import BatchPlan, plan_events
-from timeledger.server.pipeline.days import record_days
+from timeledger.server.pipeline.days import day_rows, record_days
 from timeledger.server.pipeline.flags import raise_flags, refresh_xp_flags
 from timeledger.server.pipeline.gradebook import record_gradebook
 from timeledger.server.pipeline.learners import record_people
@@ -45,15 +45,16 @@ def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
     resent_windows = plan.windows.run(conn)
     resent_completions = plan.completions.run(conn)
     counted = [i for i in items if i.seq not in resent_windows and i.seq not in resent_completions]
-    novelty = novelty_of(plan.stored, counted)
+    days = day_rows(counted)
+    novelty = novelty_of(plan.stored, counted, days)
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
     overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id], plan.near)
-    record_days(conn, counted)
+    record_days(conn, days)
     results = record_gradebook(conn, [i for i in counted if not i.is_time])
     record_activities(conn, counted, novelty, states, results)
     new_flags = raise_flags(conn, counted, states, overlaps)
     new_flags.update(refresh_xp_flags(conn, states.keys()))
-    record_totals(conn, counted, novelty, new_flags)
+    record_totals(conn, counted, days, novelty, new_flags)
     outcomes: dict[int, Outcome] = dict.fromkeys(resent_windows, "duplicate_window")
     outcomes.update(dict.fromkeys(resent_completions, "duplicate_completion"))
     return outcomes

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.calendar import zone_of
+from timeledger.server.pipeline.calendar import LocalDates, zone_of
 from timeledger.server.pipeline.completions import CompletionInserts
 from timeledger.server.pipeline.learners import PeopleRows, people_rows
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
@@ -38,8 +38,8 @@ class BatchPlan:
 def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
                 settings: PipelineSettings) -> BatchPlan:
     """Prepare `batch` and read the state it needs; writes nothing."""
-    zone = zone_of(settings.timezone)
-    items = [prepare(event, zone) for event in sorted(batch, key=lambda e: e.seq)]
+    dates = LocalDates(zone_of(settings.timezone))
+    items = [prepare(event, dates) for event in sorted(batch, key=lambda e: e.seq)]
     reports = [i for i in items if i.is_time and i.run_id]
     return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
                      CompletionInserts(conn, [i for i in items if not i.is_time]),

@@ -20,6 +20,21 @@ def local_date(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
+class LocalDates:
+    """`local_date` in one zone, each moment worked out once: a batch's windows share moments
+    (a heartbeat's eventTime is its window's end, and often the next window's start)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._known: dict[datetime, str] = {}
+
+    def __call__(self, moment: datetime) -> str:
+        known = self._known.get(moment)
+        if known is None:
+            known = self._known[moment] = moment.astimezone(self.zone).date().isoformat()
+        return known
+
+
 def _next_midnight(moment: datetime, zone: ZoneInfo) -> datetime:
     local = moment.astimezone(zone)
     day = local.date() + timedelta(days=1)

@@ -29,30 +29,35 @@ def people_rows(conn: sa.Connection, items: Sequence[Prepared]) -> PeopleRows:
     seen_courses: dict[str, Row] = {}
     for item in items:  # in seq order: the first event fills what is kept, the last what is latest
         f = item.facts
+        at = f.event_time
         person = people.get(f.learner_email)
         if person is None:
             people[f.learner_email] = {
                 "email": f.learner_email, "name": f.actor_name, "first_actor_id": f.actor_id,
-                "first_seen": f.event_time, "last_seen": f.event_time}
+                "first_seen": at, "last_seen": at}
         else:
-            person["name"] = f.actor_name or person["name"]
-            person["first_seen"] = min(person["first_seen"], f.event_time)
-            person["last_seen"] = max(person["last_seen"], f.event_time)
+            if f.actor_name:
+                person["name"] = f.actor_name
+            if at < person["first_seen"]:
+                person["first_seen"] = at
+            elif at > person["last_seen"]:
+                person["last_seen"] = at
         alias = aliases.get((f.actor_id, f.learner_email))
         if alias is None:
             aliases[(f.actor_id, f.learner_email)] = {
-                "actor_id": f.actor_id, "learner_email": f.learner_email,
-                "first_seen": f.event_time}
-        else:
-            alias["first_seen"] = min(alias["first_seen"], f.event_time)
+                "actor_id": f.actor_id, "learner_email": f.learner_email, "first_seen": at}
+        elif at < alias["first_seen"]:
+            alias["first_seen"] = at
         course = seen_courses.get(f.course_id)
         if course is None:
             seen_courses[f.course_id] = {
                 "course_id": f.course_id, "name": f.course_name, "subject": f.subject,
-                "app_name": f.app_name, "first_seen": f.event_time}
+                "app_name": f.app_name, "first_seen": at}
         else:
-            course["name"] = course["name"] or f.course_name
-            course["first_seen"] = min(course["first_seen"], f.event_time)
+            if not course["name"]:
+                course["name"] = f.course_name
+            if at < course["first_seen"]:
+                course["first_seen"] = at
     # Every learner's events name the course: write its row only when that changes something.
     changed = changing_rows(conn, courses, seen_courses.values(), ["course_id"], keep=["name"],
                             least_of=["first_seen"])

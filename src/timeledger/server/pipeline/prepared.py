@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from timeledger.caliper.timeback import TimebackFacts
 from timeledger.caliper.times import format_utc
-from timeledger.server.pipeline.calendar import MAX_SPLIT_SPAN, local_date, split_by_day
+from timeledger.server.pipeline.calendar import MAX_SPLIT_SPAN, LocalDates, split_by_day
 from timeledger.server.pipeline.model import StoredTimebackEvent
 
 OTHER_TIME_TYPES = ("waste", "unknown", "anti-pattern")
@@ -70,21 +69,30 @@ def _window_key(facts: TimebackFacts) -> str:
     return "t:" + format_utc(facts.event_time)
 
 
-def prepare(event: StoredTimebackEvent, zone: ZoneInfo) -> Prepared:
+def prepare(event: StoredTimebackEvent, dates: LocalDates) -> Prepared:
     facts = event.facts
-    day = local_date(facts.event_time, zone)
+    day = dates(facts.event_time)
     if facts.kind != "time":
         return Prepared(event.seq, facts, day, 0, 0, 0, facts.event_time, facts.event_time, False,
                         (), to_milli(facts.xp_earned or 0.0), facts.event_id, facts.run_id, False)
-    active = to_ms(facts.seconds.get("active", 0.0))
-    inactive = to_ms(facts.seconds.get("inactive", 0.0))
-    other = sum(to_ms(value) for kind, value in facts.seconds.items() if kind in OTHER_TIME_TYPES)
+    active = inactive = other = 0
+    for kind, value in facts.seconds.items():
+        if kind == "active":
+            active = to_ms(value)
+        elif kind == "inactive":
+            inactive = to_ms(value)
+        elif kind in OTHER_TIME_TYPES:
+            other += to_ms(value)
     end = facts.window_end or facts.event_time
     start = facts.window_start
     reported = start is not None and start <= end and end - start <= MAX_SPLIT_SPAN
     if start is not None and reported:
-        shares = tuple(DayShare(d, a, i) for d, (a, i) in
-                       split_by_day(start, end, zone, (active, inactive)))
+        last_day = dates(end)
+        if end <= start or dates(start) == last_day:  # split_by_day's one-day answer, sooner
+            shares: tuple[DayShare, ...] = (DayShare(last_day, active, inactive),)
+        else:
+            shares = tuple(DayShare(d, a, i) for d, (a, i) in
+                           split_by_day(start, end, dates.zone, (active, inactive)))
     else:
         start = end - timedelta(milliseconds=active + inactive)
         shares = (DayShare(day, active, inactive),)

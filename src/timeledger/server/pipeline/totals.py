@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.pipeline.days import DAY_COUNTERS, DayRows
 from timeledger.server.pipeline.flags import LEARNING_KINDS
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.upserts import Row, upsert
@@ -24,8 +25,7 @@ from timeledger.server.store.projection_tables import (
     runs,
 )
 
-_SUMS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
-         "correct_questions", "mastered_units")
+_SUMS = DAY_COUNTERS  # a learner's totals are the sums of their learner days
 ACCURACY_SLOTS = ("accuracy_1", "accuracy_2", "accuracy_3", "accuracy_4", "accuracy_5")
 
 
@@ -38,10 +38,10 @@ class Novelty:
     course_dates: frozenset[tuple[str, str, str]]  # (learner, course, local date)
 
 
-def _day_keys(counted: Sequence[Prepared]) -> set[tuple[str, str, str]]:
-    """The learner-day rows record_days writes for these events."""
+def _day_keys(items: Sequence[Prepared]) -> set[tuple[str, str, str]]:
+    """The learner-day rows pipeline/days.py writes for these events."""
     keys: set[tuple[str, str, str]] = set()
-    for item in counted:
+    for item in items:
         f = item.facts
         if item.is_time:
             keys.update((f.learner_email, f.course_id, share.local_date) for share in item.days)
@@ -80,13 +80,14 @@ def stored_keys(conn: sa.Connection, items: Sequence[Prepared]) -> StoredKeys:
     return StoredKeys(stored_runs, frozenset(stored_dates), frozenset(stored_course_dates))
 
 
-def novelty_of(stored: StoredKeys, counted: Sequence[Prepared]) -> Novelty:
-    """What the counted events add, against `stored_keys` read before the batch wrote."""
+def novelty_of(stored: StoredKeys, counted: Sequence[Prepared], days: DayRows) -> Novelty:
+    """What the counted events (whose learner days are `days`) add, against `stored_keys` read
+    before the batch wrote."""
     batch_runs: dict[str, tuple[str, str]] = {}
     for item in counted:
-        if item.run_id is not None:
-            batch_runs.setdefault(item.run_id, (item.facts.learner_email, item.facts.course_id))
-    day_keys = _day_keys(counted)
+        if item.run_id is not None and item.run_id not in batch_runs:
+            batch_runs[item.run_id] = (item.facts.learner_email, item.facts.course_id)
+    day_keys = set(days.days)
     return Novelty(
         runs={run_id: who for run_id, who in batch_runs.items() if run_id not in stored.runs},
         learner_dates=frozenset({(e, day) for e, _c, day in day_keys} - stored.learner_dates),
@@ -97,10 +98,11 @@ def per_mille(correct: int, total: int) -> int:
     return round(correct * 1000 / total)
 
 
-def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Novelty,
-                  new_flags: Mapping[tuple[str, str], int]) -> None:
-    """Add the batch to its learners' totals. `new_flags`: stored flags added (or, negative,
-    removed) per learner and kind by this batch."""
+def record_totals(conn: sa.Connection, counted: Sequence[Prepared], days: DayRows,
+                  novelty: Novelty, new_flags: Mapping[tuple[str, str], int]) -> None:
+    """Add the batch to its learners' totals: the sums of its learner days (`days`, from the
+    counted events). `new_flags`: stored flags added (or, negative, removed) per learner and kind
+    by this batch."""
     people: dict[str, Row] = {}
     courses: dict[tuple[str, str], Row] = {}
 
@@ -117,19 +119,11 @@ def record_totals(conn: sa.Connection, counted: Sequence[Prepared], novelty: Nov
                             **dict.fromkeys(_SUMS, 0), "days_active": 0, "runs": 0}
         return courses[key]
 
-    for item in counted:
-        f = item.facts
-        rows = (person(f.learner_email), course(f.learner_email, f.course_id))
-        for row in rows:
-            if item.is_time:
-                row["active_ms"] += item.active_ms
-                row["inactive_ms"] += item.inactive_ms
-            else:
-                row["xp_milli"] += item.xp_milli
-                row["completions"] += 1
-                row["total_questions"] += f.total_questions or 0
-                row["correct_questions"] += f.correct_questions or 0
-                row["mastered_units"] += f.mastered_units or 0
+    for day in days.days.values():
+        email = day["learner_email"]
+        for row in (person(email), course(email, day["course_id"])):
+            for name in _SUMS:
+                row[name] += day[name]
     for email, _day in novelty.learner_dates:
         person(email)["days_active"] += 1
     for email, course_id, _day in novelty.course_dates:

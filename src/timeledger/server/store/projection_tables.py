@@ -111,7 +111,7 @@ sa.Index("ix_runs_run_key", runs.c.run_key)
 # docs/scaling.md, "Storage per event").
 run_windows = sa.Table(
     "run_windows", metadata,
-    sa.Column("run_id", UuidText(64), primary_key=True),
+    sa.Column("run_id", UuidText(64, repeats=True), primary_key=True),
     sa.Column("window_key", WindowKey(), primary_key=True),  # "s:<startDate>" or "t:<eventTime>"
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("event_id", UuidText(200, prefix="urn:uuid:"), nullable=False),
