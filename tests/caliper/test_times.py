@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from timeledger.caliper import times
+from timeledger.caliper.bounds import MAX_YEAR, MIN_YEAR
 from timeledger.caliper.times import format_utc, parse_utc
 
 pytestmark = pytest.mark.unit
@@ -76,3 +77,32 @@ def test_the_remembered_texts_are_bounded() -> None:
 def test_format_utc_refuses_a_naive_time() -> None:
     with pytest.raises(ValueError, match="aware"):
         format_utc(datetime(2025, 1, 1))
+
+
+def read_out(text: str) -> datetime:
+    """A canonical text's moment, spelled out independently of times.py."""
+    return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                    int(text[14:16]), int(text[17:19]), int(text[20:23]) * 1000, tzinfo=UTC)
+
+
+@given(moments.map(written_out)
+       | st.from_regex(r"\A(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                       r"\.[0-9]{3}Z\Z"))
+def test_a_text_in_the_canonical_form_is_read_as_its_parts_say(text: str) -> None:
+    """Any digits in the form format_utc writes: the moment its parts name, in UTC (the very
+    `UTC` object), or refused saying which part is out of range (as a datetime of those parts)."""
+    times._parse_utc_text.cache_clear()
+    try:
+        expected: datetime | str = read_out(text)
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        parsed: datetime | str = parse_utc(text)
+    except times.TimeFormatError as exc:
+        parsed = str(exc).rpartition(": ")[2]
+    if isinstance(expected, datetime) and not MIN_YEAR <= expected.year <= MAX_YEAR:
+        assert isinstance(parsed, str) and "year" in parsed.lower()
+        return
+    assert parsed == expected
+    if isinstance(parsed, datetime):
+        assert parsed.tzinfo is UTC

@@ -11,6 +11,9 @@ from timeledger.caliper.bounds import year_problem
 _UTC_TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)$"
 )
+_CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\Z")
+"""The form `format_utc` writes (every browser's `toISOString()` too): `datetime.fromisoformat`
+reads it to the same moment at a third of the cost of the groups of `_UTC_TIME`."""
 
 
 MAX_REMEMBERED_TEXTS = 8192
@@ -53,6 +56,14 @@ def parse_utc_any_year(value: object) -> datetime:
 
 @lru_cache(maxsize=8192)  # a window's items repeat its start and end times
 def _parse_utc_text(value: str) -> datetime:
+    if _CANONICAL_TIME.match(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # no such day or time: the general reading below says what is wrong
+        else:
+            _remember(moment, value)
+            return moment
     match = _UTC_TIME.match(value)
     if match is None:
         raise TimeFormatError(
