@@ -49,7 +49,7 @@ from timeledger.caliper.builders import (
     time_spent_event,
 )
 from timeledger.caliper.times import parse_utc
-from timeledger.server.store.compact_keys import TERM_BYTES, uuid_bytes
+from timeledger.server.store.compact_keys import TERM_VALUES, uuid_bytes
 from timeledger.server.store.schema import utc_microseconds
 
 EVENTS_PER_ENVELOPE = 100
@@ -209,8 +209,8 @@ def measure_raw(folder: Path, bodies: list[bytes]) -> float:
         # run ids as 16 bytes, Caliper's terms as their codes, times as integer microseconds,
         # no digest (store/event_bodies.py).
         rows_per_envelope.append([
-            (uuid_bytes(e["id"], "urn:uuid:"), "", TERM_BYTES["event"], TERM_BYTES[e["type"]],
-             TERM_BYTES[e["action"]], TERM_BYTES[e["profile"]], e["actor"]["id"],
+            (uuid_bytes(e["id"], "urn:uuid:"), "", TERM_VALUES["event"], TERM_VALUES[e["type"]],
+             TERM_VALUES[e["action"]], TERM_VALUES[e["profile"]], e["actor"]["id"],
              e["actor"]["email"], uuid_bytes(e["extensions"]["runId"]),
              utc_microseconds(parse_utc(e["eventTime"])), SENSOR, now, job_id,
              orjson.dumps(e).decode()) for e in data])
