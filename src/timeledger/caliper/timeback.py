@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
@@ -32,7 +33,7 @@ from timeledger.caliper.bounds import (
     run_key_problem,
     time_event_problem,
 )
-from timeledger.caliper.core.values import iri_problem, is_urn_uuid
+from timeledger.caliper.core.values import MAX_REMEMBERED_VALUES, iri_problem, is_urn_uuid
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT as CALIPER_CONTEXT
 from timeledger.caliper.core.vocabulary import TIMEBACK_PROFILE as TIMEBACK_PROFILE
 from timeledger.caliper.errors import CaliperError, Problem
@@ -71,7 +72,12 @@ def _utc(value: str) -> str:
 
 
 def is_email(value: str) -> bool:
-    return len(value) <= MAX_EMAIL_CHARS and _EMAIL.match(value) is not None
+    return len(value) <= MAX_EMAIL_CHARS and _remembered_email(value)
+
+
+@lru_cache(maxsize=MAX_REMEMBERED_VALUES)  # a learner's address repeats across envelopes
+def _remembered_email(value: str) -> bool:
+    return _EMAIL.match(value) is not None
 
 
 def _email(value: str) -> str:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from timeledger.caliper.bounds import MAX_IRI_CHARS, length_problem
 from timeledger.caliper.times import TimeFormatError, parse_utc, parse_utc_any_year
 
 # An absolute IRI: a scheme, a colon, then no whitespace and no character RFC 3987 excludes.
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+\Z")
-_URN_UUID = re.compile(
-    r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+_IRI_PATTERN = r"\A[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+\Z"
+_IRI = re.compile(_IRI_PATTERN)
+# The same rule for ASCII text, spelled as the characters allowed (a third cheaper to match): the
+# printable ASCII characters but for space and <>"{}|\^` (all ASCII whitespace is a control).
+_ASCII_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!#-;=?-\[\]_a-z~]+\Z")
+URN_UUID_PATTERN = (
+    r"\Aurn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 )
+"""Anchored at both ends, so `re.search` (msgspec's `Meta(pattern=...)`, which the screen uses for
+an event's own id) and `re.match` agree."""
+_URN_UUID = re.compile(URN_UUID_PATTERN)
 # ISO 8601 duration (PnYnMnWnDTnHnMnS, at least one part, a fraction only on seconds).
 _DURATION = re.compile(
     r"P(?=\d|T\d)(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?"
@@ -40,13 +48,35 @@ def describe(value: object) -> str:
     return f"got {type(value).__name__}"
 
 
+MAX_REMEMBERED_VALUES = 4096
+"""Each of is_iri and is_urn_uuid remembers its verdict on at most this many texts (least recently
+used go first), each of at most REMEMBERED_CHARS characters: the sensor, actors, activities and
+sessions repeat across envelopes, and a lookup costs a tenth of a match."""
+REMEMBERED_CHARS = 256
+
+
 def is_iri(value: object) -> bool:
-    return (isinstance(value, str) and len(value) <= MAX_IRI_CHARS
-            and _IRI.match(value) is not None)
+    if not isinstance(value, str):
+        return False
+    return _remembered_iri(value) if len(value) <= REMEMBERED_CHARS else _is_iri_text(value)
+
+
+def _is_iri_text(value: str) -> bool:
+    if len(value) > MAX_IRI_CHARS:
+        return False
+    return (_ASCII_IRI if value.isascii() else _IRI).match(value) is not None
+
+
+_remembered_iri = lru_cache(maxsize=MAX_REMEMBERED_VALUES)(_is_iri_text)
 
 
 def is_urn_uuid(value: object) -> bool:
-    return isinstance(value, str) and _URN_UUID.match(value) is not None
+    return isinstance(value, str) and _remembered_urn_uuid(value)
+
+
+@lru_cache(maxsize=MAX_REMEMBERED_VALUES)
+def _remembered_urn_uuid(value: str) -> bool:
+    return _URN_UUID.match(value) is not None
 
 
 def iri_problem(value: object) -> str | None:
