@@ -140,6 +140,18 @@ ODD_VALUES: list[Any] = [
     "active", "inactive", "waste", "xpEarned", "totalQuestions", "TimebackProfile", "nul\x00",
     "http://purl.imsglobal.org/ctx/caliper/v1p2", "k" * MAX_RUN_KEY_CHARS,
     "k" * (MAX_RUN_KEY_CHARS + 1), "tab\tkey",
+    # IRIs, ids and addresses the remembering checks (values.py) and msgspec's pattern must judge
+    # as the rules do: non-ASCII, Unicode whitespace, excluded characters, past the bounds
+    "https://example.com/caf\u00e9", "https://example.com/a\u00a0b", "https://example.com/\x85",
+    "https://example.com/{x}", "https://example.com/\x7f", "https://example.com/a\nb",
+    "https://example.com/" + "a" * 1980, "https://example.com/" + "a" * 1981,
+    "urn:uuid:" + str(uuid.uuid4()).upper(), "urn:uuid:" + str(uuid.uuid4()) + "\n",
+    "URN:uuid:" + str(uuid.uuid4()), "urn:uuid:" + str(uuid.uuid4())[:-1] + "g",
+    "Ada@Example.EDU", "a@b\n", "a" * 308 + "@example.edu", "a" * 309 + "@example.edu",
+    # times at the edges of parse_utc, and window values as integers and as floats
+    "2025-03-03T09:00:15.000+0000", "2025-03-03T09:00:15.000Z\n", "2025-03-03T09:00:00.000Z",
+    "2025-03-03T09:00:15.123456789Z", "2025-03-03T09:00:15.1234567890Z", "2025-03-03t09:00:15Z",
+    "2025-03-04T09:00:00.000Z", "2025-03-04T09:00:00.001Z", 12, 12.0, 15, 15.0, 15.001,
 ]
 
 

@@ -49,10 +49,12 @@ def describe(value: object) -> str:
 
 
 MAX_REMEMBERED_VALUES = 4096
-"""Each of is_iri and is_urn_uuid remembers its verdict on at most this many texts (least recently
-used go first), each of at most REMEMBERED_CHARS characters: the sensor, actors, activities and
-sessions repeat across envelopes, and a lookup costs a tenth of a match."""
+"""Each of is_iri, is_urn_uuid and is_email (timeback.py) remembers its verdict on at most this
+many texts (least recently used go first), each of at most REMEMBERED_CHARS characters (an email
+at most 320): the sensor, actors, activities, addresses and sessions repeat across envelopes, and
+a lookup costs a fraction of a match."""
 REMEMBERED_CHARS = 256
+_URN_UUID_CHARS = len("urn:uuid:") + 36
 
 
 def is_iri(value: object) -> bool:
@@ -71,7 +73,8 @@ _remembered_iri = lru_cache(maxsize=MAX_REMEMBERED_VALUES)(_is_iri_text)
 
 
 def is_urn_uuid(value: object) -> bool:
-    return isinstance(value, str) and _remembered_urn_uuid(value)
+    return (isinstance(value, str) and len(value) == _URN_UUID_CHARS
+            and _remembered_urn_uuid(value))
 
 
 @lru_cache(maxsize=MAX_REMEMBERED_VALUES)
