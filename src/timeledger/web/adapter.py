@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,8 +38,6 @@ class AdapterClient(Catalog, Protocol):
     def sensor(self) -> str | None: ...
 
     def enqueue(self, event: Mapping[str, Any]) -> bool: ...
-
-    def enqueue_later(self, event: Mapping[str, Any]) -> Future[bool]: ...
 
 
 def _user(identity: Identity) -> Mapping[str, Any] | None:
@@ -108,20 +104,6 @@ class WebAdapter:
             return outcome
         try:
             fresh = [self.client.enqueue(event) for event in outcome.events]
-        except Exception:
-            return _not_queued(route)
-        return _answer(outcome, fresh)
-
-    async def handle_async(self, route: Route, identity: Identity, raw: bytes, *,
-                           cross_site: bool = False) -> Reply:
-        """As `handle`, on an event loop: the loop awaits the outbox's writer thread, which
-        commits the events of every request waiting at that moment in one transaction."""
-        outcome = self._interpret(route, identity, raw, cross_site)
-        if isinstance(outcome, Reply):
-            return outcome
-        try:
-            written = [self.client.enqueue_later(event) for event in outcome.events]
-            fresh = [await asyncio.wrap_future(write) for write in written]
         except Exception:
             return _not_queued(route)
         return _answer(outcome, fresh)
