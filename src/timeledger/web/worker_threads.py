@@ -1,6 +1,7 @@
-"""The threads a sync identity hook and its outbox write run on: the router's own, fed through one
-queue and answering the loop with one `call_soon_threadsafe`, a thread hop about a third as dear as
-asyncio's executor and a sixth of Starlette's anyio one (`bench/adapter.py`, the default sync hook).
+"""The threads a request's outbox write runs on (with a sync identity hook, the hook too): the
+router's own, fed through one queue and answering the loop with one `call_soon_threadsafe`, a thread
+hop about a third as dear as asyncio's executor and a sixth of Starlette's anyio one
+(`bench/adapter.py`).
 """
 
 from __future__ import annotations
