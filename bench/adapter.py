@@ -10,8 +10,8 @@ The server's CPU time per request of each kind is printed too (`cpu_ratio` = no-
 heartbeat CPU), since on a machine busy with other work the rates say more about the scheduler.
 Last line: `heartbeat_rps=<n> noop_rps=<n> ratio=<x>` (ratio = heartbeat / noop).
 Concurrent heartbeats share outbox transactions (group commit). With `--identity async` the
-identity hook is a coroutine and each request stays on the server's loop, awaiting the outbox's
-writer thread; with a plain function (the default) the hook and the write run on a worker thread.
+identity hook is a coroutine awaited on the server's loop and the write runs on a worker thread;
+with a plain function (the default) the hook and the write run on a worker thread.
 Run: `.venv/bin/python bench/adapter.py [--seconds 3] [--rounds 3] [--clients 2]
 [--identity sync|async]`.
 """
@@ -130,8 +130,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--identity", choices=("sync", "async"), default="sync",
                         help="the identity hook: a plain function (run on a worker thread, with"
-                        " the request's outbox write) or a coroutine (the request stays on the"
-                        " loop, which awaits the outbox's writer thread)")
+                        " the request's outbox write) or a coroutine (awaited on the loop; the"
+                        " write then runs on a worker thread)")
     parser.add_argument("--serve", nargs=3, metavar=("PORT", "OUTBOX", "HOOK"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
