@@ -6,6 +6,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,28 +41,23 @@ _NEAR_WINDOWS = sa.select(_w.run_id, _w.seq, _w.event_id, _w.start_at, _w.end_at
     _w.seq.not_in(sa.bindparam("batch", expanding=True)))
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    run_id: str
-    seq: int
-    event_id: str
-    start_at: datetime
-    end_at: datetime
+_Span = tuple[datetime, datetime, int, str]  # a window's start, end, seq and event id
 
 
 class _RunIndex:
     """A run's windows sorted by start, to find those near a time range without a full scan."""
 
-    def __init__(self, rows: list[Any]) -> None:
-        self.rows = sorted(rows, key=lambda row: row.start_at)
-        self.starts = [row.start_at for row in self.rows]
-        self.longest = max(row.end_at - row.start_at for row in self.rows)
+    def __init__(self, spans: list[_Span]) -> None:
+        spans.sort(key=itemgetter(0))
+        self.spans = spans
+        self.starts = [span[0] for span in spans]
+        self.longest = max(end - start for start, end, _seq, _id in spans)
 
-    def near(self, start: datetime, end: datetime) -> list[Any]:
+    def near(self, start: datetime, end: datetime) -> list[_Span]:
         """Windows that could share more than the tolerance with [start, end]."""
         low = bisect_right(self.starts, start + OVERLAP_TOLERANCE - self.longest)
         high = bisect_left(self.starts, end - OVERLAP_TOLERANCE)
-        return self.rows[low:high]
+        return self.spans[low:high]
 
 
 class WindowInserts:
@@ -122,25 +118,26 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
     if not counted:
         return []
     batch_seqs = {item.seq for item in counted}
-    by_run: dict[str, list[Any]] = {}
+    by_run: dict[str, list[_Span]] = {}
     for row in stored:  # windows stored before this batch
-        by_run.setdefault(row.run_id, []).append(row)
+        by_run.setdefault(row.run_id, []).append((row.start_at, row.end_at, row.seq, row.event_id))
     for item in counted:  # and this batch's own, already in hand
         by_run.setdefault(str(item.run_id), []).append(
-            _Window(str(item.run_id), item.seq, item.event_id, item.start, item.end))
-    indexes = {run_id: _RunIndex(rows) for run_id, rows in by_run.items()}
+            (item.start, item.end, item.seq, item.event_id))
+    indexes = {run_id: _RunIndex(spans) for run_id, spans in by_run.items()}
     overlaps: list[Overlap] = []
     for item in counted:
         index = indexes.get(str(item.run_id))
         if index is None:
             continue
         best: tuple[int, str] | None = None
-        for row in index.near(item.start, item.end):
-            if row.seq == item.seq or (row.seq in batch_seqs and row.seq > item.seq):
+        for start, end, seq, event_id in index.near(item.start, item.end):
+            if seq == item.seq or (seq > item.seq and seq in batch_seqs):
                 continue  # later in this batch: it will find this one, as it would one by one
-            shared = min(row.end_at, item.end) - max(row.start_at, item.start)
-            if shared > OVERLAP_TOLERANCE and (best is None or row.seq < best[0]):
-                best = (row.seq, row.event_id)
+            shared = ((end if end < item.end else item.end)
+                      - (start if start > item.start else item.start))
+            if shared > OVERLAP_TOLERANCE and (best is None or seq < best[0]):
+                best = (seq, event_id)
         if best is not None:
             overlaps.append(Overlap(item, best[1], best[0]))
     if overlaps:
