@@ -218,3 +218,34 @@ def test_a_run_key_past_its_bounds_is_declined_by_the_screen_and_named_by_the_fu
     with pytest.raises(CaliperError) as caught:
         read_envelope(raw)
     assert caught.value.problems[0].path == "data[0].extensions.runKey"
+
+
+def test_long_time_texts_are_declined_so_the_time_memo_keeps_short_keys() -> None:
+    from timeledger.caliper import screen
+
+    body = envelope(SENSOR, [_heartbeat()], START)
+    item = body["data"][0]["generated"]["items"][0]
+    item["subType"] = "s" * (screen.SCREENED_TEXT_CHARS + 1)
+    raw = orjson.dumps(body)
+    assert screen_envelope(raw, MAX) is None
+    assert full(raw) is not None  # the full rules still take it, by the slow path
+    item["subType"] = "s" * screen.SCREENED_TEXT_CHARS
+    assert assert_agree(orjson.dumps(body)) is not None
+
+
+def test_the_time_and_ref_memos_keep_their_bounds() -> None:
+    from timeledger.caliper import screen
+
+    for n in range(screen.MAX_REMEMBERED_WINDOWS + 10):
+        body = envelope(SENSOR, [_heartbeat()], START)
+        body["data"][0]["generated"]["items"][0]["value"] = n / 1000
+        body["data"][0]["extensions"]["runId"] = f"run-{n}"
+        assert screen_envelope(orjson.dumps(body), MAX) is not None
+    assert screen._plain_time.cache_info().currsize == screen.MAX_REMEMBERED_WINDOWS
+    assert screen._remembered_ref.cache_info().currsize == screen.MAX_REMEMBERED_REFS
+    body["data"][0]["extensions"]["runId"] = "r" * (MAX_RUN_KEY_CHARS + 1)
+    before = screen._remembered_ref.cache_info()
+    screened = screen_envelope(orjson.dumps(body), MAX)
+    assert screened is not None and screened.refs[0].run_id == "r" * (MAX_RUN_KEY_CHARS + 1)
+    after = screen._remembered_ref.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)

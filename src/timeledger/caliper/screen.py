@@ -27,7 +27,12 @@ from timeledger.caliper.bounds import (
     Span,
     time_event_problem,
 )
-from timeledger.caliper.core.values import URN_UUID_PATTERN, is_iri, is_urn_uuid
+from timeledger.caliper.core.values import (
+    REMEMBERED_CHARS,
+    URN_UUID_PATTERN,
+    is_iri,
+    is_urn_uuid,
+)
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT, TIMEBACK_PROFILE
 from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS, Envelope, TimebackRef, parse_envelope
 from timeledger.caliper.metrics import metric_problems
@@ -51,6 +56,11 @@ Scalar = str | int | float | bool | None
 # An event's own id is new with every event: msgspec checks it as it converts (values.py's pattern,
 # a third cheaper than a call to is_urn_uuid that no memo would ever answer).
 UniqueUrnUuid = Annotated[str, msgspec.Meta(pattern=URN_UUID_PATTERN)]
+SCREENED_TEXT_CHARS = 64
+"""The screen declines (the full rules decide) an eventTime, startDate, endDate or subType longer
+than this, or more time items than there are types: every part of a time verdict's key is short,
+so the memo of time verdicts (MAX_REMEMBERED_WINDOWS keys) stays small."""
+ShortText = Annotated[str, msgspec.Meta(max_length=SCREENED_TEXT_CHARS)]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
@@ -90,14 +100,14 @@ class _TimeItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=Fal
 
     type: TimeType
     value: int | float
-    subType: str | None = None
-    startDate: str | None = None
-    endDate: str | None = None
+    subType: ShortText | None = None
+    startDate: ShortText | None = None
+    endDate: ShortText | None = None
 
 
 class _TimeCollection(_Strict):
     type: Literal["TimebackTimeSpentMetricsCollection"]
-    items: list[_TimeItem]
+    items: Annotated[list[_TimeItem], msgspec.Meta(max_length=len(TIME_ITEM_TYPES))]
     id: str | None = None
 
 
@@ -123,7 +133,7 @@ class _Event(_Strict, tag_field="type"):
     id: UniqueUrnUuid
     actor: _User
     object: _Context
-    eventTime: str
+    eventTime: ShortText
     profile: Literal["TimebackProfile"]
     session: str | None = None
     extensions: dict[str, Scalar] | None = None
@@ -177,12 +187,21 @@ def screen_envelope(raw: bytes | str, max_events: int) -> Envelope | None:
 
 MAX_REMEMBERED_REFS = 4096
 """At most this many learners' runs keep their (immutable) ref, least recently used going first:
-a run's heartbeats repeat its learner and run across envelopes."""
+a run's heartbeats repeat its learner and run across envelopes. Only runIds of at most
+REMEMBERED_CHARS characters are remembered (the email and session are checked and bounded)."""
 
 
-@lru_cache(maxsize=MAX_REMEMBERED_REFS)
 def _ref(email: str, extension_run_id: Scalar, session: str | None) -> TimebackRef:
+    if isinstance(extension_run_id, str) and len(extension_run_id) > REMEMBERED_CHARS:
+        return _new_ref(email, extension_run_id, session)
+    return _remembered_ref(email, extension_run_id, session)
+
+
+def _new_ref(email: str, extension_run_id: Scalar, session: str | None) -> TimebackRef:
     return TimebackRef(email.strip().lower(), run_id_from(extension_run_id, session))
+
+
+_remembered_ref = lru_cache(maxsize=MAX_REMEMBERED_REFS)(_new_ref)
 
 
 _STORED_EVENT = msgspec.json.Decoder(_TimeSpent | _Completed, strict=True)
