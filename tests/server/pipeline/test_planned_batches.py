@@ -139,3 +139,33 @@ def test_windows_already_stored_among_new_ones_are_counted_once(tmp_path: Path) 
         assert _runs(ledger) == {"ada@example.edu": (60_000, 6, 0)}
     finally:
         ledger.close()
+
+
+def test_a_line_item_already_stored_is_not_written_again(tmp_path: Path) -> None:
+    """The batch's plan reads the stored line items: a completion of an activity whose line
+    item already holds an earlier first sighting writes no line item row (a row every learner
+    shares, which on PostgreSQL would be locked until the batch commits)."""
+    ledger = Ledger(tmp_path)
+    try:
+        ledger.send(completion("ada@example.edu", new_run(), START, 2, total=4, correct=3))
+        writes: list[str] = []
+
+        def note(statement: str) -> None:
+            if "gradebook_line_items" in statement and not statement.startswith("SELECT"):
+                writes.append(statement)
+
+        def trace(dbapi_connection: sqlite3.Connection, *_rest: Any) -> None:
+            dbapi_connection.set_trace_callback(note)  # the driver's own statements too
+
+        sa.event.listen(ledger.platform.engine, "checkout", trace)
+        try:
+            ledger.send(completion("bob@example.edu", new_run(), START + timedelta(hours=1), 2,
+                                   total=4, correct=3))
+            assert writes == []  # later than the stored first sighting: nothing to change
+            ledger.send(completion("cy@example.edu", new_run(), START - timedelta(hours=1), 2,
+                                   total=4, correct=3))
+            assert len(writes) == 1  # earlier: the row moves its first sighting back
+        finally:
+            sa.event.remove(ledger.platform.engine, "checkout", trace)
+    finally:
+        ledger.close()

@@ -50,7 +50,7 @@ def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
     overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id], plan.near)
     record_days(conn, days)
-    results = record_gradebook(conn, [i for i in counted if not i.is_time])
+    results = record_gradebook(conn, [i for i in counted if not i.is_time], plan.grades)
     record_activities(conn, counted, novelty, states, results)
     new_flags = raise_flags(conn, counted, states, overlaps)
     new_flags.update(refresh_xp_flags(conn, states.keys()))

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from timeledger.server.pipeline.calendar import LocalDates, zone_of
 from timeledger.server.pipeline.completions import CompletionInserts
+from timeledger.server.pipeline.gradebook import StoredGrades, stored_grades
 from timeledger.server.pipeline.learners import PeopleRows, people_rows
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
 from timeledger.server.pipeline.prepared import Prepared, prepare
@@ -33,6 +34,7 @@ class BatchPlan:
     completions: CompletionInserts
     stored: StoredKeys  # runs and learner days stored before the batch
     near: list[Any]  # stored windows near the batch's time reports
+    grades: StoredGrades  # stored results and line items of the batch's completions
 
 
 def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
@@ -43,4 +45,5 @@ def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     reports = [i for i in items if i.is_time and i.run_id]
     return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
                      CompletionInserts(conn, [i for i in items if not i.is_time]),
-                     stored_keys(conn, items), near_windows(conn, reports))
+                     stored_keys(conn, items), near_windows(conn, reports),
+                     stored_grades(conn, items))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from timeledger.caliper.gradebook_ids import line_item_sourced_id, result_sourced_id
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
+from timeledger.server.pipeline.upserts import Row, changed_rows, stored_rows, upsert
 from timeledger.server.store.projection_tables import (
     course_progress,
     gradebook_line_items,
@@ -21,6 +21,7 @@ from timeledger.server.store.projection_tables import (
 #: its scores were added in.
 SCORE_SCALE = 1_000_000
 _KEYS_PER_LOOKUP = 200  # result keys per `IN (...)` (four columns each)
+_LINE_KEYS = ("course_id", "activity_id")
 _RESULT_VALUES = ("seq", "event_id", "run_id", "score", "total_questions", "correct_questions",
                   "xp_milli", "mastered_units", "pct_complete", "score_date")
 
@@ -61,6 +62,28 @@ def _later_pct_wins(c: Any, new: Any) -> dict[str, Any]:
             for name in ("pct_complete", "pct_time", "pct_seq")}
 
 
+@dataclass(frozen=True, slots=True)
+class StoredGrades:
+    """What the gradebook held before the batch, for the batch's completions."""
+
+    result_seqs: dict[tuple[str, str, str, int], int]  # a result's key -> the seq behind it
+    line_items: dict[tuple[Any, ...], Any]  # (course, activity) -> first_seen
+
+
+def stored_grades(conn: sa.Connection, items: Sequence[Prepared]) -> StoredGrades:
+    """Read before the batch writes the gradebook (on SQLite, before the write lock); `items`
+    may be all of the batch's events, counted or not."""
+    keys: set[tuple[str, str, str, int]] = set()
+    lines: set[tuple[str, str]] = set()
+    for item in items:
+        if not item.is_time:
+            f = item.facts
+            keys.add((f.learner_email, f.course_id, f.activity_id, f.attempt or 1))
+            lines.add((f.course_id, f.activity_id))
+    return StoredGrades(_stored_seqs(conn, sorted(keys)), stored_rows(
+        conn, gradebook_line_items, lines, _LINE_KEYS, ["first_seen"]))
+
+
 def _stored_seqs(conn: sa.Connection, keys: list[tuple[str, str, str, int]]
                  ) -> dict[tuple[str, str, str, int], int]:
     g = gradebook_results.c
@@ -73,9 +96,11 @@ def _stored_seqs(conn: sa.Connection, keys: list[tuple[str, str, str, int]]
     return found
 
 
-def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> list[ResultChange]:
+def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared],
+                     before: StoredGrades) -> list[ResultChange]:
     """From counted completions, in seq order: a repeated attempt overwrites the earlier result.
-    Returns the results stored (pipeline/activities.py adds them to the learner's activity)."""
+    `before`: `stored_grades` of the batch. Returns the results stored (pipeline/activities.py
+    adds them to the learner's activity)."""
     items: dict[tuple[str, str], Row] = {}
     results: dict[tuple[str, str, str, int], Row] = {}
     progress: dict[tuple[str, str], Row] = {}
@@ -110,15 +135,15 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared]) -> list[R
         if f.pct_complete is not None and (row["pct_time"] is None
                                            or f.event_time >= row["pct_time"]):
             row.update(pct_complete=f.pct_complete, pct_time=f.event_time, pct_seq=item.seq)
-    stored = _stored_seqs(conn, sorted(results))
+    stored = before.result_seqs
     changes = [ResultChange(key[0], key[1], key[2], row["score"], key in stored)
                for key, row in sorted(results.items())
                if key not in stored or row["seq"] > stored[key]]
-    # Every learner's completions of an activity name its line item: write it only on a change.
-    keys = ["course_id", "activity_id"]
-    upsert(conn, gradebook_line_items, changing_rows(conn, gradebook_line_items, items.values(),
-                                                     keys, least_of=["first_seen"]),
-           keys, least_of=["first_seen"])
+    # Every learner's completions of an activity name its line item: write it only on a change
+    # (see upserts.changing_rows).
+    upsert(conn, gradebook_line_items, changed_rows(items.values(), before.line_items,
+                                                    _LINE_KEYS, least_of=["first_seen"]),
+           _LINE_KEYS, least_of=["first_seen"])
     upsert(conn, gradebook_results, results.values(),
            ["learner_email", "course_id", "activity_id", "attempt"], custom=_later_result_wins)
     upsert(conn, course_progress, progress.values(), ["learner_email", "course_id"],

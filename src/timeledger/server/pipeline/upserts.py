@@ -10,7 +10,7 @@ store/driver_rows.py), not through Core's per-row parameter processing.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -201,14 +201,27 @@ def changing_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[Row],
     queue behind each other for the whole of their transactions. Skipping is safe because these
     rules only ever move a stored value one way: what a committed row already holds stays."""
     rows = list(rows)
-    if not rows:
-        return []
+    stored = stored_rows(conn, table, {tuple(row[name] for name in keys) for row in rows}, keys,
+                         (*keep, *least_of))
+    return changed_rows(rows, stored, keys, keep=keep, least_of=least_of)
+
+
+def stored_rows(conn: sa.Connection, table: sa.Table, wanted: Collection[tuple[Any, ...]],
+                keys: Sequence[str], columns: Sequence[str]) -> dict[tuple[Any, ...], Any]:
+    """The stored rows with these keys (`columns` of each), by key: `changed_rows`' state."""
+    if not wanted:
+        return {}
     key_columns = [table.c[name] for name in keys]
-    wanted = {tuple(row[name] for name in keys) for row in rows}
     match = (key_columns[0].in_([key[0] for key in wanted]) if len(keys) == 1
              else sa.tuple_(*key_columns).in_(sorted(wanted)))
-    stored = {tuple(found[:len(keys)]): found._mapping for found in conn.execute(
-        sa.select(*key_columns, *(table.c[name] for name in (*keep, *least_of))).where(match))}
+    return {tuple(found[:len(keys)]): found._mapping for found in conn.execute(
+        sa.select(*key_columns, *(table.c[name] for name in columns)).where(match))}
+
+
+def changed_rows(rows: Iterable[Row], stored: Mapping[tuple[Any, ...], Any],
+                 keys: Sequence[str], *, keep: Sequence[str] = (),
+                 least_of: Sequence[str] = ()) -> list[Row]:
+    """`changing_rows` against `stored` (`stored_rows` of at least these rows' keys)."""
 
     def changes(row: Row) -> bool:
         old = stored.get(tuple(row[name] for name in keys))
