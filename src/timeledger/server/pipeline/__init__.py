@@ -16,7 +16,7 @@ from timeledger.server.pipeline.learners import record_people
 from timeledger.server.pipeline.model import Outcome, PipelineSettings, StoredTimebackEvent
 from timeledger.server.pipeline.runs import upsert_runs
 from timeledger.server.pipeline.totals import novelty_of, record_totals
-from timeledger.server.pipeline.windows import find_overlaps
+from timeledger.server.pipeline.windows import find_overlaps, near_windows
 
 __all__ = ["BatchPlan", "Outcome", "PipelineSettings", "StoredTimebackEvent", "apply_plan",
            "plan_events", "project_events"]
@@ -48,7 +48,9 @@ def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
     days = day_rows(counted)
     novelty = novelty_of(plan.stored, counted, days)
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
-    overlaps = find_overlaps(conn, [i for i in counted if i.is_time and i.run_id], plan.near)
+    reports = [i for i in counted if i.is_time and i.run_id]
+    near = plan.near if plan.near is not None else near_windows(conn, reports)
+    overlaps = find_overlaps(conn, reports, near)
     record_days(conn, days)
     results = record_gradebook(conn, [i for i in counted if not i.is_time], plan.grades)
     record_activities(conn, counted, novelty, states, results)

@@ -33,17 +33,20 @@ class BatchPlan:
     windows: WindowInserts
     completions: CompletionInserts
     stored: StoredKeys  # runs and learner days stored before the batch
-    near: list[Any]  # stored windows near the batch's time reports
+    # Stored windows near the batch's time reports, when planned ahead of the write lock (SQLite,
+    # one projector); None: find_overlaps reads them after the runs upsert (windows.py says why).
+    near: list[Any] | None
     grades: StoredGrades  # stored results and line items of the batch's completions
 
 
 def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
-                settings: PipelineSettings) -> BatchPlan:
-    """Prepare `batch` and read the state it needs; writes nothing."""
+                settings: PipelineSettings, *, ahead: bool = False) -> BatchPlan:
+    """Prepare `batch` and read the state it needs; writes nothing. `ahead`: planned before the
+    write lock (SQLite's one projector), so the near windows are read here too."""
     dates = LocalDates(zone_of(settings.timezone))
     items = [prepare(event, dates) for event in sorted(batch, key=lambda e: e.seq)]
     reports = [i for i in items if i.is_time and i.run_id]
     return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
                      CompletionInserts(conn, [i for i in items if not i.is_time]),
-                     stored_keys(conn, items), near_windows(conn, reports),
+                     stored_keys(conn, items), near_windows(conn, reports) if ahead else None,
                      stored_grades(conn, items))

@@ -280,7 +280,8 @@ class Projector:
         if batch is None:
             return None
         try:
-            return replace(batch, plan=plan_events(conn, batch.items, self._settings))
+            return replace(batch, plan=plan_events(conn, batch.items, self._settings,
+                                                   ahead=True))
         except PROJECTION_ERRORS as exc:
             if outage_reason(exc) is not None:
                 raise

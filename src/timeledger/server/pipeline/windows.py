@@ -113,8 +113,9 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
     that shares more than OVERLAP_TOLERANCE of time; marks it on the window's row. `stored`:
     `near_windows` of the batch's time reports (or more of them).
 
-    Call after the runs upsert: on PostgreSQL that holds the run's row lock, so a concurrent
-    transaction on the same run waits and then sees these windows."""
+    On PostgreSQL read `stored` after the runs upsert: that holds the run's row lock, so a
+    concurrent transaction on the same run (two learners' events under one runId, in two
+    partitions) waits and then sees these windows. SQLite's one projector may read it ahead."""
     if not counted:
         return []
     batch_seqs = {item.seq for item in counted}
