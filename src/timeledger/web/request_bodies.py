@@ -188,7 +188,6 @@ def read_body(model: type[BodyModel], body: dict[str, Any]) -> BodyModel:
         raise BodyProblem(_field(first["loc"]), _message(first)) from None
 
 
-
 class Heartbeat(NamedTuple):
     """A checked heartbeat body, as the protocol reads it."""
 
