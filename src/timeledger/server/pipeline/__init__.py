@@ -24,7 +24,7 @@ __all__ = ["BatchPlan", "Outcome", "PipelineSettings", "StoredTimebackEvent", "a
 
 def project_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
                    settings: PipelineSettings) -> dict[int, Outcome]:
-    """Apply newly appended events, in seq order, inside the caller's transaction.
+    """Apply newly appended events, in the order given (the log's), inside the caller's transaction.
 
     Returns an outcome for each seq whose effect was not counted (a resent window or completion).
     The result does not depend on how the events are cut into batches: rebuild replays them in

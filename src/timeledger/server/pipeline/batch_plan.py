@@ -28,7 +28,7 @@ from timeledger.server.pipeline.windows import WindowInserts, near_windows
 class BatchPlan:
     """What applying a batch needs that does not depend on the batch's own writes."""
 
-    items: list[Prepared]  # in seq order
+    items: list[Prepared]  # in the log's order
     people: PeopleRows
     windows: WindowInserts
     completions: CompletionInserts
@@ -44,7 +44,10 @@ def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     """Prepare `batch` and read the state it needs; writes nothing. `ahead`: planned before the
     write lock (SQLite's one projector), so the near windows are read here too."""
     dates = LocalDates(zone_of(settings.timezone))
-    items = [prepare(event, dates) for event in sorted(batch, key=lambda e: e.seq)]
+    # In the order given, the log's (read_batch's): on PostgreSQL that is commit order (xact,
+    # seq), not seq, and a batch sorted by seq could count another copy of a window than the
+    # same events split over two batches, or replayed by rebuild, do.
+    items = [prepare(event, dates) for event in batch]
     reports = [i for i in items if i.is_time and i.run_id]
     return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
                      CompletionInserts(conn, [i for i in items if not i.is_time]),
