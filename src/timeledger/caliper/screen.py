@@ -41,11 +41,13 @@ from timeledger.caliper.timeback import (
     SUBJECTS,
     TIME_ITEM_TYPES,
     TimebackFacts,
+    TimeWindow,
     completion_facts,
     is_email,
     run_id_from,
     run_key_extension_problem,
     time_facts,
+    time_window,
 )
 from timeledger.caliper.times import TimeFormatError, parse_utc
 
@@ -217,9 +219,13 @@ def screen_stored_text(text: bytes | str) -> TimebackFacts | None:
         event = _STORED_EVENT.decode(text)
     except msgspec.DecodeError:  # malformed, or not a plain Timeback event (ValidationError)
         return None
-    if not _plain_event(event):
+    if not _plain_common(event):
         return None
-    return time_facts(event) if isinstance(event, _TimeSpent) else completion_facts(event)
+    if isinstance(event, _TimeSpent):
+        window = _plain_time(event.eventTime, tuple(event.generated.items))
+        return None if window is None else time_facts(event, window)
+    event_time = _plain_completion(event)
+    return None if event_time is None else completion_facts(event, event_time)
 
 
 def _holds_nul_escape(text: bytes | str) -> bool:
@@ -242,42 +248,57 @@ def _moment(value: str) -> datetime | None:
 
 
 def _plain_event(event: _TimeSpent | _Completed) -> bool:
-    if (event.context != CALIPER_CONTEXT or event.profile != TIMEBACK_PROFILE
-            or (event.session is not None and not is_urn_uuid(event.session))
-            or not is_iri(event.actor.id) or not is_email(event.actor.email)
-            or not is_iri(event.object.id)
-            or (event.object.course is not None and event.object.course.id is not None
-                and not is_iri(event.object.course.id))
-            or (event.generated.id is not None and not is_iri(event.generated.id))
-            or run_key_extension_problem(event.extensions) is not None):
+    if not _plain_common(event):
         return False
     if isinstance(event, _TimeSpent):
-        return _plain_time(event.eventTime, tuple(event.generated.items))
-    # core's event_time_problem: the same parse_utc
-    return _utc(event.eventTime) and _plain_metrics(event.generated)
+        return _plain_time(event.eventTime, tuple(event.generated.items)) is not None
+    return _plain_completion(event) is not None
+
+
+def _plain_common(event: _TimeSpent | _Completed) -> bool:
+    """The rules every plain Timeback event keeps, whatever its kind."""
+    return not (
+        event.context != CALIPER_CONTEXT or event.profile != TIMEBACK_PROFILE
+        or (event.session is not None and not is_urn_uuid(event.session))
+        or not is_iri(event.actor.id) or not is_email(event.actor.email)
+        or not is_iri(event.object.id)
+        or (event.object.course is not None and event.object.course.id is not None
+            and not is_iri(event.object.course.id))
+        or (event.generated.id is not None and not is_iri(event.generated.id))
+        or run_key_extension_problem(event.extensions) is not None)
+
+
+def _plain_completion(event: _Completed) -> datetime | None:
+    """A completion's parsed eventTime if its time and metrics keep the rules, else None."""
+    event_time = _moment(event.eventTime)  # core's event_time_problem: the same parse_utc
+    return event_time if event_time is not None and _plain_metrics(event.generated) else None
 
 
 MAX_REMEMBERED_WINDOWS = 4096
 """At most this many time verdicts are remembered (least recently used go first). A window's
-items and event time repeat across the learners of an envelope: checked once, looked up after."""
+items and event time repeat across the learners of an envelope: checked once, looked up after.
+A verdict that holds keeps the times it parsed (`time_window`), which the projector's facts use."""
 
 
 @lru_cache(maxsize=MAX_REMEMBERED_WINDOWS)
-def _plain_time(event_time_text: str, items: tuple[_TimeItem, ...]) -> bool:
-    """Whether a TimeSpentEvent's eventTime and items keep the rules (a pure function of them)."""
+def _plain_time(event_time_text: str, items: tuple[_TimeItem, ...]) -> TimeWindow | None:
+    """A TimeSpentEvent's parsed eventTime and window if its eventTime and items keep the rules,
+    else None (a pure function of them)."""
     event_time = _moment(event_time_text)
     if event_time is None or not items or len({item.type for item in items}) != len(items):
-        return False
+        return None
     spans: list[Span] = []
     for item in items:
         if not 0 <= item.value <= MAX_WINDOW_SECONDS:
-            return False
+            return None
         start = _moment(item.startDate) if item.startDate is not None else None
         end = _moment(item.endDate) if item.endDate is not None else None
         if (start is None) != (item.startDate is None) or (end is None) != (item.endDate is None):
-            return False  # a date that does not parse
+            return None  # a date that does not parse
         spans.append((start, end))
-    return time_event_problem([item.value for item in items], spans, event_time) is None
+    if time_event_problem([item.value for item in items], spans, event_time) is not None:
+        return None
+    return time_window(event_time, spans)
 
 
 def _plain_metrics(collection: _MetricCollection) -> bool:
