@@ -215,10 +215,10 @@ def test_an_outbox_file_of_version_0_is_migrated(tmp_path: Path) -> None:
     assert letter.queued_at.timestamp() == queued and letter.dead_at == clock.now()
     assert box.state(event(4).event_id) == ("dead", "HTTP 400: bad")
     assert box.add([event(5), event(6)]) == [False, True]  # ids are still remembered
-    assert box.pending()[-1].seq == 6  # the sequence carries on past the delivered 5
+    assert [r.event_id for r in box.pending()] == [event(n).event_id for n in (2, 3, 6)]
     box.close()
     reopened = Outbox(path, clock)  # opening again changes nothing
-    assert [r.seq for r in reopened.pending()] == [2, 3, 6] and len(reopened.dead()) == 1
+    assert [r.seq for r in reopened.pending()] == [2, 3, 4] and len(reopened.dead()) == 1
     reopened.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -281,4 +281,4 @@ def test_an_outbox_file_of_version_1_keeps_refusing_its_ids(tmp_path: Path) -> N
     assert reopened.pending() == []
     reopened.close()
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3

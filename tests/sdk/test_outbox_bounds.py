@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from tests.sdk.conftest import MATH, USER, make_client
@@ -38,20 +37,30 @@ def test_two_processes_share_one_bound(tmp_path: Path) -> None:
     two.close()
 
 
-def test_a_file_from_before_the_count_is_counted_when_opened(tmp_path: Path) -> None:
+def test_the_bound_counts_the_rows_not_the_span_of_their_seqs(tmp_path: Path) -> None:
+    """Rows delivered out of order leave gaps in the seqs: three rows over seqs 1 to 6 are three."""
     path, clock = tmp_path / "outbox.sqlite3", FakeClock()
-    first = Outbox(path, clock)
-    first.add([row(f"h{n}", "heartbeat") for n in range(3)])
-    first.close()
-    with sqlite3.connect(path) as older:  # as an outbox written before the count existed
-        older.executescript("DROP TRIGGER events_counted_in; DROP TRIGGER events_counted_out;"
-                            " DROP TABLE outbox_size;")
+    filler = Outbox(path, clock)
+    filler.add([row("c1", "completion"), row("h1", "heartbeat"), row("e1", "event"),
+                row("e2", "event"), row("e3", "event"), row("c2", "completion")])
+    claimed = filler.claim(10, 100_000)
+    filler.ack(claimed[2:5])
+    filler.unlease(claimed[:2] + claimed[5:])
+    assert [(r.seq, r.event_id) for r in filler.pending()] == [
+        (1, "urn:uuid:c1"), (2, "urn:uuid:h1"), (6, "urn:uuid:c2")]
     told: list[Dropped] = []
-    reopened = Outbox(path, clock, max_events=2, on_drop=told.append)
-    assert reopened.count_pending() == 3
-    reopened.add([row("c1", "completion")])
-    assert told == [Dropped(("urn:uuid:h0", "urn:uuid:h1"), {"heartbeat": 2})]
-    reopened.close()
+    box = Outbox(path, clock, max_events=4, on_drop=told.append)
+    box.add([row("h2", "heartbeat")])  # four rows: at the bound, not past it
+    assert told == [] and box.count_pending() == 4
+    box.add([row("h3", "heartbeat")])  # five: the oldest heartbeat goes, one
+    assert told == [Dropped(("urn:uuid:h1",), {"heartbeat": 1})]
+    box.add([row("c3", "completion"), row("c4", "completion")])  # six: two heartbeats go
+    assert told[-1] == Dropped(("urn:uuid:h2", "urn:uuid:h3"), {"heartbeat": 2})
+    box.add([row("c5", "completion")])  # completions only: kept past the bound
+    assert len(told) == 2
+    assert [r.event_id for r in box.pending()] == [f"urn:uuid:c{n}" for n in range(1, 6)]
+    filler.close()
+    box.close()
 
 
 def test_the_client_tells_on_error_what_it_dropped(clock: FakeClock, fake: FakePlatform) -> None:

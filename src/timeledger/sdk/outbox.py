@@ -11,9 +11,19 @@ written at queueing, as schema version 1 did, cost a third of the commit; `bench
 Delivered ids are forgotten `seen_retention` seconds after they were queued (a resend after that
 reaches the platform, which stores every event id once anyway); ids of dead letters are kept.
 
-The file holds at most `max_events` queued events (a trigger keeps their count in `outbox_size`):
-past it the oldest heartbeats go first, then other non-completion events; completions are never
-dropped, and whoever built the outbox is told what went (`on_drop`).
+`events.seq` orders the queue: SQLite gives a new row the largest seq plus one, so the queue is
+first in, first out, and a seq may be used again once the row holding the largest one has left.
+So every statement that acts on a row after its claim names it by seq *and* event id (`_THIS_ROW`):
+a late ack, release or burial from a sender whose lease ran out can never touch a newer row that
+took the same seq. (AUTOINCREMENT would rule reuse out at the cost of a `sqlite_sequence` page in
+every queueing commit: schema version 3 dropped it.)
+
+The file holds at most `max_events` queued events: past it the oldest heartbeats go first, then
+other non-completion events; completions are never dropped, and whoever built the outbox is told
+what went (`on_drop`). Queued seqs are distinct integers, so `max(seq) - min(seq) + 1` (two reads
+of the rowid B-tree's ends) is never below their count; only when that bound, plus the rows being
+inserted, passes `max_events` does the queueing transaction count the rows exactly. (Version 2
+kept the count in a row updated by triggers: one more page in every queueing commit.)
 
 Inserts go through `OutboxWriter` (group commit): callers writing at the same time share one
 transaction, heartbeats are handed to its writer thread (`add_soon`), and every read of queued
@@ -49,12 +59,14 @@ from timeledger.sdk.clock import Clock
 from timeledger.sdk.errors import ConfigurationError, EventKind
 from timeledger.sdk.outbox_writer import Done, OutboxWriter
 
-SCHEMA_VERSION = 2
-"""2: `seen` holds the ids of rows that left `events` (1 wrote one for every id at queueing; a
-file of version 1 is read as it is, its extra `seen` rows are harmless)."""
+SCHEMA_VERSION = 3
+"""3: `events.seq` without AUTOINCREMENT and no `outbox_size` count (each wrote a page in every
+queueing commit); files of versions 0 to 2 are rebuilt in this form when opened (one transaction,
+every queued row, dead letter and remembered id kept). 2: `seen` holds the ids of rows that left
+`events` (1 wrote one for every id at queueing; those extra `seen` rows are harmless)."""
 EVENTS_TABLE = """
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     run_id TEXT,
@@ -68,6 +80,8 @@ CREATE TABLE IF NOT EXISTS events (
     lease_owner TEXT,
     lease_until REAL
 )"""
+_EVENTS_COLUMNS = ("seq", "event_id", "kind", "run_id", "sensor", "body", "queued_at", "attempts",
+                   "last_error", "strikes", "held_until", "lease_owner", "lease_until")
 SCHEMA = (
     EVENTS_TABLE,
     "CREATE INDEX IF NOT EXISTS events_ready ON events (held_until, sensor, seq)",
@@ -89,14 +103,12 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL)"
     " WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS seen_age ON seen (first_seen)",
-    "CREATE TABLE IF NOT EXISTS outbox_size (id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " events INTEGER NOT NULL)",
-    "INSERT OR IGNORE INTO outbox_size (id, events) SELECT 1, count(*) FROM events",
-    "CREATE TRIGGER IF NOT EXISTS events_counted_in AFTER INSERT ON events"
-    " BEGIN UPDATE outbox_size SET events = events + 1; END",
-    "CREATE TRIGGER IF NOT EXISTS events_counted_out AFTER DELETE ON events"
-    " BEGIN UPDATE outbox_size SET events = events - 1; END",
 )
+# What schema versions 1 and 2 had and version 3 does not (the count of queued events).
+_OLD_COUNT = ("DROP TRIGGER IF EXISTS events_counted_in",
+              "DROP TRIGGER IF EXISTS events_counted_out", "DROP TABLE IF EXISTS outbox_size")
+# One row, named so that a newer row which took its seq is never it (see the module docstring).
+_THIS_ROW = "seq = ? AND event_id = ?"
 DEFAULT_SEEN_RETENTION = 30 * 86400.0
 # Forgetting old ids is housekeeping: done on acknowledgement, at most this often.
 PRUNE_EVERY = 3600.0
@@ -113,12 +125,13 @@ _INSERT_COLUMNS = 6
 @lru_cache(maxsize=64)
 def _known_ids_sql(count: int) -> str:
     """Which of `count` ids (bound twice) are queued or remembered, and (a row without an id)
-    how many events are queued: the queueing transaction holds the write lock from before this
-    read, so that count plus its own inserts is the count after them (no second read)."""
+    the span of queued seqs, never below their count (NULL when none is queued): the queueing
+    transaction holds the write lock from before this read, so that span plus its own inserts
+    bounds the count after them."""
     marks = ", ".join("?" * count)
     return (f"SELECT event_id, NULL FROM events WHERE event_id IN ({marks}) UNION ALL"
             f" SELECT event_id, NULL FROM seen WHERE event_id IN ({marks}) UNION ALL"
-            " SELECT NULL, events FROM outbox_size")
+            " SELECT NULL, (SELECT max(seq) FROM events) - (SELECT min(seq) FROM events) + 1")
 
 
 @lru_cache(maxsize=64)
@@ -249,32 +262,29 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
-def _migrate_from_0(db: sqlite3.Connection, now: float) -> None:
-    """Version 0 kept dead letters as `events` rows with `dead = 1`: move them to their table
-    and rebuild `events` with the columns of holding (the sequence of ids carries on)."""
-    sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+def _upgrade(db: sqlite3.Connection, columns: set[str], now: float) -> None:
+    """Rebuild `events` of a file written by schema version 0, 1 or 2 in version 3's form, with
+    every row and its seq (the old table's `sqlite_sequence` row goes with it), and drop the
+    count of versions 1 and 2. Version 0 kept dead letters as `events` rows with `dead = 1`: they
+    move to their table."""
+    for statement in _OLD_COUNT:
+        db.execute(statement)
     for statement in SCHEMA[2:4]:
         db.execute(statement)
-    db.execute(
-        "INSERT INTO dead_letters (event_id, kind, run_id, sensor, body, queued_at, attempts,"
-        " reason, status, last_error, dead_at) SELECT event_id, kind, run_id, sensor, body,"
-        " queued_at, attempts, 'rejected', NULL, coalesce(last_error, 'rejected'), ?"
-        " FROM events WHERE dead = 1", (now,))
-    db.execute("ALTER TABLE events RENAME TO events_v0")
+    keep = ""
+    if "dead" in columns:
+        db.execute(
+            "INSERT INTO dead_letters (event_id, kind, run_id, sensor, body, queued_at, attempts,"
+            " reason, status, last_error, dead_at) SELECT event_id, kind, run_id, sensor, body,"
+            " queued_at, attempts, 'rejected', NULL, coalesce(last_error, 'rejected'), ?"
+            " FROM events WHERE dead = 1 ORDER BY seq", (now,))
+        keep = " WHERE dead = 0"
+    db.execute("ALTER TABLE events RENAME TO events_old")
     db.execute("DROP INDEX IF EXISTS events_ready")
     db.execute(EVENTS_TABLE)
-    db.execute(
-        "INSERT INTO events (seq, event_id, kind, run_id, sensor, body, queued_at, attempts,"
-        " last_error, lease_owner, lease_until) SELECT seq, event_id, kind, run_id, sensor, body,"
-        " queued_at, attempts, last_error, lease_owner, lease_until FROM events_v0"
-        " WHERE dead = 0")
-    db.execute("DROP TABLE events_v0")
-    if sequence is not None:
-        db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'events'",
-                   (sequence[0],))
-        if db.execute("SELECT changes()").fetchone()[0] == 0:
-            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)",
-                       (sequence[0],))
+    copied = ", ".join(column for column in _EVENTS_COLUMNS if column in columns)
+    db.execute(f"INSERT INTO events ({copied}) SELECT {copied} FROM events_old{keep}")
+    db.execute("DROP TABLE events_old")
 
 
 class Outbox:
@@ -351,8 +361,8 @@ class Outbox:
                     f" {version}; this one reads up to {SCHEMA_VERSION}): upgrade timeledger or"
                     " use another outbox")
             columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
-            if version == 0 and "dead" in columns:
-                _migrate_from_0(db, self._now())
+            if version < SCHEMA_VERSION and columns:
+                _upgrade(db, columns, self._now())
             for statement in SCHEMA:
                 db.execute(statement)
             if version != SCHEMA_VERSION:
@@ -411,9 +421,11 @@ class Outbox:
             db = self._writing
             db.execute("BEGIN IMMEDIATE")
             try:
-                added, rows, size = self._insert(db, batches, now)
-                if rows and size > self.max_events:
-                    dropped = self._drop_excess(db, size - self.max_events)
+                added, rows, bound = self._insert(db, batches, now)
+                if rows and bound > self.max_events:
+                    queued = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+                    if queued > self.max_events:
+                        dropped = self._drop_excess(db, queued - self.max_events)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -425,16 +437,16 @@ class Outbox:
     @staticmethod
     def _insert(db: sqlite3.Cursor, batches: Sequence[Sequence[NewEvent]],
                 now: float) -> tuple[list[list[bool]], int, int]:
-        """Insert the events whose ids were never queued; (fresh flags per batch, rows added,
-        events queued with them)."""
+        """Insert the events whose ids were never queued; (fresh flags per batch, rows added, a
+        bound of the events queued with them: never below their count)."""
         ids = [event.event_id for events in batches for event in events]
         known: set[str] = set()
-        queued = 0
+        span = 0
         for start in range(0, len(ids), _IDS_PER_QUERY):
             chunk = ids[start:start + _IDS_PER_QUERY]
-            for found, count in db.execute(_known_ids_sql(len(chunk)), chunk + chunk):
+            for found, seqs in db.execute(_known_ids_sql(len(chunk)), chunk + chunk):
                 if found is None:
-                    queued = int(count)
+                    span = int(seqs or 0)
                 else:
                     known.add(found)
         added: list[list[bool]] = []
@@ -454,7 +466,7 @@ class Outbox:
             part = rows[start:start + per_statement]
             db.execute(_insert_sql(len(part) // _INSERT_COLUMNS), part)
         inserted = len(rows) // _INSERT_COLUMNS
-        return added, inserted, queued + inserted
+        return added, inserted, span + inserted
 
     @staticmethod
     def _drop_excess(db: sqlite3.Cursor, excess: int) -> Dropped | None:
@@ -466,7 +478,8 @@ class Outbox:
                                       (kind, excess - len(victims)))
         if not victims:
             return None  # completions only: kept past the bound
-        db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _, _, _ in victims])
+        db.executemany(f"DELETE FROM events WHERE {_THIS_ROW}",
+                       [(seq, event_id) for seq, event_id, _, _ in victims])
         _remember(db, [(event_id, queued) for _, event_id, _, queued in victims])
         victims.sort()
         return Dropped(tuple(event_id for _, event_id, _, _ in victims),
@@ -499,8 +512,9 @@ class Outbox:
                     break
                 batch.append(row)
                 size += row.size
-            db.executemany("UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq = ?",
-                           [(self.owner, now + self.lease_seconds, row.seq) for row in batch])
+            db.executemany(f"UPDATE events SET lease_owner = ?, lease_until = ? WHERE {_THIS_ROW}",
+                           [(self.owner, now + self.lease_seconds, row.seq, row.event_id)
+                            for row in batch])
         return batch
 
     def next_hold_end(self) -> datetime | None:
@@ -516,7 +530,8 @@ class Outbox:
         now = self._now()
         prune = self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY
         with self._transaction() as db:
-            db.executemany("DELETE FROM events WHERE seq = ?", [(row.seq,) for row in rows])
+            db.executemany(f"DELETE FROM events WHERE {_THIS_ROW}",
+                           [(row.seq, row.event_id) for row in rows])
             _remember(db, [(row.event_id, row.queued_at) for row in rows])
             if prune:  # ids of rows still in the outbox (dead letters too) are kept
                 db.execute("DELETE FROM seen WHERE first_seen < ? AND NOT EXISTS"
@@ -530,14 +545,15 @@ class Outbox:
         """Give rows back untouched (they were claimed but not sent)."""
         with self._transaction() as db:
             db.executemany("UPDATE events SET lease_owner = NULL, lease_until = NULL"
-                           " WHERE seq = ?", [(row.seq,) for row in rows])
+                           f" WHERE {_THIS_ROW}", [(row.seq, row.event_id) for row in rows])
 
     def release(self, rows: Sequence[OutboxRow], error: str) -> list[OutboxRow]:
         """A failed attempt: count it, drop the lease; returns the updated rows."""
         with self._transaction() as db:
             db.executemany(
                 "UPDATE events SET attempts = attempts + 1, last_error = ?, lease_owner = NULL,"
-                " lease_until = NULL WHERE seq = ?", [(error, row.seq) for row in rows])
+                f" lease_until = NULL WHERE {_THIS_ROW}",
+                [(error, row.seq, row.event_id) for row in rows])
         return [OutboxRow(row.seq, row.event_id, row.kind, row.run_id, row.sensor, row.body,
                           row.attempts + 1, error, row.queued_at, row.strikes, row.held)
                 for row in rows]
@@ -546,24 +562,26 @@ class Outbox:
         """A failure alone: count the attempt, keep `strikes`, send it again alone after `until`."""
         with self._transaction() as db:
             db.execute("UPDATE events SET attempts = attempts + 1, last_error = ?, strikes = ?,"
-                       " held_until = ?, lease_owner = NULL, lease_until = NULL WHERE seq = ?",
-                       (error, strikes, until.timestamp(), row.seq))
+                       f" held_until = ?, lease_owner = NULL, lease_until = NULL WHERE {_THIS_ROW}",
+                       (error, strikes, until.timestamp(), row.seq, row.event_id))
         return OutboxRow(row.seq, row.event_id, row.kind, row.run_id, row.sensor, row.body,
                          row.attempts + 1, error, row.queued_at, strikes, True)
 
     def bury(self, row: OutboxRow, error: str, reason: DeadReason = "rejected",
              status: int | None = None) -> DeadLetter:
-        """Give up on an event: move it to the dead letters, never to be sent again."""
+        """Give up on an event: move it to the dead letters, never to be sent again. (A row no
+        longer queued, delivered or dropped meanwhile by another sender, is left as it went.)"""
         now = self._now()
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO dead_letters (event_id, kind, run_id, sensor, body, queued_at,"
-                " attempts, reason, status, last_error, dead_at) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row.event_id, row.kind, row.run_id, row.sensor, row.body, row.queued_at,
-                 row.attempts + 1, reason, status, error, now))
-            db.execute("DELETE FROM events WHERE seq = ?", (row.seq,))
-            _remember(db, [(row.event_id, row.queued_at)])
+            if db.execute(f"DELETE FROM events WHERE {_THIS_ROW}",
+                          (row.seq, row.event_id)).rowcount:
+                db.execute(
+                    "INSERT INTO dead_letters (event_id, kind, run_id, sensor, body, queued_at,"
+                    " attempts, reason, status, last_error, dead_at) VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row.event_id, row.kind, row.run_id, row.sensor, row.body, row.queued_at,
+                     row.attempts + 1, reason, status, error, now))
+                _remember(db, [(row.event_id, row.queued_at)])
         return DeadLetter(row.event_id, row.kind, row.run_id, row.sensor, row.body,
                           row.attempts + 1, reason, status, error,
                           datetime.fromtimestamp(row.queued_at, UTC),
@@ -601,7 +619,7 @@ class Outbox:
         self._writes.drain()
         self._ensure_open()
         with self._lock:
-            return int(self._db.execute("SELECT events FROM outbox_size").fetchone()[0])
+            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def contains(self, event_id: str) -> bool:
         """Whether this event is still queued (not delivered, not dead)."""
