@@ -83,6 +83,16 @@ def test_search_and_sort_apply_before_the_page_is_cut(
     assert "page=" not in sorted_link.group(1)  # a new order starts on its first page
 
 
+def test_search_finds_learners_by_an_actor_id(school: tuple[PlatformProcess, list[str]]) -> None:
+    platform, emails = school
+    # every learner here was sent as actor .../student-1, which no email holds
+    assert not any("student-1" in email for email in emails)
+    reply = _page(platform, q="Student-1", sort="active_minutes", dir="asc", page=3)
+    assert _rows(reply) == emails[2 * LEARNERS_PER_PAGE:]
+    assert f"{LEARNERS} learners matching" in reply.text
+    assert not _rows(_page(platform, q="student-2"))
+
+
 def test_a_page_past_the_last_says_so_and_page_is_bounded(
         school: tuple[PlatformProcess, list[str]]) -> None:
     platform, _emails = school

@@ -45,19 +45,6 @@ RECENT_FLAGS = 50
 SHARE_LINK_DAYS = 14
 LEARNERS_PER_PAGE = 100  # rows of /learners one page shows; `page` turns to the others
 MAX_LEARNER_PAGES = 100_000  # the highest `page` /learners takes (10 million learners)
-LEARNER_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "name": lambda row: (row["name"] or row["email"]).lower(),
-    "email": lambda row: row["email"],
-    "active_minutes": lambda row: row["totals"]["active_minutes"],
-    "xp": lambda row: row["totals"]["xp"],
-    "completions": lambda row: row["totals"]["completions"],
-    "accuracy": lambda row: -1 if row["totals"]["accuracy"] is None
-    else row["totals"]["accuracy"],
-    "days_active": lambda row: row["totals"]["days_active"],
-    "runs": lambda row: row["totals"]["runs"],
-    "flags": lambda row: row["totals"]["flags"],
-    "last_seen": lambda row: row["last_seen"] or "",
-}
 
 
 def _read(request: Request, query: Callable[[sa.Connection], T]) -> T:
@@ -95,20 +82,15 @@ def overview_page(request: Request, viewer: Everyone) -> Response:
 def learners_page(request: Request, viewer: Everyone, q: str = "", sort: str = "name",
                   dir: str = "asc",
                   page: Annotated[int, Query(ge=1, le=MAX_LEARNER_PAGES)] = 1) -> Response:
-    rows = _read(request, queries.list_learners)
-    needle = q.strip().lower()
-    if needle:
-        rows = [row for row in rows if needle in row["email"]
-                or needle in (row["name"] or "").lower()
-                or any(needle in alias.lower() for alias in row["actor_ids"])]
-    if sort not in LEARNER_SORTS:
+    if sort not in queries.LEARNER_SORTS:
         sort = "name"
     descending = dir == "desc"
-    rows.sort(key=LEARNER_SORTS[sort], reverse=descending)
     first = (page - 1) * LEARNERS_PER_PAGE
+    rows, total = _read(request, lambda conn: queries.listed_learners(
+        conn, q.strip().lower(), sort, descending, first, LEARNERS_PER_PAGE))
     return render(request, viewer, "learners.html", {
-        "rows": rows[first:first + LEARNERS_PER_PAGE], "total": len(rows), "first": first,
-        "page": page, "pages": max(1, -(-len(rows) // LEARNERS_PER_PAGE)),
+        "rows": rows, "total": total, "first": first,
+        "page": page, "pages": max(1, -(-total // LEARNERS_PER_PAGE)),
         "q": q, "sort": sort, "dir": "desc" if descending else "asc"})
 
 

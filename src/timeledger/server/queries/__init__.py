@@ -32,6 +32,7 @@ from timeledger.server.queries.gradebook import (
 )
 from timeledger.server.queries.gradebook_cursor import MAX_CURSOR_CHARS, decode_cursor
 from timeledger.server.queries.learners import (
+    LEARNER_SORTS,
     MAX_LEARNERS_PAGE,
     last_active_day,
     learner_courses,
@@ -39,6 +40,7 @@ from timeledger.server.queries.learners import (
     learner_summary,
     learners_page,
     list_learners,
+    listed_learners,
     resolve_learner,
 )
 from timeledger.server.queries.overview import overview
@@ -75,6 +77,7 @@ __all__ = [
     "DEFAULT_RUN_FLAGS",
     "DEFAULT_RUN_WINDOWS",
     "DEFAULT_SUMMARY_DAYS",
+    "LEARNER_SORTS",
     "MAX_CLASS_PAGE",
     "MAX_COURSES_PAGE",
     "MAX_CURSOR_CHARS",
@@ -114,6 +117,7 @@ __all__ = [
     "list_flags",
     "list_learners",
     "list_runs",
+    "listed_learners",
     "normalize_run_id",
     "overview",
     "resolve_learner",

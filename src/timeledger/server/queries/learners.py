@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date
 from typing import Any
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from timeledger.server.queries.course_catalog import course_info
 from timeledger.server.queries.date_parameters import check_range
 from timeledger.server.queries.errors import NotFound
-from timeledger.server.queries.figures import accuracy, iso, sum_figures
+from timeledger.server.queries.figures import accuracy, iso, minutes, sum_figures, xp
 from timeledger.server.queries.page_cursor import decode_key, encode_key
 from timeledger.server.store.projection_tables import (
     learner_aliases,
@@ -85,6 +85,51 @@ def list_learners(conn: sa.Connection,
         totals["flags"] = int(row.flags) if row else 0
         out.append({**person, "totals": totals})
     return out
+
+
+# How the dashboard's learner table sorts: the columns each order reads, and its key on a row of
+# them (with email and name), giving what the full row shows, so a figure sorts as it reads.
+LEARNER_SORTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+    "name": ((), lambda row: (row.name or row.email).lower()),
+    "email": ((), lambda row: row.email),
+    "active_minutes": (("active_ms",), lambda row: minutes(row.active_ms)),
+    "xp": (("xp_milli",), lambda row: xp(row.xp_milli)),
+    "completions": (("completions",), lambda row: row.completions or 0),
+    "accuracy": (("total_questions", "correct_questions"), lambda row: -1 if (
+        a := accuracy(row.total_questions, row.correct_questions)) is None else a),
+    "days_active": (("days_active",), lambda row: row.days_active or 0),
+    "runs": (("runs",), lambda row: row.runs or 0),
+    "flags": (("flags",), lambda row: row.flags or 0),
+    "last_seen": ((), lambda row: iso(row.last_seen) or ""),
+}
+
+
+def listed_learners(conn: sa.Connection, needle: str, sort: str, descending: bool,
+                    first: int, count: int) -> tuple[list[dict[str, Any]], int]:
+    """The dashboard's table: learners whose email, name (lowercased) or an actor id
+    (lowercased) holds `needle` (lowercase; '' for all), sorted by `LEARNER_SORTS[sort]` (ties
+    by email), rows `first` to `first + count` of them as list_learners gives each, and how many
+    matched. The search and sort read a narrow row per learner (email, name and the sort's
+    columns); only the page's rows are read in full."""
+    totals, key = LEARNER_SORTS[sort]
+    columns = [learners.c.email, learners.c.name,
+               *([learners.c.last_seen] if sort == "last_seen" else []),
+               *(learner_totals.c[name] for name in totals)]
+    query = sa.select(*columns).order_by(learners.c.email)
+    if totals:
+        query = query.select_from(learners.outerjoin(
+            learner_totals, learner_totals.c.learner_email == learners.c.email))
+    light = list(conn.execute(query).all())
+    if needle:
+        aliased = {row.learner_email for row in conn.execute(
+            sa.select(learner_aliases.c.learner_email, learner_aliases.c.actor_id))
+            if needle in row.actor_id.lower()}
+        light = [row for row in light if needle in row.email
+                 or needle in (row.name or "").lower() or row.email in aliased]
+    light.sort(key=key, reverse=descending)
+    shown = [row.email for row in light[first:first + count]]
+    full = {row["email"]: row for row in list_learners(conn, shown)} if shown else {}
+    return [full[email] for email in shown], len(light)
 
 
 def learners_page(conn: sa.Connection, limit: int, after: str | None = None) -> dict[str, Any]:
