@@ -72,7 +72,7 @@ class ParsedBatch:
     start: Position
     end: Position  # the last row read (projected or not: entities need nothing)
     items: list[StoredTimebackEvent]
-    item_positions: list[Position]  # where each item sits in the log
+    item_xacts: list[int]  # each item's transaction (0 on SQLite): with its seq, its Position
     unreadable: list[int]  # seqs of stored events that no longer parse (skipped, recorded)
     newest_event_time: datetime | None
     row_count: int
@@ -83,7 +83,8 @@ def _log_columns() -> list[sa.ColumnElement[Any]]:
     """What a batch reads of each row: a packed (compacted) body also needs the columns it
     left out (`BODY_COLUMNS`), read for those rows only (`_with_body_columns`); the log the
     projector follows is mostly text not yet compacted, and reading five more columns through
-    their types for every row cost more than the rest of the read."""
+    their types for every row cost more than the rest of the read. In this order: read_batch
+    unpacks each row."""
     return [events.c.seq, events.c.xact, events.c.partition, events.c.body, events.c.packed]
 
 
@@ -93,7 +94,7 @@ _BODIES_BY_SEQ = sa.select(events.c.seq, *BODY_COLUMNS).where(
 
 def _with_body_columns(conn: sa.Connection, rows: Sequence[Any]) -> dict[int, Any]:
     """Each packed row's `BODY_COLUMNS`, by seq."""
-    packed = [row.seq for row in rows if row.packed is not None]
+    packed = [seq for seq, _xact, _partition, _body, packed in rows if packed is not None]
     if not packed:
         return {}
     return {row.seq: row for row in conn.execute(_BODIES_BY_SEQ, {"seqs": packed})}
@@ -118,28 +119,29 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
     if not rows:
         return None
     items: list[StoredTimebackEvent] = []
-    item_positions: list[Position] = []
+    item_xacts: list[int] = []
     unreadable: list[int] = []
     packed = _with_body_columns(conn, rows)
-    for row in rows:
-        if row.partition is None:
+    # Rows as plain tuples: a Row's attribute costs about as much as a parse of a time.
+    for seq, xact, partition, body, stored_packed in rows:
+        if partition is None:
             continue
         try:
-            text = event_body(conn, packed.get(row.seq, row))
+            text = body if stored_packed is None else event_body(conn, packed[seq])
             facts = screen_stored_text(text) or facts_of(
-                parse_timeback_event(orjson.loads(text), f"events[{row.seq}]"))
+                parse_timeback_event(orjson.loads(text), f"events[{seq}]"))
         except (CaliperError, orjson.JSONDecodeError):
-            unreadable.append(row.seq)
+            unreadable.append(seq)
             continue
-        items.append(StoredTimebackEvent(row.seq, facts))
-        item_positions.append(Position(row.xact or 0, row.seq))
+        items.append(StoredTimebackEvent(seq, facts))
+        item_xacts.append(xact or 0)
     if unreadable:
         log.warning("skipped %d stored event(s) that no longer parse: seq %s", len(unreadable),
                     ", ".join(map(str, unreadable[:20])))
     last = rows[-1]
     newest = max((item.facts.event_time for item in items), default=None)
     return ParsedBatch(partition, start, Position(last.xact or 0, last.seq), items,
-                       item_positions, unreadable, newest, len(rows))
+                       item_xacts, unreadable, newest, len(rows))
 
 
 def apply_batch(conn: sa.Connection, batch: ParsedBatch, settings: PipelineSettings,
@@ -327,8 +329,9 @@ class Projector:
         """Project a failed batch event by event; an event that fails alone is recorded as
         unprojectable and passed, so one event never holds back those after it."""
         position = batch.start
-        for item, end in zip(batch.items, batch.item_positions, strict=True):
-            single = ParsedBatch(batch.partition, position, end, [item], [end], [],
+        for item, xact in zip(batch.items, batch.item_xacts, strict=True):
+            end = Position(xact, item.seq)
+            single = ParsedBatch(batch.partition, position, end, [item], [xact], [],
                                  item.facts.event_time, 1)
             try:
                 done = self._claimed(batch.partition, position,
