@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.sdk.conftest import MATH, USER, make_client
 from timeledger.sdk import EventsDroppedError
 from timeledger.sdk.errors import ErrorContext, EventKind
@@ -61,6 +63,32 @@ def test_the_bound_counts_the_rows_not_the_span_of_their_seqs(tmp_path: Path) ->
     assert [r.event_id for r in box.pending()] == [f"urn:uuid:c{n}" for n in range(1, 6)]
     filler.close()
     box.close()
+
+
+@pytest.mark.parametrize("acker", ["the same outbox", "another connection"])
+def test_a_count_kept_from_the_last_commit_is_not_trusted_after_another_write(
+        tmp_path: Path, acker: str) -> None:
+    """Near the bound an outbox reuses the count its last queueing commit left, unless another
+    of its transactions or another connection wrote since: then it counts again."""
+    path, clock = tmp_path / "outbox.sqlite3", FakeClock()
+    told: list[Dropped] = []
+    box = Outbox(path, clock, max_events=4, on_drop=told.append)
+    other = Outbox(path, clock) if acker == "another connection" else box
+    box.add([row("c1", "completion"), row("h1", "heartbeat"), row("h2", "heartbeat"),
+             row("c2", "completion")])
+    box.add([row("h3", "heartbeat")])  # five over seqs 1-5: counted, h1 goes, four are left
+    assert told == [Dropped(("urn:uuid:h1",), {"heartbeat": 1})]
+    claimed = other.claim(10, 100_000)
+    other.ack([r for r in claimed if r.event_id == "urn:uuid:h2"])  # three left, over seqs 1-5
+    other.unlease([r for r in claimed if r.event_id != "urn:uuid:h2"])
+    box.add([row("h4", "heartbeat")])  # four: at the bound, nothing goes
+    assert len(told) == 1 and box.count_pending() == 4
+    box.add([row("h5", "heartbeat")])  # five again: the count carried on is right, h3 goes
+    assert told[-1] == Dropped(("urn:uuid:h3",), {"heartbeat": 1})
+    assert [r.event_id for r in box.pending()] == [
+        "urn:uuid:c1", "urn:uuid:c2", "urn:uuid:h4", "urn:uuid:h5"]
+    box.close()
+    other.close()
 
 
 def test_the_client_tells_on_error_what_it_dropped(clock: FakeClock, fake: FakePlatform) -> None:
