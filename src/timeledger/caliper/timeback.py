@@ -316,9 +316,10 @@ def dump_event(event: ActivityCompletedEvent | TimeSpentEvent) -> dict[str, Any]
 
 # --- the facts the pipeline needs, read once from a parsed event ---------------------------------
 
-class TimebackFacts(msgspec.Struct, frozen=True, kw_only=True):
+class TimebackFacts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One Timeback event reduced to what projections use. A msgspec struct: the projector
-    builds one per stored event, in a quarter of a frozen dataclass's time."""
+    builds one per stored event, in a quarter of a frozen dataclass's time; untracked by the
+    cyclic garbage collector, as what it holds never points back."""
 
     event_id: str
     kind: Literal["time", "completion"]
@@ -493,24 +494,26 @@ def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
     return completion_facts(event)
 
 
-def _common_facts(event: TimeEventShape | CompletionEventShape,
-                  event_time: datetime) -> dict[str, Any]:
+def _facts(event: TimeEventShape | CompletionEventShape, event_time: datetime,
+           kind: Literal["time", "completion"], seconds: dict[str, float],
+           window_start: datetime | None = None, window_end: datetime | None = None,
+           xp_earned: float | None = None, total_questions: int | None = None,
+           correct_questions: int | None = None, mastered_units: int | None = None,
+           attempt: int | None = None, pct_complete: float | None = None) -> TimebackFacts:
+    """The facts of either kind: what every event names, and the kind's own (built in one call:
+    the projector makes one per stored event)."""
     course_id, course_name = course_key_of(event)
-    return {
-        "event_id": event.id,
-        "event_time": event_time,
-        "run_id": run_id_of(event),
-        "run_key": run_key_of(event),
-        "learner_email": event.actor.email.strip().lower(),
-        "actor_id": event.actor.id,
-        "actor_name": event.actor.name,
-        "activity_id": event.object.id,
-        "activity_name": event.object.activity.name if event.object.activity else None,
-        "subject": event.object.subject,
-        "app_name": event.object.app.name,
-        "course_id": course_id,
-        "course_name": course_name,
-    }
+    actor, activity = event.actor, event.object
+    return TimebackFacts(
+        event_id=event.id, kind=kind, event_time=event_time, run_id=run_id_of(event),
+        run_key=run_key_of(event), learner_email=actor.email.strip().lower(),
+        actor_id=actor.id, actor_name=actor.name, activity_id=activity.id,
+        activity_name=activity.activity.name if activity.activity else None,
+        subject=activity.subject, app_name=activity.app.name, course_id=course_id,
+        course_name=course_name, seconds=seconds, window_start=window_start,
+        window_end=window_end, xp_earned=xp_earned, total_questions=total_questions,
+        correct_questions=correct_questions, mastered_units=mastered_units, attempt=attempt,
+        pct_complete=pct_complete)
 
 
 #: A checked time event's eventTime and its window's start and reported end (`time_window`).
@@ -529,12 +532,9 @@ def time_facts(event: TimeEventShape, window: TimeWindow | None = None) -> Timeb
     if window is None:
         window = time_window(parse_utc(event.eventTime), _spans(event))
     event_time, start, end = window
-    return TimebackFacts(
-        kind="time", seconds={item.type: float(item.value) for item in event.generated.items},
-        window_start=start, window_end=end,
-        xp_earned=None, total_questions=None, correct_questions=None, mastered_units=None,
-        attempt=None, pct_complete=None, **_common_facts(event, event_time),
-    )
+    return _facts(event, event_time, "time",
+                  {item.type: float(item.value) for item in event.generated.items}, start, end)
+
 
 
 def completion_facts(event: CompletionEventShape,
@@ -548,11 +548,9 @@ def completion_facts(event: CompletionEventShape,
 
     ext = event.generated.extensions
     pct = ext.pctCompleteApp if ext else None
-    return TimebackFacts(
-        kind="completion", seconds={}, window_start=None, window_end=None,
-        xp_earned=float(values["xpEarned"]),
+    return _facts(
+        event, parse_utc(event.eventTime) if event_time is None else event_time, "completion",
+        {}, xp_earned=float(values["xpEarned"]),
         total_questions=count("totalQuestions"), correct_questions=count("correctQuestions"),
         mastered_units=count("masteredUnits"), attempt=event.generated.attempt,
-        pct_complete=None if pct is None else float(pct),
-        **_common_facts(event, parse_utc(event.eventTime) if event_time is None else event_time),
-    )
+        pct_complete=None if pct is None else float(pct))

@@ -23,13 +23,13 @@ def to_milli(value: float) -> int:
     return round(value * 1000)
 
 
-class DayShare(msgspec.Struct, frozen=True):
+class DayShare(msgspec.Struct, frozen=True, gc=False):
     local_date: str
     active_ms: int
     inactive_ms: int
 
 
-class Prepared(msgspec.Struct, frozen=True):
+class Prepared(msgspec.Struct, frozen=True, gc=False):
     """One event with its amounts as integers and its window placed in time and on local days.
     (A msgspec struct: built per event, at a thirtieth of a frozen dataclass's cost.)"""
 
