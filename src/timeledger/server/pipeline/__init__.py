@@ -49,7 +49,7 @@ def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
     novelty = novelty_of(plan.stored, counted, days)
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
     reports = [i for i in counted if i.is_time and i.run_id]
-    near = plan.near if plan.near is not None else near_windows(conn, reports)
+    near = plan.near if plan.near is not None else near_windows(conn, reports, written=True)
     overlaps = find_overlaps(conn, reports, near)
     record_days(conn, days)
     results = record_gradebook(conn, [i for i in counted if not i.is_time], plan.grades)

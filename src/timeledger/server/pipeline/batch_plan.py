@@ -49,7 +49,7 @@ def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     # same events split over two batches, or replayed by rebuild, do.
     items = [prepare(event, dates) for event in batch]
     reports = [i for i in items if i.is_time and i.run_id]
+    near = near_windows(conn, reports, written=False) if ahead else None
     return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
                      CompletionInserts(conn, [i for i in items if not i.is_time]),
-                     stored_keys(conn, items), near_windows(conn, reports) if ahead else None,
-                     stored_grades(conn, items))
+                     stored_keys(conn, items), near, stored_grades(conn, items))

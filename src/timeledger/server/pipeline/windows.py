@@ -37,8 +37,11 @@ _NEAR_WINDOWS = sa.select(_w.run_id, _w.seq, _w.event_id, _w.start_at, _w.end_at
     _w.run_id.in_(sa.bindparam("runs", expanding=True)),
     _w.end_at > sa.bindparam("low", type_=_w.end_at.type),
     _w.end_at < sa.bindparam("last_end", type_=_w.end_at.type),
-    _w.start_at < sa.bindparam("high", type_=_w.start_at.type),
-    _w.seq.not_in(sa.bindparam("batch", expanding=True)))
+    _w.start_at < sa.bindparam("high", type_=_w.start_at.type))
+# The same once the batch wrote its own windows (they are in hand already). Only then: a list of
+# a batch's seqs costs about 1 us a value to bind.
+_NEAR_WINDOWS_BUT_BATCH = _NEAR_WINDOWS.where(_w.seq.not_in(sa.bindparam("batch",
+                                                                          expanding=True)))
 
 
 _Span = tuple[datetime, datetime, int, str]  # a window's start, end, seq and event id
@@ -81,8 +84,7 @@ class WindowInserts:
                 "start_at": item.start, "end_at": item.end,
                 "bounds_reported": item.bounds_reported, "active_ms": item.active_ms,
                 "inactive_ms": item.inactive_ms, "other_ms": item.other_ms,
-                "overlap_event_id": None,
-            })
+            })  # overlap_event_id: NULL until find_overlaps marks it
         rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
         self._seqs = [row["seq"] for row in rows]
         self._insert = PendingInsert(conn, run_windows, rows, ["run_id", "window_key"],
@@ -94,17 +96,21 @@ class WindowInserts:
         return self._resent | {seq for seq in self._seqs if seq not in inserted}
 
 
-def near_windows(conn: sa.Connection, candidates: Sequence[Prepared]) -> list[Any]:
-    """Stored windows that may overlap `candidates` (time reports with a run id), read before
-    the batch writes: enough for `find_overlaps` on any subset of them."""
+def near_windows(conn: sa.Connection, candidates: Sequence[Prepared], *,
+                 written: bool) -> list[Any]:
+    """Stored windows that may overlap `candidates` (time reports with a run id), besides the
+    batch's own: enough for `find_overlaps` on any subset of them. `written`: whether the
+    batch's windows are stored already (read in its transaction, after `WindowInserts.run`)."""
     if not candidates:
         return []
     high = max(item.end for item in candidates)
-    return list(conn.execute(_NEAR_WINDOWS, {
-        "runs": sorted({str(item.run_id) for item in candidates}),
-        "low": min(item.start for item in candidates), "high": high,
-        "last_end": high + _LONGEST_WINDOW,
-        "batch": sorted({item.seq for item in candidates})}))
+    bounds = {"runs": sorted({str(item.run_id) for item in candidates}),
+              "low": min(item.start for item in candidates), "high": high,
+              "last_end": high + _LONGEST_WINDOW}
+    if not written:
+        return list(conn.execute(_NEAR_WINDOWS, bounds))
+    return list(conn.execute(_NEAR_WINDOWS_BUT_BATCH,
+                             {**bounds, "batch": sorted({item.seq for item in candidates})}))
 
 
 def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
