@@ -41,6 +41,7 @@ from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store import compaction
 from timeledger.server.store.compaction import CompactionPolicy, compact_events, compacted_through
+from timeledger.server.store.event_appends import append_rows
 from timeledger.server.store.event_bodies import BODY_COLUMNS, TAKEN_OUT, event_body
 from timeledger.server.store.migrate import downgrade, upgrade
 from timeledger.server.store.projection_tables import PROJECTION_TABLES
@@ -300,9 +301,11 @@ def test_rows_packed_with_an_older_dictionary_stay_readable(store: Platform) -> 
 def test_a_body_that_would_not_pack_smaller_stays_text(store: Platform) -> None:
     _ingest(store, _heartbeats(50))
     with store.engine.begin() as conn:  # a row written by hand: two bytes, less than any frame
-        conn.execute(events.insert().values(
-            event_id="urn:x:tiny", body_hash="0" * 64, kind="entity", type="Thing",
-            sensor=SENSOR, received_at=datetime.now(UTC), job_id="by-hand", body="{}"))
+        append_rows(conn, [{
+            "event_id": "urn:x:tiny", "body_hash": "0" * 64, "kind": "entity", "type": "Thing",
+            "action": None, "profile": None, "actor_id": None, "learner_email": None,
+            "run_id": None, "event_time": None, "sensor": SENSOR, "received_at": datetime.now(UTC),
+            "job_id": "by-hand", "body": "{}", "partition": None}])
     _ingest(store, _heartbeats(10, first=50))
     assert _compact_all(store.engine) == 61
     rows = _raw_rows(store.engine)

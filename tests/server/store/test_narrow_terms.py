@@ -259,7 +259,7 @@ def test_stored_rows_become_codes_and_bytes_through_the_upgrade_and_text_again_d
                  "action": row["action"], "profile": row["profile"], "run": row["run_id"]})
     before, schema_before = _raw(engine), _schema(engine)
     assert all(isinstance(value, str | None) for row in before for value in row[1:])
-    upgrade(engine)
+    upgrade(engine, "0029")
     after = _raw(engine)
     assert [row[0] for row in after] == seqs
     assert sum(isinstance(value, bytes) for row in after for value in row[1:]) == (

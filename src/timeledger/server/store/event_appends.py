@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,6 +25,7 @@ from timeledger.server.store.event_bodies import (
     content_digest,
     event_json,
 )
+from timeledger.server.store.interned_texts import text_ids
 from timeledger.server.store.log_positions import Position
 from timeledger.server.store.schema import events, jobs
 
@@ -30,6 +33,10 @@ from timeledger.server.store.schema import events, jobs
 APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile", "actor_id",
                     "learner_email", "run_id", "event_time", "sensor", "received_at", "job_id",
                     "body", "partition")
+#: The columns SQLite keeps as interned ids (store/interned_texts.py), last in its INSERT.
+INTERNED_COLUMNS = ("actor_id", "learner_email", "sensor")
+_NOT_INTERNED = tuple(name for name in APPENDED_COLUMNS if name not in INTERNED_COLUMNS)
+_interned_texts = operator.itemgetter(*INTERNED_COLUMNS)
 #: The columns of a job row, all given by the append.
 JOB_COLUMNS = ("id", "client_id", "state", "created_at", "processed_on", "results", "needs")
 _IN_CHUNK = 500  # event ids per `IN (...)` lookup (SQLite allows 32,766 parameters)
@@ -91,14 +98,16 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[
     """Row by row on the driver's cursor: each statement's `rowcount` says whether the row went
     in and `lastrowid` is its seq. (Measured against an `executemany` followed by reading the
     new rows back by id, and against a multi-row INSERT ... RETURNING: both cost more.)"""
-    sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}) VALUES "
+    sql = (f"INSERT INTO events ({', '.join(_NOT_INTERNED + INTERNED_COLUMNS)}) VALUES "
            f"({sql_marks(conn, len(APPENDED_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
+    ids = text_ids(conn, itertools.chain.from_iterable(map(_interned_texts, rows)))
     written: dict[str, Position] = {}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        for row, values in zip(rows, driver_params(conn, rows, APPENDED_COLUMNS, events),
+        for row, values in zip(rows, driver_params(conn, rows, _NOT_INTERNED, events),
                                strict=True):
-            cursor.execute(sql, values)
+            actor_id, email, sensor = _interned_texts(row)
+            cursor.execute(sql, (*values, ids[actor_id], ids[email], ids[sensor]))
             if cursor.rowcount > 0:
                 written[row["event_id"]] = Position(0, cursor.lastrowid)
     except conn.dialect.loaded_dbapi.Error as exc:

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.store.compact_keys import CaliperTerm, UuidText
+from timeledger.server.store.interned_texts import TABLE as INTERNED_TABLE
+from timeledger.server.store.interned_texts import InternedText
 
 metadata = sa.MetaData()
 
@@ -89,13 +91,14 @@ events = sa.Table(
     sa.Column("type", CaliperTerm(100), nullable=False),
     sa.Column("action", CaliperTerm(100)),
     sa.Column("profile", CaliperTerm(100)),
-    sa.Column("actor_id", sa.String(2000)),
-    sa.Column("learner_email", sa.String(320)),
+    # The id of the text in interned_texts on SQLite (InternedText), read as the text.
+    sa.Column("actor_id", InternedText(2000)),
+    sa.Column("learner_email", InternedText(320)),
     # A canonical lower-case uuid is its 16 bytes on SQLite (UuidText), as in run_windows.
     sa.Column("run_id", UuidText(64, repeats=True)),
     # Integer microseconds on SQLite (UtcMicroseconds): 8 bytes in the row and ix_events_time.
     sa.Column("event_time", UtcMicroseconds()),
-    sa.Column("sensor", sa.String(2000), nullable=False),
+    sa.Column("sensor", InternedText(2000), nullable=False),
     sa.Column("received_at", UtcMicroseconds(), nullable=False),
     sa.Column("job_id", sa.String(64), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
@@ -122,6 +125,15 @@ sa.Index("ix_events_time", events.c.event_time)
 sa.Index("ix_events_partition", events.c.partition, events.c.xact, events.c.seq,
          postgresql_where=events.c.partition.isnot(None),
          sqlite_where=sa.and_(events.c.partition.isnot(None), events.c.xact.isnot(None)))
+
+# Each text once, under a small id, for the events columns of type InternedText on SQLite
+# (store/interned_texts.py). Rows are only ever added. Empty on PostgreSQL.
+interned_texts = sa.Table(
+    INTERNED_TABLE,
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("value", sa.String(2000), nullable=False, unique=True),
+)
 
 jobs = sa.Table(
     "jobs",

@@ -18,6 +18,7 @@ from timeledger.server.store import (
 # `db revision` compare against this.
 ALL_TABLES: tuple[sa.Table, ...] = (
     schema.events,
+    schema.interned_texts,
     schema.jobs,
     schema.projector_positions,
     schema.api_clients,
