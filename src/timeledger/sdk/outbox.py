@@ -333,6 +333,7 @@ class Outbox:
                     db.execute("PRAGMA journal_mode = WAL")
                     db.execute("PRAGMA synchronous = NORMAL")
                 self._connection = db
+                self._counted = None  # a count of another connection
                 self._cursor = db.cursor()
                 self._open_schema(db)
             except BaseException:
