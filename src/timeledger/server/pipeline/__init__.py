@@ -55,7 +55,10 @@ def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
     results = record_gradebook(conn, [i for i in counted if not i.is_time], plan.grades)
     record_activities(conn, counted, novelty, states, results)
     new_flags = raise_flags(conn, counted, states, overlaps)
-    new_flags.update(refresh_xp_flags(conn, states.keys()))
+    # Only a run with a completion (completion_seq is set with its first; completions never go)
+    # can earn XP above its minutes, or hold that flag: a batch of heartbeats reads nothing.
+    new_flags.update(refresh_xp_flags(
+        conn, [run_id for run_id, state in states.items() if state.completion_seq is not None]))
     record_totals(conn, counted, days, novelty, new_flags)
     outcomes: dict[int, Outcome] = dict.fromkeys(resent_windows, "duplicate_window")
     outcomes.update(dict.fromkeys(resent_completions, "duplicate_completion"))
