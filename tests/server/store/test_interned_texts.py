@@ -179,6 +179,10 @@ def test_core_writes_of_an_interned_column_are_refused_on_sqlite(
     with engine.connect() as conn:
         first = conn.execute(sa.select(events).where(events.c.seq == 1)).one()
     assert _texts(first._mapping) == _texts(rows[0])
+    with engine.begin() as conn:  # a text written by hand with SQL reads back as itself
+        conn.exec_driver_sql("UPDATE events SET sensor = 'https://by-hand.example' WHERE seq = 1")
+        assert conn.execute(sa.select(events.c.sensor).where(events.c.seq == 1)).scalar_one() == (
+            "https://by-hand.example")
 
 
 class _RolledBack(Exception):
