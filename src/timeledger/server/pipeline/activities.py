@@ -49,7 +49,9 @@ def record_activities(conn: sa.Connection, counted: Sequence[Prepared], novelty:
     earliest: dict[str, datetime] = {}
     for item in counted:
         if item.run_id is not None:
-            earliest[item.run_id] = min(earliest.get(item.run_id, item.start), item.start)
+            known = earliest.get(item.run_id)
+            if known is None or item.start < known:
+                earliest[item.run_id] = item.start
     for run_id, state in states.items():
         new = run_id in novelty.runs
         completed = state.completion_seq is not None and state.completion_seq in completions

@@ -104,8 +104,9 @@ def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[s
     for item in done:
         _low_accuracy(book, item)
         _second_completion(book, item, states)
+    completed = {run_id for run_id, state in states.items() if state.completion_seq is not None}
     for item in counted:
-        if item.is_time:
+        if item.is_time and item.run_id in completed:  # _after_completion asks nothing else
             _after_completion(book, item, states)
     for overlap in overlaps:
         w = overlap.window

@@ -58,9 +58,12 @@ def upsert_runs(conn: sa.Connection, counted: Sequence[Prepared]) -> dict[str, R
                 "active_ms": 0, "inactive_ms": 0, "other_ms": 0, "heartbeats": 0,
                 "completions": 0, "xp_milli": 0, **dict.fromkeys(_COMPLETION_COLUMNS),
             }
-        row["run_key"] = row["run_key"] or f.run_key
-        row["first_seen"] = min(row["first_seen"], item.start)
-        row["last_seen"] = max(row["last_seen"], f.event_time)
+        if not row["run_key"]:
+            row["run_key"] = f.run_key
+        if item.start < row["first_seen"]:
+            row["first_seen"] = item.start
+        if f.event_time > row["last_seen"]:
+            row["last_seen"] = f.event_time
         if item.is_time:
             row["active_ms"] += item.active_ms
             row["inactive_ms"] += item.inactive_ms

@@ -44,7 +44,8 @@ def _day_keys(items: Sequence[Prepared]) -> set[tuple[str, str, str]]:
     for item in items:
         f = item.facts
         if item.is_time:
-            keys.update((f.learner_email, f.course_id, share.local_date) for share in item.days)
+            for share in item.days:
+                keys.add((f.learner_email, f.course_id, share.local_date))
         else:
             keys.add((f.learner_email, f.course_id, item.local_date))
     return keys
