@@ -21,7 +21,7 @@ columns are refused on SQLite: they could not intern a new text.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +35,7 @@ TABLE = "interned_texts"
 #: Texts a connection remembers; past it, it forgets them all when its next transaction starts
 #: (a store with more learners than this looks some up again, one statement a text).
 REMEMBERED_TEXTS = 65_536
-_IN_CHUNK = 500  # texts per `IN (...)` lookup (SQLite allows 32,766 parameters)
+_IN_CHUNK = 500  # texts per statement (SQLite allows 32,766 parameters)
 
 
 class _TextOfId(FunctionElement[str]):
@@ -123,7 +123,6 @@ class _Remembered:
 
 
 _INFO_KEY = "timeledger.interned_texts"
-_INSERT = f"INSERT INTO {TABLE} (value) VALUES (?) ON CONFLICT (value) DO NOTHING"
 
 
 def text_ids(conn: sa.Connection, texts: Iterable[str | None]) -> Mapping[str | None, int | None]:
@@ -153,22 +152,26 @@ def _remembered(conn: sa.Connection) -> _Remembered:
 
 def _look_up(conn: sa.Connection, remembered: _Remembered, texts: list[str]) -> None:
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    stored: list[str] = []
     try:
-        for text in texts:
-            cursor.execute(_INSERT, (text,))
-            if cursor.rowcount > 0:
-                remembered.ids[text] = cursor.lastrowid
-                remembered.inserted.append(text)
-            else:  # already there and not this transaction's: committed
-                stored.append(text)
-        for start in range(0, len(stored), _IN_CHUNK):
-            chunk = stored[start:start + _IN_CHUNK]
+        inserted: dict[str, int] = {}
+        for chunk in _chunks(texts):
+            cursor.execute(f"INSERT INTO {TABLE} (value) VALUES {', '.join(['(?)'] * len(chunk))} "
+                           "ON CONFLICT (value) DO NOTHING RETURNING value, id", chunk)
+            inserted.update(cursor.fetchall())
+        remembered.ids.update(inserted)
+        remembered.inserted.extend(inserted)
+        # Already there and not inserted by this transaction: committed.
+        for chunk in _chunks([text for text in texts if text not in inserted]):
             cursor.execute(f"SELECT value, id FROM {TABLE} WHERE value IN "
-                           f"({', '.join('?' * len(chunk))})", chunk)
+                           f"({', '.join(['?'] * len(chunk))})", chunk)
             remembered.ids.update(cursor.fetchall())
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(_INSERT, None, exc, conn.dialect.loaded_dbapi.Error,
-                                         ) from exc
+        raise sa.exc.DBAPIError.instance(f"INSERT INTO {TABLE}", None, exc,
+                                         conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+def _chunks(texts: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(texts), _IN_CHUNK):
+        yield texts[start:start + _IN_CHUNK]
