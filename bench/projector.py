@@ -19,6 +19,9 @@ slope, which cancels the interpreter's start-up:
     valgrind --tool=cachegrind --cache-sim=no \
         .venv/bin/python bench/projector.py --project /tmp/hb2k
     # per event = (I refs at 6000 - I refs at 2000) / 4000; --project consumes the log: copy first
+
+`--project DIR --only read` (or `plan`) only reads the log through the projector's read_batch
+(and plans each batch), writing nothing: the same slopes then split the cost into its phases.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `
 import sqlalchemy as sa
 
 from tests.support.ledger_world import Ledger, _checked, activity, at, completion, heartbeat
-from timeledger.server.pipeline.projector import Projector
+from timeledger.server.pipeline import plan_events
+from timeledger.server.pipeline.projector import DEFAULT_BATCH_SIZE, Projector, read_batch
+from timeledger.server.store.log_positions import Position
 
 KINDS = ("heartbeat", "completion")
 LEARNERS = 50
@@ -112,6 +117,22 @@ def project(folder: Path) -> tuple[int, float, float, list[float]]:
         ledger.close()
 
 
+def read_only(folder: Path, plan: bool) -> int:
+    """Read the store's log as the projector does, batch by batch (and plan each batch), without
+    applying anything; the log rows passed."""
+    ledger = Ledger(folder)
+    position, passed = Position(0, 0), 0
+    try:
+        with ledger.platform.engine.connect() as conn:
+            while (batch := read_batch(conn, 0, position, DEFAULT_BATCH_SIZE)) is not None:
+                if plan:
+                    plan_events(conn, batch.items, ledger.platform.pipeline_settings, ahead=True)
+                position, passed = batch.end, passed + batch.row_count
+        return passed
+    finally:
+        ledger.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=4000)
@@ -119,12 +140,17 @@ def main() -> None:
                         help=f"Only build a store of N appended events of KIND {KINDS}.")
     parser.add_argument("--project", metavar="DIR", type=Path,
                         help="Only project the store in DIR (it is projected afterwards).")
+    parser.add_argument("--only", choices=("read", "plan"),
+                        help="With --project: only read (and plan) the log, applying nothing.")
     args = parser.parse_args()
     if args.build:
         kind, count, folder = args.build
         if kind not in KINDS:
             parser.error(f"KIND is one of {KINDS}, not {kind!r}")
         build(kind, int(count), Path(folder))
+        return
+    if args.project and args.only:
+        print(f"read {read_only(args.project, args.only == 'plan')} log row(s)")
         return
     if args.project:
         passed, _cpu, _wall, _held = project(args.project)
