@@ -423,3 +423,18 @@ def test_the_platform_s_readers_see_sensors_and_learners_as_sent(backend: Backen
                                                   [item["id"] for item in sent[3:]]]
     assert before["exported"] == [item for item in sent if item["actor"] == actors[0]]
     assert after == before
+
+
+@pytest.mark.backends("sqlite")
+def test_an_append_on_a_fresh_connection_begins_its_transaction(backend: Backend,
+                                                                engine: Engine) -> None:
+    upgrade(engine)
+    with engine.connect() as conn:
+        append_rows(conn, [_row(0, *ACTORS[0], SENSORS[0])])
+        conn.commit()
+        with pytest.raises(RuntimeError, match="savepoint"), conn.begin_nested():
+            append_rows(conn, [_row(1, *ACTORS[1], SENSORS[0])])
+        conn.rollback()
+    with engine.connect() as conn:
+        read = conn.execute(sa.select(events)).all()
+    assert [_texts(row._mapping) for row in read] == [(*ACTORS[0], SENSORS[0])]

@@ -136,11 +136,11 @@ def text_ids(conn: sa.Connection, texts: Iterable[str | None]) -> Mapping[str | 
 
 
 def _remembered(conn: sa.Connection) -> _Remembered:
-    transaction = conn.get_transaction()
-    if transaction is None or conn.get_nested_transaction() is not None:
-        # Outside a transaction nothing says when an id was committed; a savepoint rolled back
-        # would take rows with it while the transaction goes on.
-        raise RuntimeError("interned texts are looked up inside a transaction, not a savepoint")
+    if conn.get_nested_transaction() is not None:
+        # A savepoint rolled back would take rows with it while the transaction goes on.
+        raise RuntimeError("interned texts are not looked up inside a savepoint")
+    # Begun as SQLAlchemy's autobegin would (the lookups run on the driver's own cursor).
+    transaction = conn.get_transaction() or conn.begin()
     info = conn.connection.info
     remembered: _Remembered | None = info.get(_INFO_KEY)
     if remembered is None:
