@@ -115,8 +115,9 @@ def test_a_version_2_file_keeps_every_event_dead_letter_and_id(tmp_path: Path) -
 
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
-        assert check.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                             " OR name IN ('outbox_size', 'events_old')").fetchall() == []
+        assert check.execute("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'table')"
+                             " AND name IN ('outbox_size', 'events_old')"
+                             " OR type = 'trigger'").fetchall() == []
         assert check.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'events'"
                              ).fetchone()[0] == 0
         table = check.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
@@ -150,4 +151,31 @@ def test_an_upgrade_that_fails_leaves_the_version_2_file_as_it_was(tmp_path: Pat
         check.execute("DROP TABLE events_old")
     box = Outbox(path, clock)
     assert box.pending() == list(waiting.values())
+    box.close()
+
+
+# What a version 2 process runs to queue one event and to read its size (outbox.py before 3).
+V2_KNOWN_IDS = ("SELECT event_id, NULL FROM events WHERE event_id IN (?) UNION ALL"
+                " SELECT event_id, NULL FROM seen WHERE event_id IN (?) UNION ALL"
+                " SELECT NULL, events FROM outbox_size")
+V2_INSERT = ("INSERT INTO events (event_id, kind, run_id, sensor, body, queued_at)"
+             " VALUES (?, ?, ?, ?, ?, ?)")
+
+
+def test_a_version_2_process_still_running_keeps_queueing_into_an_upgraded_file(
+        tmp_path: Path) -> None:
+    path, clock = tmp_path / "outbox.sqlite3", FakeClock()
+    write_v2_file(path, clock.now().timestamp())
+    with sqlite3.connect(path, isolation_level=None) as old:  # opened before the upgrade
+        box = Outbox(path, clock)  # a new process upgrades the file
+        new = event(8)
+        old.execute("BEGIN IMMEDIATE")
+        known = old.execute(V2_KNOWN_IDS, (new.event_id, new.event_id)).fetchall()
+        assert known == [(None, 3)]  # not known; three queued, as the old counter said
+        old.execute(V2_INSERT, (new.event_id, "heartbeat", "run", "https://a.example.com",
+                                new.body, clock.now().timestamp()))
+        old.execute("COMMIT")
+        assert old.execute("SELECT events FROM outbox_size").fetchone()[0] == 4
+    assert new.event_id in [row.event_id for row in box.pending()]
+    assert box.count_pending() == 4
     box.close()

@@ -106,10 +106,15 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, first_seen REAL NOT NULL)"
     " WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS seen_age ON seen (first_seen)",
+    # For a process of version 1 or 2 still running when another upgraded the file (a rolling
+    # deploy): its queueing and its size read `outbox_size`, which a view answers (counting, in
+    # that process only), so it keeps queueing instead of failing until it is replaced.
+    "CREATE VIEW IF NOT EXISTS outbox_size (id, events) AS SELECT 1, count(*) FROM events",
 )
-# What schema versions 1 and 2 had and version 3 does not (the count of queued events).
+# What schema versions 1 and 2 had and version 3 does not (the count of queued events, a table
+# kept by triggers; version 3 answers its name with a view).
 _OLD_COUNT = ("DROP TRIGGER IF EXISTS events_counted_in",
-              "DROP TRIGGER IF EXISTS events_counted_out", "DROP TABLE IF EXISTS outbox_size")
+              "DROP TRIGGER IF EXISTS events_counted_out")
 # One row, named so that a newer row which took its seq is never it (see the module docstring).
 _THIS_ROW = "seq = ? AND event_id = ?"
 DEFAULT_SEEN_RETENTION = 30 * 86400.0
@@ -272,6 +277,9 @@ def _upgrade(db: sqlite3.Connection, columns: set[str], now: float) -> None:
     move to their table."""
     for statement in _OLD_COUNT:
         db.execute(statement)
+    for (kind,) in db.execute("SELECT type FROM sqlite_master WHERE name = 'outbox_size'"
+                              ).fetchall():
+        db.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} outbox_size")
     for statement in SCHEMA[2:4]:
         db.execute(statement)
     keep = ""
