@@ -33,7 +33,7 @@ from sqlalchemy.sql.functions import FunctionElement
 #: The table of texts (store/schema.py defines it): `id INTEGER PRIMARY KEY, value UNIQUE`.
 TABLE = "interned_texts"
 #: Texts a connection remembers; past it, it forgets them all when its next transaction starts
-#: (a store with more learners than this looks some up again, one statement a text).
+#: (a store with more learners than this looks theirs up again, a batch's in two statements).
 REMEMBERED_TEXTS = 65_536
 _IN_CHUNK = 500  # texts per statement (SQLite allows 32,766 parameters)
 
