@@ -28,6 +28,7 @@ from tests.support.ledger_world import (
     resend,
 )
 from tests.support.postgres import Backend
+from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT
 from timeledger.server.pipeline.job_results import job_status
 from timeledger.server.pipeline.projector import (
     QUIET_PASSES_BEFORE_COMPACTION,
@@ -98,6 +99,31 @@ def test_a_batch_that_fails_midway_leaves_nothing_and_is_projected_once_later(
         built = snapshot(ledger)
         rebuild(ledger.platform.engine, ledger.platform.pipeline_settings)
         assert snapshot(ledger) == built
+    finally:
+        ledger.close()
+
+
+def test_a_batch_ending_on_an_entity_moves_the_position_past_it(
+        backend: Backend, tmp_path: Path) -> None:
+    """An entity has no learner (no partition): the batch's position is still its partition's
+    (a batch once took the partition of its last row read, so on SQLite a batch ending on an
+    entity committed its rows and left the position behind, then failed on them forever)."""
+    ledger = Ledger(tmp_path, db_url=backend.new_db_url())
+    try:
+        window = heartbeat("ada@example.edu", new_run(), START, 12, 3)
+        person = {"@context": CALIPER_CONTEXT, "id": "https://e.example.com/people/1",
+                  "type": "Person"}
+        _append(ledger, [window, person])
+        projector = Projector(ledger.platform.engine, ledger.platform.pipeline_settings,
+                              ledger.platform.now)
+        assert projector.project_once() > 0
+        assert projector.project_once() == 0  # nothing left: the position passed both rows
+        with ledger.platform.engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(events.c.seq))).scalar_one()
+            positions = read_positions(conn)
+        if backend.name == "sqlite":
+            assert positions[0].position.seq == last
+        assert _projected_runs(ledger) == {"ada@example.edu": (12_000, 1, 0)}
     finally:
         ledger.close()
 

@@ -123,8 +123,8 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
     unreadable: list[int] = []
     packed = _with_body_columns(conn, rows)
     # Rows as plain tuples: a Row's attribute costs about as much as a parse of a time.
-    for seq, xact, partition, body, stored_packed in rows:
-        if partition is None:
+    for seq, xact, row_partition, body, stored_packed in rows:
+        if row_partition is None:
             continue
         try:
             text = body if stored_packed is None else event_body(conn, packed[seq])
