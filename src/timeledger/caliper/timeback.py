@@ -536,7 +536,6 @@ def time_facts(event: TimeEventShape, window: TimeWindow | None = None) -> Timeb
                   {item.type: float(item.value) for item in event.generated.items}, start, end)
 
 
-
 def completion_facts(event: CompletionEventShape,
                      event_time: datetime | None = None) -> TimebackFacts:
     """`event_time`: the event's eventTime parsed, when the caller has it already."""
