@@ -21,10 +21,10 @@ from tests.server.pipeline.test_rebuild import snapshot
 from tests.support.ledger_world import Ledger, at, completion, heartbeat, new_run, resend
 from tests.support.postgres import Backend
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT
-from timeledger.server.pipeline import batch_plan
 from timeledger.server.pipeline.calendar import LocalDates
 from timeledger.server.pipeline.model import StoredTimebackEvent
 from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.prepared import prepare as real_prepare
 from timeledger.server.pipeline.projector import UNPROJECTABLE, Projector
 from timeledger.server.pipeline.rebuild import rebuild
 from timeledger.server.store.log_positions import read_positions
@@ -67,7 +67,6 @@ def test_an_event_whose_planning_fails_is_passed_and_the_rest_of_its_batch_is_co
         resent_seq = _seq_of(ledger, windows[0]) + len(windows)
 
         raised: list[int] = []
-        real_prepare = batch_plan.prepare
 
         def prepare(event: StoredTimebackEvent, dates: LocalDates) -> Prepared:
             if event.seq == poison_seq:
@@ -75,7 +74,7 @@ def test_an_event_whose_planning_fails_is_passed_and_the_rest_of_its_batch_is_co
                 raise OverflowError("date value out of range")
             return real_prepare(event, dates)
 
-        monkeypatch.setattr(batch_plan, "prepare", prepare)
+        monkeypatch.setattr("timeledger.server.pipeline.batch_plan.prepare", prepare)
         projector = Projector(ledger.platform.engine, ledger.platform.pipeline_settings,
                               ledger.platform.now)
         # every row passed, in one batch
