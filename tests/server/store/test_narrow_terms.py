@@ -1,7 +1,8 @@
-"""The events row narrower on SQLite (migration 0029): `run_id` as the uuid's 16 bytes and
-`kind`, `type`, `action`, `profile` as a code of store/term_codes.py. Every reader (Core queries,
-the list and explorer filters, GET /caliper/events, export, the projector, compaction) sees the
-same text; values in any other form stay text; the migration converts stored rows up and down."""
+"""The events row narrower on SQLite (migration 0029): `run_id` as the uuid's 16 bytes (interned
+since 0031: test_interned_run_ids.py) and `kind`, `type`, `action`, `profile` as a code of
+store/term_codes.py. Every reader (Core queries, the list and explorer filters, GET
+/caliper/events, export, the projector, compaction) sees the same text; values in any other form
+stay text; the migration converts stored rows up and down."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from timeledger.caliper.core.entities import ENTITY_TYPES
 from timeledger.caliper.core.events import EVENT_TYPES
 from timeledger.server.pipeline.rebuild import count_timeback_events
 from timeledger.server.queries.event_log import events_by_id, log_page, stored_event_json
-from timeledger.server.store.compact_keys import TERM_BYTES, TERM_VALUES, term_text
+from timeledger.server.store.compact_keys import TERM_BYTES, TERM_VALUES, UuidText, term_text
 from timeledger.server.store.compaction import CompactionPolicy, compact_events
 from timeledger.server.store.event_appends import append_rows
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_body
@@ -42,7 +43,8 @@ FIRST_TERMS = 202
 FIRST_TERMS_SHA256 = "43a670c8100651184f0b9c920d761f17ee2f644f92dff4bed2a44842000bd190"
 
 RUN = "cd209b87-6fe6-4016-8976-85ef8ce45b38"
-# A run id is 16 bytes only as a canonical lower-case uuid; anything else reads back as stored.
+# Migration 0029 kept a run id as 16 bytes only as a canonical lower-case uuid, anything else as
+# stored; since 0031 the append interns every run id (an integer id of its text).
 RUN_IDS: dict[str | None, type | None] = {
     RUN: bytes, RUN.upper(): str, RUN.replace("-", ""): str, "run-7": str, None: None}
 # (kind, type, action, profile): known terms become codes, anything else stays text.
@@ -108,7 +110,7 @@ def stored(backend: Backend, engine: Engine) -> Iterator[tuple[Engine, list[dict
     yield engine, rows
 
 
-def test_sqlite_stores_codes_and_16_byte_run_ids_and_other_values_as_text(
+def test_sqlite_stores_codes_and_interned_run_ids_and_other_values_as_text(
         stored: tuple[Engine, list[dict[str, Any]]]) -> None:
     engine, rows = stored
     raw = _raw(engine)
@@ -123,9 +125,12 @@ def test_sqlite_stores_codes_and_16_byte_run_ids_and_other_values_as_text(
                 assert kept == bytes((TERMS.index(given),))
             else:
                 assert kept == given
-        assert type(run_id) is (RUN_IDS[row["run_id"]] or type(None))
-        if isinstance(run_id, bytes):
-            assert run_id == uuid.UUID(RUN).bytes
+        assert type(run_id) is (int if row["run_id"] is not None else type(None))
+    with engine.connect() as conn:
+        interned: dict[int, str] = dict(
+            conn.exec_driver_sql("SELECT id, value FROM interned_texts").tuples().all())
+    assert [None if row[5] is None else interned[row[5]] for row in raw] == [
+        r["run_id"] for r in rows]
 
 
 def test_every_reader_sees_the_terms_and_run_ids_as_given(
@@ -268,8 +273,10 @@ def test_stored_rows_become_codes_and_bytes_through_the_upgrade_and_text_again_d
         + sum(row["run_id"] == RUN for row in rows))
     assert _schema(engine) == schema_before  # the same table and every index, copied
     with engine.connect() as conn:
+        # (Read as 0029 stored it: the column holds the interned text's id since 0031.)
         read = conn.execute(sa.select(events.c.kind, events.c.type, events.c.action,
-                                      events.c.profile, events.c.run_id)
+                                      events.c.profile, sa.type_coerce(events.c.run_id,
+                                                                       UuidText(64)))
                             .order_by(events.c.seq)).all()
         assert conn.execute(sa.select(sa.func.count()).select_from(events).where(
             *event_conditions(event_type="TimeSpentEvent"))).scalar_one() == len(RUN_IDS)

@@ -34,7 +34,7 @@ APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile"
                     "learner_email", "run_id", "event_time", "sensor", "received_at", "job_id",
                     "body", "partition")
 #: The columns SQLite keeps as interned ids (store/interned_texts.py), last in its INSERT.
-INTERNED_COLUMNS = ("actor_id", "learner_email", "sensor")
+INTERNED_COLUMNS = ("actor_id", "learner_email", "run_id", "sensor")
 _NOT_INTERNED = tuple(name for name in APPENDED_COLUMNS if name not in INTERNED_COLUMNS)
 _interned_texts = operator.itemgetter(*INTERNED_COLUMNS)
 #: The columns of a job row, all given by the append.
@@ -106,8 +106,8 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[
     try:
         for row, values in zip(rows, driver_params(conn, rows, _NOT_INTERNED, events),
                                strict=True):
-            actor_id, email, sensor = _interned_texts(row)
-            cursor.execute(sql, (*values, ids[actor_id], ids[email], ids[sensor]))
+            actor_id, email, run_id, sensor = _interned_texts(row)
+            cursor.execute(sql, (*values, ids[actor_id], ids[email], ids[run_id], ids[sensor]))
             if cursor.rowcount > 0:
                 written[row["event_id"]] = Position(0, cursor.lastrowid)
     except conn.dialect.loaded_dbapi.Error as exc:

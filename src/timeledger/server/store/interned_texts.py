@@ -1,6 +1,6 @@
-"""Texts that come with every event (its sensor, actor id and learner e-mail) kept once on SQLite:
-the events row holds a small integer, the id of the text's row in `interned_texts`, and every
-reader still sees the text.
+"""Texts that come with every event (its sensor, actor id, learner e-mail and run id) kept once on
+SQLite: the events row holds a small integer, the id of the text's row in `interned_texts`, and
+every reader still sees the text.
 
 Reading is in SQL, so no reader needs to know: `InternedText` wraps the column wherever a SELECT
 returns it (`(SELECT value FROM interned_texts WHERE id = events.sensor)`) and a value compared
@@ -72,16 +72,16 @@ def _id_of_text(element: _IdOfText, compiler: SQLCompiler, **kw: Any) -> str:
     statement = compiler.stack[-1]["selectable"] if compiler.stack else None
     if isinstance(statement, dml.Insert | dml.Update):
         raise sa.exc.CompileError(
-            "events.sensor, actor_id and learner_email hold interned ids on SQLite: write "
+            "events.sensor, actor_id, learner_email and run_id hold interned ids on SQLite: write "
             "events through store.event_appends.append_rows")
     return f"(SELECT id FROM {TABLE} WHERE value = {compiler.process(element.clauses, **kw)})"
 
 
 class InternedText(sa.TypeDecorator[str]):
-    """A text column of `events` whose values repeat (sensor, actor id, e-mail): on SQLite an
-    INTEGER holding the id of the text's `interned_texts` row (1-3 bytes in the row and in the
-    column's index, where the bench's actor id took 63), read and compared as the text in SQL;
-    on PostgreSQL the text."""
+    """A text column of `events` whose values repeat (sensor, actor id, e-mail, run id): on SQLite
+    an INTEGER holding the id of the text's `interned_texts` row (1-3 bytes in the row and in the
+    column's index, where the bench's actor id took 63 and a run id's 16 bytes 17), read and
+    compared as the text in SQL; on PostgreSQL the text."""
 
     impl = sa.String
     cache_ok = True

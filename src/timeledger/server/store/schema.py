@@ -94,8 +94,8 @@ events = sa.Table(
     # The id of the text in interned_texts on SQLite (InternedText), read as the text.
     sa.Column("actor_id", InternedText(2000)),
     sa.Column("learner_email", InternedText(320)),
-    # A canonical lower-case uuid is its 16 bytes on SQLite (UuidText), as in run_windows.
-    sa.Column("run_id", UuidText(64, repeats=True)),
+    # The id of the run id's text in interned_texts on SQLite (InternedText), read as the text.
+    sa.Column("run_id", InternedText(64)),
     # Integer microseconds on SQLite (UtcMicroseconds): 8 bytes in the row and ix_events_time.
     sa.Column("event_time", UtcMicroseconds()),
     sa.Column("sensor", InternedText(2000), nullable=False),
