@@ -65,8 +65,9 @@ def test_stored_run_ids_become_interned_ids_through_the_upgrade_and_0030_s_form_
     upgrade(engine)
     after = _raw(engine)
     with engine.connect() as conn:
-        texts: dict[int, str] = dict(
-            conn.exec_driver_sql("SELECT id, value FROM interned_texts").tuples().all())
+        texts: dict[int, str] = {
+            id_: value for id_, value in conn.exec_driver_sql(
+                "SELECT id, value FROM interned_texts")}
     assert [row[0] for row in after] == seqs
     assert all(isinstance(row[1], int) for row in after if row[1] is not None)
     assert [None if row[1] is None else texts[row[1]] for row in after] == runs

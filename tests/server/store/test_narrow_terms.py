@@ -127,8 +127,9 @@ def test_sqlite_stores_codes_and_interned_run_ids_and_other_values_as_text(
                 assert kept == given
         assert type(run_id) is (int if row["run_id"] is not None else type(None))
     with engine.connect() as conn:
-        interned: dict[int, str] = dict(
-            conn.exec_driver_sql("SELECT id, value FROM interned_texts").tuples().all())
+        interned: dict[int, str] = {
+            id_: value for id_, value in conn.exec_driver_sql(
+                "SELECT id, value FROM interned_texts")}
     assert [None if row[5] is None else interned[row[5]] for row in raw] == [
         r["run_id"] for r in rows]
 
