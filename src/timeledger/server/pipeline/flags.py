@@ -29,6 +29,7 @@ import orjson
 import sqlalchemy as sa
 
 from timeledger.caliper.times import format_utc
+from timeledger.server.pipeline.batch_order import BatchOrder
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.runs import RunState
 from timeledger.server.pipeline.upserts import Row, upsert
@@ -63,10 +64,12 @@ def _xp_text(milli: int) -> str:
 
 
 class FlagBook:
-    """The flags one batch raises, merged per flag key (the first occurrence describes it)."""
+    """The flags one batch raises, merged per flag key (the first occurrence in the log's order
+    describes it, as a flag stored by an earlier batch keeps its description)."""
 
-    def __init__(self) -> None:
+    def __init__(self, order: BatchOrder) -> None:
         self.rows: dict[str, Row] = {}
+        self._order = order
 
     def raise_flag(self, kind: str, subject: str, *, cause: Prepared, run_id: str | None,
                    event_ids: Sequence[str], reason: str) -> None:
@@ -74,7 +77,7 @@ class FlagBook:
         row = self.rows.get(key)
         if row is not None:
             row["occurrences"] += 1
-            if cause.seq >= row["first_seq"]:
+            if not self._order.before(cause.seq, row["first_seq"]):
                 return
         self.rows[key] = {
             "flag_key": key, "kind": kind, "run_id": run_id,
@@ -98,8 +101,10 @@ class FlagBook:
 
 def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[str, RunState],
                 overlaps: Sequence[Overlap]) -> FlagChanges:
-    """Raise the batch's flags; returns how many flags are new, per learner and kind."""
-    book = FlagBook()
+    """Raise the batch's flags; returns how many flags are new, per learner and kind.
+    `counted` is in the log's order: "before" and "after" are that order (batch_order.py)."""
+    order = BatchOrder(counted)
+    book = FlagBook(order)
     done = [item for item in counted if not item.is_time]
     for item in done:
         _low_accuracy(book, item)
@@ -107,7 +112,7 @@ def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[s
     completed = {run_id for run_id, state in states.items() if state.completion_seq is not None}
     for item in counted:
         if item.is_time and item.run_id in completed:  # _after_completion asks nothing else
-            _after_completion(book, item, states)
+            _after_completion(book, item, states, order)
     for overlap in overlaps:
         w = overlap.window
         book.raise_flag(
@@ -115,7 +120,7 @@ def raise_flags(conn: sa.Connection, counted: Sequence[Prepared], states: dict[s
             event_ids=[overlap.earlier_event_id, w.event_id],
             reason=f"Windows of run {w.run_id} overlap: the window ending "
                    f"{format_utc(w.end)} covers time an earlier window already reported.")
-    _double_time(conn, book, done, overlaps)
+    _double_time(conn, book, done, overlaps, order)
     _mastery(conn, book, [item for item in done if item.facts.mastered_units is not None])
     return book.save(conn)
 
@@ -209,9 +214,11 @@ def _second_completion(book: FlagBook, item: Prepared, states: dict[str, RunStat
                f"it is counted, but a new attempt should take a new runId.")
 
 
-def _after_completion(book: FlagBook, item: Prepared, states: dict[str, RunState]) -> None:
+def _after_completion(book: FlagBook, item: Prepared, states: dict[str, RunState],
+                      order: BatchOrder) -> None:
     state = states.get(item.run_id) if item.run_id else None
-    if state is None or state.completion_seq is None or state.completion_seq > item.seq:
+    if (state is None or state.completion_seq is None
+            or not order.before(state.completion_seq, item.seq)):
         return
     assert state.completion_time is not None and state.completion_event_id is not None
     if item.start <= state.completion_time:
@@ -225,9 +232,9 @@ def _after_completion(book: FlagBook, item: Prepared, states: dict[str, RunState
 
 
 def _double_time(conn: sa.Connection, book: FlagBook, done: Sequence[Prepared],
-                 overlaps: Sequence[Overlap]) -> None:
+                 overlaps: Sequence[Overlap], order: BatchOrder) -> None:
     """A (time report, completion) pair at the same eventTime, the report overlapping earlier
-    windows, is raised by whichever of the two comes later in seq order."""
+    windows, is raised by whichever of the two comes later in the log's order."""
     pairs: list[tuple[Prepared, str, str, str, str, datetime]] = []
     if overlaps:  # the report arrives after the completion
         c = completions.c
@@ -236,7 +243,7 @@ def _double_time(conn: sa.Connection, book: FlagBook, done: Sequence[Prepared],
                              .where(c.run_id.in_(run_ids))).all()
         for o in overlaps:
             w = o.window
-            match = min((r for r in found if r.run_id == w.run_id and r.seq < w.seq
+            match = min((r for r in found if r.run_id == w.run_id and order.before(r.seq, w.seq)
                          and r.event_time == w.facts.event_time), key=lambda r: r.seq,
                         default=None)
             if match is not None:
@@ -250,7 +257,8 @@ def _double_time(conn: sa.Connection, book: FlagBook, done: Sequence[Prepared],
             .where(t.run_id.in_(sorted({str(i.run_id) for i in with_run})),
                    t.overlap_event_id.is_not(None))).all()
         for item in with_run:
-            match_w = min((r for r in found_w if r.run_id == item.run_id and r.seq < item.seq
+            match_w = min((r for r in found_w if r.run_id == item.run_id
+                           and order.before(r.seq, item.seq)
                            and r.event_time == item.facts.event_time), key=lambda r: r.seq,
                           default=None)
             if match_w is not None:
@@ -275,7 +283,7 @@ def _replace_streak(_c: Any, new: Any) -> dict[str, Any]:
 
 def _mastery(conn: sa.Connection, book: FlagBook, mastered: Sequence[Prepared]) -> None:
     """Each learner and course's streak is read once, moved along by the batch's completions in
-    seq order, and written once. The log is cut by learner, so no other projector writes these
+    the log's order, and written once. The log is cut by learner, so no other projector writes these
     rows meanwhile."""
     if not mastered:
         return
@@ -285,7 +293,8 @@ def _mastery(conn: sa.Connection, book: FlagBook, mastered: Sequence[Prepared]) 
         (row.learner_email, row.course_id): dict(row._mapping) for row in conn.execute(
             sa.select(s.learner_email, s.course_id, *(s[name] for name in _STREAK))
             .where(sa.tuple_(s.learner_email, s.course_id).in_(keys)))}
-    for item in sorted(mastered, key=lambda i: (i.facts.learner_email, i.facts.course_id, i.seq)):
+    # a stable sort: each streak's completions stay in the log's order
+    for item in sorted(mastered, key=lambda i: (i.facts.learner_email, i.facts.course_id)):
         f = item.facts
         key = (f.learner_email, f.course_id)
         before = streaks.get(key)

@@ -50,14 +50,15 @@ class ResultChange:
     replaced: bool
 
 
-def _later_result_wins(c: Any, new: Any) -> dict[str, Any]:
-    return {name: sa.case((new.seq > c.seq, new[name]), else_=c[name]) for name in _RESULT_VALUES}
+# A stored result or progress came before the batch in the log's order (its learner's partition
+# is projected in that order, pipeline/batch_order.py), whatever the seqs: the batch's is later.
+def _later_result_wins(_c: Any, new: Any) -> dict[str, Any]:
+    return {name: new[name] for name in _RESULT_VALUES}
 
 
 def _later_pct_wins(c: Any, new: Any) -> dict[str, Any]:
     newer = sa.and_(new.pct_time.is_not(None), sa.or_(
-        c.pct_time.is_(None), new.pct_time > c.pct_time,
-        sa.and_(new.pct_time == c.pct_time, new.pct_seq > c.pct_seq)))
+        c.pct_time.is_(None), new.pct_time >= c.pct_time))
     return {name: sa.case((newer, new[name]), else_=c[name])
             for name in ("pct_complete", "pct_time", "pct_seq")}
 
@@ -98,7 +99,8 @@ def _stored_seqs(conn: sa.Connection, keys: list[tuple[str, str, str, int]]
 
 def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared],
                      before: StoredGrades) -> list[ResultChange]:
-    """From counted completions, in seq order: a repeated attempt overwrites the earlier result.
+    """From counted completions, in the log's order: a repeated attempt overwrites the earlier
+    result.
     `before`: `stored_grades` of the batch. Returns the results stored (pipeline/activities.py
     adds them to the learner's activity)."""
     items: dict[tuple[str, str], Row] = {}
@@ -137,8 +139,7 @@ def record_gradebook(conn: sa.Connection, counted: Sequence[Prepared],
             row.update(pct_complete=f.pct_complete, pct_time=f.event_time, pct_seq=item.seq)
     stored = before.result_seqs
     changes = [ResultChange(key[0], key[1], key[2], row["score"], key in stored)
-               for key, row in sorted(results.items())
-               if key not in stored or row["seq"] > stored[key]]
+               for key, row in sorted(results.items())]
     # Every learner's completions of an activity name its line item: write it only on a change
     # (see upserts.changing_rows).
     upsert(conn, gradebook_line_items, changed_rows(items.values(), before.line_items,

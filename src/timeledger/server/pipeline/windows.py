@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.pipeline.batch_order import BatchOrder
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.upserts import PendingInsert, Row
 from timeledger.server.store.projection_tables import run_windows
@@ -115,16 +116,18 @@ def near_windows(conn: sa.Connection, candidates: Sequence[Prepared], *,
 
 def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
                   stored: Sequence[Any]) -> list[Overlap]:
-    """For each newly counted window, the first (lowest seq) window of its run stored before it
-    that shares more than OVERLAP_TOLERANCE of time; marks it on the window's row. `stored`:
-    `near_windows` of the batch's time reports (or more of them).
+    """For each newly counted window, the lowest-seq window of its run reported before it that
+    shares more than OVERLAP_TOLERANCE of time; marks it on the window's row. `counted` is in the
+    log's order, and "before" is that order: stored by an earlier batch, or earlier in `counted`
+    (on PostgreSQL the log runs in (xact, seq) order, and a window with a higher seq may come
+    first). `stored`: `near_windows` of the batch's time reports (or more of them).
 
     On PostgreSQL read `stored` after the runs upsert: that holds the run's row lock, so a
     concurrent transaction on the same run (two learners' events under one runId, in two
     partitions) waits and then sees these windows. SQLite's one projector may read it ahead."""
     if not counted:
         return []
-    batch_seqs = {item.seq for item in counted}
+    order = BatchOrder(counted)
     by_run: dict[str, list[_Span]] = {}
     for row in stored:  # windows stored before this batch
         by_run.setdefault(row.run_id, []).append((row.start_at, row.end_at, row.seq, row.event_id))
@@ -133,14 +136,14 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
             (item.start, item.end, item.seq, item.event_id))
     indexes = {run_id: _RunIndex(spans) for run_id, spans in by_run.items()}
     overlaps: list[Overlap] = []
-    for item in counted:
+    for n, item in enumerate(counted):
         index = indexes.get(str(item.run_id))
         if index is None:
             continue
         best: tuple[int, str] | None = None
         for start, end, seq, event_id in index.near(item.start, item.end):
-            if seq == item.seq or (seq > item.seq and seq in batch_seqs):
-                continue  # later in this batch: it will find this one, as it would one by one
+            if order.place(seq) >= n:
+                continue  # itself, or later in this batch: it will find this one, as one by one
             shared = ((end if end < item.end else item.end)
                       - (start if start > item.start else item.start))
             if shared > OVERLAP_TOLERANCE and (best is None or seq < best[0]):
