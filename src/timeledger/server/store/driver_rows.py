@@ -39,10 +39,9 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     UtcDateTime."""
     if conn.dialect.name != "sqlite":
         return [tuple(row[name] for name in columns) for row in rows]
-    times: dict[datetime, str] = {}  # a batch's rows share many times
     if table is None:
-        return [tuple(_sqlite_value(row[name], times) for name in columns) for row in rows]
-    converters = _sqlite_converters(conn.dialect, table, columns, times)
+        return [tuple(_sqlite_value(row[name]) for name in columns) for row in rows]
+    converters = _sqlite_converters(conn.dialect, table, columns)
     values_of = operator.itemgetter(*columns)
     out: list[tuple[Any, ...]] = []
     for row in rows:
@@ -53,14 +52,14 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     return out
 
 
-def _sqlite_converters(dialect: sa.Dialect, table: sa.Table, columns: Sequence[str],
-                       times: dict[datetime, str]) -> list[tuple[int, Callable[[Any], Any]]]:
+def _sqlite_converters(dialect: sa.Dialect, table: sa.Table,
+                       columns: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
     """For each column whose type changes the value on its way to SQLite: its index, and how."""
     converters: list[tuple[int, Callable[[Any], Any]]] = []
-    moments: dict[datetime, int] = {}  # as `times`, for UtcMicroseconds
+    moments: dict[datetime, int] = {}  # a batch's rows share many times
     for index, kind in _typed_columns(table, tuple(columns)):
         if isinstance(kind, UtcDateTime):
-            converters.append((index, functools.partial(_sqlite_value, times=times)))
+            converters.append((index, _sqlite_value))
         elif isinstance(kind, UtcMicroseconds):
             converters.append((index, functools.partial(_sqlite_microseconds, seen=moments)))
         elif isinstance(kind, CaliperTerm):
@@ -83,15 +82,25 @@ def _typed_columns(table: sa.Table, columns: tuple[str, ...],
     return tuple((index, kind) for index, kind in kinds if isinstance(kind, sa.TypeDecorator))
 
 
-def _sqlite_value(value: Any, times: dict[datetime, str]) -> Any:
+def _sqlite_value(value: Any) -> Any:
     """Datetimes as UtcDateTime writes them on SQLite (naive UTC, microseconds); the rest as is."""
     if not isinstance(value, datetime):
         return value
-    text = times.get(value)
-    if text is None:
-        text = times[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(
-            " ", "microseconds")
-    return text
+    if value.tzinfo is UTC:  # every time the pipeline makes (caliper.times parses to UTC)
+        return _remembered_utc_text(value)
+    return _utc_text(value)
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+#: `_utc_text` remembered across statements and batches: one completion's eventTime goes into
+#: half a dozen tables, each converting it separately. Only for times in UTC itself, where equal
+#: values are one instant and so one text (two times of a zone with a fold compare equal an
+#: hour apart). Enough entries for a batch's distinct times (a window's end and start, about
+#: two an event).
+_remembered_utc_text = functools.lru_cache(maxsize=4096)(_utc_text)
 
 
 def _sqlite_microseconds(value: datetime | None, seen: dict[datetime, int]) -> int | None:
