@@ -213,14 +213,14 @@ def measure_raw(folder: Path, bodies: list[bytes]) -> float:
     for body in bodies:
         data = json.loads(body)["data"]
         job_id = str(uuid.uuid4())
-        # The values in the forms the platform's append writes them on SQLite: the event and
-        # run ids as 16 bytes, Caliper's terms as their codes, times as integer microseconds,
-        # the sensor, actor id and e-mail as the ids of their interned texts (migration 0030),
-        # no digest (store/event_bodies.py).
+        # The values in the forms the platform's append writes them on SQLite: the event id as
+        # 16 bytes, Caliper's terms as their codes, times as integer microseconds, the sensor,
+        # actor id, e-mail and run id as the ids of their interned texts (migrations 0030 and
+        # 0031), no digest (store/event_bodies.py).
         rows_per_envelope.append([
             (uuid_bytes(e["id"], "urn:uuid:"), "", TERM_VALUES["event"], TERM_VALUES[e["type"]],
              TERM_VALUES[e["action"]], TERM_VALUES[e["profile"]], interned(e["actor"]["id"]),
-             interned(e["actor"]["email"]), uuid_bytes(e["extensions"]["runId"]),
+             interned(e["actor"]["email"]), interned(e["extensions"]["runId"]),
              utc_microseconds(parse_utc(e["eventTime"])), interned(SENSOR), now, job_id,
              orjson.dumps(e).decode()) for e in data])
     began = time.perf_counter()
