@@ -10,6 +10,7 @@ from timeledger.caliper.timeback import TimebackFacts
 from timeledger.caliper.times import format_utc
 from timeledger.server.pipeline.calendar import MAX_SPLIT_SPAN, LocalDates, split_by_day
 from timeledger.server.pipeline.model import StoredTimebackEvent
+from timeledger.server.store.compact_keys import window_key_number_at
 
 OTHER_TIME_TYPES = ("waste", "unknown", "anti-pattern")
 
@@ -52,7 +53,13 @@ class Prepared(msgspec.Struct, frozen=True, gc=False):
     @property
     def window_key(self) -> str:
         """Which window this is, for its run: its startDate, else its eventTime (behaviour.md 4)."""
-        return _window_key(self.facts)
+        start_keyed, moment = _window_moment(self.facts)
+        return ("s:" if start_keyed else "t:") + format_utc(moment)
+
+    @property
+    def window_key_number(self) -> int:
+        """`window_key` as SQLite stores it (store/compact_keys.py), without writing its text."""
+        return window_key_number_at(*_window_moment(self.facts))
 
     @property
     def completion_key(self) -> str | None:
@@ -63,10 +70,11 @@ class Prepared(msgspec.Struct, frozen=True, gc=False):
                 f"{self.facts.event_time.isoformat()}")
 
 
-def _window_key(facts: TimebackFacts) -> str:
+def _window_moment(facts: TimebackFacts) -> tuple[bool, datetime]:
+    """What keys a window: its startDate (True), else its eventTime."""
     if facts.window_start is not None:
-        return "s:" + format_utc(facts.window_start)
-    return "t:" + format_utc(facts.event_time)
+        return True, facts.window_start
+    return False, facts.event_time
 
 
 def prepare(event: StoredTimebackEvent, dates: LocalDates) -> Prepared:

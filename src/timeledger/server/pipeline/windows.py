@@ -72,6 +72,7 @@ class WindowInserts:
         self._resent: set[int] = set()  # a window the batch already holds
         seen: set[tuple[str, str]] = set()
         rows: list[Row] = []
+        as_number = conn.dialect.name == "sqlite"  # the key as SQLite stores it, without its text
         for item in items:
             assert item.run_id is not None
             key = (item.run_id, item.window_key)
@@ -80,7 +81,8 @@ class WindowInserts:
                 continue
             seen.add(key)
             rows.append({
-                "run_id": item.run_id, "window_key": key[1], "seq": item.seq,
+                "run_id": item.run_id, "seq": item.seq,
+                "window_key": item.window_key_number if as_number else key[1],
                 "event_id": item.event_id, "event_time": item.facts.event_time,
                 "start_at": item.start, "end_at": item.end,
                 "bounds_reported": item.bounds_reported, "active_ms": item.active_ms,

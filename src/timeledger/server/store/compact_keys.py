@@ -68,6 +68,14 @@ def window_key_number(key: str) -> int | str:
     return ((moment - _EPOCH) // _MILLISECOND) * 2 + (kind == "s")
 
 
+def window_key_number_at(start_keyed: bool, moment: datetime) -> int:
+    """`window_key_number` of `s:` (`start_keyed`) or `t:` and format_utc(moment), worked out
+    from the moment, without writing its text and parsing it back (the projector's plan, a
+    window at a time). The same integer: format_utc drops the microseconds below the
+    millisecond, which is the floor in time before 1970 as after."""
+    return ((moment - _EPOCH) // _MILLISECOND) * 2 + start_keyed
+
+
 class UuidText(sa.TypeDecorator[str]):
     """Text that is mostly `prefix` and a lower-case uuid (run ids: the bare uuid; event ids:
     `urn:uuid:<uuid>`). On SQLite such a value is stored as the uuid's 16 bytes (a blob: 17 bytes
