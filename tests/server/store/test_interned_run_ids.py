@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.support.events_ddl import events_ddl
 from tests.support.postgres import Backend
 from timeledger.server.queries.event_log import log_page
 from timeledger.server.store.event_appends import append_rows
@@ -30,13 +31,6 @@ def _raw(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return [tuple(row) for row in conn.exec_driver_sql(
             "SELECT seq, run_id, sensor FROM events ORDER BY seq")]
-
-
-def _schema(engine: Engine) -> dict[str, str | None]:
-    with engine.connect() as conn:
-        return {name: sql.replace('"events"', "events") if sql else sql
-                for name, sql in conn.execute(sa.text(
-                    "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events'"))}
 
 
 def _stored_0030(run_id: str | None) -> bytes | str | None:
@@ -60,7 +54,7 @@ def test_stored_run_ids_become_interned_ids_through_the_upgrade_and_0030_s_form_
                 "'TimeSpentEvent', ?, ?, ?, 'job', ?, '{}')",
                 (seq, f"urn:uuid:{uuid.UUID(int=n + 1)}", _stored_0030(run_id), sensor,
                  RECEIVED, RECEIVED))
-    before, schema_before = _raw(engine), _schema(engine)
+    before, schema_before = _raw(engine), events_ddl(engine)
     assert [row[1] for row in before] == [_stored_0030(run_id) for run_id in runs]
     upgrade(engine)
     after = _raw(engine)
@@ -75,7 +69,7 @@ def test_stored_run_ids_become_interned_ids_through_the_upgrade_and_0030_s_form_
     assert [texts[n] for n in sorted(texts)] == [
         "https://s.example.edu", RUN, OTHER, RUN.upper(), "run-7"]
     assert [row[2] for row in after] == [sensor] * len(runs)
-    schema_after = _schema(engine)
+    schema_after = events_ddl(engine)
     assert {name: sql for name, sql in schema_after.items() if name != "events"} == {
         name: sql for name, sql in schema_before.items() if name != "events"}
     assert "\trun_id INTEGER," in str(schema_after["events"])
@@ -99,4 +93,4 @@ def test_stored_run_ids_become_interned_ids_through_the_upgrade_and_0030_s_form_
         conn.execute(events.delete().where(events.c.seq > seqs[-1]))
     downgrade(engine, "0030")
     assert _raw(engine) == before
-    assert _schema(engine) == schema_before
+    assert events_ddl(engine) == schema_before

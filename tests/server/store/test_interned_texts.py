@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.support.events_ddl import events_ddl
 from tests.support.platform import PlatformProcess
 from tests.support.postgres import Backend
 from timeledger.caliper.builders import ActivityRef, Learner, envelope
@@ -319,13 +320,6 @@ def test_compaction_takes_the_actor_out_of_bodies_and_puts_it_back(
                               for packed in with_email)  # actor id and email taken out
 
 
-def _schema(engine: Engine) -> dict[str, str | None]:
-    with engine.connect() as conn:
-        return {name: sql.replace('"events"', "events") if sql else sql
-                for name, sql in conn.execute(sa.text(
-                    "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events'"))}
-
-
 @pytest.mark.backends("sqlite")  # PostgreSQL keeps its text
 def test_stored_texts_become_ids_through_the_upgrade_and_texts_again_down(
         backend: Backend, engine: Engine) -> None:
@@ -340,7 +334,7 @@ def test_stored_texts_become_ids_through_the_upgrade_and_texts_again_down(
                 ":id, '', 'event', 'Event', :actor, :email, :sensor, 0, 'job', 0, '{}')"),
                 {"seq": seq, "id": row["event_id"], "actor": row["actor_id"],
                  "email": row["learner_email"], "sensor": row["sensor"]})
-    before, schema_before = _raw(engine), _schema(engine)
+    before, schema_before = _raw(engine), events_ddl(engine)
     assert [row[1:] for row in before] == [_texts(r) for r in rows]
     upgrade(engine)
     after, texts = _raw(engine), _interned(engine)
@@ -349,7 +343,7 @@ def test_stored_texts_become_ids_through_the_upgrade_and_texts_again_down(
             for row in after] == [_texts(r) for r in rows]
     assert sorted(texts.values()) == sorted({t for r in rows for t in _texts(r) if t})
     assert {texts[1], texts[2]} == set(SENSORS)  # sensors first: the smallest ids
-    schema_after = _schema(engine)
+    schema_after = events_ddl(engine)
     assert {name: sql for name, sql in schema_after.items() if name != "events"} == {
         name: sql for name, sql in schema_before.items() if name != "events"}
     assert all(f"\t{name} INTEGER" in str(schema_after["events"])
@@ -365,7 +359,7 @@ def test_stored_texts_become_ids_through_the_upgrade_and_texts_again_down(
         conn.execute(events.delete().where(events.c.seq > seqs[-1]))
     downgrade(engine, "0029")
     assert _raw(engine) == before
-    assert _schema(engine) == schema_before
+    assert events_ddl(engine) == schema_before
     with engine.connect() as conn:
         assert not sa.inspect(conn).has_table("interned_texts")
 

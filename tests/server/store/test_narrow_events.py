@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.support.events_ddl import events_ddl
 from timeledger.server.queries.event_log import events_by_id, stored_event_json
 from timeledger.server.store.compact_keys import uuid_bytes, uuid_text
 from timeledger.server.store.event_appends import APPENDED_COLUMNS, append_rows
@@ -108,19 +109,12 @@ def _insert_before(engine: Engine) -> None:
                 {"seq": seq, "id": f"e{seq}", "time": event_time, "received": received_at})
 
 
-def _schema(engine: Engine) -> dict[str, str | None]:
-    with engine.connect() as conn:
-        return {name: sql.replace('"events"', "events") if sql else sql
-                for name, sql in conn.execute(sa.text(
-                    "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events'"))}
-
-
 @pytest.mark.backends("sqlite")  # PostgreSQL keeps timestamptz (8 bytes there already)
 def test_stored_times_become_integers_through_the_upgrade_and_text_again_down(
         backend: object, engine: Engine) -> None:
     upgrade(engine, "0025")
     _insert_before(engine)
-    before, schema_before = _raw(engine), _schema(engine)
+    before, schema_before = _raw(engine), events_ddl(engine)
     upgrade(engine)
     expected = [tuple(None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
                       for text in pair) for pair in TEXTS]
@@ -131,7 +125,7 @@ def test_stored_times_become_integers_through_the_upgrade_and_text_again_down(
                             .order_by(events.c.seq)).all()
     assert [tuple(row) for row in read] == [(seq, *pair) for seq, pair in zip(SEQS, expected,
                                                                              strict=True)]
-    after = _schema(engine)
+    after = events_ddl(engine)
     assert {name for name in after} == {name for name in schema_before}  # every index is back
     assert {name: sql for name, sql in after.items() if name != "events"} == {
         name: sql for name, sql in schema_before.items() if name != "events"}
@@ -143,7 +137,7 @@ def test_stored_times_become_integers_through_the_upgrade_and_text_again_down(
         conn.execute(events.delete().where(events.c.seq > SEQS[-1]))
     downgrade(engine, "0025")
     assert _raw(engine) == before
-    assert _schema(engine) == schema_before
+    assert events_ddl(engine) == schema_before
 
 
 # An id is stored as 16 bytes only in the canonical `urn:uuid:` form, which reads back as is.
@@ -196,11 +190,11 @@ def test_stored_event_ids_become_bytes_through_the_upgrade_and_text_again_down(
                 "INSERT INTO events (seq, event_id, body_hash, kind, type, sensor, received_at, "
                 "job_id, event_time, body) VALUES (:seq, :id, 'h', 'event', 'Event', 's', 0, "
                 "'job', 0, '{}')"), {"seq": seq, "id": event_id})
-    before, schema_before = _raw(engine), _schema(engine)
+    before, schema_before = _raw(engine), events_ddl(engine)
     upgrade(engine, "0028")
     assert [type(row[1]) for row in _raw(engine)] == list(IDS.values())
     assert [row[0] for row in _raw(engine)] == [row[0] for row in before]
-    assert _schema(engine) == schema_before  # the same table and every index, copied
+    assert events_ddl(engine) == schema_before  # the same table and every index, copied
     with engine.connect() as conn:
         read = conn.execute(sa.select(events.c.event_id).order_by(events.c.seq)).scalars().all()
     assert read == list(IDS)
@@ -212,7 +206,7 @@ def test_stored_event_ids_become_bytes_through_the_upgrade_and_text_again_down(
             {"id": uuid_bytes(read[0], "urn:uuid:")})
     downgrade(engine, "0027")
     assert _raw(engine) == before
-    assert _schema(engine) == schema_before
+    assert events_ddl(engine) == schema_before
 
 
 UUID = "cd209b87-6fe6-4016-8976-85ef8ce45b38"

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.support.events_ddl import events_ddl
 from tests.support.platform import PlatformProcess
 from tests.support.postgres import Backend
 from timeledger.caliper.builders import ActivityRef, Learner, envelope
@@ -242,13 +243,6 @@ def test_compaction_takes_the_run_id_out_of_bodies_and_puts_it_back(
                               for packed in heartbeats)  # runId and session taken out
 
 
-def _schema(engine: Engine) -> dict[str, str | None]:
-    with engine.connect() as conn:
-        return {name: sql.replace('"events"', "events") if sql else sql
-                for name, sql in conn.execute(sa.text(
-                    "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events'"))}
-
-
 @pytest.mark.backends("sqlite")  # PostgreSQL keeps its text
 def test_stored_rows_become_codes_and_bytes_through_the_upgrade_and_text_again_down(
         backend: Backend, engine: Engine) -> None:
@@ -263,7 +257,7 @@ def test_stored_rows_become_codes_and_bytes_through_the_upgrade_and_text_again_d
                 ":kind, :type, :action, :profile, :run, 's', 0, 'job', 0, '{}')"),
                 {"seq": seq, "id": row["event_id"], "kind": row["kind"], "type": row["type"],
                  "action": row["action"], "profile": row["profile"], "run": row["run_id"]})
-    before, schema_before = _raw(engine), _schema(engine)
+    before, schema_before = _raw(engine), events_ddl(engine)
     assert all(isinstance(value, str | None) for row in before for value in row[1:])
     upgrade(engine, "0029")
     after = _raw(engine)
@@ -272,7 +266,7 @@ def test_stored_rows_become_codes_and_bytes_through_the_upgrade_and_text_again_d
         sum(value in CODES for row in rows for value in
             (row["kind"], row["type"], row["action"], row["profile"]))
         + sum(row["run_id"] == RUN for row in rows))
-    assert _schema(engine) == schema_before  # the same table and every index, copied
+    assert events_ddl(engine) == schema_before  # the same table and every index, copied
     with engine.connect() as conn:
         # (Read as 0029 stored it: the column holds the interned text's id since 0031.)
         read = conn.execute(sa.select(events.c.kind, events.c.type, events.c.action,
@@ -285,7 +279,7 @@ def test_stored_rows_become_codes_and_bytes_through_the_upgrade_and_text_again_d
         (r["kind"], r["type"], r["action"], r["profile"], r["run_id"]) for r in rows]
     downgrade(engine, "0028")
     assert _raw(engine) == before
-    assert _schema(engine) == schema_before
+    assert events_ddl(engine) == schema_before
 
 
 def test_the_platform_s_readers_see_run_ids_and_types_as_sent(backend: Backend,
