@@ -49,3 +49,15 @@ def plan_steps(engine: Engine, statement: str, parameters: Any) -> list[str]:
 
     walk(plan["Plan"])
     return steps
+
+
+def plans_of_statements_holding(engine: Engine, read: Callable[[sa.Connection], object],
+                                text: str) -> list[str]:
+    """The plan (its steps joined by ' | ') of each statement `read(conn)` runs whose SQL holds
+    `text`, say the condition a filter adds; at least one must."""
+    with engine.connect() as conn:
+        statements = [(statement, parameters) for statement, parameters
+                      in recorded_statements(engine, lambda: read(conn)) if text in statement]
+    assert statements, f"no statement holds {text!r}"
+    return [" | ".join(plan_steps(engine, statement, parameters))
+            for statement, parameters in statements]

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from tests.support.events_ddl import events_ddl
 from tests.support.platform import PlatformProcess
 from tests.support.postgres import Backend
+from tests.support.query_plans import plans_of_statements_holding
 from timeledger.caliper.builders import ActivityRef, Learner, envelope
 from timeledger.caliper.builders import time_spent_event as heartbeat
 from timeledger.server.queries.event_log import events_by_id, log_page, stored_event_json
@@ -137,23 +138,6 @@ def test_every_reader_sees_the_texts_as_given(
     assert bodies == [r["body"] for r in rows]
 
 
-def _plans(engine: Engine, read: Any) -> list[str]:
-    """EXPLAIN QUERY PLAN of each statement `read(conn)` runs filtering on learner_email."""
-    statements: list[tuple[str, Any]] = []
-    with engine.connect() as conn:
-        def record(_conn: Any, _cursor: Any, statement: str, parameters: Any,
-                   _context: Any, _many: bool) -> None:
-            if "events.learner_email =" in statement:
-                statements.append((statement, parameters))
-
-        sa.event.listen(conn, "before_cursor_execute", record)
-        read(conn)
-        sa.event.remove(conn, "before_cursor_execute", record)
-        assert statements
-        return [" | ".join(row[3] for row in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + statement, parameters)) for statement, parameters in statements]
-
-
 @pytest.mark.backends("sqlite")
 def test_the_learner_filter_still_walks_its_index(
         stored: tuple[Engine, list[dict[str, Any]]]) -> None:
@@ -162,7 +146,9 @@ def test_the_learner_filter_still_walks_its_index(
         more = [{**row, "event_id": f"urn:uuid:{uuid.uuid4()}"} for row in _rows() * 40]
         append_rows(conn, more)
         conn.exec_driver_sql("ANALYZE")
-    plans = _plans(engine, lambda conn: log_page(conn, learner="ada@example.edu", limit=50))
+    plans = plans_of_statements_holding(
+        engine, lambda conn: log_page(conn, learner="ada@example.edu", limit=50),
+        "events.learner_email =")
     assert all("USING INDEX ix_events_learner_seq (learner_email=?" in plan
                for plan in plans), plans
     with engine.connect() as conn:  # the id the filter binds finds the rows the index holds

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from tests.support.events_ddl import events_ddl
 from tests.support.platform import PlatformProcess
 from tests.support.postgres import Backend
+from tests.support.query_plans import plans_of_statements_holding
 from timeledger.caliper.builders import ActivityRef, Learner, envelope
 from timeledger.caliper.builders import time_spent_event as heartbeat
 from timeledger.caliper.core import vocabulary
@@ -180,23 +181,6 @@ def test_every_reader_sees_the_terms_and_run_ids_as_given(
         r["event_id"]: r["run_id"] for r in rows}
 
 
-def _plans(engine: Engine, read: Any, column: str) -> list[str]:
-    """EXPLAIN QUERY PLAN of each statement that `read(conn)` runs filtering on `column`."""
-    statements: list[tuple[str, Any]] = []
-    with engine.connect() as conn:
-        def record(_conn: Any, _cursor: Any, statement: str, parameters: Any,
-                   _context: Any, _many: bool) -> None:
-            if f"events.{column} =" in statement:
-                statements.append((statement, parameters))
-
-        sa.event.listen(conn, "before_cursor_execute", record)
-        read(conn)
-        sa.event.remove(conn, "before_cursor_execute", record)
-        assert statements
-        return [" | ".join(row[3] for row in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + statement, parameters)) for statement, parameters in statements]
-
-
 @pytest.mark.backends("sqlite")
 def test_the_type_and_run_filters_still_walk_their_indexes(
         stored: tuple[Engine, list[dict[str, Any]]]) -> None:
@@ -205,10 +189,12 @@ def test_the_type_and_run_filters_still_walk_their_indexes(
         more = [{**row, "event_id": f"urn:uuid:{uuid.uuid4()}"} for row in _rows() * 40]
         append_rows(conn, more)
         conn.exec_driver_sql("ANALYZE")
-    by_type = _plans(engine, lambda conn: log_page(conn, event_type="TimeSpentEvent", limit=50),
-                     "type")
+    by_type = plans_of_statements_holding(
+        engine, lambda conn: log_page(conn, event_type="TimeSpentEvent", limit=50),
+        "events.type =")
     assert all("ix_events_type_seq" in plan for plan in by_type), by_type
-    by_run = _plans(engine, lambda conn: log_page(conn, run_id=RUN, limit=50), "run_id")
+    by_run = plans_of_statements_holding(
+        engine, lambda conn: log_page(conn, run_id=RUN, limit=50), "events.run_id =")
     assert all("ix_events_run" in plan for plan in by_run), by_run
     # The codes and bytes the filters bind find the rows the index holds.
     with engine.connect() as conn:
