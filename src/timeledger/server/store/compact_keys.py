@@ -42,8 +42,10 @@ class WindowKey(sa.TypeDecorator[str]):
             return dialect.type_descriptor(sa.BigInteger())
         return dialect.type_descriptor(sa.String(40))
 
-    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
-        if value is None or dialect.name != "sqlite":
+    def process_bind_param(self, value: str | int | None, dialect: sa.Dialect) -> Any:
+        """A key given as SQLite's integer already (`window_key_number_at`: the projector's
+        windows, on SQLite only) goes as it is."""
+        if value is None or isinstance(value, int) or dialect.name != "sqlite":
             return value
         return window_key_number(value)
 

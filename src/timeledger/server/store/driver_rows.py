@@ -21,9 +21,7 @@ from timeledger.server.store.compact_keys import (
     TERM_VALUES,
     CaliperTerm,
     UuidText,
-    WindowKey,
     repeated_uuid_bytes,
-    window_key_number,
 )
 from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, utc_microseconds
 
@@ -38,7 +36,7 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     """Each row's values for `columns`, as the store's types write them on this dialect. Give
     `table` when any of its columns has a type of the store's own other than UtcDateTime
     (UtcMicroseconds, WindowKey, UuidText, CaliperTerm); without it every datetime is taken for
-    UtcDateTime. A WindowKey may be given as its key or its SQLite integer."""
+    UtcDateTime. A WindowKey may be given as its key or its SQLite integer (WindowKey says)."""
     if conn.dialect.name != "sqlite":
         return [tuple(row[name] for name in columns) for row in rows]
     if table is None:
@@ -69,8 +67,6 @@ def _sqlite_converters(dialect: sa.Dialect, table: sa.Table,
         elif isinstance(kind, UuidText) and kind.repeats:
             converters.append((index, functools.partial(repeated_uuid_bytes, prefix=kind.prefix)
                                if kind.prefix else repeated_uuid_bytes))
-        elif isinstance(kind, WindowKey):
-            converters.append((index, _sqlite_window_key))
         elif isinstance(kind, sa.TypeDecorator):
             converters.append((index, functools.partial(kind.process_bind_param,
                                                         dialect=dialect)))
@@ -105,14 +101,6 @@ def _utc_text(value: datetime) -> str:
 #: hour apart). Enough entries for a batch's distinct times (a window's end and start, about
 #: two an event).
 _remembered_utc_text = functools.lru_cache(maxsize=4096)(_utc_text)
-
-
-def _sqlite_window_key(value: str | int | None) -> str | int | None:
-    """WindowKey's value on SQLite; a key given as its integer already (compact_keys.
-    window_key_number_at: the projector's windows) as it is."""
-    if value is None or isinstance(value, int):
-        return value
-    return window_key_number(value)
 
 
 def _sqlite_microseconds(value: datetime | None, seen: dict[datetime, int]) -> int | None:
