@@ -42,7 +42,12 @@ from timeledger.server.settings import Settings
 from timeledger.server.store import compaction
 from timeledger.server.store.compaction import CompactionPolicy, compact_events, compacted_through
 from timeledger.server.store.event_appends import append_rows
-from timeledger.server.store.event_bodies import BODY_COLUMNS, TAKEN_OUT, event_body
+from timeledger.server.store.event_bodies import (
+    BODY_COLUMNS,
+    TAKEN_OUT,
+    TAKEN_OUT_WITH_BODY_FIELDS,
+    event_body,
+)
 from timeledger.server.store.migrate import downgrade, upgrade
 from timeledger.server.store.projection_tables import PROJECTION_TABLES
 from timeledger.server.store.schema import compression_dictionaries, events
@@ -109,10 +114,14 @@ def _compact_all(engine: Engine, policy: CompactionPolicy = POLICY, limit: int =
         passed += step
 
 
+# The lead bytes of a packed body with fields taken out (then the mask, then the frame).
+_LEADS = (TAKEN_OUT, TAKEN_OUT_WITH_BODY_FIELDS)
+
+
 def _frame(packed: bytes) -> bytes:
-    """The zstd frame of a packed body (past the mask of the fields its columns give)."""
+    """The zstd frame of a packed body (past the lead byte and the mask of the fields taken out)."""
     packed = bytes(packed)
-    return packed[2:] if packed[0] == TAKEN_OUT else packed
+    return packed[2:] if packed[0] in _LEADS else packed
 
 
 def _packed(rows: dict[int, dict[str, Any]]) -> dict[int, bytes]:
@@ -154,8 +163,10 @@ def test_fields_are_left_out_of_a_packed_body_only_when_the_columns_give_them_ba
     _compact_all(store.engine)
     after = _raw_rows(store.engine)
     assert _texts(store.engine) == {seq: row["body"] for seq, row in before.items()}
-    masks = {seq: row["packed"][1] for seq, row in after.items() if row["packed"][0] == TAKEN_OUT}
-    every = 0b111111  # id, eventTime, actor id, actor email, runId, session
+    masks = {seq: row["packed"][1] for seq, row in after.items()
+             if row["packed"][0] == TAKEN_OUT_WITH_BODY_FIELDS}
+    # id, eventTime, actor id, actor email, runId, session; generated.id, the items' dates
+    every = 0b11111111
     assert set(masks) == set(after)
     assert {seq for seq, mask in masks.items() if mask == every} == set(range(1, 61)) - set(
         range(41, 46))
@@ -176,7 +187,7 @@ def test_a_body_in_another_json_writing_is_packed_whole_and_read_back_as_it_was(
     assert _compact_all(store.engine) == 40
     after = _raw_rows(store.engine)
     assert _texts(store.engine) == {seq: row["body"] for seq, row in before.items()}
-    assert {seq for seq, row in after.items() if row["packed"][0] != TAKEN_OUT} == set(
+    assert {seq for seq, row in after.items() if row["packed"][0] not in _LEADS} == set(
         range(31, 41))
 
 

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 import zstandard
 
 from timeledger.server.store import compression_dictionaries
-from timeledger.server.store.column_fields import EventColumns, put_back, take_out
+from timeledger.server.store.column_fields import (
+    BODY_BITS,
+    COLUMN_BITS,
+    EventColumns,
+    put_back,
+    take_out,
+)
 from timeledger.server.store.schema import events
 
 #: A packed body may leave out what the row's own columns give (store/column_fields.py).
@@ -26,8 +32,13 @@ COMPACTED = ""
 #: on the request path cost about 5 us per event for a value that is almost never read.
 DIGEST_NOT_STORED = ""
 #: `packed` is a zstd frame of the body (it starts with zstd's magic number, 0x28 ...), or this
-#: byte, the mask of the fields taken out (column_fields.take_out) and a frame of what was left.
+#: byte, the mask of the fields taken out (column_fields.take_out) and a frame of what was left,
+#: when only fields the columns give were taken out ...
 TAKEN_OUT = 0x01
+#: ... or this byte when fields the rest of the body gives were taken out too (a platform older
+#: than this byte reads it as a frame and fails: docs/pipeline.md, "Storage compaction").
+TAKEN_OUT_WITH_BODY_FIELDS = 0x02
+_MASK_BITS = {TAKEN_OUT: COLUMN_BITS, TAKEN_OUT_WITH_BODY_FIELDS: COLUMN_BITS | BODY_BITS}
 
 
 class StoredBody(EventColumns, Protocol):
@@ -44,7 +55,8 @@ def pack(packer: zstandard.ZstdCompressor, text: bytes, row: EventColumns) -> by
     if taken is None:
         return packer.compress(text)
     mask, left = taken
-    return bytes((TAKEN_OUT, mask)) + packer.compress(left)
+    lead = TAKEN_OUT_WITH_BODY_FIELDS if mask & BODY_BITS else TAKEN_OUT
+    return bytes((lead, mask)) + packer.compress(left)
 
 
 def packing_sample(text: bytes, row: EventColumns) -> bytes:
@@ -55,9 +67,13 @@ def packing_sample(text: bytes, row: EventColumns) -> bytes:
 
 def _unpacked(conn: sa.Connection, row: StoredBody) -> bytes:
     packed = bytes(row.packed or b"")
-    if packed[:1] == bytes((TAKEN_OUT,)):
-        return put_back(packed[1], compression_dictionaries.unpack(conn, packed[2:]), row)
-    return compression_dictionaries.unpack(conn, packed)
+    known = _MASK_BITS.get(packed[0]) if packed else None
+    if known is None:
+        return compression_dictionaries.unpack(conn, packed)
+    if packed[1] & ~known:
+        raise ValueError(f"event {row.event_id}: its packed body's mask {packed[1]:#04x} has "
+                         f"bits its lead byte {packed[0]:#04x} does not allow")
+    return put_back(packed[1], compression_dictionaries.unpack(conn, packed[2:]), row)
 
 
 def event_body(conn: sa.Connection, row: StoredBody) -> str:
