@@ -421,6 +421,28 @@ def test_downgrade_turns_compacted_bodies_back_into_text(store: Platform) -> Non
     assert _texts(store.engine) == before
 
 
+def test_downgrade_packs_bodies_again_without_the_fields_the_body_gives(store: Platform) -> None:
+    """0033's downgrade: code before it reads a 0x01 body (the columns' fields taken out)."""
+    _ingest(store, _heartbeats(40) + _sdk_items())
+    before = {seq: row["body"] for seq, row in _raw_rows(store.engine).items()}
+    _compact_all(store.engine)
+    packed = _packed(_raw_rows(store.engine))
+    assert {body[0] for body in packed.values()} == {TAKEN_OUT_WITH_BODY_FIELDS}
+    downgrade(store.engine, "0032")
+    again = _packed(_raw_rows(store.engine))
+    assert {seq: (body[0], body[1]) for seq, body in again.items()} == {
+        seq: (TAKEN_OUT, body[1] & 0b111111) for seq, body in packed.items()}
+    assert {_dictionary_id(body) for body in again.values()} == {
+        _dictionary_id(body) for body in packed.values()}
+    assert _texts(store.engine) == before
+    upgrade(store.engine)
+    assert _texts(store.engine) == before
+
+
+def _dictionary_id(packed: bytes) -> int:
+    return int(zstandard.get_frame_parameters(_frame(packed)).dict_id)
+
+
 def test_downgrade_writes_the_digest_of_rows_appended_without_one(store: Platform) -> None:
     _ingest(store, _heartbeats(30))
     rows = _raw_rows(store.engine)
@@ -478,6 +500,21 @@ def _fixture_items() -> list[dict[str, Any]]:
     return items
 
 
+def _sdk_items() -> list[dict[str, Any]]:
+    """Heartbeats and completions as the SDK builds them, some changed where a packed body
+    leaves out what the rest of it gives (generated.id, the items' dates)."""
+    made = [*_heartbeats(12), completed_event(
+        actor=Learner("learner1@example.edu", "l1").actor(SENSOR), activity=REF,
+        run_id=str(uuid.UUID(int=2)), ended_at=datetime(2025, 3, 4, 9, tzinfo=UTC),
+        metrics=Metrics(xp_earned=10, total_questions=5, correct_questions=4))]
+    made[1]["generated"]["items"][0]["endDate"] = "2025-03-03T08:00:29.000Z"  # not eventTime
+    made[2]["generated"]["items"][1]["startDate"] = "2025-03-03T08:00:31.000Z"  # not the first's
+    made[3]["generated"]["id"] = "urn:uuid:" + str(uuid.UUID(int=3))  # not derived
+    del made[4]["generated"]["items"][1]["endDate"]
+    made[5]["generated"]["items"][0]["endDate"] = made[5]["eventTime"].replace(".000Z", "Z")
+    return made
+
+
 def _every_page(fetch: Callable[[int | None], dict[str, Any]]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     before: int | None = None
@@ -496,19 +533,20 @@ def _read_through_every_reader(platform: PlatformProcess) -> dict[str, Any]:
         explored = _every_page(lambda before: client.get(
             "/data/events", params={"before": before} if before else {}).json())
         by_id = {item["eventId"]: client.get(
-            f"/caliper/events/{quote(item['eventId'], safe='')}").json()["event"]
-            for item in listed}
+            f"/caliper/events/{quote(item['eventId'], safe='')}").text for item in listed}
     return {
         "listed": {item["seq"]: item["event"] for item in listed},
         "explored": {item["seq"]: item["event"] for item in explored},
-        "by_id": by_id,
+        "by_id": {event_id: json.loads(text)["event"] for event_id, text in by_id.items()},
+        "by_id_text": by_id,
         "exported": platform.cli("export").stdout,
     }
 
 
 def test_every_fixture_reads_back_the_same_through_every_reader(backend: Backend,
                                                                 tmp_path: Path) -> None:
-    items = _fixture_items()
+    sdk_items = _sdk_items()
+    items = _fixture_items() + sdk_items
     # No projector: it would compact the store itself once idle, before the test does.
     with PlatformProcess(tmp_path / "platform", db_url=backend.new_db_url(),
                          extra_args=["--projectors", "0"]) as platform:
@@ -528,11 +566,25 @@ def test_every_fixture_reads_back_the_same_through_every_reader(backend: Backend
             assert before["by_id"] == stored_by_id
 
             assert _compact_all(engine) == len(stored)
-            assert len(_packed(_raw_rows(engine))) > len(stored) * 0.9
+            packed = _packed(_raw_rows(engine))
+            assert len(packed) > len(stored) * 0.9
+            leads = {rows[seq]["event_id"]: (body[0], body[1]) for seq, body in packed.items()}
+            sdk = [leads[item["id"]] for item in sdk_items]
+            every = 0b11111111  # the columns' six fields, generated.id, the items' dates
+            assert sdk == [(TAKEN_OUT_WITH_BODY_FIELDS, every)] * 3 + [
+                (TAKEN_OUT_WITH_BODY_FIELDS, every & ~0b1000000)] + [
+                (TAKEN_OUT_WITH_BODY_FIELDS, every)] * 8 + [
+                (TAKEN_OUT_WITH_BODY_FIELDS, every & ~0b10000000)]
+            # The fixtures' generated ids are not derived and their items carry no dates: only
+            # the columns' fields are taken out, under the byte older rows have.
+            fixtures = [leads[item["id"]] for item in items[:-len(sdk_items)]
+                        if item.get("id") in leads]
+            assert fixtures and {lead for lead, _ in fixtures} == {TAKEN_OUT}
             after = _read_through_every_reader(platform)
         finally:
             engine.dispose()
     assert after["listed"] == after["explored"] == stored
     assert after["by_id"] == stored_by_id
+    assert after["by_id_text"] == before["by_id_text"]  # byte for byte
     assert after["exported"] == before["exported"]  # byte for byte
     assert [json.loads(line) for line in after["exported"].splitlines()] == list(stored.values())

@@ -82,8 +82,7 @@ def _repacked(packed: bytes, row: Any,
     packer = zstandard.ZstdCompressor(level=_LEVEL, dict_data=dictionary,
                                       write_content_size=True, write_dict_id=True,
                                       write_checksum=False)
-    left = packer.compress(orjson.dumps(event))
-    return bytes((_TAKEN_OUT, mask & _COLUMN_BITS)) + left if mask & _COLUMN_BITS else left
+    return bytes((_TAKEN_OUT, mask & _COLUMN_BITS)) + packer.compress(orjson.dumps(event))
 
 
 def _is_zero(value: Any) -> bool:
