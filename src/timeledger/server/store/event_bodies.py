@@ -35,8 +35,8 @@ DIGEST_NOT_STORED = ""
 #: byte, the mask of the fields taken out (column_fields.take_out) and a frame of what was left,
 #: when only fields the columns give were taken out ...
 TAKEN_OUT = 0x01
-#: ... or this byte when fields the rest of the body gives were taken out too (a platform older
-#: than this byte reads it as a frame and fails: docs/pipeline.md, "Storage compaction").
+#: ... or this byte when fields the rest of the body gives were taken out too (since migration
+#: 0033, whose downgrade packs them again under TAKEN_OUT: docs/pipeline.md, "Storage compaction").
 TAKEN_OUT_WITH_BODY_FIELDS = 0x02
 _MASK_BITS = {TAKEN_OUT: COLUMN_BITS, TAKEN_OUT_WITH_BODY_FIELDS: COLUMN_BITS | BODY_BITS}
 
