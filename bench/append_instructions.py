@@ -1,7 +1,7 @@
 """Instructions per event of the request path's SQLite append: what a busy machine does not skew.
 
 Appends bench/ingest.py's heartbeats in process, as the ingestion builds their rows
-(`event_appends.append_rows`, 100 a transaction), under `valgrind --tool=cachegrind
+(`event_appends.append_values`, 100 a transaction), under `valgrind --tool=cachegrind
 --cache-sim=no`, 1,000 and then 5,000 events; rows for 5,000 are built in both runs, so the
 slope between the two is the append alone. Twice: with 50 learners (each text of a heartbeat's
 sensor, actor id and e-mail is known after the first envelopes) and with a new learner for every
@@ -27,7 +27,7 @@ from bench.ingest import EVENTS_PER_ENVELOPE, build_envelopes
 from timeledger.caliper.envelope import parse_envelope
 from timeledger.server.ingestion import Ingestor
 from timeledger.server.store.database import create_engine
-from timeledger.server.store.event_appends import append_rows
+from timeledger.server.store.event_appends import append_values
 from timeledger.server.store.migrate import upgrade
 
 BUILT = 5000  # events whose rows are built in every run
@@ -47,7 +47,7 @@ def append(count: int, learners: int) -> None:
                                                                 learners=learners))]
             for rows in batches[:count // EVENTS_PER_ENVELOPE]:
                 with engine.begin() as conn:
-                    append_rows(conn, rows)
+                    append_values(conn, rows)
         finally:
             engine.dispose()
 

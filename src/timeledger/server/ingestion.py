@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -16,9 +16,15 @@ from timeledger.caliper.envelope import Envelope
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store.database import writer_turn
-from timeledger.server.store.event_appends import append_jobs, append_rows
+from timeledger.server.store.event_appends import (
+    APPENDED_COLUMNS,
+    Appended,
+    AppendedRow,
+    append_jobs,
+    append_values,
+)
 from timeledger.server.store.event_bodies import DIGEST_NOT_STORED, content_digest
-from timeledger.server.store.job_result_rows import encode_results
+from timeledger.server.store.job_result_rows import encode_outcomes
 from timeledger.server.store.log_positions import Needs, Position, needs_to_json
 from timeledger.server.store.partitions import learner_partition, partition_count
 
@@ -28,8 +34,9 @@ ResultStatus = Literal["stored", "duplicate", "conflict", "duplicate_window",
                        "duplicate_completion", "unprojectable"]
 
 
-@dataclass(frozen=True, slots=True)
-class EventResult:
+class EventResult(NamedTuple):
+    """One event's answer in a job (a tuple: an envelope makes one per event)."""
+
     external_id: str
     allocated_id: str | None
     status: ResultStatus
@@ -76,28 +83,24 @@ def _actor(item: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _row(item: dict[str, Any], run_id: str | None, partition: int | None,
-         sensor: str, received_at: datetime, job_id: str) -> dict[str, Any]:
+         sensor: str, received_at: datetime, job_id: str) -> AppendedRow:
+    """The item's row (event_appends.APPENDED_COLUMNS)."""
     is_event = "action" in item or partition is not None
     actor_id, email = _actor(item)
     profile = item.get("profile")
-    return {
-        "event_id": _item_id(item),
-        "body_hash": DIGEST_NOT_STORED,
-        "kind": "event" if is_event else "entity",
-        "type": str(item.get("type")),
-        "action": item.get("action") if is_event else None,
-        "profile": profile if isinstance(profile, str) else None,
-        "actor_id": actor_id if isinstance(actor_id, str) else None,
-        "learner_email": email,
-        "run_id": run_id,
-        "event_time": _event_time(item),
-        "sensor": sensor,
-        "received_at": received_at,
-        "job_id": job_id,
-        "body": orjson.dumps(item).decode(),
-        "partition": partition,
-        "item": item,  # not a column: its digest is made only when its id is already taken
-    }
+    return (_item_id(item), DIGEST_NOT_STORED, "event" if is_event else "entity",
+            str(item.get("type")), item.get("action") if is_event else None,
+            profile if isinstance(profile, str) else None,
+            actor_id if isinstance(actor_id, str) else None, email, run_id, _event_time(item),
+            sensor, received_at, job_id, orjson.dumps(item).decode(), partition)
+
+
+_EVENT_ID, _PARTITION = APPENDED_COLUMNS.index("event_id"), APPENDED_COLUMNS.index("partition")
+#: A row's result as the append decides it: (seq, status, message).
+Outcome = tuple[int, ResultStatus, str | None]
+_DUPLICATE_MESSAGE = "Already stored with the same body"
+_CONFLICT_MESSAGE = ("An event with this id was stored with a different body; this one was not "
+                     "stored")
 
 
 # Deadlock detected, serialization failure: concurrent writers on PostgreSQL can lose either,
@@ -157,76 +160,86 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     def _rows(self, envelope: Envelope, received_at: datetime,
-              job_id: str) -> list[dict[str, Any]]:
+              job_id: str) -> list[AppendedRow]:
         rows = []
+        refs = envelope.refs
+        sensor = envelope.sensor
         for index, item in enumerate(envelope.data):
-            ref = envelope.refs.get(index)
+            ref = refs.get(index)
             if ref is None:
-                rows.append(_row(item, None, None, envelope.sensor, received_at, job_id))
+                rows.append(_row(item, None, None, sensor, received_at, job_id))
                 continue
             partition = learner_partition(ref.learner_email, self._partitions)
-            rows.append(_row(item, ref.run_id, partition, envelope.sensor, received_at, job_id))
+            rows.append(_row(item, ref.run_id, partition, sensor, received_at, job_id))
         return rows
 
     def _write_once(self, batch: Sequence[_Submission]) -> list[JobResult]:
         received_at = self._now()
         job_ids = [str(uuid.uuid4()) for _ in batch]
-        rows: list[dict[str, Any]] = []
+        rows: list[AppendedRow] = []
+        items: list[dict[str, Any]] = []
         for submission, job_id in zip(batch, job_ids, strict=True):
             rows.extend(self._rows(submission.envelope, received_at, job_id))
+            items.extend(submission.envelope.data)
         with writer_turn(self._engine), self._engine.begin() as conn:
-            results, written = self._append(conn, rows)
+            appended = append_values(conn, rows)
+            outcomes = _outcomes(rows, items, appended)
             jobs_out: list[JobResult] = []
             job_rows: list[dict[str, Any]] = []
             offset = 0
             for submission, job_id in zip(batch, job_ids, strict=True):
-                count = len(submission.envelope.data)
-                job = JobResult(job_id, results[offset:offset + count])
-                needs: Needs = {}
-                for row, result in zip(rows[offset:offset + count], job.results, strict=True):
-                    partition = row["partition"]
-                    if result.status == "stored" and partition is not None:
-                        position = written[row["event_id"]]
-                        needs[partition] = max(needs.get(partition, position), position)
-                offset += count
-                jobs_out.append(job)
+                end = offset + len(submission.envelope.data)
+                mine = outcomes[offset:end]
+                results = [EventResult(row[_EVENT_ID], str(seq), status, message)
+                           for row, (seq, status, message) in zip(rows[offset:end], mine,
+                                                                  strict=True)]
+                last: dict[int, int] = {}  # each partition's last stored seq (one xact)
+                for row, (seq, status, _message) in zip(rows[offset:end], mine, strict=True):
+                    partition = row[_PARTITION]
+                    if status == "stored" and partition is not None \
+                            and seq > last.get(partition, 0):
+                        last[partition] = seq
+                needs: Needs = {partition: Position(appended.xact, seq)
+                                for partition, seq in last.items()}
+                jobs_out.append(JobResult(job_id, results))
                 job_rows.append({
                     "id": job_id, "client_id": submission.client_id,
                     "state": "waiting" if needs else "completed",
                     "created_at": received_at,
                     "processed_on": None if needs else received_at,
-                    "results": encode_results([r.to_json() for r in job.results]),
+                    "results": encode_outcomes(mine),
                     "needs": needs_to_json(needs),
                 })
+                offset = end
             append_jobs(conn, job_rows)
         if self._after_commit is not None:
             self._after_commit()
         return jobs_out
 
-    def _append(self, conn: sa.Connection, rows: list[dict[str, Any]],
-                ) -> tuple[list[EventResult], dict[str, Position]]:
-        """Insert new rows; say for each row whether it was stored, a duplicate or a conflict.
-        Also returns where each stored row sits in the log."""
-        written, existing = append_rows(conn, rows)
-        results: list[EventResult] = []
-        claimed: set[str] = set()
-        first_item: dict[str, Any] = {}
-        for row in rows:
-            event_id = row["event_id"]
-            first_item.setdefault(event_id, row["item"])
-            if event_id in written and event_id not in claimed:
-                claimed.add(event_id)
-                results.append(EventResult(event_id, str(written[event_id].seq), "stored"))
-                continue
-            if event_id in existing:
-                seq, digest = existing[event_id]
-            else:  # the same id twice inside this group
-                seq, digest = written[event_id].seq, content_digest(first_item[event_id])
-            if digest == content_digest(row["item"]):
-                results.append(EventResult(event_id, str(seq), "duplicate",
-                                           "Already stored with the same body"))
-            else:
-                results.append(EventResult(event_id, str(seq), "conflict",
-                                           "An event with this id was stored with a different "
-                                           "body; this one was not stored"))
-        return results, written
+
+def _outcomes(rows: Sequence[AppendedRow], items: Sequence[dict[str, Any]],
+              appended: Appended) -> list[Outcome]:
+    """Each row's result: stored, or the seq of its id's first event and whether this one has
+    the same body (duplicate) or not (conflict)."""
+    seqs = appended.seqs
+    if not appended.existing and len(seqs) == len(rows):  # every row new, every id once
+        return [(seqs[row[_EVENT_ID]], "stored", None) for row in rows]
+    outcomes: list[Outcome] = []
+    claimed: set[str] = set()
+    first_item: dict[str, dict[str, Any]] = {}
+    for row, item in zip(rows, items, strict=True):
+        event_id = row[_EVENT_ID]
+        first_item.setdefault(event_id, item)
+        if event_id in seqs and event_id not in claimed:
+            claimed.add(event_id)
+            outcomes.append((seqs[event_id], "stored", None))
+            continue
+        if event_id in appended.existing:
+            seq, digest = appended.existing[event_id]
+        else:  # the same id twice inside this group
+            seq, digest = seqs[event_id], content_digest(first_item[event_id])
+        if digest == content_digest(item):
+            outcomes.append((seq, "duplicate", _DUPLICATE_MESSAGE))
+        else:
+            outcomes.append((seq, "conflict", _CONFLICT_MESSAGE))
+    return outcomes

@@ -11,12 +11,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from timeledger.server.store.driver_rows import driver_params
 from timeledger.server.store.event_appends import (
     APPENDED_COLUMNS,
+    INTERNED_COLUMNS,
     JOB_COLUMNS,
+    _row_values,
     append_jobs,
     append_rows,
+    sqlite_params,
 )
+from timeledger.server.store.interned_texts import text_ids
 from timeledger.server.store.migrate import upgrade
 from timeledger.server.store.schema import events, jobs
 
@@ -116,3 +121,35 @@ def test_job_rows_are_stored_as_given(store: Engine) -> None:
 
 def test_the_appended_columns_are_the_events_table_s() -> None:
     assert set(APPENDED_COLUMNS) == set(events.c.keys()) - {"seq", "xact", "packed"}
+
+
+def test_a_group_of_new_rows_after_a_gap_gets_the_seqs_sqlite_gave_them(store: Engine) -> None:
+    with store.begin() as conn:
+        append_rows(conn, [_row(f"urn:uuid:{n:08d}-0000-4000-8000-000000000000")
+                           for n in range(3)])
+        conn.execute(sa.delete(events).where(events.c.seq == sa.select(sa.func.max(events.c.seq))
+                                             .scalar_subquery()))  # the newest row gone
+    new = [_row(f"urn:uuid:{n:08d}-0000-4000-8000-000000000000") for n in range(3, 8)]
+    with store.begin() as conn:
+        written, existing = append_rows(conn, [*new, _row("urn:event-without-uuid")])
+    stored = {row["event_id"]: row["seq"] for row in _stored(store)}
+    assert existing == {}
+    assert {event_id: position.seq for event_id, position in written.items()} == {
+        row["event_id"]: stored[row["event_id"]] for row in [*new, _row("urn:event-without-uuid")]}
+
+
+@pytest.mark.backends("sqlite")
+def test_the_sqlite_params_are_what_the_column_types_write(store: Engine) -> None:
+    rows = [_row("urn:uuid:0a0b0c0d-0000-4000-8000-000000000001"),
+            _row("urn:uuid:NOT-A-LOWER-CASE-UUID", partition=None, event_time=None),
+            {**_row("urn:anything"), "kind": "entity", "type": "NotATerm", "action": None,
+             "profile": "TimebackProfile", "actor_id": None, "learner_email": None,
+             "run_id": None}]
+    with store.begin() as conn:
+        ids = text_ids(conn, [row[name] for row in rows for name in INTERNED_COLUMNS])
+        fast = list(sqlite_params(list(zip(*(_row_values(row) for row in rows), strict=True)),
+                                  ids))
+        typed = driver_params(conn, rows, [name for name in APPENDED_COLUMNS
+                                           if name not in INTERNED_COLUMNS], events)
+    assert fast == [(*values, *(ids[row[name]] for name in INTERNED_COLUMNS))
+                    for row, values in zip(rows, typed, strict=True)]

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from timeledger.server.store.commit_order import WRITING_TRANSACTION
+from timeledger.server.store.compact_keys import TERM_VALUES, UuidText, uuid_bytes
 from timeledger.server.store.driver_rows import (
     column_arrays,
     driver_params,
@@ -27,7 +30,7 @@ from timeledger.server.store.event_bodies import (
 )
 from timeledger.server.store.interned_texts import text_ids
 from timeledger.server.store.log_positions import Position
-from timeledger.server.store.schema import events, jobs
+from timeledger.server.store.schema import events, jobs, utc_microseconds
 
 #: The columns an appended row gives (the others default: seq, xact, packed).
 APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile", "actor_id",
@@ -36,25 +39,48 @@ APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile"
 #: The columns SQLite keeps as interned ids (store/interned_texts.py), last in its INSERT.
 INTERNED_COLUMNS = ("actor_id", "learner_email", "run_id", "sensor")
 _NOT_INTERNED = tuple(name for name in APPENDED_COLUMNS if name not in INTERNED_COLUMNS)
-_interned_texts = operator.itemgetter(*INTERNED_COLUMNS)
+_row_values = operator.itemgetter(*APPENDED_COLUMNS)
 #: The columns of a job row, all given by the append.
 JOB_COLUMNS = ("id", "client_id", "state", "created_at", "processed_on", "results", "needs")
 _IN_CHUNK = 500  # event ids per `IN (...)` lookup (SQLite allows 32,766 parameters)
 
 Stored = tuple[int, str]  # seq, body_hash
+#: An appended row: its values in `APPENDED_COLUMNS`' order, as readers see them (texts, aware
+#: datetimes); the store's own forms are made here, per dialect.
+AppendedRow = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What an append wrote: the seq of each new event id (the first row of equal ids), all in
+    one writing transaction (`xact`; 0 on SQLite, store/commit_order.py); and the seq and body
+    hash of every id that was already stored."""
+
+    xact: int
+    seqs: dict[str, int]
+    existing: dict[str, Stored]
 
 
 def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                 ) -> tuple[dict[str, Position], dict[str, Stored]]:
     """Insert each row whose event id is new (the first of equal ids wins). Returns where each
     inserted row sits in the log, and the seq and body hash of every id that was already stored."""
+    appended = append_values(conn, [_row_values(row) for row in rows])
+    return ({event_id: Position(appended.xact, seq) for event_id, seq in appended.seqs.items()},
+            appended.existing)
+
+
+def append_values(conn: sa.Connection, rows: Sequence[AppendedRow]) -> Appended:
+    """`append_rows` for rows given as `AppendedRow`s: the request path's form."""
     if not rows:
-        return {}, {}
+        return Appended(0, {}, {})
     if conn.dialect.name == "postgresql":
-        written = _append_postgresql(conn, rows)
+        xact, seqs = _append_postgresql(conn, rows)
     else:
-        written = _append_sqlite(conn, rows)
-    missing = sorted({r["event_id"] for r in rows} - written.keys())
+        xact, seqs = 0, _append_sqlite(conn, rows)
+    if len(seqs) == len(rows):  # every row new: nothing to look up
+        return Appended(xact, seqs, {})
+    missing = sorted({row[0] for row in rows}.difference(seqs))
     existing: dict[str, Stored] = {}
     for chunk in _chunks(missing):
         found = conn.execute(sa.select(events.c.event_id, events.c.seq, events.c.body_hash)
@@ -67,7 +93,7 @@ def append_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]],
                              .where(events.c.event_id.in_(chunk)))
         existing.update((row.event_id, (row.seq, content_digest(event_json(conn, row))))
                         for row in found)
-    return written, existing
+    return Appended(xact, seqs, existing)
 
 
 def append_jobs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -82,39 +108,94 @@ def append_jobs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     execute_many(conn, sql, driver_params(conn, rows, JOB_COLUMNS, jobs))
 
 
-def _append_postgresql(conn: sa.Connection, rows: Sequence[dict[str, Any]],
-                       ) -> dict[str, Position]:
+def _append_postgresql(conn: sa.Connection, rows: Sequence[AppendedRow],
+                       ) -> tuple[int, dict[str, int]]:
     """One statement for the group: its rows as column arrays, inserted in their order (so
     `seq` follows it, and of equal ids the first wins), each with its writing transaction
-    (store/commit_order.py says why)."""
+    (store/commit_order.py says why): one transaction, so one xact."""
     sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}, xact) "
            f"{unnest_rows(conn.dialect, events, APPENDED_COLUMNS, WRITING_TRANSACTION)} "
            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq, xact")
-    returned = execute_once(conn, sql, column_arrays(rows, APPENDED_COLUMNS))
-    return {event_id: Position(xact, seq) for event_id, seq, xact in returned}
+    returned = execute_once(conn, sql, [list(column) for column in zip(*rows, strict=True)])
+    return (returned[0][2] if returned else 0), {event_id: seq for event_id, seq, _ in returned}
 
 
-def _append_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[str, Position]:
-    """Row by row on the driver's cursor: each statement's `rowcount` says whether the row went
-    in and `lastrowid` is its seq. (Measured against an `executemany` followed by reading the
-    new rows back by id, and against a multi-row INSERT ... RETURNING: both cost more.)"""
-    sql = (f"INSERT INTO events ({', '.join(_NOT_INTERNED + INTERNED_COLUMNS)}) VALUES "
-           f"({sql_marks(conn, len(APPENDED_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
-    ids = text_ids(conn, itertools.chain.from_iterable(map(_interned_texts, rows)))
-    written: dict[str, Position] = {}
+_SQLITE_COLUMNS = _NOT_INTERNED + INTERNED_COLUMNS
+_EVENT_ID_TYPE = events.c.event_id.type
+if not isinstance(_EVENT_ID_TYPE, UuidText) or _EVENT_ID_TYPE.repeats:
+    raise TypeError("events.event_id is a UuidText whose values do not repeat")
+_EVENT_ID_PREFIX = _EVENT_ID_TYPE.prefix
+
+
+def _append_sqlite(conn: sa.Connection, rows: Sequence[AppendedRow]) -> dict[str, int]:
+    """One `executemany` of the rows in their store forms (`sqlite_params`). SQLite gives a new
+    row the largest rowid plus one, and this transaction holds the write lock from its first
+    insert on, so the rows inserted took consecutive seqs, in order, ending at the last insert's
+    rowid: when every row went in, that is each row's seq with nothing read back; otherwise the
+    rows past the seq before them are read back by id. (Measured against a statement per row
+    reading its `rowcount` and `lastrowid`, and against a multi-row INSERT ... RETURNING: both
+    cost more.)"""
+    sql = (f"INSERT INTO events ({', '.join(_SQLITE_COLUMNS)}) VALUES "
+           f"({sql_marks(conn, len(_SQLITE_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
+    columns = list(zip(*rows, strict=True))
+    ids = text_ids(conn, itertools.chain.from_iterable(columns[index]
+                                                       for index in _INTERNED_INDEXES))
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        for row, values in zip(rows, driver_params(conn, rows, _NOT_INTERNED, events),
-                               strict=True):
-            actor_id, email, run_id, sensor = _interned_texts(row)
-            cursor.execute(sql, (*values, ids[actor_id], ids[email], ids[run_id], ids[sensor]))
-            if cursor.rowcount > 0:
-                written[row["event_id"]] = Position(0, cursor.lastrowid)
+        cursor.executemany(sql, sqlite_params(columns, ids))
+        inserted = cursor.rowcount
+        if inserted <= 0:
+            return {}
+        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        if inserted == len(rows):
+            return dict(zip(columns[0], range(last - inserted + 1, last + 1), strict=True))
+        stored_ids = {_hashable(stored): event_id for event_id, stored
+                      in zip(columns[0], _stored_event_ids(columns[0]), strict=True)}
+        cursor.execute("SELECT event_id, seq FROM events WHERE seq > ?", (last - inserted,))
+        return {stored_ids[stored]: seq for stored, seq in cursor.fetchall()}
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
-    return written
+
+
+_INTERNED_INDEXES = tuple(APPENDED_COLUMNS.index(name) for name in INTERNED_COLUMNS)
+
+
+class _Microseconds(dict[datetime | None, int | None]):
+    """UtcMicroseconds' integers on SQLite, each distinct time of a batch converted once."""
+
+    def __missing__(self, moment: datetime | None) -> int | None:
+        number = self[moment] = None if moment is None else utc_microseconds(moment)
+        return number
+
+
+def _stored_event_ids(event_ids: Iterable[str]) -> Iterator[bytearray | str]:
+    """events.event_id as SQLite stores it (UuidText with its prefix)."""
+    return map(uuid_bytes, event_ids, itertools.repeat(_EVENT_ID_PREFIX))
+
+
+def _hashable(stored: bytearray | str) -> bytes | str:
+    return bytes(stored) if isinstance(stored, bytearray) else stored
+
+
+def sqlite_params(columns: Sequence[Sequence[Any]],
+                  ids: Mapping[str | None, int | None]) -> Iterator[tuple[Any, ...]]:
+    """The rows given as columns (`APPENDED_COLUMNS`' order) as SQLite's INSERT takes them
+    (`_SQLITE_COLUMNS`' order), each value in the form the column's type writes on SQLite, the
+    interned texts as their `ids`; column by column, so a conversion in C (a dict's lookup)
+    runs without a Python frame. (A test holds them equal to the types' own conversions,
+    `driver_params`.)"""
+    (event_id, body_hash, kind, type_, action, profile, actor_id, learner_email, run_id,
+     event_time, sensor, received_at, job_id, body, partition) = columns
+    term = TERM_VALUES.__getitem__
+    micros = _Microseconds().__getitem__
+    interned = ids.__getitem__
+    return zip(_stored_event_ids(event_id), body_hash, map(term, kind), map(term, type_),
+               map(term, action), map(term, profile), map(micros, event_time),
+               map(micros, received_at), job_id, body, partition, map(interned, actor_id),
+               map(interned, learner_email), map(interned, run_id), map(interned, sensor),
+               strict=True)
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

@@ -36,19 +36,28 @@ def encode_results(results: Sequence[Mapping[str, Any]]) -> str:
     """`results` as `jobs.results` keeps them. Each result's `externalId` must be the id of the
     event at its `allocatedId` (see the module's docstring); a result that cannot be compacted
     (an `allocatedId` that is not a seq, other keys) leaves the whole list as plain JSON."""
-    if not results:
-        return "[]"
-    runs: list[int] = []
-    kinds: list[list[str]] = []
-    kind_of: dict[tuple[str, ...], int] = {}
+    outcomes: list[tuple[int, str, str | None]] = []
     for result in results:
         kind, seq = _kind(result), _seq(result.get("allocatedId"))
         if kind is None or seq is None:
             return orjson.dumps(list(results)).decode()
-        index = kind_of.get(kind)
+        outcomes.append((seq, kind[0], kind[1] if len(kind) > 1 else None))
+    return encode_outcomes(outcomes)
+
+
+def encode_outcomes(outcomes: Sequence[tuple[int, str, str | None]]) -> str:
+    """`encode_results` for results given as (seq, status, message or None), the seq being that
+    of the event whose id the result names: the append's form, with no dict per result."""
+    if not outcomes:
+        return "[]"
+    runs: list[int] = []
+    kinds: list[list[str]] = []
+    kind_of: dict[tuple[str, str | None], int] = {}
+    for seq, status, message in outcomes:
+        index = kind_of.get((status, message))
         if index is None:
-            index = kind_of[kind] = len(kinds)
-            kinds.append(list(kind))
+            index = kind_of[status, message] = len(kinds)
+            kinds.append([status] if message is None else [status, message])
         if runs and runs[-1] == index and runs[-3] + runs[-2] == seq:
             runs[-2] += 1
         else:
