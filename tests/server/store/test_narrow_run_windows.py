@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.server.pipeline.upserts import insert_new
+from timeledger.server.store.interned_texts import text_ids
 from timeledger.server.store.migrate import downgrade, upgrade
 from timeledger.server.store.projection_tables import run_windows
 from timeledger.server.store.schema import UtcMicroseconds
@@ -29,6 +30,12 @@ def _insert_before(engine: Engine) -> None:
                 "overlap_event_id) VALUES ('run', :key, :seq, :event, :text, :text, :text, 1, "
                 "12000, 3000, 0, NULL)"), {"key": f"s:{n}", "seq": n + 1, "event": f"e{n}",
                                              "text": text})
+
+
+def _run_key(conn: sa.Connection, run_id: str) -> str | int | None:
+    """`run_id` as the projector writes it through the driver: on SQLite since 0032 the id of
+    its interned text."""
+    return text_ids(conn, [run_id])[run_id] if conn.dialect.name == "sqlite" else run_id
 
 
 def _raw(engine: Engine) -> list[tuple[object, ...]]:
@@ -68,10 +75,12 @@ def test_a_window_is_found_by_its_time_range_in_microseconds(backend: object,
     upgrade(engine)
     at = [datetime.fromisoformat(text).replace(tzinfo=UTC) for text in TEXTS]
     with engine.begin() as conn:
-        conn.execute(run_windows.insert(), [{
-            "run_id": "run", "window_key": f"s:{n}", "seq": n + 1, "event_id": f"e{n}",
+        insert_new(conn, run_windows, [{
+            "run_id": _run_key(conn, "run"), "window_key": f"s:{n}", "seq": n + 1,
+            "event_id": f"e{n}",
             "event_time": when, "start_at": when, "end_at": when, "bounds_reported": True,
-            "active_ms": 1, "inactive_ms": 0, "other_ms": 0} for n, when in enumerate(at)])
+            "active_ms": 1, "inactive_ms": 0, "other_ms": 0} for n, when in enumerate(at)],
+            ["run_id", "window_key"], marker="seq")
         found = conn.execute(sa.select(run_windows.c.seq).where(
             run_windows.c.end_at > at[2], run_windows.c.end_at < at[3])
             .order_by(run_windows.c.end_at)).scalars().all()
@@ -111,7 +120,7 @@ def test_window_keys_are_integers_on_sqlite_and_read_back_as_written(backend: ob
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM run_windows"))
         insert_new(conn, run_windows, [{
-            "run_id": "run", "window_key": key, "seq": n, "event_id": "e",
+            "run_id": _run_key(conn, "run"), "window_key": key, "seq": n, "event_id": "e",
             "event_time": datetime(2025, 1, 1, tzinfo=UTC),
             "start_at": datetime(2025, 1, 1, tzinfo=UTC),
             "end_at": datetime(2025, 1, 1, tzinfo=UTC), "bounds_reported": True,
@@ -180,12 +189,14 @@ def test_uuids_are_16_bytes_on_sqlite_and_read_back_as_written(backend: object,
     assert by_run == [0]
     if engine.dialect.name == "sqlite":
         stored = _raw_ids(engine)
+        # the run ids interned since 0032 (test_interned_run_windows.py)
         assert [[type(value) for value in row[1:]] for row in stored] == [
-            [bytes, bytes, str], [str, str, str], [str, str, str], [str, str, bytes]]
+            [int, bytes, str], [int, str, str], [int, str, str], [int, str, bytes]]
         # The pipeline's path (the driver, the dedupe lookup by key tuple) agrees.
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM run_windows"))
-            full = [{**row, "event_time": datetime(2025, 1, 1, tzinfo=UTC),
+            full = [{**row, "run_id": _run_key(conn, row["run_id"]),
+                     "event_time": datetime(2025, 1, 1, tzinfo=UTC),
                      "start_at": datetime(2025, 1, 1, tzinfo=UTC),
                      "end_at": datetime(2025, 1, 1, tzinfo=UTC), "bounds_reported": True,
                      "active_ms": 0, "inactive_ms": 0, "other_ms": 0} for row in rows]

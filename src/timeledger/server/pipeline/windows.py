@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from timeledger.server.pipeline.batch_order import BatchOrder
 from timeledger.server.pipeline.prepared import Prepared
 from timeledger.server.pipeline.upserts import PendingInsert, Row
+from timeledger.server.store.interned_texts import stored_text_ids, text_ids
 from timeledger.server.store.projection_tables import run_windows
 
 # Windows that share less than this are taken as touching (clocks and rounding), not overlapping.
@@ -66,7 +67,12 @@ class _RunIndex:
 
 class WindowInserts:
     """The batch's time reports as `run_windows` rows, each new (run, window) once, built and
-    converted for the driver before the write (and, on SQLite, before the write lock)."""
+    converted for the driver before the write (and, on SQLite, before the write lock).
+
+    On SQLite a row holds its run id's interned id (store/interned_texts.py). The append interned
+    the run's text with its events, so the plan finds every id stored already (a read); a run id
+    not found is interned inside the write transaction, under the append's rule, and the rows
+    are converted there."""
 
     def __init__(self, conn: sa.Connection, items: Sequence[Prepared]) -> None:
         self._resent: set[int] = set()  # a window the batch already holds
@@ -90,13 +96,33 @@ class WindowInserts:
             })  # overlap_event_id: NULL until find_overlaps marks it
         rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
         self._seqs = [row["seq"] for row in rows]
-        self._insert = PendingInsert(conn, run_windows, rows, ["run_id", "window_key"],
-                                     marker="seq")
+        self._rows = rows
+        self._insert: PendingInsert | None = None
+        if not as_number or _with_run_ids(rows, stored_text_ids(conn, _run_texts(rows))):
+            self._insert = PendingInsert(conn, run_windows, rows, ["run_id", "window_key"],
+                                         marker="seq")
 
     def run(self, conn: sa.Connection) -> set[int]:
         """Store each new (run, window); returns the seqs of resent windows (not counted)."""
+        if self._insert is None:  # SQLite, a run id not interned yet: in this transaction
+            _with_run_ids(self._rows, text_ids(conn, _run_texts(self._rows)))
+            self._insert = PendingInsert(conn, run_windows, self._rows,
+                                         ["run_id", "window_key"], marker="seq")
         inserted = self._insert.run(conn)
         return self._resent | {seq for seq in self._seqs if seq not in inserted}
+
+
+def _run_texts(rows: Sequence[Row]) -> set[str]:
+    return {row["run_id"] for row in rows}
+
+
+def _with_run_ids(rows: Sequence[Row], ids: Mapping[str | None, int | None]) -> bool:
+    """Put each row's run id's interned id in place of its text, if `ids` has every one."""
+    if any(row["run_id"] not in ids for row in rows):
+        return False
+    for row in rows:
+        row["run_id"] = ids[row["run_id"]]
+    return True
 
 
 def near_windows(conn: sa.Connection, candidates: Sequence[Prepared], *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from timeledger.server.store.compact_keys import UuidText, WindowKey
+from timeledger.server.store.interned_texts import InternedText
 from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, metadata
 
 # Seconds are kept as integer milliseconds and XP as integer thousandths, so that sums do not depend
@@ -107,11 +108,12 @@ sa.Index("ix_runs_run_key", runs.c.run_key)
 
 # One row per counted time report; the key makes a resent window a no-op. A row per heartbeat,
 # so it is kept narrow: on SQLite its primary key is the table (WITHOUT ROWID: no second copy of
-# the key in an index), its times and keys integers, its uuids 16 bytes (store/compact_keys.py;
+# the key in an index), its times and keys integers, its run id the id of its interned text
+# (store/interned_texts.py, as events.run_id) and its event ids 16 bytes (store/compact_keys.py;
 # docs/scaling.md, "Storage per event").
 run_windows = sa.Table(
     "run_windows", metadata,
-    sa.Column("run_id", UuidText(64, repeats=True), primary_key=True),
+    sa.Column("run_id", InternedText(64), primary_key=True),
     sa.Column("window_key", WindowKey(), primary_key=True),  # "s:<startDate>" or "t:<eventTime>"
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("event_id", UuidText(200, prefix="urn:uuid:"), nullable=False),
