@@ -1,0 +1,269 @@
+"""Instructions per event of the request path, stage by stage: what a busy machine does not skew.
+
+Each stage runs bench/ingest.py's 100-heartbeat envelopes in process under `valgrind
+--tool=callgrind`, first 10 then 40 envelopes; every run builds the bodies of 40 and opens the
+same store, so the slope between the two is the stage's work per event. Stages add up:
+`screen` (decode and check: caliper.screen.read_envelope), `rows` (+ the append's rows),
+`append` (+ event_appends.append_values and the commit), `write` (+ the results and the job row:
+Ingestor._write_once), `ingest` (+ the group commit: Ingestor.ingest), `asgi` (the whole app,
+called as uvicorn calls it: host check, middleware, auth, body, the worker thread, the reply).
+Each slope is split by where the instructions ran: SQLite's library, the Python interpreter,
+compiled extensions (msgspec, orjson, the sqlite3 module, ...) and the C library.
+`--http` also counts the `serve --projectors 0` process over HTTP (4 connections), zeroing
+and dumping its counters around the envelopes (`callgrind_control`): everything the API
+process spends per event, uvicorn and the event loop included. Needs valgrind; takes minutes.
+Last line: `screen_instr=<n> ... asgi_instr=<n> [http_instr=<n>]` (per event).
+Run: `.venv/bin/python bench/ingest_instructions.py [--stages screen,rows,...] [--http]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `bench.*`, `tests.*`
+
+from bench.ingest import EVENTS_PER_ENVELOPE, build_envelopes
+from tests.support.platform import PlatformProcess
+from timeledger.caliper.envelope import Envelope
+from timeledger.caliper.screen import read_envelope
+from timeledger.server.app import create_app
+from timeledger.server.ingestion import JobResult, _Submission
+from timeledger.server.platform import Platform, open_platform
+from timeledger.server.settings import Settings
+from timeledger.server.store.database import writer_turn
+from timeledger.server.store.event_appends import Appended, AppendedRow, append_values
+
+BUILT = 40  # envelopes built (and their store opened) in every run
+COUNTS = (10, 40)  # envelopes run: the slope between the two is the stage
+STAGES = ("screen", "rows", "append", "write", "ingest", "asgi")
+#: Where an instruction ran, by the object file callgrind names (first match).
+WHERES = (("sqlite", "libsqlite3"), ("libc", "libc."), ("python", "python3"),
+          ("python", "libpython"))
+EXTENSIONS = "extensions"  # any other object: msgspec, orjson, _sqlite3, SQLAlchemy's, uvloop ...
+WARM_UP = 2  # envelopes of another learner set sent first in every run (their texts interned)
+
+
+def _stage_runner(stage: str, platform: Platform, token: str) -> Callable[[bytes], object]:
+    """What one envelope costs in `stage`."""
+    ingestor = platform.ingestor
+    max_events = platform.settings.max_events_per_envelope
+
+    def screen(body: bytes) -> Envelope:
+        return read_envelope(body, max_events)
+
+    def rows(body: bytes) -> list[AppendedRow]:
+        return ingestor._rows(screen(body), platform.now(), str(uuid.uuid4()))
+
+    def append(body: bytes) -> Appended:
+        made = rows(body)
+        with writer_turn(platform.engine), platform.engine.begin() as conn:
+            return append_values(conn, made)
+
+    def write(body: bytes) -> list[JobResult]:
+        return ingestor._write_once([_Submission(screen(body), "bench")])
+
+    def ingest(body: bytes) -> JobResult:
+        return ingestor.ingest(screen(body), "bench")
+
+    runners: dict[str, Callable[[bytes], object]] = {
+        "screen": screen, "rows": rows, "append": append, "write": write, "ingest": ingest}
+    if stage == "asgi":
+        return _asgi_runner(platform, token)
+    if stage not in runners:
+        raise SystemExit(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    return runners[stage]
+
+
+def _asgi_runner(platform: Platform, token: str) -> Callable[[bytes], None]:
+    """POST /caliper/event through the whole app on one event loop, as uvicorn calls it."""
+    app = create_app(platform)
+    loop = asyncio.new_event_loop()
+    headers = [(b"host", b"127.0.0.1:8000"), (b"authorization", f"Bearer {token}".encode()),
+               (b"content-type", b"application/json"), (b"accept-encoding", b"gzip")]
+
+    async def post(body: bytes) -> None:
+        scope: dict[str, Any] = {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000),
+            "scheme": "http", "method": "POST", "root_path": "", "path": "/caliper/event",
+            "raw_path": b"/caliper/event", "query_string": b"",
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            "state": {}}
+        chunks = [body[at:at + 65536] for at in range(0, len(body), 65536)]
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            chunk = chunks.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        if status != [200]:
+            raise SystemExit(f"POST /caliper/event answered {status}")
+
+    return lambda body: loop.run_until_complete(post(body))
+
+
+def run_stage(stage: str, count: int) -> None:
+    """Open a store, build `BUILT` envelopes, run the first `count` through `stage`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = open_platform(Settings(db_url=f"sqlite:///{tmp}/bench.sqlite3"))
+        try:
+            now = datetime.now(UTC)
+            issued = platform.credentials.create_client("bench", ("events:write",), now)
+            token = platform.credentials.issue_token(issued.client_id, issued.client_secret,
+                                                     (), now)
+            assert token is not None
+            bodies = build_envelopes(BUILT)
+            run = _stage_runner(stage, platform, token.token)
+            for body in build_envelopes(WARM_UP):
+                run(body)
+            # A server's start-up objects sit in the oldest generation, fully collected about
+            # once in 40,000 events; here one full collection more or less in a run would
+            # swing the slope by more than a stage costs.
+            gc.freeze()
+            for body in bodies[:count]:
+                run(body)
+        finally:
+            platform.close()
+
+
+def _callgrind(args: list[str], out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                             "--dump-instr=no", *args], stderr=subprocess.DEVNULL)
+
+
+def by_object(dump: Path) -> dict[str, int]:
+    """A callgrind dump's instructions by where they ran (WHERES), and `total`."""
+    done = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", str(dump)],
+                          capture_output=True, text=True, check=True)
+    out: dict[str, int] = {"total": 0}
+    for line in done.stdout.splitlines():
+        found = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S.*\[(.+)\]\s*$", line)
+        if found is None:
+            continue
+        count, obj = int(found.group(1).replace(",", "")), found.group(2)
+        where = next((name for name, part in WHERES if part in Path(obj).name), EXTENSIONS)
+        out[where] = out.get(where, 0) + count
+        out["total"] += count
+    return out
+
+
+def stage_slope(stage: str) -> dict[str, float]:
+    """Instructions per event of `stage`, by where they ran."""
+    counted: list[dict[str, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in COUNTS:
+            out = Path(tmp) / f"{stage}-{count}.out"
+            process = _callgrind([sys.executable, __file__, "--run", stage, str(count)], out)
+            if process.wait() != 0:
+                raise SystemExit(f"stage {stage} ({count} envelopes) failed")
+            counted.append(by_object(out))
+    events = (COUNTS[1] - COUNTS[0]) * EVENTS_PER_ENVELOPE
+    return {where: (counted[1].get(where, 0) - counted[0].get(where, 0)) / events
+            for where in {*counted[0], *counted[1]}}
+
+
+def http_per_event(envelopes: int, connections: int) -> dict[str, float]:
+    """Instructions per event of the `serve --projectors 0` process over HTTP."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        setup = PlatformProcess(folder / "platform").start()  # the store and a token, unmeasured
+        token = setup.token()
+        port = setup.port
+        setup.stop()
+        out = folder / "callgrind.out"
+        server = _callgrind([sys.executable, "-m", "timeledger", "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--data-dir", str(folder / "platform"),
+                             "--projectors", "0"], out)
+        url = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        try:
+            deadline = time.monotonic() + 600
+            while True:
+                try:
+                    httpx.get(url + "/healthz", timeout=60)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the platform did not start under valgrind") from None
+                    time.sleep(0.5)  # waiting for a real process to come up under valgrind
+
+            def control(*options: str) -> None:
+                subprocess.run(["callgrind_control", *options, str(server.pid)], check=True,
+                               stdout=subprocess.DEVNULL)
+
+            with httpx.Client(base_url=url, headers=headers, limits=limits, timeout=600) as http, \
+                    ThreadPoolExecutor(connections) as pool:
+                def send(bodies: list[bytes]) -> None:
+                    for reply in pool.map(lambda b: http.post("/caliper/event", content=b),
+                                          bodies):
+                        reply.raise_for_status()
+
+                send(build_envelopes(connections))  # every connection open, warm
+                bodies = build_envelopes(envelopes)
+                control("-z")
+                send(bodies)
+                control("-d", "envelopes")
+        finally:
+            server.terminate()
+            server.wait(300)
+        dumps = [dump for dump in folder.glob("callgrind.out*")
+                 if "desc: Trigger: Client Request: envelopes" in dump.read_text()]
+        total: dict[str, int] = {}
+        for dump in dumps:  # one per thread with --separate-threads; one otherwise
+            for where, count in by_object(dump).items():
+                total[where] = total.get(where, 0) + count
+    return {where: count / (envelopes * EVENTS_PER_ENVELOPE) for where, count in total.items()}
+
+
+def _shares(figures: dict[str, float]) -> str:
+    parts = [f"{where} {figures.get(where, 0) / 1000:.1f}k"
+             for where in ("python", "extensions", "sqlite", "libc")]
+    return f"{figures['total'] / 1000:7.1f}k  ({', '.join(parts)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument("--http", action="store_true", help="also count serve over HTTP")
+    parser.add_argument("--envelopes", type=int, default=40, help="with --http")
+    parser.add_argument("--connections", type=int, default=4, help="with --http")
+    parser.add_argument("--run", nargs=2, metavar=("STAGE", "ENVELOPES"),
+                        help="Only run a stage (the process callgrind counts).")
+    args = parser.parse_args()
+    if args.run is not None:
+        run_stage(args.run[0], int(args.run[1]))
+        return
+    figures: dict[str, dict[str, float]] = {}
+    for stage in [s for s in args.stages.split(",") if s]:
+        figures[stage] = stage_slope(stage)
+        print(f"{stage:>7}: {_shares(figures[stage])} instructions per event", flush=True)
+    if args.http:
+        figures["http"] = http_per_event(args.envelopes, args.connections)
+        print(f"{'http':>7}: {_shares(figures['http'])} instructions per event", flush=True)
+    print(" ".join(f"{stage}_instr={values['total']:.0f}" for stage, values in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
