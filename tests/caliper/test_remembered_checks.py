@@ -111,6 +111,8 @@ def test_the_memos_keep_their_bounds() -> None:
     assert is_iri(long_text)
     after = values._remembered_iri.cache_info()
     assert (after.hits, after.misses) == (before.hits, before.misses)  # not asked, not kept
+    assert is_iri(f"urn:uuid:{uuid.uuid4()}")  # new with every event: not kept either
+    assert values._remembered_iri.cache_info().misses == before.misses
     assert not is_urn_uuid("x" * 10_000)  # only texts of a urn:uuid's length are remembered
     urn_before = values._remembered_urn_uuid.cache_info()
     assert not is_urn_uuid("x" * 10_000)  # only texts of a urn:uuid's length are asked

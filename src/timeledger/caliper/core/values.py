@@ -60,7 +60,12 @@ _URN_UUID_CHARS = len("urn:uuid:") + 36
 def is_iri(value: object) -> bool:
     if not isinstance(value, str):
         return False
-    return _remembered_iri(value) if len(value) <= REMEMBERED_CHARS else _is_iri_text(value)
+    if len(value) > REMEMBERED_CHARS or (len(value) == _URN_UUID_CHARS
+                                         and value.startswith("urn:uuid:")):
+        # A `urn:uuid:` IRI is mostly new with every event (a generated collection's id): asked
+        # of the memo, it would miss, and push out a text that repeats.
+        return _is_iri_text(value)
+    return _remembered_iri(value)
 
 
 def _is_iri_text(value: str) -> bool:
