@@ -4,14 +4,15 @@ compare equal (a zone's repeated hour)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from timeledger.server.store.driver_rows import driver_params, execute_many, sql_marks
-from timeledger.server.store.schema import UtcDateTime
+from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds
 
 _metadata = sa.MetaData()
 _moments = sa.Table("moments", _metadata, sa.Column("id", sa.Integer, primary_key=True),
@@ -43,4 +44,27 @@ def test_times_are_written_as_the_column_type_writes_them_in_every_call(tmp_path
         read = [at for _id, at in conn.execute(sa.select(_moments).order_by(_moments.c.id))]
     assert read == [in_utc, in_utc, in_utc.replace(hour=6), in_utc, in_utc.replace(hour=6),
                     in_utc.replace(hour=6)]
+    engine.dispose()
+
+
+_instants = sa.Table("instants", _metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("at", UtcMicroseconds()), sa.Column("until", UtcMicroseconds()))
+
+
+def test_microseconds_of_one_call_keep_a_repeated_hour_apart(tmp_path: Path) -> None:
+    """The times of one call are converted once each (shared by its UtcMicroseconds columns),
+    but two that compare equal an hour apart are not mixed up."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'instants.sqlite3'}")
+    first = datetime(2025, 11, 2, 1, 30, tzinfo=NEW_YORK)
+    second = first.replace(fold=1)
+    in_utc = datetime(2025, 11, 2, 5, 30, tzinfo=UTC)
+    rows: list[dict[str, Any]] = [
+        {"id": 0, "at": first, "until": in_utc}, {"id": 1, "at": second, "until": second},
+        {"id": 2, "at": in_utc, "until": first}, {"id": 3, "at": None, "until": in_utc}]
+    with engine.connect() as conn:
+        written = driver_params(conn, rows, ["id", "at", "until"], _instants)
+    hour = 3_600_000_000
+    at_first = (in_utc - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    assert written == [(0, at_first, at_first), (1, at_first + hour, at_first + hour),
+                       (2, at_first, at_first), (3, None, at_first)]
     engine.dispose()

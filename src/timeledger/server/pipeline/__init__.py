@@ -44,11 +44,15 @@ def apply_plan(conn: sa.Connection, plan: BatchPlan) -> dict[int, Outcome]:
     record_people(conn, plan.people)
     resent_windows = plan.windows.run(conn)
     resent_completions = plan.completions.run(conn)
-    counted = [i for i in items if i.seq not in resent_windows and i.seq not in resent_completions]
-    days = day_rows(counted)
+    if resent_windows or resent_completions:
+        counted = [i for i in items
+                   if i.seq not in resent_windows and i.seq not in resent_completions]
+        days = day_rows(counted)
+        reports = [i for i in counted if i.is_time and i.run_id]
+    else:  # every event counts: the plan's rows and time reports are the batch's
+        counted, days, reports = items, plan.days, plan.reports
     novelty = novelty_of(plan.stored, counted, days)
     states = upsert_runs(conn, [i for i in counted if i.run_id is not None])
-    reports = [i for i in counted if i.is_time and i.run_id]
     near = plan.near if plan.near is not None else near_windows(conn, reports, written=True)
     overlaps = find_overlaps(conn, reports, near)
     record_days(conn, days)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from timeledger.server.pipeline.calendar import LocalDates, zone_of
 from timeledger.server.pipeline.completions import CompletionInserts
+from timeledger.server.pipeline.days import DayRows, day_rows
 from timeledger.server.pipeline.gradebook import StoredGrades, stored_grades
 from timeledger.server.pipeline.learners import PeopleRows, people_rows
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
@@ -29,9 +30,11 @@ class BatchPlan:
     """What applying a batch needs that does not depend on the batch's own writes."""
 
     items: list[Prepared]  # in the log's order
+    reports: list[Prepared]  # those of `items` that are time reports with a run id
     people: PeopleRows
     windows: WindowInserts
     completions: CompletionInserts
+    days: DayRows  # the learner and run days of all of `items` (counted, unless one is resent)
     stored: StoredKeys  # runs and learner days stored before the batch
     # Stored windows near the batch's time reports, when planned ahead of the write lock (SQLite,
     # one projector); None: find_overlaps reads them after the runs upsert (windows.py says why).
@@ -50,6 +53,7 @@ def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     items = [prepare(event, dates) for event in batch]
     reports = [i for i in items if i.is_time and i.run_id]
     near = near_windows(conn, reports, written=False) if ahead else None
-    return BatchPlan(items, people_rows(conn, items), WindowInserts(conn, reports),
-                     CompletionInserts(conn, [i for i in items if not i.is_time]),
-                     stored_keys(conn, items), near, stored_grades(conn, items))
+    days = day_rows(items)
+    return BatchPlan(items, reports, people_rows(conn, items), WindowInserts(conn, reports),
+                     CompletionInserts(conn, [i for i in items if not i.is_time]), days,
+                     stored_keys(conn, items, days.days), near, stored_grades(conn, items))

@@ -20,18 +20,17 @@ def local_date(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
-class LocalDates:
+class LocalDates(dict[datetime, str]):
     """`local_date` in one zone, each moment worked out once: a batch's windows share moments
-    (a heartbeat's eventTime is its window's end, and often the next window's start)."""
+    (a heartbeat's eventTime is its window's end, and often the next window's start). Ask with
+    `dates[moment]`: a moment known already is a lookup in C, with no Python frame."""
 
     def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__()
         self.zone = zone
-        self._known: dict[datetime, str] = {}
 
-    def __call__(self, moment: datetime) -> str:
-        known = self._known.get(moment)
-        if known is None:
-            known = self._known[moment] = moment.astimezone(self.zone).date().isoformat()
+    def __missing__(self, moment: datetime) -> str:
+        known = self[moment] = local_date(moment, self.zone)
         return known
 
 

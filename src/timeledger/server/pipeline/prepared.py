@@ -79,30 +79,27 @@ def _window_moment(facts: TimebackFacts) -> tuple[bool, datetime]:
 
 def prepare(event: StoredTimebackEvent, dates: LocalDates) -> Prepared:
     facts = event.facts
-    day = dates(facts.event_time)
+    day = dates[facts.event_time]
     if facts.kind != "time":
         return Prepared(event.seq, facts, day, 0, 0, 0, facts.event_time, facts.event_time, False,
                         (), to_milli(facts.xp_earned or 0.0), facts.event_id, facts.run_id, False)
-    active = inactive = other = 0
-    for kind, value in facts.seconds.items():
-        if kind == "active":
-            active = to_ms(value)
-        elif kind == "inactive":
-            inactive = to_ms(value)
-        elif kind in OTHER_TIME_TYPES:
-            other += to_ms(value)
+    seconds = facts.seconds
+    active = round(seconds.get("active", 0) * 1000)  # to_ms, inline: twice an event
+    inactive = round(seconds.get("inactive", 0) * 1000)
+    other = 0
+    if len(seconds) > ("active" in seconds) + ("inactive" in seconds):
+        other = sum(to_ms(value) for kind, value in seconds.items() if kind in OTHER_TIME_TYPES)
     end = facts.window_end or facts.event_time
     start = facts.window_start
-    reported = start is not None and start <= end and end - start <= MAX_SPLIT_SPAN
-    if start is not None and reported:
-        last_day = dates(end)
-        if end <= start or dates(start) == last_day:  # split_by_day's one-day answer, sooner
+    if start is not None and start <= end and end - start <= MAX_SPLIT_SPAN:
+        last_day = day if end == facts.event_time else dates[end]
+        if end <= start or dates[start] == last_day:  # split_by_day's one-day answer, sooner
             shares: tuple[DayShare, ...] = (DayShare(last_day, active, inactive),)
         else:
             shares = tuple(DayShare(d, a, i) for d, (a, i) in
                            split_by_day(start, end, dates.zone, (active, inactive)))
-    else:
-        start = end - timedelta(milliseconds=active + inactive)
-        shares = (DayShare(day, active, inactive),)
-    return Prepared(event.seq, facts, day, active, inactive, other, start, end, reported, shares, 0,
-                    facts.event_id, facts.run_id, True)
+        return Prepared(event.seq, facts, day, active, inactive, other, start, end, True, shares,
+                        0, facts.event_id, facts.run_id, True)
+    start = end - timedelta(milliseconds=active + inactive)
+    return Prepared(event.seq, facts, day, active, inactive, other, start, end, False,
+                    (DayShare(day, active, inactive),), 0, facts.event_id, facts.run_id, True)

@@ -37,6 +37,7 @@ from timeledger.server.store import commit_order
 from timeledger.server.store.availability import outage_reason
 from timeledger.server.store.compaction import compact_events, compacted_through
 from timeledger.server.store.database import begin_write, writer_turn
+from timeledger.server.store.driver_rows import execute_once
 from timeledger.server.store.event_bodies import BODY_COLUMNS, event_body
 from timeledger.server.store.log_positions import (
     Position,
@@ -100,28 +101,45 @@ def _with_body_columns(conn: sa.Connection, rows: Sequence[Any]) -> dict[int, An
     return {row.seq: row for row in conn.execute(_BODIES_BY_SEQ, {"seqs": packed})}
 
 
+#: The next rows of SQLite's one partition (the whole log: entities are read, and passed over,
+#: too), read through the driver: a row through Core cost about 0.6 us more (1.5 against 0.9).
+_SQLITE_LOG_PAGE = (sa.select(*_log_columns()).where(events.c.seq > sa.bindparam("after"))
+                    .order_by(events.c.seq).limit(sa.bindparam("limit")))
+_COMPILED_PAGES: dict[str, Any] = {}
+
+
+def _sqlite_log_page(conn: sa.Connection, after: int, limit: int) -> list[Any]:
+    compiled = _COMPILED_PAGES.get(conn.dialect.name)
+    if compiled is None:
+        compiled = _COMPILED_PAGES[conn.dialect.name] = _SQLITE_LOG_PAGE.compile(
+            dialect=conn.dialect)
+    given = compiled.construct_params({"after": after, "limit": limit})
+    return execute_once(conn, compiled.string,
+                        [given[name] for name in compiled.positiontup or ()])
+
+
 def read_batch(conn: sa.Connection, partition: int, start: Position,
                limit: int) -> ParsedBatch | None:
     """The next rows of `partition` after `start` that may be projected now, parsed; None if
     there are none. On PostgreSQL only rows of settled transactions are taken."""
     if commit_order.follows_transactions(conn):
         below = int(conn.execute(sa.select(commit_order.SETTLED_BELOW)).scalar_one())
-        query = (sa.select(*_log_columns())
-                 .where(events.c.partition == partition,
-                        sa.tuple_(events.c.xact, events.c.seq)
-                        > sa.tuple_(sa.literal(start.xact), sa.literal(start.seq)),
-                        events.c.xact < below)
-                 .order_by(events.c.xact, events.c.seq).limit(limit))
-    else:  # the whole log is partition 0: entities are read (and passed over) too
-        query = (sa.select(*_log_columns()).where(events.c.seq > start.seq)
-                 .order_by(events.c.seq).limit(limit))
-    rows = conn.execute(query).all()
+        rows: Sequence[Any] = conn.execute(
+            sa.select(*_log_columns())
+            .where(events.c.partition == partition,
+                   sa.tuple_(events.c.xact, events.c.seq)
+                   > sa.tuple_(sa.literal(start.xact), sa.literal(start.seq)),
+                   events.c.xact < below)
+            .order_by(events.c.xact, events.c.seq).limit(limit)).all()
+    else:
+        rows = _sqlite_log_page(conn, start.seq, limit)
     if not rows:
         return None
     items: list[StoredTimebackEvent] = []
     item_xacts: list[int] = []
     unreadable: list[int] = []
     packed = _with_body_columns(conn, rows)
+    newest: datetime | None = None
     # Rows as plain tuples: a Row's attribute costs about as much as a parse of a time.
     for seq, xact, row_partition, body, stored_packed in rows:
         if row_partition is None:
@@ -135,12 +153,13 @@ def read_batch(conn: sa.Connection, partition: int, start: Position,
             continue
         items.append(StoredTimebackEvent(seq, facts))
         item_xacts.append(xact or 0)
+        if newest is None or facts.event_time > newest:
+            newest = facts.event_time
     if unreadable:
         log.warning("skipped %d stored event(s) that no longer parse: seq %s", len(unreadable),
                     ", ".join(map(str, unreadable[:20])))
-    last = rows[-1]
-    newest = max((item.facts.event_time for item in items), default=None)
-    return ParsedBatch(partition, start, Position(last.xact or 0, last.seq), items,
+    last_seq, last_xact = rows[-1][0], rows[-1][1]
+    return ParsedBatch(partition, start, Position(last_xact or 0, last_seq), items,
                        item_xacts, unreadable, newest, len(rows))
 
 

@@ -7,7 +7,7 @@ The log is cut by learner, so no other projector writes these rows meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +38,6 @@ class Novelty:
     course_dates: frozenset[tuple[str, str, str]]  # (learner, course, local date)
 
 
-def _day_keys(items: Sequence[Prepared]) -> set[tuple[str, str, str]]:
-    """The learner-day rows pipeline/days.py writes for these events."""
-    keys: set[tuple[str, str, str]] = set()
-    for item in items:
-        f = item.facts
-        if item.is_time:
-            for share in item.days:
-                keys.add((f.learner_email, f.course_id, share.local_date))
-        else:
-            keys.add((f.learner_email, f.course_id, item.local_date))
-    return keys
-
-
 @dataclass(frozen=True, slots=True)
 class StoredKeys:
     """Which of a batch's runs and learner days the store held before the batch."""
@@ -60,25 +47,29 @@ class StoredKeys:
     course_dates: frozenset[tuple[str, str, str]]  # (learner, course, local date)
 
 
-def stored_keys(conn: sa.Connection, items: Sequence[Prepared]) -> StoredKeys:
+_STORED_RUNS = sa.select(runs.c.run_id).where(
+    runs.c.run_id.in_(sa.bindparam("runs", expanding=True)))
+_d = learner_days.c
+_STORED_DAYS = sa.select(_d.learner_email, _d.course_id, _d.local_date).where(
+    sa.tuple_(_d.learner_email, _d.local_date).in_(sa.bindparam("dates", expanding=True)))
+
+
+def stored_keys(conn: sa.Connection, items: Sequence[Prepared],
+                days: Collection[tuple[str, str, str]]) -> StoredKeys:
     """Read before the batch writes runs and learner days (on SQLite, before the write lock);
-    `items` may be all of the batch's events, counted or not."""
+    `items` may be all of the batch's events, counted or not, and `days` the keys of their
+    learner days (`day_rows`)."""
     run_ids = sorted({item.run_id for item in items if item.run_id is not None})
     stored_runs: frozenset[str] = frozenset()
     if run_ids:
-        stored_runs = frozenset(conn.execute(
-            sa.select(runs.c.run_id).where(runs.c.run_id.in_(run_ids))).scalars())
-    day_keys = _day_keys(items)
-    d = learner_days.c
+        stored_runs = frozenset(conn.execute(_STORED_RUNS, {"runs": run_ids}).scalars())
     stored_course_dates: set[tuple[str, str, str]] = set()
-    stored_dates: set[tuple[str, str]] = set()
-    if day_keys:
-        dates = sorted({(email, day) for email, _course, day in day_keys})
-        for row in conn.execute(sa.select(d.learner_email, d.course_id, d.local_date).where(
-                sa.tuple_(d.learner_email, d.local_date).in_(dates))):
-            stored_dates.add((row.learner_email, row.local_date))
-            stored_course_dates.add((row.learner_email, row.course_id, row.local_date))
-    return StoredKeys(stored_runs, frozenset(stored_dates), frozenset(stored_course_dates))
+    if days:
+        dates = sorted({(email, day) for email, _course, day in days})
+        stored_course_dates.update(map(tuple, conn.execute(_STORED_DAYS, {"dates": dates})))
+    return StoredKeys(stored_runs,
+                      frozenset({(email, day) for email, _course, day in stored_course_dates}),
+                      frozenset(stored_course_dates))
 
 
 def novelty_of(stored: StoredKeys, counted: Sequence[Prepared], days: DayRows) -> Novelty:

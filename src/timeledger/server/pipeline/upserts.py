@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
 from timeledger.server.store.database import insert
-from timeledger.server.store.driver_rows import driver_params, execute_each, execute_many, sql_marks
+from timeledger.server.store.driver_rows import (
+    driver_params,
+    execute_each,
+    execute_many,
+    execute_once,
+    sql_marks,
+)
 
 Row = dict[str, Any]
 
@@ -81,7 +88,7 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequ
     `least_of`/`greatest_of` keep the extreme, `custom(table columns, excluded)` gives any
     other SET (pass a module-level function: statements are cached by it). With `returning`,
     the rows as stored after the statement, in no particular order, with those attributes."""
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    ordered = sorted(rows, key=itemgetter(*keys))
     if not ordered:
         return []
     stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(add), tuple(keep),
@@ -115,30 +122,33 @@ def _driver_sql(conn: sa.Connection, stmt: Any,
 def _returned(conn: sa.Connection, table: sa.Table, sql: str, width: int,
               params: Sequence[tuple[Any, ...]], returning: tuple[str, ...]) -> list[Any]:
     """Run a one-row upsert `sql` ending in RETURNING for many rows on SQLite, in statements of
-    several VALUES rows; the returned values as the columns' types read them."""
+    several VALUES rows, on the driver's cursor; the returned values as the columns' types read
+    them."""
     one_row = "(" + ", ".join(["?"] * width) + ")"
     shape = _returned_shape(conn.dialect, table, returning)
     out: list[Any] = []
     for start in range(0, len(params), RETURNING_ROWS_PER_STATEMENT):
         chunk = params[start:start + RETURNING_ROWS_PER_STATEMENT]
         many = sql.replace(f"VALUES {one_row}", "VALUES " + ", ".join([one_row] * len(chunk)), 1)
-        flat = tuple(value for values in chunk for value in values)
-        for found in conn.exec_driver_sql(many, flat):
-            out.append(shape.make(found))
+        out.extend(shape.make(execute_once(conn, many, [v for values in chunk for v in values])))
     return out
 
 
 class _ReturnedShape:
-    """How a raw returned row becomes a named row of values read through the columns' types."""
+    """How raw returned rows become named rows of values read through the columns' types."""
 
     def __init__(self, dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...]) -> None:
-        self._row: Callable[..., Any] = namedtuple("_Returned", names)  # type: ignore[misc]
-        self._readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None)
-                         for name in names]
+        self._row: Any = namedtuple("_Returned", names)  # type: ignore[misc]
+        readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None)
+                   for name in names]
+        self._readers = [(index, read) for index, read in enumerate(readers) if read is not None]
 
-    def make(self, raw: Sequence[Any]) -> Any:
-        return self._row(*(value if read is None else read(value)
-                           for read, value in zip(self._readers, raw, strict=True)))
+    def make(self, raw: Sequence[Sequence[Any]]) -> list[Any]:
+        values = [list(found) for found in raw]
+        for index, read in self._readers:
+            for found in values:
+                found[index] = read(found[index])
+        return list(map(self._row._make, values))
 
 
 _SHAPES: dict[tuple[str, str, tuple[str, ...]], _ReturnedShape] = {}

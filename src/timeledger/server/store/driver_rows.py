@@ -10,8 +10,8 @@ the table's types would store them, so readers going through SQLAlchemy see the 
 from __future__ import annotations
 
 import functools
-import operator
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,41 +41,48 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
         return [tuple(row[name] for name in columns) for row in rows]
     if table is None:
         return [tuple(_sqlite_value(row[name]) for name in columns) for row in rows]
-    converters = _sqlite_converters(conn.dialect, table, columns)
-    values_of = operator.itemgetter(*columns)
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
-        for index, convert in converters:
-            values[index] = convert(values[index])
-        out.append(tuple(values))
-    return out
-
-
-def _sqlite_converters(dialect: sa.Dialect, table: sa.Table,
-                       columns: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
-    """For each column whose type changes the value on its way to SQLite: its index, and how."""
-    converters: list[tuple[int, Callable[[Any], Any]]] = []
-    moments: dict[datetime, int] = {}  # a batch's rows share many times
+    if not rows:
+        return []
+    # Column by column: `map` calls each converter without a loop of Python's own per value, and
+    # a converter in C (a dict's lookup, an lru cache's hit) without a Python frame at all.
+    values: list[list[Any]] = [[row[name] for row in rows] for name in columns]
+    moments = _Microseconds()  # shared by the call's columns: a window's end is the next's start
     for index, kind in _typed_columns(table, tuple(columns)):
-        if isinstance(kind, UtcDateTime):
-            converters.append((index, _sqlite_value))
-        elif isinstance(kind, UtcMicroseconds):
-            converters.append((index, functools.partial(_sqlite_microseconds, seen=moments)))
-        elif isinstance(kind, CaliperTerm):
-            converters.append((index, TERM_VALUES.__getitem__))
-        elif isinstance(kind, UuidText) and kind.repeats:
-            converters.append((index, functools.partial(repeated_uuid_bytes, prefix=kind.prefix)
-                               if kind.prefix else repeated_uuid_bytes))
-        elif isinstance(kind, sa.TypeDecorator):
-            converters.append((index, functools.partial(kind.process_bind_param,
-                                                        dialect=dialect)))
-    return converters
+        values[index] = _sqlite_column(conn.dialect, kind, values[index], moments)
+    return list(zip(*values, strict=True))
+
+
+def _sqlite_column(dialect: sa.Dialect, kind: sa.TypeDecorator[Any], values: list[Any],
+                   moments: _Microseconds) -> list[Any]:
+    """A column's values as its type writes them on SQLite."""
+    if isinstance(kind, UtcDateTime):
+        return list(map(_sqlite_value, values))
+    if isinstance(kind, UtcMicroseconds):
+        return list(map(moments.__getitem__, values))
+    if isinstance(kind, CaliperTerm):
+        return list(map(TERM_VALUES.__getitem__, values))
+    if isinstance(kind, UuidText) and kind.repeats:
+        return list(map(repeated_uuid_bytes, values, itertools.repeat(kind.prefix)))
+    return list(map(kind.process_bind_param, values, itertools.repeat(dialect)))
+
+
+class _Microseconds(dict[datetime | None, int | None]):
+    """UtcMicroseconds' integers on SQLite, each distinct time converted once (a batch's rows
+    share many times): a known time is a lookup in C, with no Python frame. Only times in UTC
+    itself are kept, as for `_remembered_utc_text`."""
+
+    def __missing__(self, value: datetime | None) -> int | None:
+        if value is None:
+            return None
+        number = utc_microseconds(value)
+        if value.tzinfo is UTC:
+            self[value] = number
+        return number
 
 
 @functools.lru_cache(maxsize=256)  # the few (table, columns) shapes the hot inserts use
 def _typed_columns(table: sa.Table, columns: tuple[str, ...],
-                   ) -> tuple[tuple[int, sa.types.TypeEngine[Any]], ...]:
+                   ) -> tuple[tuple[int, sa.TypeDecorator[Any]], ...]:
     """Each of `columns` whose type may change the value on its way to the driver: index, type.
     Remembered: Core's column lookups cost more than a one-event append's own conversions."""
     kinds = ((index, table.c[name].type) for index, name in enumerate(columns))
@@ -101,16 +108,6 @@ def _utc_text(value: datetime) -> str:
 #: hour apart). Enough entries for a batch's distinct times (a window's end and start, about
 #: two an event).
 _remembered_utc_text = functools.lru_cache(maxsize=4096)(_utc_text)
-
-
-def _sqlite_microseconds(value: datetime | None, seen: dict[datetime, int]) -> int | None:
-    """UtcMicroseconds' integer on SQLite, each distinct time of a batch converted once."""
-    if value is None:
-        return None
-    number = seen.get(value)
-    if number is None:
-        number = seen[value] = utc_microseconds(value)
-    return number
 
 
 def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]],
