@@ -26,28 +26,36 @@ class DayRows:
 
 def day_rows(counted: Sequence[Prepared]) -> DayRows:
     """Time goes to the days its window covers; a completion to the day of its eventTime."""
-    days: dict[tuple[str, str, str], Row] = {}
-    sessions: dict[tuple[str, str], Row] = {}
+    times: dict[tuple[str, str, str], list[int]] = {}  # active, inactive ms by learner day
+    sessions: dict[tuple[str, str], list[int]] = {}  # the same by run day
+    done: list[Prepared] = []
     for item in counted:
-        f = item.facts
-        if item.is_time:
-            for share in item.days:
-                key = (f.learner_email, f.course_id, share.local_date)
-                row = days.get(key)
-                if row is None:
-                    row = days[key] = {"learner_email": key[0], "course_id": key[1],
-                                       "local_date": key[2], **_NO_COUNTS}
-                row["active_ms"] += share.active_ms
-                row["inactive_ms"] += share.inactive_ms
-                if item.run_id is not None:
-                    session = sessions.get((item.run_id, share.local_date))
-                    if session is None:
-                        session = sessions[(item.run_id, share.local_date)] = {
-                            "run_id": item.run_id, "local_date": share.local_date,
-                            "active_ms": 0, "inactive_ms": 0}
-                    session["active_ms"] += share.active_ms
-                    session["inactive_ms"] += share.inactive_ms
+        if not item.is_time:
+            done.append(item)
             continue
+        f = item.facts
+        for share in item.days:
+            key = (f.learner_email, f.course_id, share.local_date)
+            sums = times.get(key)
+            if sums is None:
+                times[key] = [share.active_ms, share.inactive_ms]
+            else:
+                sums[0] += share.active_ms
+                sums[1] += share.inactive_ms
+            if item.run_id is not None:
+                run_day = (item.run_id, share.local_date)
+                sums = sessions.get(run_day)
+                if sums is None:
+                    sessions[run_day] = [share.active_ms, share.inactive_ms]
+                else:
+                    sums[0] += share.active_ms
+                    sums[1] += share.inactive_ms
+    days: dict[tuple[str, str, str], Row] = {
+        key: {"learner_email": key[0], "course_id": key[1], "local_date": key[2], **_NO_COUNTS,
+              "active_ms": active, "inactive_ms": inactive}
+        for key, (active, inactive) in times.items()}
+    for item in done:
+        f = item.facts
         key = (f.learner_email, f.course_id, item.local_date)
         row = days.get(key)
         if row is None:
@@ -58,7 +66,9 @@ def day_rows(counted: Sequence[Prepared]) -> DayRows:
         row["total_questions"] += f.total_questions or 0
         row["correct_questions"] += f.correct_questions or 0
         row["mastered_units"] += f.mastered_units or 0
-    return DayRows(days, sessions)
+    return DayRows(days, {
+        key: {"run_id": key[0], "local_date": key[1], "active_ms": active,
+              "inactive_ms": inactive} for key, (active, inactive) in sessions.items()})
 
 
 def record_days(conn: sa.Connection, rows: DayRows) -> None:
