@@ -228,7 +228,10 @@ def http_per_event(envelopes: int, connections: int) -> dict[str, float]:
             server.terminate()
             server.wait(300)
         dumps = [dump for dump in folder.glob("callgrind.out*")
-                 if "desc: Trigger: Client Request: envelopes" in dump.read_text()]
+                 if any(line.startswith("desc: Trigger:") and line.endswith(" envelopes")
+                        for line in dump.read_text().splitlines()[:20])]
+        if not dumps:
+            raise SystemExit(f"no dump of the envelopes among {sorted(folder.glob('callgrind*'))}")
         total: dict[str, int] = {}
         for dump in dumps:  # one per thread with --separate-threads; one otherwise
             for where, count in by_object(dump).items():

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from timeledger.caliper.envelope import (
     SUPPORTED_DATA_VERSIONS,
@@ -20,6 +21,7 @@ from timeledger.caliper.screen import read_envelope
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError
+from timeledger.server.api.text_parameters import refuse_nul_characters
 from timeledger.server.ingestion import JobResult
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.platform import Platform
@@ -75,10 +77,29 @@ async def _checked_envelope(request: Request) -> Envelope:
         raise to_api_error(exc) from None
 
 
+_may_write_events = require_scope("events:write")
+
+
+async def _send_events(request: Request) -> JsonResponse:
+    """POST /caliper/event as a plain Starlette route, ahead of the FastAPI route that documents
+    it: FastAPI's per-request work (solving the dependencies, inspecting them again) was 0.4M of
+    the 1.36M instructions the app spent on a request around the check and the append (in
+    process, callgrind). The checks are the route's own dependencies, called in the order
+    FastAPI calls them (the app's, then the route's)."""
+    await refuse_nul_characters(request)
+    return await send_events(request, await _may_write_events(request))
+
+
+# First, so it takes POST; GET /caliper/event (the endpoint's configuration) matches only partly
+# and goes on to its own route.
+router.routes.append(Route("/caliper/event", _send_events, methods=["POST"],
+                           include_in_schema=False))
+
+
 @router.post("/caliper/event", summary="Send a Caliper envelope",
              openapi_extra={"requestBody": ENVELOPE_BODY})
 async def send_events(request: Request,
-                      token: Annotated[AccessToken, Depends(require_scope("events:write"))],
+                      token: Annotated[AccessToken, Depends(_may_write_events)],
                       ) -> JsonResponse:
     require_json(request)
     platform = platform_of(request)
