@@ -1,8 +1,9 @@
 """Instructions per event of the request path, stage by stage: what a busy machine does not skew.
 
 Each stage runs bench/ingest.py's 100-heartbeat envelopes in process under `valgrind
---tool=callgrind`, first 10 then 40 envelopes; every run builds the bodies of 40 and opens the
-same store, so the slope between the two is the stage's work per event. Stages add up:
+--tool=callgrind`, 10 and 40 envelopes side by side; every run builds the bodies of 40 and opens
+a copy of the same store (migrated, with a token, before valgrind starts), so the slope between
+the two is the stage's work per event. Stages add up:
 `screen` (decode and check: caliper.screen.read_envelope), `rows` (+ the append's rows),
 `append` (+ event_appends.append_values and the commit), `write` (+ the results and the job row:
 Ingestor._write_once), `ingest` (+ the group commit: Ingestor.ingest), `asgi` (the whole app,
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import gc
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,18 +124,31 @@ def _asgi_runner(platform: Platform, token: str) -> Callable[[bytes], None]:
     return lambda body: loop.run_until_complete(post(body))
 
 
-def run_stage(stage: str, count: int) -> None:
-    """Open a store, build `BUILT` envelopes, run the first `count` through `stage`."""
+def prepare_store(folder: Path) -> tuple[Path, str]:
+    """A migrated store holding a client, and a token of it: made once, outside valgrind (its
+    migrations and secret hashing cost more than the envelopes counted)."""
+    store = folder / "prepared.sqlite3"
+    platform = open_platform(Settings(db_url=f"sqlite:///{store}"))
+    try:
+        now = datetime.now(UTC)
+        issued = platform.credentials.create_client("bench", ("events:write",), now)
+        token = platform.credentials.issue_token(issued.client_id, issued.client_secret, (), now)
+        assert token is not None
+        return store, token.token
+    finally:
+        platform.close()
+
+
+def run_stage(stage: str, count: int, prepared: Path, token: str) -> None:
+    """Open a copy of the prepared store, build `BUILT` envelopes, run the first `count`
+    through `stage`."""
     with tempfile.TemporaryDirectory() as tmp:
-        platform = open_platform(Settings(db_url=f"sqlite:///{tmp}/bench.sqlite3"))
+        store = Path(tmp) / "bench.sqlite3"
+        shutil.copyfile(prepared, store)
+        platform = open_platform(Settings(db_url=f"sqlite:///{store}"))
         try:
-            now = datetime.now(UTC)
-            issued = platform.credentials.create_client("bench", ("events:write",), now)
-            token = platform.credentials.issue_token(issued.client_id, issued.client_secret,
-                                                     (), now)
-            assert token is not None
             bodies = build_envelopes(BUILT)
-            run = _stage_runner(stage, platform, token.token)
+            run = _stage_runner(stage, platform, token)
             for body in build_envelopes(WARM_UP):
                 run(body)
             # A server's start-up objects sit in the oldest generation, fully collected about
@@ -168,15 +183,16 @@ def by_object(dump: Path) -> dict[str, int]:
 
 
 def stage_slope(stage: str) -> dict[str, float]:
-    """Instructions per event of `stage`, by where they ran."""
-    counted: list[dict[str, int]] = []
+    """Instructions per event of `stage`, by where they ran (its two runs side by side)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for count in COUNTS:
-            out = Path(tmp) / f"{stage}-{count}.out"
-            process = _callgrind([sys.executable, __file__, "--run", stage, str(count)], out)
-            if process.wait() != 0:
-                raise SystemExit(f"stage {stage} ({count} envelopes) failed")
-            counted.append(by_object(out))
+        prepared, token = prepare_store(Path(tmp))
+        outs = [Path(tmp) / f"{stage}-{count}.out" for count in COUNTS]
+        processes = [_callgrind([sys.executable, __file__, "--run", stage, str(count),
+                                 str(prepared), token], out)
+                     for count, out in zip(COUNTS, outs, strict=True)]
+        if any(process.wait() != 0 for process in processes):
+            raise SystemExit(f"stage {stage} failed")
+        counted = [by_object(out) for out in outs]
     events = (COUNTS[1] - COUNTS[0]) * EVENTS_PER_ENVELOPE
     return {where: (counted[1].get(where, 0) - counted[0].get(where, 0)) / events
             for where in {*counted[0], *counted[1]}}
@@ -252,11 +268,11 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also count serve over HTTP")
     parser.add_argument("--envelopes", type=int, default=40, help="with --http")
     parser.add_argument("--connections", type=int, default=4, help="with --http")
-    parser.add_argument("--run", nargs=2, metavar=("STAGE", "ENVELOPES"),
+    parser.add_argument("--run", nargs=4, metavar=("STAGE", "ENVELOPES", "STORE", "TOKEN"),
                         help="Only run a stage (the process callgrind counts).")
     args = parser.parse_args()
     if args.run is not None:
-        run_stage(args.run[0], int(args.run[1]))
+        run_stage(args.run[0], int(args.run[1]), Path(args.run[2]), args.run[3])
         return
     figures: dict[str, dict[str, float]] = {}
     for stage in [s for s in args.stages.split(",") if s]:
