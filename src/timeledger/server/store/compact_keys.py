@@ -14,7 +14,6 @@ column would compare different forms: join through the Python values, or give bo
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,12 +85,9 @@ class UuidText(sa.TypeDecorator[str]):
     impl = sa.String
     cache_ok = True
 
-    def __init__(self, length: int, prefix: str = "", repeats: bool = False) -> None:
+    def __init__(self, length: int, prefix: str = "") -> None:
         super().__init__(length)
         self.prefix = prefix
-        #: Its values come again and again (a run id, with every heartbeat of the run): the
-        #: append remembers their conversions (`repeated_uuid_bytes`).
-        self.repeats = repeats
 
     def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
         if value is None or dialect.name != "sqlite":
@@ -123,13 +119,6 @@ def uuid_bytes(value: str, prefix: str = "") -> bytearray | str:
     except ValueError:
         return value
     return raw if raw.hex() == digits else value  # lower case, and no spaces fromhex skipped
-
-
-@functools.lru_cache(maxsize=4096)
-def repeated_uuid_bytes(value: str | None, prefix: str = "") -> bytearray | str | None:
-    """`uuid_bytes` for a column whose values repeat (a run id comes with every heartbeat of its
-    run), remembered by value: a pure function, so a remembered answer is always right."""
-    return None if value is None else uuid_bytes(value, prefix)
 
 
 def uuid_text(value: bytes) -> str:

@@ -20,8 +20,6 @@ import sqlalchemy as sa
 from timeledger.server.store.compact_keys import (
     TERM_VALUES,
     CaliperTerm,
-    UuidText,
-    repeated_uuid_bytes,
 )
 from timeledger.server.store.schema import UtcDateTime, UtcMicroseconds, utc_microseconds
 
@@ -61,8 +59,6 @@ def _sqlite_column(dialect: sa.Dialect, kind: sa.TypeDecorator[Any], values: lis
         return list(map(moments.__getitem__, values))
     if isinstance(kind, CaliperTerm):
         return list(map(TERM_VALUES.__getitem__, values))
-    if isinstance(kind, UuidText) and kind.repeats:
-        return list(map(repeated_uuid_bytes, values, itertools.repeat(kind.prefix)))
     return list(map(kind.process_bind_param, values, itertools.repeat(dialect)))
 
 

@@ -122,8 +122,8 @@ def _append_postgresql(conn: sa.Connection, rows: Sequence[AppendedRow],
 
 _SQLITE_COLUMNS = _NOT_INTERNED + INTERNED_COLUMNS
 _EVENT_ID_TYPE = events.c.event_id.type
-if not isinstance(_EVENT_ID_TYPE, UuidText) or _EVENT_ID_TYPE.repeats:
-    raise TypeError("events.event_id is a UuidText whose values do not repeat")
+if not isinstance(_EVENT_ID_TYPE, UuidText):
+    raise TypeError("events.event_id is a UuidText")
 _EVENT_ID_PREFIX = _EVENT_ID_TYPE.prefix
 
 
