@@ -147,9 +147,12 @@ class Ledger:
             return query(conn, *args, **kwargs)
 
     def rows(self, table: sa.Table) -> list[dict[str, Any]]:
+        """Every row, in the order of its primary key's values as read: a key column may hold
+        another form in the store (an interned id on SQLite), whose order differs by store."""
         with self.platform.engine.connect() as conn:
-            keys = list(table.primary_key.columns)
-            return [dict(row._mapping) for row in conn.execute(sa.select(table).order_by(*keys))]
+            keys = [column.name for column in table.primary_key.columns]
+            rows = [dict(row._mapping) for row in conn.execute(sa.select(table))]
+        return sorted(rows, key=lambda row: tuple(row[name] for name in keys))
 
     def close(self) -> None:
         self.platform.close()
