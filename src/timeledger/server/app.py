@@ -21,10 +21,10 @@ from timeledger.server.api import (
     queries,
     users,
 )
+from timeledger.server.api.app_checks import APP_CHECKS
 from timeledger.server.api.error_responses import declare_error_responses
 from timeledger.server.api.errors import ErrorResponses, install_error_handlers, store_unavailable
 from timeledger.server.api.host_check import HostCheck, HostPolicy
-from timeledger.server.api.text_parameters import refuse_nul_characters
 from timeledger.server.compression import CompressedReplies
 from timeledger.server.error_pages import BrowserErrorPages
 from timeledger.server.head_requests import HeadAsGet
@@ -47,7 +47,7 @@ def create_app(platform: Platform, lifespan: Lifespan | None = None) -> FastAPI:
         docs_url=None,  # api_docs.py serves /api/docs from files shipped in the package
         redoc_url=None,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_nul_characters)],
+        dependencies=[Depends(check) for check in APP_CHECKS],
     )
     app.state.platform = platform
     app.state.secret_checks = SecretChecks(lambda: platform.now().timestamp())

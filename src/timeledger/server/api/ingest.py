@@ -18,10 +18,10 @@ from timeledger.caliper.envelope import (
 )
 from timeledger.caliper.errors import CaliperError, Problem
 from timeledger.caliper.screen import read_envelope
+from timeledger.server.api.app_checks import run_app_checks
 from timeledger.server.api.auth import platform_of, require_scope
 from timeledger.server.api.bodies import read_limited_body
 from timeledger.server.api.errors import ApiError
-from timeledger.server.api.text_parameters import refuse_nul_characters
 from timeledger.server.ingestion import JobResult
 from timeledger.server.json_response import JsonResponse
 from timeledger.server.platform import Platform
@@ -85,8 +85,8 @@ async def _send_events(request: Request) -> JsonResponse:
     it: FastAPI's per-request work (solving the dependencies, inspecting them again) was 0.4M of
     the 1.36M instructions the app spent on a request around the check and the append (in
     process, callgrind). The checks are the route's own dependencies, called in the order
-    FastAPI calls them (the app's, then the route's)."""
-    await refuse_nul_characters(request)
+    FastAPI calls them (the app's, api/app_checks.py, then the route's)."""
+    await run_app_checks(request)
     return await send_events(request, await _may_write_events(request))
 
 
