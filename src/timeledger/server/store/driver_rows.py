@@ -44,14 +44,15 @@ def driver_params(conn: sa.Connection, rows: Sequence[dict[str, Any]],
     # Column by column: `map` calls each converter without a loop of Python's own per value, and
     # a converter in C (a dict's lookup, an lru cache's hit) without a Python frame at all.
     values: list[list[Any]] = [[row[name] for row in rows] for name in columns]
-    moments = _Microseconds()  # shared by the call's columns: a window's end is the next's start
+    # shared by the call's columns: a window's end is the next's start
+    moments = UtcMicrosecondsMemo()
     for index, kind in _typed_columns(table, tuple(columns)):
         values[index] = _sqlite_column(conn.dialect, kind, values[index], moments)
     return list(zip(*values, strict=True))
 
 
 def _sqlite_column(dialect: sa.Dialect, kind: sa.TypeDecorator[Any], values: list[Any],
-                   moments: _Microseconds) -> list[Any]:
+                   moments: UtcMicrosecondsMemo) -> list[Any]:
     """A column's values as its type writes them on SQLite."""
     if isinstance(kind, UtcDateTime):
         return list(map(_sqlite_value, values))
@@ -62,7 +63,7 @@ def _sqlite_column(dialect: sa.Dialect, kind: sa.TypeDecorator[Any], values: lis
     return list(map(kind.process_bind_param, values, itertools.repeat(dialect)))
 
 
-class _Microseconds(dict[datetime | None, int | None]):
+class UtcMicrosecondsMemo(dict[datetime | None, int | None]):
     """UtcMicroseconds' integers on SQLite, each distinct time converted once (a batch's rows
     share many times): a known time is a lookup in C, with no Python frame. Only times in UTC
     itself are kept, as for `_remembered_utc_text`."""

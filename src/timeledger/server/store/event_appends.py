@@ -7,7 +7,6 @@ import itertools
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from timeledger.server.store.commit_order import WRITING_TRANSACTION
 from timeledger.server.store.compact_keys import TERM_VALUES, UuidText, uuid_bytes
 from timeledger.server.store.driver_rows import (
+    UtcMicrosecondsMemo,
     column_arrays,
     driver_params,
     execute_many,
@@ -30,7 +30,7 @@ from timeledger.server.store.event_bodies import (
 )
 from timeledger.server.store.interned_texts import text_ids
 from timeledger.server.store.log_positions import Position
-from timeledger.server.store.schema import events, jobs, utc_microseconds
+from timeledger.server.store.schema import events, jobs
 
 #: The columns an appended row gives (the others default: seq, xact, packed).
 APPENDED_COLUMNS = ("event_id", "body_hash", "kind", "type", "action", "profile", "actor_id",
@@ -162,14 +162,6 @@ def _append_sqlite(conn: sa.Connection, rows: Sequence[AppendedRow]) -> dict[str
 _INTERNED_INDEXES = tuple(APPENDED_COLUMNS.index(name) for name in INTERNED_COLUMNS)
 
 
-class _Microseconds(dict[datetime | None, int | None]):
-    """UtcMicroseconds' integers on SQLite, each distinct time of a batch converted once."""
-
-    def __missing__(self, moment: datetime | None) -> int | None:
-        number = self[moment] = None if moment is None else utc_microseconds(moment)
-        return number
-
-
 def _stored_event_ids(event_ids: Iterable[str]) -> Iterator[bytearray | str]:
     """events.event_id as SQLite stores it (UuidText with its prefix)."""
     return map(uuid_bytes, event_ids, itertools.repeat(_EVENT_ID_PREFIX))
@@ -189,7 +181,7 @@ def sqlite_params(columns: Sequence[Sequence[Any]],
     (event_id, body_hash, kind, type_, action, profile, actor_id, learner_email, run_id,
      event_time, sensor, received_at, job_id, body, partition) = columns
     term = TERM_VALUES.__getitem__
-    micros = _Microseconds().__getitem__
+    micros = UtcMicrosecondsMemo().__getitem__
     interned = ids.__getitem__
     return zip(_stored_event_ids(event_id), body_hash, map(term, kind), map(term, type_),
                map(term, action), map(term, profile), map(micros, event_time),
