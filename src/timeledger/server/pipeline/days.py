@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 
-from timeledger.server.pipeline.prepared import Prepared
+from timeledger.server.pipeline.prepared import DayShare, Prepared
 from timeledger.server.pipeline.upserts import Row, upsert
 from timeledger.server.store.projection_tables import learner_days, run_days
 
 DAY_COUNTERS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
                 "correct_questions", "mastered_units")
 _NO_COUNTS = dict.fromkeys(DAY_COUNTERS, 0)
+_Key = TypeVar("_Key", tuple[str, str, str], tuple[str, str])
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,16 @@ class DayRows:
 
     days: dict[tuple[str, str, str], Row]  # (learner, course, local date)
     sessions: dict[tuple[str, str], Row]  # (run, local date)
+
+
+def _add_time(sums_by_key: dict[_Key, list[int]], key: _Key, share: DayShare) -> None:
+    """Add a day's share of a window to the [active, inactive] ms kept under `key`."""
+    sums = sums_by_key.get(key)
+    if sums is None:
+        sums_by_key[key] = [share.active_ms, share.inactive_ms]
+    else:
+        sums[0] += share.active_ms
+        sums[1] += share.inactive_ms
 
 
 def day_rows(counted: Sequence[Prepared]) -> DayRows:
@@ -35,21 +47,9 @@ def day_rows(counted: Sequence[Prepared]) -> DayRows:
             continue
         f = item.facts
         for share in item.days:
-            key = (f.learner_email, f.course_id, share.local_date)
-            sums = times.get(key)
-            if sums is None:
-                times[key] = [share.active_ms, share.inactive_ms]
-            else:
-                sums[0] += share.active_ms
-                sums[1] += share.inactive_ms
+            _add_time(times, (f.learner_email, f.course_id, share.local_date), share)
             if item.run_id is not None:
-                run_day = (item.run_id, share.local_date)
-                sums = sessions.get(run_day)
-                if sums is None:
-                    sessions[run_day] = [share.active_ms, share.inactive_ms]
-                else:
-                    sums[0] += share.active_ms
-                    sums[1] += share.inactive_ms
+                _add_time(sessions, (item.run_id, share.local_date), share)
     days: dict[tuple[str, str, str], Row] = {
         key: {"learner_email": key[0], "course_id": key[1], "local_date": key[2], **_NO_COUNTS,
               "active_ms": active, "inactive_ms": inactive}
