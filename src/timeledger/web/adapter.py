@@ -104,7 +104,7 @@ class WebAdapter:
             return outcome
         try:
             fresh = [self.client.enqueue(event) for event in outcome.events]
-        except Exception:
+        except Exception:  # the outbox could not store it (disk full, ...): a 500 to retry, logged
             return _not_queued(route)
         return _answer(outcome, fresh)
 

@@ -56,7 +56,7 @@ def activity_view(adapter: WebAdapter, route: Route,
     def view(request: HttpRequest) -> HttpResponse:
         try:
             learner = identity(request)
-        except Exception:
+        except Exception:  # the app's hook may raise anything: its 500, logged
             return _response(hook_failed())
         return _response(adapter.handle(
             route, learner, request.body,
@@ -73,7 +73,7 @@ def user_view(route: UserRoute, queries: Callable[[], UserQueries],
     def view(request: HttpRequest) -> HttpResponse:
         try:
             learner = identity(request)
-        except Exception:
+        except Exception:  # the app's hook may raise anything: its 500, logged
             return _response(hook_failed())
         return _response(user_reply(route, queries(), email_of(learner)))
 

@@ -76,7 +76,7 @@ class TimebackRouter(Router):
         def answer(request: Request, raw: bytes) -> Reply:
             try:
                 identity = cast(Identity, hook(request))  # a sync hook (see `asynchronous`)
-            except Exception:
+            except Exception:  # the app's hook may raise anything: its 500, logged
                 return hook_failed()
             return adapter.handle(route, identity, raw,
                                   cross_site=is_cross_site(request.headers.get("sec-fetch-site")))
@@ -89,7 +89,7 @@ class TimebackRouter(Router):
                 return _response(await threads.run(answer, request, raw))
             try:
                 identity = await hook(request)  # type: ignore[misc]
-            except Exception:
+            except Exception:  # the app's hook may raise anything: its 500, logged
                 return _response(hook_failed())
             # The write on a worker thread too: a hop through the router's queue costs less than
             # one through the outbox's writer thread and a future (bench/adapter_instructions.py)

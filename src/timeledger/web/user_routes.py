@@ -98,7 +98,7 @@ def user_routes(identity: Callable[[Request], Any], queries: Callable[[], UserQu
             try:
                 found = await identity(request) if asynchronous \
                     else await run_in_threadpool(identity, request)
-            except Exception:
+            except Exception:  # the app's hook may raise anything: its 500, logged
                 return respond(hook_failed())
             reply = await run_in_threadpool(user_reply, route, queries(), email_of(found))
             return respond(reply)
