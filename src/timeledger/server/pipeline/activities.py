@@ -32,10 +32,13 @@ def _replace_results(c: Any, new: Any) -> dict[str, Any]:
     return {name: new[name] for name in _RESULT_FIGURES}
 
 
-def record_activities(conn: sa.Connection, counted: Sequence[Prepared], novelty: Novelty,
-                      states: Mapping[str, RunState], results: Sequence[ResultChange]) -> None:
+def record_activities(conn: sa.Connection, done: Sequence[Prepared], novelty: Novelty,
+                      states: Mapping[str, RunState], results: Sequence[ResultChange],
+                      earliest: Mapping[str, datetime]) -> None:
     """Add the batch's new runs, newly completed runs and stored results to their learner's
-    activity rows. Call after upsert_runs and record_gradebook."""
+    activity rows. `done`: the batch's counted completions; `earliest`: each run's earliest
+    start among the batch's counted events (runs.RunsUpsert). Call after the runs upsert and
+    record_gradebook."""
     rows: dict[Key, Row] = {}
 
     def row_of(key: Key) -> Row:
@@ -45,13 +48,7 @@ def record_activities(conn: sa.Connection, counted: Sequence[Prepared], novelty:
                          **dict.fromkeys(_COUNTS, 0)}
         return rows[key]
 
-    completions = {item.seq for item in counted if not item.is_time}
-    earliest: dict[str, datetime] = {}
-    for item in counted:
-        if item.run_id is not None:
-            known = earliest.get(item.run_id)
-            if known is None or item.start < known:
-                earliest[item.run_id] = item.start
+    completions = {item.seq for item in done}
     for run_id, state in states.items():
         new = run_id in novelty.runs
         completed = state.completion_seq is not None and state.completion_seq in completions

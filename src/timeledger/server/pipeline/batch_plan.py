@@ -16,12 +16,14 @@ import sqlalchemy as sa
 
 from timeledger.server.pipeline.calendar import LocalDates, zone_of
 from timeledger.server.pipeline.completions import CompletionInserts
-from timeledger.server.pipeline.days import DayRows, day_rows
+from timeledger.server.pipeline.counted import CountedRows, counted_rows
+from timeledger.server.pipeline.days import day_rows
 from timeledger.server.pipeline.gradebook import StoredGrades, stored_grades
-from timeledger.server.pipeline.learners import PeopleRows, people_rows
+from timeledger.server.pipeline.learners import people_rows, people_upserts
 from timeledger.server.pipeline.model import PipelineSettings, StoredTimebackEvent
 from timeledger.server.pipeline.prepared import Prepared, prepare
 from timeledger.server.pipeline.totals import StoredKeys, stored_keys
+from timeledger.server.pipeline.upserts import PendingUpsert
 from timeledger.server.pipeline.windows import WindowInserts, near_windows
 
 
@@ -30,22 +32,22 @@ class BatchPlan:
     """What applying a batch needs that does not depend on the batch's own writes."""
 
     items: list[Prepared]  # in the log's order
-    reports: list[Prepared]  # those of `items` that are time reports with a run id
-    people: PeopleRows
+    people: tuple[PendingUpsert, ...]  # learners, aliases, courses
     windows: WindowInserts
     completions: CompletionInserts
-    days: DayRows  # the learner and run days of all of `items` (counted, unless one is resent)
     stored: StoredKeys  # runs and learner days stored before the batch
     # Stored windows near the batch's time reports, when planned ahead of the write lock (SQLite,
-    # one projector); None: find_overlaps reads them after the runs upsert (windows.py says why).
+    # one projector); None: read after the runs upsert (windows.overlaps_of says why).
     near: list[Any] | None
     grades: StoredGrades  # stored results and line items of the batch's completions
+    counted: CountedRows  # the rows of all of `items`: what the batch writes if none is resent
 
 
 def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
                 settings: PipelineSettings, *, ahead: bool = False) -> BatchPlan:
     """Prepare `batch` and read the state it needs; writes nothing. `ahead`: planned before the
-    write lock (SQLite's one projector), so the near windows are read here too."""
+    write lock (SQLite's one projector), so the near windows are read, and the overlaps found,
+    here too."""
     dates = LocalDates(zone_of(settings.timezone))
     # In the order given, the log's (read_batch's): on PostgreSQL that is commit order (xact,
     # seq), not seq, and a batch sorted by seq could count another copy of a window than the
@@ -54,6 +56,9 @@ def plan_events(conn: sa.Connection, batch: Sequence[StoredTimebackEvent],
     reports = [i for i in items if i.is_time and i.run_id]
     near = near_windows(conn, reports, written=False) if ahead else None
     days = day_rows(items)
-    return BatchPlan(items, reports, people_rows(conn, items), WindowInserts(conn, reports),
-                     CompletionInserts(conn, [i for i in items if not i.is_time]), days,
-                     stored_keys(conn, items, days.days), near, stored_grades(conn, items))
+    stored = stored_keys(conn, items, days.days)
+    return BatchPlan(items, people_upserts(conn, people_rows(conn, items)),
+                     WindowInserts(conn, reports),
+                     CompletionInserts(conn, [i for i in items if not i.is_time]), stored, near,
+                     stored_grades(conn, items),
+                     counted_rows(conn, items, stored, near, days, reports))

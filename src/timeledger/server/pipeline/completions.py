@@ -42,11 +42,11 @@ class CompletionInserts:
 
     def run(self, conn: sa.Connection) -> set[int]:
         """Store counted completions and their XP; returns the seqs of resends (not counted)."""
-        inserted = self._insert.run(conn)
+        passed = self._insert.run(conn)
         ledger = [{name: row[name] for name in (
             "seq", "event_id", "learner_email", "course_id", "run_id", "activity_id",
             "event_time", "local_date", "xp_milli")} for row in self._rows
-            if row["seq"] in inserted]
+            if row["seq"] not in passed]
         if ledger:
             conn.execute(xp_ledger.insert(), ledger)
-        return self._resent | {row["seq"] for row in self._rows if row["seq"] not in inserted}
+        return self._resent | passed

@@ -9,7 +9,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import DayShare, Prepared
-from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.pipeline.upserts import PendingUpsert, Row
 from timeledger.server.store.projection_tables import learner_days, run_days
 
 DAY_COUNTERS = ("active_ms", "inactive_ms", "xp_milli", "completions", "total_questions",
@@ -71,8 +71,9 @@ def day_rows(counted: Sequence[Prepared]) -> DayRows:
               "inactive_ms": inactive} for key, (active, inactive) in sessions.items()})
 
 
-def record_days(conn: sa.Connection, rows: DayRows) -> None:
-    upsert(conn, learner_days, rows.days.values(), ["learner_email", "course_id", "local_date"],
-           add=DAY_COUNTERS)
-    upsert(conn, run_days, rows.sessions.values(), ["run_id", "local_date"],
-           add=["active_ms", "inactive_ms"])
+def day_upserts(conn: sa.Connection, rows: DayRows) -> tuple[PendingUpsert, PendingUpsert]:
+    """The upserts that add `rows` to the stored learner days and run days."""
+    return (PendingUpsert(conn, learner_days, rows.days.values(),
+                          ["learner_email", "course_id", "local_date"], add=DAY_COUNTERS),
+            PendingUpsert(conn, run_days, rows.sessions.values(), ["run_id", "local_date"],
+                          add=["active_ms", "inactive_ms"]))

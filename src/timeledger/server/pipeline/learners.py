@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.upserts import Row, changing_rows, upsert
+from timeledger.server.pipeline.upserts import PendingUpsert, Row, changing_rows
 from timeledger.server.store.projection_tables import courses, learner_aliases, learners
 
 
@@ -64,9 +64,11 @@ def people_rows(conn: sa.Connection, items: Sequence[Prepared]) -> PeopleRows:
     return PeopleRows(list(people.values()), list(aliases.values()), changed)
 
 
-def record_people(conn: sa.Connection, rows: PeopleRows) -> None:
-    upsert(conn, learners, rows.people, ["email"], latest=["name"], least_of=["first_seen"],
-           greatest_of=["last_seen"])
-    upsert(conn, learner_aliases, rows.aliases, ["actor_id", "learner_email"],
-           least_of=["first_seen"])
-    upsert(conn, courses, rows.courses, ["course_id"], keep=["name"], least_of=["first_seen"])
+def people_upserts(conn: sa.Connection, rows: PeopleRows) -> tuple[PendingUpsert, ...]:
+    """The upserts that write `rows`: learners, their aliases, courses."""
+    return (PendingUpsert(conn, learners, rows.people, ["email"], latest=["name"],
+                          least_of=["first_seen"], greatest_of=["last_seen"]),
+            PendingUpsert(conn, learner_aliases, rows.aliases, ["actor_id", "learner_email"],
+                          least_of=["first_seen"]),
+            PendingUpsert(conn, courses, rows.courses, ["course_id"], keep=["name"],
+                          least_of=["first_seen"]))

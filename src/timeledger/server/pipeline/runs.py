@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.pipeline.upserts import PendingUpsert, Row
 from timeledger.server.store.projection_tables import runs
 
 _COMPLETION_COLUMNS = (
@@ -43,36 +43,48 @@ def _first_completion_wins(c: Any, new: Any) -> dict[str, Any]:
             for name in _COMPLETION_COLUMNS}
 
 
-def upsert_runs(conn: sa.Connection, counted: Sequence[Prepared]) -> dict[str, RunState]:
-    """Add the batch's counted events (with a run id) to their runs; returns each run's state."""
-    groups: dict[str, list[Prepared]] = {}
-    for item in counted:
-        assert item.run_id is not None
-        group = groups.get(item.run_id)
-        if group is None:
-            groups[item.run_id] = [item]
-        else:
-            group.append(item)
-    rows = [_run_row(run_id, group) for run_id, group in groups.items()]
-    # A batch without completions leaves every run's completion columns as they are: its rows
-    # and statement leave them out (SQLite then works out nine CASEs fewer a row).
-    completed = any("completion_seq" in row for row in rows)
-    if completed:
-        for row in rows:
-            if "completion_seq" not in row:
-                row.update(dict.fromkeys(_COMPLETION_COLUMNS))
-    found = upsert(
-        conn, runs, rows, ["run_id"],
-        add=["active_ms", "inactive_ms", "other_ms", "heartbeats", "completions", "xp_milli"],
-        keep=["run_key"], least_of=["first_seen"], greatest_of=["last_seen"],
-        custom=_first_completion_wins if completed else None,
-        returning=["run_id", "completion_seq", "completion_event_id", "completion_time",
-                   "learner_email", "course_id", "activity_id", "activity_name", "first_seen"],
-    )
-    return {row.run_id: RunState(row.run_id, row.completion_seq, row.completion_event_id,
-                                 row.completion_time, row.learner_email, row.course_id,
-                                 row.activity_id, row.activity_name, row.first_seen)
-            for row in found}
+class RunsUpsert:
+    """The batch's counted events (with a run id) added to their runs: rows built and converted
+    when made (before the write lock, on SQLite), the upsert run by `run`."""
+
+    __slots__ = ("_upsert", "earliest")
+
+    def __init__(self, conn: sa.Connection, counted: Sequence[Prepared]) -> None:
+        groups: dict[str, list[Prepared]] = {}
+        for item in counted:
+            assert item.run_id is not None
+            group = groups.get(item.run_id)
+            if group is None:
+                groups[item.run_id] = [item]
+            else:
+                group.append(item)
+        rows = [_run_row(run_id, group) for run_id, group in groups.items()]
+        #: Each run's earliest start among the batch's events (its row's first_seen).
+        self.earliest: dict[str, datetime] = {row["run_id"]: row["first_seen"] for row in rows}
+        # A batch without completions leaves every run's completion columns as they are: its
+        # rows and statement leave them out (SQLite then works out nine CASEs fewer a row).
+        completed = any("completion_seq" in row for row in rows)
+        if completed:
+            for row in rows:
+                if "completion_seq" not in row:
+                    row.update(dict.fromkeys(_COMPLETION_COLUMNS))
+        self._upsert = PendingUpsert(
+            conn, runs, rows, ["run_id"],
+            add=["active_ms", "inactive_ms", "other_ms", "heartbeats", "completions",
+                 "xp_milli"],
+            keep=["run_key"], least_of=["first_seen"], greatest_of=["last_seen"],
+            custom=_first_completion_wins if completed else None,
+            returning=["run_id", "completion_seq", "completion_event_id", "completion_time",
+                       "learner_email", "course_id", "activity_id", "activity_name",
+                       "first_seen"],
+        )
+
+    def run(self, conn: sa.Connection) -> dict[str, RunState]:
+        """Upsert the runs; returns each run's state as stored after it."""
+        return {row.run_id: RunState(row.run_id, row.completion_seq, row.completion_event_id,
+                                     row.completion_time, row.learner_email, row.course_id,
+                                     row.activity_id, row.activity_name, row.first_seen)
+                for row in self._upsert.run(conn)}
 
 
 _START = attrgetter("start")
@@ -104,7 +116,7 @@ def _run_row(run_id: str, group: list[Prepared]) -> Row:
         "completions": len(completed), "xp_milli": sum(map(_XP, completed)),
     }
     if not completed:
-        return row  # its completion columns: see upsert_runs
+        return row  # its completion columns: see RunsUpsert
     first = completed[0]
     c = first.facts
     row.update({

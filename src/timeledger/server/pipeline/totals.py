@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from timeledger.server.pipeline.days import DAY_COUNTERS, DayRows
 from timeledger.server.pipeline.flags import LEARNING_KINDS
 from timeledger.server.pipeline.prepared import Prepared
-from timeledger.server.pipeline.upserts import Row, upsert
+from timeledger.server.pipeline.upserts import PendingUpsert, Row
 from timeledger.server.store.projection_tables import (
     completions,
     learner_course_totals,
@@ -90,58 +90,84 @@ def per_mille(correct: int, total: int) -> int:
     return round(correct * 1000 / total)
 
 
-def record_totals(conn: sa.Connection, counted: Sequence[Prepared], days: DayRows,
-                  novelty: Novelty, new_flags: Mapping[tuple[str, str], int]) -> None:
-    """Add the batch to its learners' totals: the sums of its learner days (`days`, from the
-    counted events). `new_flags`: stored flags added (or, negative, removed) per learner and kind
-    by this batch."""
-    people: dict[str, Row] = {}
-    courses: dict[tuple[str, str], Row] = {}
+class TotalsUpsert:
+    """What the batch adds to its learners' totals, but for the flags it raises: the sums of its
+    learner days (from the counted events), the days and runs it makes new, and the learners
+    whose accuracy slots it moves; made before the writes (on SQLite, before the write lock),
+    written by `run`."""
 
-    def person(email: str) -> Row:
-        if email not in people:
-            people[email] = {"learner_email": email, **dict.fromkeys(_SUMS, 0),
-                             "days_active": 0, "runs": 0, "flags": 0, "learning_flags": 0}
-        return people[email]
+    __slots__ = ("_accuracy_learners", "_courses", "_people", "_people_upsert")
 
-    def course(email: str, course_id: str) -> Row:
-        key = (email, course_id)
-        if key not in courses:
-            courses[key] = {"learner_email": email, "course_id": course_id,
-                            **dict.fromkeys(_SUMS, 0), "days_active": 0, "runs": 0}
-        return courses[key]
+    def __init__(self, conn: sa.Connection, counted: Sequence[Prepared], days: DayRows,
+                 novelty: Novelty) -> None:
+        people: dict[str, Row] = {}
+        courses: dict[tuple[str, str], Row] = {}
+        for day in days.days.values():
+            email = day["learner_email"]
+            for row in (_person(people, email), _course(courses, email, day["course_id"])):
+                for name in _SUMS:
+                    row[name] += day[name]
+        for email, _day in novelty.learner_dates:
+            _person(people, email)["days_active"] += 1
+        for email, course_id, _day in novelty.course_dates:
+            _course(courses, email, course_id)["days_active"] += 1
+        for email, course_id in novelty.runs.values():
+            _person(people, email)["runs"] += 1
+            _course(courses, email, course_id)["runs"] += 1
+        self._people = people
+        self._people_upsert = _people_upsert(conn, people)
+        self._courses = PendingUpsert(conn, learner_course_totals, courses.values(),
+                                      ["learner_email", "course_id"],
+                                      add=[*_SUMS, "days_active", "runs"])
+        #: Learners with a new completion with questions (`_record_accuracy`).
+        self._accuracy_learners = sorted({
+            item.facts.learner_email for item in counted if not item.is_time
+            and item.facts.total_questions and item.facts.correct_questions is not None})
 
-    for day in days.days.values():
-        email = day["learner_email"]
-        for row in (person(email), course(email, day["course_id"])):
-            for name in _SUMS:
-                row[name] += day[name]
-    for email, _day in novelty.learner_dates:
-        person(email)["days_active"] += 1
-    for email, course_id, _day in novelty.course_dates:
-        course(email, course_id)["days_active"] += 1
-    for email, course_id in novelty.runs.values():
-        person(email)["runs"] += 1
-        course(email, course_id)["runs"] += 1
-    for (email, kind), change in sorted(new_flags.items()):
-        person(email)["flags"] += change
-        if kind in LEARNING_KINDS:
-            person(email)["learning_flags"] += change
-    upsert(conn, learner_totals, people.values(), ["learner_email"],
-           add=[*_SUMS, "days_active", "runs", "flags", "learning_flags"])
-    upsert(conn, learner_course_totals, courses.values(), ["learner_email", "course_id"],
-           add=[*_SUMS, "days_active", "runs"])
-    _record_accuracy(conn, counted)
+    def run(self, conn: sa.Connection, new_flags: Mapping[tuple[str, str], int]) -> None:
+        """Add the batch to its learners' totals, and `new_flags`: the stored flags added (or,
+        negative, removed) per learner and kind by this batch."""
+        people_upsert = self._people_upsert
+        if new_flags:
+            people = {email: dict(row) for email, row in self._people.items()}
+            for (email, kind), change in sorted(new_flags.items()):
+                person = _person(people, email)
+                person["flags"] += change
+                if kind in LEARNING_KINDS:
+                    person["learning_flags"] += change
+            people_upsert = _people_upsert(conn, people)
+        people_upsert.run(conn)
+        self._courses.run(conn)
+        _record_accuracy(conn, self._accuracy_learners)
 
 
-def _record_accuracy(conn: sa.Connection, counted: Sequence[Prepared]) -> None:
-    """Each learner with a new completion with questions: their five latest such completions by
-    eventTime (then event id), read back from `completions` by its learner index. Read, not
-    shifted in, so the slots depend neither on where batches end nor on the order concurrent
-    sends happened to commit in."""
-    learners = sorted({item.facts.learner_email for item in counted if not item.is_time
-                       and item.facts.total_questions
-                       and item.facts.correct_questions is not None})
+def _person(people: dict[str, Row], email: str) -> Row:
+    row = people.get(email)
+    if row is None:
+        row = people[email] = {"learner_email": email, **dict.fromkeys(_SUMS, 0),
+                               "days_active": 0, "runs": 0, "flags": 0, "learning_flags": 0}
+    return row
+
+
+def _course(courses: dict[tuple[str, str], Row], email: str, course_id: str) -> Row:
+    key = (email, course_id)
+    row = courses.get(key)
+    if row is None:
+        row = courses[key] = {"learner_email": email, "course_id": course_id,
+                              **dict.fromkeys(_SUMS, 0), "days_active": 0, "runs": 0}
+    return row
+
+
+def _people_upsert(conn: sa.Connection, people: Mapping[str, Row]) -> PendingUpsert:
+    return PendingUpsert(conn, learner_totals, people.values(), ["learner_email"],
+                         add=[*_SUMS, "days_active", "runs", "flags", "learning_flags"])
+
+
+def _record_accuracy(conn: sa.Connection, learners: Sequence[str]) -> None:
+    """Each of `learners` (with a new completion with questions): their five latest such
+    completions by eventTime (then event id), read back from `completions` by its learner index.
+    Read, not shifted in, so the slots depend neither on where batches end nor on the order
+    concurrent sends happened to commit in."""
     if not learners:
         return
     updates: list[dict[str, Any]] = []

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from timeledger.server.store.database import insert
 from timeledger.server.store.driver_rows import (
     driver_params,
+    execute_counted,
     execute_each,
     execute_many,
     execute_once,
@@ -88,23 +89,55 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequ
     `least_of`/`greatest_of` keep the extreme, `custom(table columns, excluded)` gives any
     other SET (pass a module-level function: statements are cached by it). With `returning`,
     the rows as stored after the statement, in no particular order, with those attributes."""
-    ordered = sorted(rows, key=itemgetter(*keys))
-    if not ordered:
-        return []
-    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(add), tuple(keep),
-                             tuple(latest), tuple(least_of), tuple(greatest_of), custom,
-                             tuple(returning))
-    if conn.dialect.name == "sqlite":
-        compiled = _driver_sql(conn, stmt, tuple(ordered[0]))
-        if compiled is not None:
-            sql, columns = compiled
-            params = driver_params(conn, ordered, columns, table)
-            if not returning:
-                execute_many(conn, sql, params)
+    return PendingUpsert(conn, table, rows, keys, add=add, keep=keep, latest=latest,
+                         least_of=least_of, greatest_of=greatest_of, custom=custom,
+                         returning=returning).run(conn)
+
+
+class PendingUpsert:
+    """An `upsert` (its arguments mean the same) with its rows sorted and, on SQLite, converted
+    for the driver when made, so that made ahead of the write lock only the statement is left
+    to run under it. Its rows must not change afterwards."""
+
+    __slots__ = ("_params", "_returning", "_rows", "_sql", "_stmt", "_table", "_width")
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, rows: Iterable[Row],
+                 keys: Sequence[str], *, add: Sequence[str] = (), keep: Sequence[str] = (),
+                 latest: Sequence[str] = (), least_of: Sequence[str] = (),
+                 greatest_of: Sequence[str] = (),
+                 custom: Callable[[Any, Any], Mapping[str, Any]] | None = None,
+                 returning: Sequence[str] = ()) -> None:
+        self._rows = sorted(rows, key=itemgetter(*keys))
+        self._table = table
+        self._returning = tuple(returning)
+        self._sql: str | None = None
+        self._params: list[tuple[Any, ...]] = []
+        self._width = 0
+        self._stmt: Any = None
+        if not self._rows:
+            return
+        self._stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(add),
+                                       tuple(keep), tuple(latest), tuple(least_of),
+                                       tuple(greatest_of), custom, self._returning)
+        if conn.dialect.name == "sqlite":
+            compiled = _driver_sql(conn, self._stmt, tuple(self._rows[0]))
+            if compiled is not None:
+                self._sql, columns = compiled
+                self._width = len(columns)
+                self._params = driver_params(conn, self._rows, columns, table)
+
+    def run(self, conn: sa.Connection) -> list[Any]:
+        """Run the upsert in `conn`'s transaction; the rows it returned (see `upsert`)."""
+        if not self._rows:
+            return []
+        if self._sql is not None:
+            if not self._returning:
+                execute_many(conn, self._sql, self._params)
                 return []
-            return _returned(conn, table, sql, len(columns), params, tuple(returning))
-    result = conn.execute(stmt, ordered)
-    return list(result) if returning else []
+            return _returned(conn, self._table, self._sql, self._width, self._params,
+                             self._returning)
+        result = conn.execute(self._stmt, self._rows)
+        return list(result) if self._returning else []
 
 
 def _driver_sql(conn: sa.Connection, stmt: Any,
@@ -165,13 +198,16 @@ def _returned_shape(dialect: sa.Dialect, table: sa.Table,
 class PendingInsert:
     """Rows to insert where their key is not stored yet, converted for the driver ahead of the
     write (before the write lock, on SQLite); `run` inserts them in the order given (through the
-    driver: see store/driver_rows.py) and returns the `marker` values of the rows that went in."""
+    driver: see store/driver_rows.py) and returns the `marker` values of the rows that did not
+    go in. Markers tell rows apart (a seq)."""
 
     def __init__(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Row],
                  keys: Sequence[str], marker: str) -> None:
         self._markers = [row[marker] for row in rows]
-        self._sql = ""
+        self._sql = self._stored_sql = ""
         self._params: list[tuple[Any, ...]] = []
+        self._keys: list[int] = []
+        self._marker = 0
         if not rows:
             return
         quote = conn.dialect.identifier_preparer.quote
@@ -181,24 +217,38 @@ class PendingInsert:
                      f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING")
         if conn.dialect.name == "postgresql":
             self._sql += f" RETURNING {quote(marker)}"
+        else:  # which rows went in, when not all did: the marker stored under each row's key
+            self._stored_sql = (f"SELECT {quote(marker)} FROM {quote(table.name)} WHERE "
+                                + " AND ".join(f"{quote(k)} = ?" for k in keys))
+            self._keys = [columns.index(k) for k in keys]
+            self._marker = columns.index(marker)
         self._params = driver_params(conn, rows, columns, table)
 
     def run(self, conn: sa.Connection) -> set[Any]:
         if not self._params:
             return set()
         if conn.dialect.name == "postgresql":
-            return {found[0] for found in execute_many(conn, self._sql, self._params,
-                                                       returning=True)}
-        inserted = execute_each(conn, self._sql, self._params)
-        return {marker for marker, went_in in zip(self._markers, inserted, strict=True)
-                if went_in}
+            inserted = {found[0] for found in execute_many(conn, self._sql, self._params,
+                                                           returning=True)}
+            return {marker for marker in self._markers if marker not in inserted}
+        if execute_counted(conn, self._sql, self._params) == len(self._params):
+            return set()
+        # A key stored before (a resend): rare. A row holding NULL in its key always goes in.
+        keyed = [(marker, values) for marker, values in zip(self._markers, self._params,
+                                                            strict=True)
+                 if None not in (values[k] for k in self._keys)]
+        stored = execute_each(conn, self._stored_sql,
+                              [tuple(values[k] for k in self._keys) for _m, values in keyed])
+        return {marker for (marker, values), found in zip(keyed, stored, strict=True)
+                if found is None or found[0] != values[self._marker]}
 
 
 def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str],
                marker: str) -> set[Any]:
     """Insert rows whose key is not stored yet (in the order given); returns the `marker`
     values of the rows inserted."""
-    return PendingInsert(conn, table, rows, keys, marker).run(conn)
+    pending = PendingInsert(conn, table, rows, keys, marker)
+    return {row[marker] for row in rows} - pending.run(conn)
 
 
 def changing_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[Row],

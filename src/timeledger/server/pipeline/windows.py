@@ -93,9 +93,8 @@ class WindowInserts:
                 "start_at": item.start, "end_at": item.end,
                 "bounds_reported": item.bounds_reported, "active_ms": item.active_ms,
                 "inactive_ms": item.inactive_ms, "other_ms": item.other_ms,
-            })  # overlap_event_id: NULL until find_overlaps marks it
+            })  # overlap_event_id: NULL until mark_overlaps sets it
         rows.sort(key=lambda row: (row["run_id"], row["window_key"]))  # one lock order for all
-        self._seqs = [row["seq"] for row in rows]
         self._rows = rows
         self._insert: PendingInsert | None = None
         if not as_number or _with_run_ids(rows, stored_text_ids(conn, _run_texts(rows))):
@@ -108,8 +107,7 @@ class WindowInserts:
             _with_run_ids(self._rows, text_ids(conn, _run_texts(self._rows)))
             self._insert = PendingInsert(conn, run_windows, self._rows,
                                          ["run_id", "window_key"], marker="seq")
-        inserted = self._insert.run(conn)
-        return self._resent | {seq for seq in self._seqs if seq not in inserted}
+        return self._resent | self._insert.run(conn)
 
 
 def _run_texts(rows: Sequence[Row]) -> set[str]:
@@ -128,7 +126,7 @@ def _with_run_ids(rows: Sequence[Row], ids: Mapping[str | None, int | None]) -> 
 def near_windows(conn: sa.Connection, candidates: Sequence[Prepared], *,
                  written: bool) -> list[Any]:
     """Stored windows that may overlap `candidates` (time reports with a run id), besides the
-    batch's own: enough for `find_overlaps` on any subset of them. `written`: whether the
+    batch's own: enough for `overlaps_of` on any subset of them. `written`: whether the
     batch's windows are stored already (read in its transaction, after `WindowInserts.run`)."""
     if not candidates:
         return []
@@ -142,17 +140,17 @@ def near_windows(conn: sa.Connection, candidates: Sequence[Prepared], *,
                              {**bounds, "batch": sorted({item.seq for item in candidates})}))
 
 
-def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
-                  stored: Sequence[Any]) -> list[Overlap]:
+def overlaps_of(counted: Sequence[Prepared], stored: Sequence[Any]) -> list[Overlap]:
     """For each newly counted window, the lowest-seq window of its run reported before it that
-    shares more than OVERLAP_TOLERANCE of time; marks it on the window's row. `counted` is in the
-    log's order, and "before" is that order: stored by an earlier batch, or earlier in `counted`
-    (on PostgreSQL the log runs in (xact, seq) order, and a window with a higher seq may come
-    first). `stored`: `near_windows` of the batch's time reports (or more of them).
+    shares more than OVERLAP_TOLERANCE of time. `counted` is in the log's order, and "before" is
+    that order: stored by an earlier batch, or earlier in `counted` (on PostgreSQL the log runs
+    in (xact, seq) order, and a window with a higher seq may come first). `stored`:
+    `near_windows` of the batch's time reports (or more of them). Reads and writes nothing.
 
     On PostgreSQL read `stored` after the runs upsert: that holds the run's row lock, so a
     concurrent transaction on the same run (two learners' events under one runId, in two
-    partitions) waits and then sees these windows. SQLite's one projector may read it ahead."""
+    partitions) waits and then sees these windows. SQLite's one projector may read it ahead,
+    and work the overlaps out there too."""
     if not counted:
         return []
     order = BatchOrder(counted)
@@ -178,6 +176,11 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
                 best = (seq, event_id)
         if best is not None:
             overlaps.append(Overlap(item, best[1], best[0]))
+    return overlaps
+
+
+def mark_overlaps(conn: sa.Connection, overlaps: Sequence[Overlap]) -> None:
+    """Set each overlapping window's `overlap_event_id` on its row."""
     if overlaps:
         conn.execute(
             run_windows.update()
@@ -186,4 +189,3 @@ def find_overlaps(conn: sa.Connection, counted: Sequence[Prepared],
             [{"b_run": o.window.run_id, "b_key": o.window.window_key,
               "b_other": o.earlier_event_id} for o in overlaps],
         )
-    return overlaps

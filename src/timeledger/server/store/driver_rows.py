@@ -130,21 +130,34 @@ def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]
     return returned
 
 
-def execute_each(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> list[bool]:
-    """Run `sql` once per parameter tuple; for each, whether it changed a row (an INSERT ... ON
-    CONFLICT DO NOTHING: whether the row went in). On SQLite this costs less than an executemany
-    followed by reading the keys back through their column types."""
+def execute_counted(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> int:
+    """Run `sql` once per parameter tuple in one `executemany`; the number of rows the
+    executions changed together (on SQLite an INSERT ... ON CONFLICT DO NOTHING: how many went
+    in). One call binds each row without a Python call of its own, where a call per row cost
+    about 3k instructions more (SQLite, a run window's insert)."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    changed: list[bool] = []
     try:
-        for values in params:
-            cursor.execute(sql, values)
-            changed.append(cursor.rowcount > 0)
+        cursor.executemany(sql, params)
+        return int(cursor.rowcount)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
-    return changed
+
+
+def execute_each(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Run `sql` once per parameter tuple; for each, the first row it returned, or None."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    found: list[Any] = []
+    try:
+        for values in params:
+            cursor.execute(sql, values)
+            found.append(cursor.fetchone())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+    return found
 
 
 @functools.lru_cache(maxsize=64)  # per dialect (an engine's) and statement
