@@ -3,6 +3,7 @@ stored, NULLs and times kept, job rows as given; on PostgreSQL an over-long valu
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,12 +12,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from timeledger.server.store.compact_keys import uuid_bytes
 from timeledger.server.store.driver_rows import driver_params
 from timeledger.server.store.event_appends import (
+    _EVENT_ID_PREFIX,
     APPENDED_COLUMNS,
     INTERNED_COLUMNS,
     JOB_COLUMNS,
     _row_values,
+    _stored_event_ids,
     append_jobs,
     append_rows,
     sqlite_params,
@@ -153,3 +157,29 @@ def test_the_sqlite_params_are_what_the_column_types_write(store: Engine) -> Non
                                            if name not in INTERNED_COLUMNS], events)
     assert fast == [(*values, *(ids[row[name]] for name in INTERNED_COLUMNS))
                     for row, values in zip(rows, typed, strict=True)]
+
+
+def test_event_ids_converted_together_are_what_uuid_bytes_gives_each() -> None:
+    def ids(count: int) -> list[str]:
+        return [f"{_EVENT_ID_PREFIX}{uuid.uuid4()}" for _ in range(count)]
+
+    good = ids(3)
+    text = good[0][len(_EVENT_ID_PREFIX):]  # the uuid's 36 characters
+    groups = [
+        good, good[:1], [],
+        [*good, good[0].upper()],                        # upper case: kept as text
+        [*good, _EVENT_ID_PREFIX + text.upper()],
+        [*good, f"{_EVENT_ID_PREFIX}{text[:7]}-{text[7]}{text[9:]}"],  # a hyphen a place early
+        [*good, "https://example.com/e/1"],              # not a uuid
+        [*good, good[0][len(_EVENT_ID_PREFIX):] + "abcdefghi"],  # right length, no prefix
+        [*good, good[0][:-14] + "-" + good[0][-13:]],    # a hyphen in a digit's place
+        [*good, good[0][:-4] + "  " + good[0][-2:]],     # white space fromhex would skip
+        [*good, good[0][:-2] + "zz"],                    # not hex
+        [*good, f"{_EVENT_ID_PREFIX}{'0' * 8}-0000-0000-0000-{'0' * 10}--"],  # two in digits'
+    ]
+    for group in groups:
+        converted = list(_stored_event_ids(group))
+        expected = [uuid_bytes(event_id, _EVENT_ID_PREFIX) for event_id in group]
+        assert converted == expected, group
+        assert [type(value) for value in converted] == [type(value) for value in expected]
+    assert all(isinstance(value, bytearray) for value in _stored_event_ids(good))

@@ -17,7 +17,7 @@ from tests.support.ledger_world import Ledger, _checked, at, completion, heartbe
 from tests.support.postgres import Backend
 from timeledger.server.ingestion import JobResult
 from timeledger.server.pipeline.job_results import OUTCOME_MESSAGES, job_status
-from timeledger.server.store.job_result_rows import encode_results, read_results
+from timeledger.server.store.job_result_rows import encode_outcomes, encode_results, read_results
 from timeledger.server.store.schema import events, jobs
 
 START = at("2025-03-03T09:00:00")
@@ -174,3 +174,16 @@ def test_any_status_and_message_round_trip_and_other_shapes_stay_plain(ledger: L
         missing = encode_results([{**stored[0], "allocatedId": "999999999"}])
         with pytest.raises(LookupError, match="999999999"):
             read_results(conn, missing)
+
+
+def test_outcomes_make_one_run_only_where_their_seqs_count_up_by_one() -> None:
+    stored = [(seq, "stored", None) for seq in (41, 42, 43, 44)]
+    assert encode_outcomes(stored) == '{"r":[41,4,0]}'
+    # the first and last seqs three apart, but not counting up one by one
+    shuffled = [(seq, "stored", None) for seq in (41, 43, 42, 44)]
+    assert encode_outcomes(shuffled) == '{"r":[41,1,0,43,1,0,42,1,0,44,1,0]}'
+    with_message = [(41, "stored", None), (42, "stored", "note")]
+    assert encode_outcomes(with_message) == \
+        '{"r":[41,1,0,42,1,1],"k":[["stored"],["stored","note"]]}'
+    assert encode_outcomes([(41, "duplicate", None), (42, "stored", None)]) == \
+        '{"r":[41,1,0,42,1,1],"k":[["duplicate"],["stored"]]}'
