@@ -31,6 +31,7 @@ from timeledger.caliper.builders import (
     envelope,
     time_spent_event,
 )
+from timeledger.caliper.core.values import REMEMBERED_CHARS
 from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS, Envelope, parse_envelope
 from timeledger.caliper.errors import CaliperError
 from timeledger.caliper.metrics import Metrics
@@ -233,15 +234,57 @@ def test_long_time_texts_are_declined_so_the_time_memo_keeps_short_keys() -> Non
     assert assert_agree(orjson.dumps(body)) is not None
 
 
-def test_the_time_and_ref_memos_keep_their_bounds() -> None:
+def test_long_party_texts_are_declined_so_the_party_memo_keeps_short_keys() -> None:
+    for at in (("actor", "name"), ("object", "app", "name"), ("object", "course", "name")):
+        body = envelope(SENSOR, [_heartbeat()], START)
+        parent = body["data"][0]
+        for part in at[:-1]:
+            parent = parent[part]
+        parent[at[-1]] = "n" * (REMEMBERED_CHARS + 1)
+        raw = orjson.dumps(body)
+        assert screen_envelope(raw, MAX) is None, at
+        assert full(raw) is not None  # the full rules still take it, by the slow path
+        parent[at[-1]] = "n" * REMEMBERED_CHARS
+        assert assert_agree(orjson.dumps(body)) is not None, at
+
+
+def test_each_actor_and_activity_gets_its_own_remembered_facts() -> None:
+    """The party memo is keyed by the whole actor and activity: events that share their ids but
+    not their names, address or course each read as the full rules read them."""
+    first = _heartbeat()
+    first["extensions"].pop("courseId")  # the course's ref gives the course id
+    variants = [first]
+    for path, value in ((("actor", "name"), "Another Name"), (("actor", "email"), "AD@example.edu"),
+                        (("object", "activity", "name"), "F2"),
+                        (("object", "course", "id"), f"{SENSOR}/courses/2"),
+                        (("object", "app", "name"), "Another App")):
+        event = copy.deepcopy(first)
+        parent = event
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = value
+        variants.append(event)
+    seen = set()
+    for event in variants:
+        facts = screen_stored_text(orjson.dumps(event))
+        assert facts is not None
+        assert facts == facts_of(parse_timeback_event(event, "data[0]"))
+        seen.add((facts.actor_name, facts.learner_email, facts.activity_name, facts.course_id,
+                  facts.app_name))
+    assert len(seen) == len(variants)
+
+
+def test_the_time_party_and_ref_memos_keep_their_bounds() -> None:
     from timeledger.caliper import screen
 
-    for n in range(screen.MAX_REMEMBERED_WINDOWS + 10):
+    for n in range(max(screen.MAX_REMEMBERED_WINDOWS, screen.MAX_REMEMBERED_PARTIES) + 10):
         body = envelope(SENSOR, [_heartbeat()], START)
         body["data"][0]["generated"]["items"][0]["value"] = n / 1000
         body["data"][0]["extensions"]["runId"] = f"run-{n}"
+        body["data"][0]["actor"]["id"] = f"{SENSOR}/users/{n}"
         assert screen_envelope(orjson.dumps(body), MAX) is not None
     assert screen._plain_time.cache_info().currsize == screen.MAX_REMEMBERED_WINDOWS
+    assert screen._checked_party.cache_info().currsize == screen.MAX_REMEMBERED_PARTIES
     assert screen._remembered_ref.cache_info().currsize == screen.MAX_REMEMBERED_REFS
     body["data"][0]["extensions"]["runId"] = "r" * (MAX_RUN_KEY_CHARS + 1)
     before = screen._remembered_ref.cache_info()

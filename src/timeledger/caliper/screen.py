@@ -40,10 +40,12 @@ from timeledger.caliper.timeback import (
     METRIC_ITEM_TYPES,
     SUBJECTS,
     TIME_ITEM_TYPES,
+    Party,
     TimebackFacts,
     TimeWindow,
     completion_facts,
     is_email,
+    party_of,
     run_id_from,
     run_key_extension_problem,
     time_facts,
@@ -63,6 +65,9 @@ SCREENED_TEXT_CHARS = 64
 than this, or more time items than there are types: every part of a time verdict's key is short,
 so the memo of time verdicts (MAX_REMEMBERED_WINDOWS keys) stays small."""
 ShortText = Annotated[str, msgspec.Meta(max_length=SCREENED_TEXT_CHARS)]
+PartyText = Annotated[str, msgspec.Meta(max_length=REMEMBERED_CHARS)]
+"""The screen declines an actor or activity holding a longer text (the full rules decide), so the
+memo of their verdicts (MAX_REMEMBERED_PARTIES keys) stays small."""
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
@@ -70,25 +75,31 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=False
     collector's tracking: decoded JSON holds no cycles."""
 
 
-class _User(_Strict):
-    id: str
+class _Party(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=False,
+             frozen=True):
+    """As _Strict, and frozen, so hashable: an event's actor and activity key the memo of their
+    verdicts and facts (_checked_party)."""
+
+
+class _User(_Party, frozen=True):
+    id: PartyText
     type: Literal["TimebackUser"]
-    email: str
-    name: str | None = None
-    role: str | None = None
+    email: PartyText
+    name: PartyText | None = None
+    role: PartyText | None = None
 
 
-class _Named(_Strict):
-    name: str
+class _Named(_Party, frozen=True):
+    name: PartyText
 
 
-class _Course(_Strict):
-    name: str
-    id: str | None = None
+class _Course(_Party, frozen=True):
+    name: PartyText
+    id: PartyText | None = None
 
 
-class _Context(_Strict):
-    id: str
+class _Context(_Party, frozen=True):
+    id: PartyText
     type: Literal["TimebackActivityContext"]
     subject: Subject
     app: _Named
@@ -109,7 +120,7 @@ class _TimeItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=Fal
 
 class _TimeCollection(_Strict):
     type: Literal["TimebackTimeSpentMetricsCollection"]
-    items: Annotated[list[_TimeItem], msgspec.Meta(max_length=len(TIME_ITEM_TYPES))]
+    items: Annotated[tuple[_TimeItem, ...], msgspec.Meta(max_length=len(TIME_ITEM_TYPES))]
     id: str | None = None
 
 
@@ -131,12 +142,12 @@ class _MetricCollection(_Strict):
 
 
 class _Event(_Strict, tag_field="type"):
-    context: str = msgspec.field(name="@context")
+    context: Literal[CALIPER_CONTEXT] = msgspec.field(name="@context")  # type: ignore[valid-type]
     id: UniqueUrnUuid
     actor: _User
     object: _Context
     eventTime: ShortText
-    profile: Literal["TimebackProfile"]
+    profile: Literal[TIMEBACK_PROFILE]  # type: ignore[valid-type]
     session: str | None = None
     extensions: dict[str, Scalar] | None = None
 
@@ -219,13 +230,14 @@ def screen_stored_text(text: bytes | str) -> TimebackFacts | None:
         event = _STORED_EVENT.decode(text)
     except msgspec.DecodeError:  # malformed, or not a plain Timeback event (ValidationError)
         return None
-    if not _plain_common(event):
+    party = _plain_party(event)
+    if party is None:
         return None
     if isinstance(event, _TimeSpent):
-        window = _plain_time(event.eventTime, tuple(event.generated.items))
-        return None if window is None else time_facts(event, window)
+        window = _plain_time(event.eventTime, event.generated.items)
+        return None if window is None else time_facts(event, window, party)
     event_time = _plain_completion(event)
-    return None if event_time is None else completion_facts(event, event_time)
+    return None if event_time is None else completion_facts(event, event_time, party)
 
 
 def _holds_nul_escape(text: bytes | str) -> bool:
@@ -248,24 +260,37 @@ def _moment(value: str) -> datetime | None:
 
 
 def _plain_event(event: _TimeSpent | _Completed) -> bool:
-    if not _plain_common(event):
+    if _plain_party(event) is None:
         return False
     if isinstance(event, _TimeSpent):
-        return _plain_time(event.eventTime, tuple(event.generated.items)) is not None
+        return _plain_time(event.eventTime, event.generated.items) is not None
     return _plain_completion(event) is not None
 
 
-def _plain_common(event: _TimeSpent | _Completed) -> bool:
-    """The rules every plain Timeback event keeps, whatever its kind."""
-    return not (
-        event.context != CALIPER_CONTEXT or event.profile != TIMEBACK_PROFILE
-        or (event.session is not None and not is_urn_uuid(event.session))
-        or not is_iri(event.actor.id) or not is_email(event.actor.email)
-        or not is_iri(event.object.id)
-        or (event.object.course is not None and event.object.course.id is not None
-            and not is_iri(event.object.course.id))
-        or (event.generated.id is not None and not is_iri(event.generated.id))
-        or run_key_extension_problem(event.extensions) is not None)
+def _plain_party(event: _TimeSpent | _Completed) -> Party | None:
+    """The rules every plain Timeback event keeps, whatever its kind, beyond those its structs say
+    (its context, profile and own id): its actor's and activity's facts if they hold, else None."""
+    ext, session, collection_id = event.extensions, event.session, event.generated.id
+    if ((session is not None and not is_urn_uuid(session))
+            or (collection_id is not None and not is_iri(collection_id))
+            or (ext is not None and "runKey" in ext
+                and run_key_extension_problem(ext) is not None)):
+        return None
+    return _checked_party(event.actor, event.object)
+
+
+MAX_REMEMBERED_PARTIES = 4096
+"""At most this many actor and activity pairs keep their verdict and facts (least recently used go
+first): a learner's events repeat them."""
+
+
+@lru_cache(maxsize=MAX_REMEMBERED_PARTIES)
+def _checked_party(actor: _User, activity: _Context) -> Party | None:
+    course = activity.course
+    if (not is_iri(actor.id) or not is_email(actor.email) or not is_iri(activity.id)
+            or (course is not None and course.id is not None and not is_iri(course.id))):
+        return None
+    return party_of(actor, activity)
 
 
 def _plain_completion(event: _Completed) -> datetime | None:

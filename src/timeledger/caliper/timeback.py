@@ -470,50 +470,59 @@ def run_id_from(extension_run_id: object, session: str | None) -> str | None:
     return None
 
 
-def run_key_of(event: TimeEventShape | CompletionEventShape) -> str | None:
-    """The app's own name for the run (`extensions.runKey`), when it gave one."""
-    key = (event.extensions or {}).get("runKey")
-    return key if isinstance(key, str) else None
-
-
-def course_key_of(event: TimeEventShape | CompletionEventShape) -> tuple[str, str | None]:
-    """The course's id and name: `extensions.courseId`, else the course ref, else the subject."""
-    ext_course = (event.extensions or {}).get("courseId")
-    ref = event.object.course
-    name = ref.name if ref else None
-    if isinstance(ext_course, str) and ext_course:
-        return ext_course, name
-    if ref is not None:
-        return (ref.id or ref.name), name
-    return event.object.subject, name
-
-
 def facts_of(event: ActivityCompletedEvent | TimeSpentEvent) -> TimebackFacts:
     if isinstance(event, TimeSpentEvent):
         return time_facts(event)
     return completion_facts(event)
 
 
-def _facts(event: TimeEventShape | CompletionEventShape, event_time: datetime,
-           kind: Literal["time", "completion"], seconds: dict[str, float],
+#: What an event's actor and activity give its facts (`party_of`): the learner's email lower-cased,
+#: the actor's id and name, the activity's id and name, the subject, the app's name, the course id
+#: its ref gives (else the subject) and the course's name.
+Party = tuple[str, str, str | None, str, str | None, str, str, str, str | None]
+
+
+def party_of(actor: _Actor, activity: _Activity) -> Party:
+    """The facts an event's actor and activity give, alike for every event of theirs: the screen
+    remembers them per actor and activity (caliper/screen.py)."""
+    ref = activity.course
+    named = activity.activity
+    return (actor.email.strip().lower(), actor.id, actor.name, activity.id,
+            None if named is None else named.name, activity.subject, activity.app.name,
+            activity.subject if ref is None else (ref.id or ref.name),
+            None if ref is None else ref.name)
+
+
+_new_facts = tuple.__new__
+"""TimebackFacts built from its fields in order, in C: the named tuple's own `__new__` is a Python
+function, and its keywords cost more still (the projector makes one per stored event)."""
+
+
+def _facts(event: TimeEventShape | CompletionEventShape, party: Party | None,
+           event_time: datetime, kind: Literal["time", "completion"], seconds: dict[str, float],
            window_start: datetime | None = None, window_end: datetime | None = None,
            xp_earned: float | None = None, total_questions: int | None = None,
            correct_questions: int | None = None, mastered_units: int | None = None,
            attempt: int | None = None, pct_complete: float | None = None) -> TimebackFacts:
-    """The facts of either kind: what every event names, and the kind's own (built in one call:
-    the projector makes one per stored event)."""
-    course_id, course_name = course_key_of(event)
-    actor, activity = event.actor, event.object
-    return TimebackFacts(
-        event_id=event.id, kind=kind, event_time=event_time, run_id=run_id_of(event),
-        run_key=run_key_of(event), learner_email=actor.email.strip().lower(),
-        actor_id=actor.id, actor_name=actor.name, activity_id=activity.id,
-        activity_name=activity.activity.name if activity.activity else None,
-        subject=activity.subject, app_name=activity.app.name, course_id=course_id,
-        course_name=course_name, seconds=seconds, window_start=window_start,
-        window_end=window_end, xp_earned=xp_earned, total_questions=total_questions,
-        correct_questions=correct_questions, mastered_units=mastered_units, attempt=attempt,
-        pct_complete=pct_complete)
+    """The facts of either kind: what every event names, and the kind's own. `party`: `party_of`
+    this event's actor and activity, when the caller has it already."""
+    email, actor_id, actor_name, activity_id, activity_name, subject, app_name, course_id, \
+        course_name = party_of(event.actor, event.object) if party is None else party
+    ext = event.extensions
+    run_key: object = None
+    if ext is not None:  # extensions.courseId before the course's ref; runId before the session
+        ext_course, run_key = ext.get("courseId"), ext.get("runKey")
+        if isinstance(ext_course, str) and ext_course:
+            course_id = ext_course
+        run_id = run_id_from(ext.get("runId"), event.session)
+    else:
+        run_id = run_id_from(None, event.session)
+    facts: TimebackFacts = _new_facts(TimebackFacts, (  # in TimebackFacts' order
+        event.id, kind, event_time, run_id, run_key if isinstance(run_key, str) else None, email,
+        actor_id, actor_name, activity_id, activity_name, subject, app_name, course_id,
+        course_name, seconds, window_start, window_end, xp_earned, total_questions,
+        correct_questions, mastered_units, attempt, pct_complete))
+    return facts
 
 
 #: A checked time event's eventTime and its window's start and reported end (`time_window`).
@@ -526,19 +535,21 @@ def time_window(event_time: datetime, spans: Sequence[Span]) -> TimeWindow:
     return event_time, start, None if end_index is None else end
 
 
-def time_facts(event: TimeEventShape, window: TimeWindow | None = None) -> TimebackFacts:
+def time_facts(event: TimeEventShape, window: TimeWindow | None = None,
+               party: Party | None = None) -> TimebackFacts:
     """`window`: `time_window` of this event's eventTime and items, when the caller has it
-    already (the screen remembers it per window); else parsed here."""
+    already (the screen remembers it per window); else parsed here. `party`: see `_facts`."""
     if window is None:
         window = time_window(parse_utc(event.eventTime), _spans(event))
     event_time, start, end = window
-    return _facts(event, event_time, "time",
+    return _facts(event, party, event_time, "time",
                   {item.type: float(item.value) for item in event.generated.items}, start, end)
 
 
-def completion_facts(event: CompletionEventShape,
-                     event_time: datetime | None = None) -> TimebackFacts:
-    """`event_time`: the event's eventTime parsed, when the caller has it already."""
+def completion_facts(event: CompletionEventShape, event_time: datetime | None = None,
+                     party: Party | None = None) -> TimebackFacts:
+    """`event_time`: the event's eventTime parsed, when the caller has it already; `party`: see
+    `_facts`."""
     values = {item.type: item.value for item in event.generated.items}
 
     def count(name: str) -> int | None:
@@ -548,7 +559,8 @@ def completion_facts(event: CompletionEventShape,
     ext = event.generated.extensions
     pct = ext.pctCompleteApp if ext else None
     return _facts(
-        event, parse_utc(event.eventTime) if event_time is None else event_time, "completion",
+        event, party, parse_utc(event.eventTime) if event_time is None else event_time,
+        "completion",
         {}, xp_earned=float(values["xpEarned"]),
         total_questions=count("totalQuestions"), correct_questions=count("correctQuestions"),
         mastered_units=count("masteredUnits"), attempt=event.generated.attempt,
