@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.shared import timeback_envelope_names, timeback_fixture
 from timeledger.caliper import CaliperError, facts_of, parse_envelope
+from timeledger.caliper.screen import screen_stored_text
 from timeledger.caliper.timeback import dump_event
 
 pytestmark = pytest.mark.unit  # starts no server, no PostgreSQL, no browser: make test-fast
@@ -98,3 +99,39 @@ def test_activity_event_without_profile_is_held_to_the_profile() -> None:
     with pytest.raises(CaliperError) as caught:
         parse_envelope(json.dumps(body).encode())
     assert caught.value.problems[0].path == "data[0].profile"
+
+
+def _named_in_the_json(event: dict[str, Any]) -> dict[str, Any]:
+    """What an event's facts name, read from its JSON by hand (docs/pipeline.md's rules)."""
+    actor, activity = event["actor"], event["object"]
+    course = activity.get("course")
+    ext_course = (event.get("extensions") or {}).get("courseId")
+    if isinstance(ext_course, str) and ext_course:
+        course_id = ext_course
+    elif course is not None:
+        course_id = course.get("id") or course["name"]
+    else:
+        course_id = activity["subject"]
+    return {"event_id": event["id"], "learner_email": actor["email"].strip().lower(),
+            "actor_id": actor["id"], "actor_name": actor.get("name"),
+            "activity_id": activity["id"],
+            "activity_name": (activity.get("activity") or {}).get("name"),
+            "subject": activity["subject"], "app_name": activity["app"]["name"],
+            "course_id": course_id, "course_name": None if course is None else course["name"],
+            "kind": "time" if event["type"] == "TimeSpentEvent" else "completion"}
+
+
+@pytest.mark.parametrize("name", timeback_envelope_names() or ["<shared data absent>"])
+def test_facts_name_what_the_json_names(name: str) -> None:
+    """Facts are built by position (timeback._facts): each field must hold what its name says,
+    on the full rules' path and on the screen's stored-text path alike."""
+    original = timeback_fixture(name)
+    parsed = parse_envelope(json.dumps(original).encode())
+    assert parsed.timeback, "a Timeback fixture without Timeback events"
+    for index, event in parsed.timeback.items():
+        expected = _named_in_the_json(original["data"][index])
+        full = facts_of(event)._asdict()
+        assert {key: full[key] for key in expected} == expected
+        screened = screen_stored_text(json.dumps(original["data"][index]))
+        if screened is not None:  # None: a text the screen leaves to the full rules
+            assert screened == facts_of(event)
