@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`: one per core (each test file stays on one worker).
+TEST_WORKERS ?= auto
 
 .PHONY: setup setup-server serve demo test test-fast test-deps lint bench clean
 
@@ -40,7 +42,7 @@ test: test-deps
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The unit layer (tests marked `unit`: no server, no PostgreSQL, no browser), in seconds.
 test-fast: setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,12 +23,44 @@ from timeledger.server.store.schema import events
 
 STARTUP_DEADLINE_S = 30.0
 
+# Ports the tests' servers listen on: below Linux's ephemeral range (from 32768), so no client
+# connection takes one, split in a block for each pytest-xdist worker (gw0, gw1, ...), so two
+# workers never hand out the same port.
+TEST_PORTS = range(20000, 32768)
+
+
+class PortBlock:
+    """One worker's share of TEST_PORTS, handed out in turn, skipping ports in use."""
+
+    def __init__(self, ports: range) -> None:
+        self.ports = ports
+        self._turn = itertools.cycle(ports)
+
+    @classmethod
+    def of_worker(cls, environ: Mapping[str, str]) -> PortBlock:
+        worker = int(environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+        size = len(TEST_PORTS) // int(environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        first = TEST_PORTS.start + worker * size
+        return cls(range(first, first + size))
+
+    def next_free(self) -> int:
+        for _ in self.ports:
+            port = next(self._turn)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port in {self.ports}")
+
+
+_PORTS = PortBlock.of_worker(os.environ)
+
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port of this worker's block that nothing listens on or holds."""
+    return _PORTS.next_free()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,

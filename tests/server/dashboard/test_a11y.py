@@ -22,7 +22,9 @@ from tests.server.dashboard.demo_pages import (  # noqa: F401 (fixture)
 from tests.support.browser import browser, missing_tool  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess
 
-pytestmark = pytest.mark.browser
+# What a browser shows of a page (this file's checks) does not depend on the store: one
+# backend. test_pages.py reads the pages' figures against the API on both.
+pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
 AXE = Path(__file__).resolve().parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 # What axe reports, short: [rule, impact, help, the first few offending elements].

@@ -17,7 +17,9 @@ from tests.server.dashboard.demo_pages import (  # noqa: F401 (fixture)
 from tests.support.browser import browser  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess
 
-pytestmark = pytest.mark.browser
+# What a browser shows of a page (this file's checks) does not depend on the store: one
+# backend. test_pages.py reads the pages' figures against the API on both.
+pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
 # For each body cell of a table on screen (a chart's data table for screen readers is not laid
 # out): its text, whether it reads as a quantity (a number, a

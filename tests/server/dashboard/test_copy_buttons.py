@@ -14,7 +14,9 @@ import pytest
 from tests.support.browser import browser  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess
 
-pytestmark = pytest.mark.browser
+# What a browser shows of a page (this file's checks) does not depend on the store: one
+# backend. test_pages.py reads the pages' figures against the API on both.
+pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

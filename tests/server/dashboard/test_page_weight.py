@@ -17,7 +17,9 @@ from tests.support.browser import browser  # noqa: F401 (fixture)
 from tests.support.platform import PlatformProcess
 from tests.support.postgres import Backend
 
-pytestmark = pytest.mark.browser
+# What a browser shows of a page (this file's checks) does not depend on the store: one
+# backend. test_pages.py reads the pages' figures against the API on both.
+pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
 BUDGET_BYTES = 200 * 1024
 
