@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from timeledger.cli.options import database_options, resolve_db_url
+from timeledger.server.collector_pace import pace_collector_for_serving
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
 from timeledger.server.store.migrate import SchemaError
@@ -36,6 +37,7 @@ def project(db_url: str | None, data_dir: Path | None, until_caught_up: bool,
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     projector = platform.projector()
+    pace_collector_for_serving()
     try:
         if until_caught_up:
             click.echo(f"projected {projector.project_until_caught_up()} log row(s)")

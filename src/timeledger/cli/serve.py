@@ -23,6 +23,7 @@ from timeledger.cli.options import (
 )
 from timeledger.cli.projector_processes import DEFAULT_PROJECTOR_NICE, ProjectorProcesses
 from timeledger.server.app import create_app
+from timeledger.server.collector_pace import pace_collector_for_serving
 from timeledger.server.connection_limits import ConnectionLimits
 from timeledger.server.platform import Platform, open_platform
 from timeledger.server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Settings
@@ -129,6 +130,7 @@ def _run_api(platform: Platform, settings: Settings, host: str, port: int, worke
     closers = Closers()
     closers.add("store", platform.close)
     closers.add("projectors", projector_processes.stop)  # closed first: then the store
+    pace_collector_for_serving()
     serve_app(create_app(platform, lifespan=closers.lifespan()), host=host, port=port,
               limits=limits, closers=closers)
 
@@ -142,6 +144,7 @@ def worker_app() -> FastAPI:
     platform = open_platform(Settings(**values), create_schema=False)
     closers = Closers()
     closers.add("store", platform.close)
+    pace_collector_for_serving()
     return create_app(platform, lifespan=closers.lifespan())
 
 
