@@ -10,9 +10,10 @@ Ingestor._write_once), `ingest` (+ the group commit: Ingestor.ingest), `asgi` (t
 called as uvicorn calls it: host check, middleware, auth, body, the worker thread, the reply).
 Each slope is split by where the instructions ran: SQLite's library, the Python interpreter,
 compiled extensions (msgspec, orjson, the sqlite3 module, ...) and the C library.
-`--http` also counts the `serve --projectors 0` process over HTTP (4 connections), zeroing
-and dumping its counters around the envelopes (`callgrind_control`): everything the API
+`--http` also counts the `serve --projectors 0` process over HTTP (4 connections), dumping
+its counters before and after the envelopes (`callgrind_control -d`): everything the API
 process spends per event, uvicorn and the event loop included. Needs valgrind; takes minutes.
+`--keep DIR` copies the callgrind dumps there (for `callgrind_annotate --inclusive=yes`).
 Last line: `screen_instr=<n> ... asgi_instr=<n> [http_instr=<n>]` (per event).
 Run: `.venv/bin/python bench/ingest_instructions.py [--stages screen,rows,...] [--http]`.
 """
@@ -24,6 +25,7 @@ import asyncio
 import gc
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -167,22 +169,46 @@ def _callgrind(args: list[str], out: Path) -> subprocess.Popen[bytes]:
 
 
 def by_object(dump: Path) -> dict[str, int]:
-    """A callgrind dump's instructions by where they ran (WHERES), and `total`."""
-    done = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", str(dump)],
-                          capture_output=True, text=True, check=True)
+    """A callgrind dump's instructions by where they ran (WHERES), and `total`.
+
+    Read from the dump itself: callgrind_annotate names no object for the lines of inlined code
+    (a tenth of the interpreter's instructions), and counts a call still under way when the
+    counters were zeroed (`calls=0`) as the caller's own instructions."""
+    names: dict[str, str] = {}
     out: dict[str, int] = {"total": 0}
-    for line in done.stdout.splitlines():
-        found = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S.*\[(.+)\]\s*$", line)
-        if found is None:
-            continue
-        count, obj = int(found.group(1).replace(",", "")), found.group(2)
-        where = next((name for name, part in WHERES if part in Path(obj).name), EXTENSIONS)
-        out[where] = out.get(where, 0) + count
-        out["total"] += count
+    where = EXTENSIONS
+    skip = False  # the line after `calls=` is that call's inclusive cost
+    with dump.open() as lines:
+        for line in lines:
+            if skip:
+                skip = False
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                fields = line.split()
+                if len(fields) > 1:
+                    out[where] = out.get(where, 0) + int(fields[1])
+                    out["total"] += int(fields[1])
+            elif line.startswith("calls="):
+                skip = True
+            elif line.startswith(("ob=", "cob=")):  # both name objects (`(id) name`, `(id)`)
+                found = re.match(r"c?ob=(\(\d+\))?\s*(.*)$", line.rstrip("\n"))
+                assert found is not None
+                key, name = found.group(1) or "", found.group(2)
+                if name:
+                    names[key] = name
+                if line.startswith("ob="):
+                    obj = Path(names.get(key, name)).name
+                    where = next((w for w, part in WHERES if part in obj), EXTENSIONS)
     return out
 
 
-def stage_slope(stage: str) -> dict[str, float]:
+def _keep(dumps: list[Path], keep: Path | None) -> None:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for dump in dumps:
+            shutil.copy(dump, keep / dump.name)
+
+
+def stage_slope(stage: str, keep: Path | None = None) -> dict[str, float]:
     """Instructions per event of `stage`, by where they ran (its two runs side by side)."""
     with tempfile.TemporaryDirectory() as tmp:
         prepared, token = prepare_store(Path(tmp))
@@ -193,18 +219,24 @@ def stage_slope(stage: str) -> dict[str, float]:
         if any(process.wait() != 0 for process in processes):
             raise SystemExit(f"stage {stage} failed")
         counted = [by_object(out) for out in outs]
+        _keep(outs, keep)
     events = (COUNTS[1] - COUNTS[0]) * EVENTS_PER_ENVELOPE
     return {where: (counted[1].get(where, 0) - counted[0].get(where, 0)) / events
             for where in {*counted[0], *counted[1]}}
 
 
-def http_per_event(envelopes: int, connections: int) -> dict[str, float]:
+def http_per_event(envelopes: int, connections: int,
+                   keep: Path | None = None) -> dict[str, float]:
     """Instructions per event of the `serve --projectors 0` process over HTTP."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        setup = PlatformProcess(folder / "platform").start()  # the store and a token, unmeasured
+        # A port of the kernel's ephemeral range: the tests' servers take theirs below it, and
+        # one could take a test port between the set-up server's stop and valgrind's start.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        setup = PlatformProcess(folder / "platform", port=port).start()  # store, token: unmeasured
         token = setup.token()
-        port = setup.port
         setup.stop()
         out = folder / "callgrind.out"
         server = _callgrind([sys.executable, "-m", "timeledger", "serve", "--host", "127.0.0.1",
@@ -237,9 +269,15 @@ def http_per_event(envelopes: int, connections: int) -> dict[str, float]:
 
                 send(build_envelopes(connections))  # every connection open, warm
                 bodies = build_envelopes(envelopes)
-                control("-z")
+                # A dump, not a zeroing (-z): a zeroing leaves the functions under way with
+                # what they had spent before it, which the next dump counts again.
+                control("-d", "before")
+                started = time.monotonic()
                 send(bodies)
                 control("-d", "envelopes")
+                # Work done per second (uvicorn's tick, timers) weighs more at valgrind's pace.
+                print(f"   http: {time.monotonic() - started:.1f} s under valgrind",
+                      file=sys.stderr)
         finally:
             server.terminate()
             server.wait(300)
@@ -248,6 +286,8 @@ def http_per_event(envelopes: int, connections: int) -> dict[str, float]:
                         for line in dump.read_text().splitlines()[:20])]
         if not dumps:
             raise SystemExit(f"no dump of the envelopes among {sorted(folder.glob('callgrind*'))}")
+        dumps = [dump.rename(folder / f"http-{dump.name}") for dump in dumps]
+        _keep(dumps, keep)
         total: dict[str, int] = {}
         for dump in dumps:  # one per thread with --separate-threads; one otherwise
             for where, count in by_object(dump).items():
@@ -268,6 +308,7 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also count serve over HTTP")
     parser.add_argument("--envelopes", type=int, default=40, help="with --http")
     parser.add_argument("--connections", type=int, default=4, help="with --http")
+    parser.add_argument("--keep", type=Path, help="a folder to copy the callgrind dumps to")
     parser.add_argument("--run", nargs=4, metavar=("STAGE", "ENVELOPES", "STORE", "TOKEN"),
                         help="Only run a stage (the process callgrind counts).")
     args = parser.parse_args()
@@ -276,10 +317,10 @@ def main() -> None:
         return
     figures: dict[str, dict[str, float]] = {}
     for stage in [s for s in args.stages.split(",") if s]:
-        figures[stage] = stage_slope(stage)
+        figures[stage] = stage_slope(stage, args.keep)
         print(f"{stage:>7}: {_shares(figures[stage])} instructions per event", flush=True)
     if args.http:
-        figures["http"] = http_per_event(args.envelopes, args.connections)
+        figures["http"] = http_per_event(args.envelopes, args.connections, args.keep)
         print(f"{'http':>7}: {_shares(figures['http'])} instructions per event", flush=True)
     print(" ".join(f"{stage}_instr={values['total']:.0f}" for stage, values in figures.items()))
 
