@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test`: one per core (each test file stays on one worker).
+# Tests marked `alone` (they time how soon something answers) run afterwards, by themselves.
 TEST_WORKERS ?= auto
 
 .PHONY: setup setup-server serve demo test test-fast test-deps lint bench clean
@@ -42,7 +43,8 @@ test: test-deps
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not alone" $(PYTEST_ARGS)
+	$(BIN)/pytest -m alone $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: PYTEST_ARGS selected none
 
 # The unit layer (tests marked `unit`: no server, no PostgreSQL, no browser), in seconds.
 test-fast: setup

@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.sdk.conftest import CONFIG
 from tests.sdk.test_poison import events
 from timeledger.sdk import AsyncClient
@@ -70,6 +72,7 @@ async def _probe(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(max(0.0, late - _not_scheduled(before, _runqueue_seconds())))
 
 
+@pytest.mark.alone  # a busy machine (another pytest worker) delays the ticks it times
 def test_the_loop_answers_within_20_ms_while_10000_events_are_queued_and_delivered(
         tmp_path: Path) -> None:
     """Events are made one by one and the platform keeps only their ids, so the test holds
