@@ -83,7 +83,7 @@ class PostgresCluster:
         """A libpq-style URL over the unix socket, as `timeledger --db` takes it."""
         return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={PORT}"
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         assert self._bindir is not None
         command = [str(self._bindir / args[0]), *args[1:]]
         extra: dict[str, Any] = {}
@@ -91,7 +91,7 @@ class PostgresCluster:
             extra = {"user": self._user, "group": self._user, "extra_groups": []}
         done = subprocess.run(command, capture_output=True, text=True, cwd="/", timeout=120,
                               env={**os.environ, "LC_ALL": "C", "TZ": "UTC"}, **extra)
-        if done.returncode != 0:
+        if check and done.returncode != 0:
             raise RuntimeError(f"{' '.join(args[:2])} failed ({done.returncode}):\n"
                                f"{done.stdout}\n{done.stderr}")
         return done
@@ -141,16 +141,23 @@ class PostgresCluster:
             orphan = PostgresCluster(root=owner.parent, _bindir=self._bindir, _user=self._user)
             orphan.stop()
 
+    def server_running(self) -> bool:
+        """Whether a live postmaster holds the data dir (a stale postmaster.pid does not count)."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
+        # pg_ctl status: 0 running, 3 not running (a stale pid file included), 4 no data dir.
+        return self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode == 0
+
     def stop(self) -> None:
+        """Stop the server if one is running (a machine restored from a snapshot has none) and
+        remove the cluster's folder."""
         if self.root is None:
             return
-        root, self.root = self.root, None
         try:
-            if (root / "data" / "postmaster.pid").exists():
-                self.root = root
+            if self.server_running():
                 self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
         finally:
-            self.root = None
+            root, self.root = self.root, None
             shutil.rmtree(root, ignore_errors=True)
 
     def execute(self, *statements: str, database: str = "postgres") -> None:
