@@ -18,12 +18,14 @@ import sqlalchemy as sa
 
 from timeledger.server.store.database import insert
 from timeledger.server.store.driver_rows import (
+    column_arrays,
     driver_params,
     execute_counted,
     execute_each,
     execute_many,
     execute_once,
     sql_marks,
+    unnest_rows,
 )
 
 Row = dict[str, Any]
@@ -199,38 +201,45 @@ class PendingInsert:
     """Rows to insert where their key is not stored yet, converted for the driver ahead of the
     write (before the write lock, on SQLite); `run` inserts them in the order given (through the
     driver: see store/driver_rows.py) and returns the `marker` values of the rows that did not
-    go in. Markers tell rows apart (a seq)."""
+    go in. Markers tell rows apart (a seq).
+
+    On PostgreSQL the rows go as one statement over column arrays (`unnest_rows`), as the
+    append's do: an `executemany` of a one-row INSERT costs the server a bind and an execution
+    per row, which made a batch's run windows the projector's largest statement there."""
 
     def __init__(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Row],
                  keys: Sequence[str], marker: str) -> None:
         self._markers = [row[marker] for row in rows]
         self._sql = self._stored_sql = ""
         self._params: list[tuple[Any, ...]] = []
+        self._arrays: list[list[Any]] = []
         self._keys: list[int] = []
         self._marker = 0
         if not rows:
             return
         quote = conn.dialect.identifier_preparer.quote
         columns = list(rows[0])
-        self._sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                     f"VALUES ({sql_marks(conn, len(columns))}) "
-                     f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING")
+        into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)})"
+        conflict = f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING"
         if conn.dialect.name == "postgresql":
-            self._sql += f" RETURNING {quote(marker)}"
-        else:  # which rows went in, when not all did: the marker stored under each row's key
-            self._stored_sql = (f"SELECT {quote(marker)} FROM {quote(table.name)} WHERE "
-                                + " AND ".join(f"{quote(k)} = ?" for k in keys))
-            self._keys = [columns.index(k) for k in keys]
-            self._marker = columns.index(marker)
+            self._sql = (f"{into} {unnest_rows(conn.dialect, table, tuple(columns))} {conflict} "
+                         f"RETURNING {quote(marker)}")
+            self._arrays = column_arrays(rows, columns)
+            return
+        self._sql = f"{into} VALUES ({sql_marks(conn, len(columns))}) {conflict}"
+        # which rows went in, when not all did: the marker stored under each row's key
+        self._stored_sql = (f"SELECT {quote(marker)} FROM {quote(table.name)} WHERE "
+                            + " AND ".join(f"{quote(k)} = ?" for k in keys))
+        self._keys = [columns.index(k) for k in keys]
+        self._marker = columns.index(marker)
         self._params = driver_params(conn, rows, columns, table)
 
     def run(self, conn: sa.Connection) -> set[Any]:
+        if self._arrays:
+            inserted = {found[0] for found in execute_once(conn, self._sql, self._arrays)}
+            return {marker for marker in self._markers if marker not in inserted}
         if not self._params:
             return set()
-        if conn.dialect.name == "postgresql":
-            inserted = {found[0] for found in execute_many(conn, self._sql, self._params,
-                                                           returning=True)}
-            return {marker for marker in self._markers if marker not in inserted}
         if execute_counted(conn, self._sql, self._params) == len(self._params):
             return set()
         # A key stored before (a resend): rare. A row holding NULL in its key always goes in.
