@@ -44,6 +44,11 @@ _NEAR_WINDOWS = sa.select(_w.run_id, _w.seq, _w.event_id, _w.start_at, _w.end_at
 # a batch's seqs costs about 1 us a value to bind.
 _NEAR_WINDOWS_BUT_BATCH = _NEAR_WINDOWS.where(_w.seq.not_in(sa.bindparam("batch",
                                                                           expanding=True)))
+# PostgreSQL reads after its writes (overlaps_of says why), so it always leaves its batch out:
+# there the seqs go as one array, where a list rendered a placeholder per seq that SQLAlchemy,
+# psycopg and the server each went through again for every batch.
+_NEAR_WINDOWS_BUT_BATCH_ARRAY = _NEAR_WINDOWS.where(
+    _w.seq != sa.all_(sa.bindparam("batch", type_=sa.ARRAY(sa.BigInteger))))
 
 
 _Span = tuple[datetime, datetime, int, str]  # a window's start, end, seq and event id
@@ -136,7 +141,9 @@ def near_windows(conn: sa.Connection, candidates: Sequence[Prepared], *,
               "last_end": high + _LONGEST_WINDOW}
     if not written:
         return list(conn.execute(_NEAR_WINDOWS, bounds))
-    return list(conn.execute(_NEAR_WINDOWS_BUT_BATCH,
+    but_batch = (_NEAR_WINDOWS_BUT_BATCH_ARRAY if conn.dialect.name == "postgresql"
+                 else _NEAR_WINDOWS_BUT_BATCH)
+    return list(conn.execute(but_batch,
                              {**bounds, "batch": sorted({item.seq for item in candidates})}))
 
 
