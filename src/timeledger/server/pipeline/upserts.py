@@ -101,7 +101,8 @@ class PendingUpsert:
     for the driver when made, so that made ahead of the write lock only the statement is left
     to run under it. Its rows must not change afterwards."""
 
-    __slots__ = ("_params", "_returning", "_rows", "_sql", "_stmt", "_table", "_width")
+    __slots__ = ("_arrays", "_params", "_returning", "_rows", "_sql", "_stmt", "_table",
+                 "_width")
 
     def __init__(self, conn: sa.Connection, table: sa.Table, rows: Iterable[Row],
                  keys: Sequence[str], *, add: Sequence[str] = (), keep: Sequence[str] = (),
@@ -114,6 +115,7 @@ class PendingUpsert:
         self._returning = tuple(returning)
         self._sql: str | None = None
         self._params: list[tuple[Any, ...]] = []
+        self._arrays: list[list[Any]] = []
         self._width = 0
         self._stmt: Any = None
         if not self._rows:
@@ -127,11 +129,22 @@ class PendingUpsert:
                 self._sql, columns = compiled
                 self._width = len(columns)
                 self._params = driver_params(conn, self._rows, columns, table)
+        elif conn.dialect.name == "postgresql":
+            over_arrays = _unnest_sql(conn, self._stmt, table, tuple(self._rows[0]))
+            if over_arrays is not None:
+                self._sql, columns = over_arrays
+                self._arrays = column_arrays(self._rows, columns)
 
     def run(self, conn: sa.Connection) -> list[Any]:
         """Run the upsert in `conn`'s transaction; the rows it returned (see `upsert`)."""
         if not self._rows:
             return []
+        if self._arrays:
+            assert self._sql is not None
+            returned = execute_once(conn, self._sql, self._arrays)
+            if not self._returning:
+                return []
+            return _returned_shape(conn.dialect, self._table, self._returning).make(returned)
         if self._sql is not None:
             if not self._returning:
                 execute_many(conn, self._sql, self._params)
@@ -152,6 +165,31 @@ def _driver_sql(conn: sa.Connection, stmt: Any,
         _DRIVER_SQL[cache_key] = ((compiled.string, columns) if set(columns) <= set(keys)
                                   else None)
     return _DRIVER_SQL[cache_key]
+
+
+#: PostgreSQL's upsert over column arrays for rows with these keys, and its columns in order;
+#: None when the statement binds anything but the rows' columns (it then goes through Core).
+_UNNEST_SQL: dict[tuple[Any, tuple[str, ...]], tuple[str, tuple[str, ...]] | None] = {}
+
+
+def _unnest_sql(conn: sa.Connection, stmt: Any, table: sa.Table,
+                keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """The statement with its one row of VALUES replaced by the rows of one array per column
+    (`unnest_rows`, in the rows' order): one execution for the batch, where Core's
+    `executemany` binds and executes the statement once per row."""
+    cache_key = (stmt, keys)
+    if cache_key not in _UNNEST_SQL:
+        sql = stmt.compile(dialect=conn.dialect, column_keys=list(keys)).string
+        columns = tuple(column.name for column in table.columns if column.name in keys)
+        head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ("
+        values_end = sql.find(") ON CONFLICT ")
+        rest = sql[values_end + 1:]
+        _UNNEST_SQL[cache_key] = (
+            (f"{head[:-len('VALUES (')]}{unnest_rows(conn.dialect, table, columns)}{rest}",
+             columns)
+            if set(columns) == set(keys) and sql.startswith(head) and values_end > 0
+            and "%(" not in rest else None)
+    return _UNNEST_SQL[cache_key]
 
 
 def _returned(conn: sa.Connection, table: sa.Table, sql: str, width: int,
