@@ -4,7 +4,8 @@ Additive values are added by the database (`SET x = t.x + excluded.x`), never re
 back, so concurrent transactions on PostgreSQL cannot lose an update. Rows are sent sorted by key
 so that two transactions lock shared rows in the same order. On SQLite an upsert that returns
 nothing goes to the driver's `executemany` with the statement Core compiled once (see
-store/driver_rows.py), not through Core's per-row parameter processing.
+store/driver_rows.py), not through Core's per-row parameter processing. On PostgreSQL the same
+statement runs once over column arrays (`unnest`), its one row of VALUES replaced.
 """
 
 from __future__ import annotations
@@ -97,9 +98,10 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], keys: Sequ
 
 
 class PendingUpsert:
-    """An `upsert` (its arguments mean the same) with its rows sorted and, on SQLite, converted
-    for the driver when made, so that made ahead of the write lock only the statement is left
-    to run under it. Its rows must not change afterwards."""
+    """An `upsert` (its arguments mean the same) with its rows sorted and converted for the
+    driver when made (on SQLite as rows, on PostgreSQL as column arrays), so that made ahead of
+    the write lock only the statement is left to run under it. Its rows must not change
+    afterwards."""
 
     __slots__ = ("_arrays", "_params", "_returning", "_rows", "_sql", "_stmt", "_table",
                  "_width")
