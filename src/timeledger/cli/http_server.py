@@ -20,13 +20,13 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
+from timeledger.cli.stop_signals import STOP_SIGNALS
 from timeledger.server.api.host_check import normalize_host
 from timeledger.server.connection_limits import ConnectionLimits, ServerConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 Closer = Callable[[], None]
 log = logging.getLogger("timeledger.server")
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 DEFAULTS = ConnectionLimits()
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
 from timeledger.cli.options import database_options, resolve_db_url
+from timeledger.cli.stop_signals import StopSignals
 from timeledger.server.collector_pace import pace_collector_for_serving
 from timeledger.server.platform import open_platform
 from timeledger.server.settings import Settings
@@ -42,12 +41,10 @@ def project(db_url: str | None, data_dir: Path | None, until_caught_up: bool,
         if until_caught_up:
             click.echo(f"projected {projector.project_until_caught_up()} log row(s)")
             return
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+        stop = StopSignals().install()
 
         def keep_going() -> bool:
-            return not stop.is_set() and (parent_pid is None or os.getppid() == parent_pid)
+            return not stop.requested and (parent_pid is None or os.getppid() == parent_pid)
 
         projector.run(keep_going, stop.wait, idle_wait=IDLE_WAIT_SECONDS)
     finally:
