@@ -8,7 +8,10 @@ Starts `timeledger serve` (API and projector process) on a temp SQLite file and 
 - single-event envelopes (how the official Timeback client sends, one POST per event) against a
   bare authenticated no-op POST route on the same server (`serve --bench-baseline`);
 - bytes per event: the store on disk after compaction and a checkpoint;
-then writes the same event rows straight into the same schema with a minimal sqlite3 script.
+and writes the same event rows straight into the same schema with a minimal sqlite3 script, once
+before the platform starts and once after it stops: the raw ceiling is their mean, so a machine
+whose speed drifts during the run moves both sides of `ratio` alike (the line before the last
+prints both, `raw_spread` their difference over the mean).
 Last line: `ingest_events_per_s=<n> raw_events_per_s=<n> ratio=<x> e2e_ratio=<x>
 lag_p99_ms=<n> bytes_per_event=<n>`; the line before it has `single_ratio=<x>`.
 Run: `.venv/bin/python bench/ingest.py [--envelopes 200] [--connections 4] [--workers N]`
@@ -189,12 +192,16 @@ def build_single_events(count: int) -> list[bytes]:
             for event in envelope_body["data"]][:count]
 
 
-def measure_raw(folder: Path, bodies: list[bytes]) -> float:
-    """The same event rows, one transaction per envelope, into the schema the platform made."""
-    db_file = folder / "platform" / "timeledger.sqlite3"
-    raw_file = folder / "raw.sqlite3"
-    schema = [row[0] for row in sqlite3.connect(db_file).execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
+def platform_schema(folder: Path) -> list[str]:
+    """The statements of the schema `timeledger db upgrade` makes, from a store of its own."""
+    run_cli("db", "upgrade", "--data-dir", str(folder))
+    with sqlite3.connect(folder / "timeledger.sqlite3") as db:
+        return [row[0] for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
+
+
+def measure_raw(schema: list[str], raw_file: Path, bodies: list[bytes]) -> float:
+    """The same event rows, one transaction per envelope, into a new file with `schema`."""
     db = sqlite3.connect(raw_file, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -270,15 +277,20 @@ def main() -> None:
             "--projector-nice", str(args.projector_nice)]
         if args.workers is not None:
             serve_args += ["--workers", str(args.workers)]
+        schema = platform_schema(folder / "schema")
+        raw_before = measure_raw(schema, folder / "raw-before.sqlite3", bodies)
         http = measure_http(folder, bodies, args.connections, serve_args)
-        raw = measure_raw(folder, bodies)
+        raw_after = measure_raw(schema, folder / "raw-after.sqlite3", bodies)
+    raw = (raw_before + raw_after) / 2
     shown_nice = "default" if args.projector_nice is None else args.projector_nice
     print(f"envelopes={args.envelopes} events_per_envelope={EVENTS_PER_ENVELOPE} "
           f"connections={args.connections} projector_nice={shown_nice} "
           f"workers={args.workers or 1}")
     print(f"end_to_end_events_per_s={http.end_to_end_per_s:.0f} "
           f"single_events_per_s={http.single_per_s:.0f} noop_posts_per_s={http.noop_per_s:.0f} "
-          f"single_ratio={http.single_per_s / http.noop_per_s:.3f}")
+          f"single_ratio={http.single_per_s / http.noop_per_s:.3f} "
+          f"raw_before={raw_before:.0f} raw_after={raw_after:.0f} "
+          f"raw_spread={abs(raw_before - raw_after) / raw:.3f}")
     print(f"ingest_events_per_s={http.acknowledged_per_s:.0f} raw_events_per_s={raw:.0f} "
           f"ratio={http.acknowledged_per_s / raw:.3f} e2e_ratio={http.end_to_end_per_s / raw:.3f} "
           f"lag_p99_ms={http.lag_p99_ms:.0f} bytes_per_event={http.bytes_per_event:.0f}")

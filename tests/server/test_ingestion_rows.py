@@ -3,6 +3,7 @@ general one (`_row`) gives, for every fixture, conformance case and generated ev
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,11 +50,15 @@ def _generated() -> list[bytes]:
     return [orjson.dumps(envelope(SENSOR, [beat, done, no_run], start))]
 
 
-def _envelopes() -> list[Envelope]:
+def _fixture_bodies() -> list[bytes]:
     require_shared()
     bodies = [path.read_bytes() for path in sorted(TIMEBACK_FIXTURES.glob("*envelope*.json"))]
-    bodies += [path.read_bytes() for path in sorted((CALIPER_FIXTURES / "valid").iterdir())
-               if path.is_file() and path.name != conformance.ENDPOINT_CONFIG_FILE]
+    return bodies + [path.read_bytes() for path in sorted((CALIPER_FIXTURES / "valid").iterdir())
+                     if path.is_file() and path.name != conformance.ENDPOINT_CONFIG_FILE]
+
+
+def _envelopes() -> list[Envelope]:
+    bodies = _fixture_bodies()
     checked: list[Envelope] = []
     for body in bodies:
         try:
@@ -104,3 +109,55 @@ def test_the_row_s_learner_is_the_ref_s_lower_cased_address(email: str) -> None:
     checked = read_envelope(orjson.dumps(envelope(SENSOR, [beat], start)))
     row = _timeback_row(beat, checked.refs[0], 0, SENSOR, RECEIVED, "job")
     assert row[7] == "ada@example.edu"
+
+
+def _spellings(body: bytes) -> dict[str, bytes]:
+    """One envelope written as clients write JSON: compactly (orjson, JSON.stringify), with
+    Python's default separators, indented, and with every non-ASCII character escaped."""
+    parsed = orjson.loads(body)
+    return {"compact": orjson.dumps(parsed), "python": json.dumps(parsed).encode(),
+            "indented": json.dumps(parsed, indent=2).encode(),
+            "ascii": json.dumps(parsed, ensure_ascii=True, separators=(",", ":")).encode()}
+
+
+def test_the_screen_s_rows_are_the_general_rows_however_the_body_is_spelled(
+        tmp_path: Path) -> None:
+    """Each stored text is orjson's writing of the event, one line, whether the screen kept it
+    as received (a compact body) or wrote it again (spaced, indented, escaped)."""
+    engine = create_engine(f"sqlite:///{tmp_path}/rows.sqlite3")
+    named = [orjson.dumps({**orjson.loads(body), "data": [
+        {**item, "actor": {**item["actor"], "name": "Zoë Ñúñez"}}
+        for item in orjson.loads(body)["data"]]}) for body in _generated()]
+    screened = 0
+    try:
+        ingestor = Ingestor(engine, lambda: RECEIVED)
+        for original in [*_fixture_bodies(), *_generated(), *named]:
+            for spelling, body in _spellings(original).items():
+                try:
+                    full = parse_envelope(body)
+                except CaliperError:
+                    continue
+                checked = read_envelope(body)
+                if checked.screened is None:
+                    continue
+                screened += 1
+                assert ingestor._rows(checked, RECEIVED, "job") == [
+                    _row(item, ref.run_id, 0, full.sensor, RECEIVED, "job")
+                    for index, item in enumerate(full.data) for ref in [full.refs[index]]
+                ], spelling
+    finally:
+        engine.dispose()
+    assert screened >= 4 * 8  # every spelling of the fixtures' and generated envelopes
+
+
+def test_a_compact_body_otherwise_spaced_is_stored_as_received() -> None:
+    """Spacing the screen does not look for is kept as sent: it reads back byte for byte (and
+    compaction packs such a text whole, store/column_fields.py)."""
+    original = orjson.loads(_generated()[0])
+    body = json.dumps(original, separators=(",", " : ")).encode()
+    checked = read_envelope(body)
+    assert checked.screened is not None
+    for event, item in zip(checked.screened, original["data"], strict=True):
+        assert event.text.encode() in body  # the item's own bytes
+        assert event.text != orjson.dumps(item).decode()
+        assert "\n" not in event.text and orjson.loads(event.text) == item

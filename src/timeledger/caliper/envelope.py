@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple, overload
 
 import orjson
 
@@ -49,21 +51,72 @@ class TimebackRef:
     run_id: str | None
 
 
+class ScreenedEvent(NamedTuple):
+    """What the screen (screen.py) read of a plain Timeback event: the fields its log row
+    keeps, and its JSON text as the log stores it."""
+
+    event_id: str
+    type: str
+    action: str
+    profile: str
+    actor_id: str
+    event_time: datetime
+    text: str
+
+
+class ScreenedItems(Sequence[dict[str, Any]]):
+    """A screened envelope's items, parsed from their JSON text when one is read: the append
+    stores the texts, and only a resend's comparison with what is stored reads an item."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Sequence[ScreenedEvent]) -> None:
+        self._events = events
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [orjson.loads(event.text) for event in self._events[index]]
+        parsed: dict[str, Any] = orjson.loads(self._events[index].text)
+        return parsed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ScreenedItems({list(self)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A checked envelope: raw items kept as received; for each Timeback event (by index) its
-    learner and run, and, when the full rules checked it, the parsed event."""
+    learner and run, and, when the full rules checked it, the parsed event. An envelope the
+    screen read keeps `screened` (each event's row fields and text), and its `data` parses
+    those texts when read."""
 
     sensor: str
     send_time: str
     data_version: str
-    data: list[dict[str, Any]]
+    data: Sequence[dict[str, Any]]
     timeback: dict[int, ActivityCompletedEvent | TimeSpentEvent] = field(default_factory=dict)
     refs: dict[int, TimebackRef] = field(default_factory=dict)
+    screened: Sequence[ScreenedEvent] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"sensor": self.sensor, "sendTime": self.send_time,
-                "dataVersion": self.data_version, "data": self.data}
+                "dataVersion": self.data_version, "data": list(self.data)}
 
 
 def loads(raw: bytes | str) -> Any:

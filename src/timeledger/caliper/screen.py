@@ -34,7 +34,14 @@ from timeledger.caliper.core.values import (
     is_urn_uuid,
 )
 from timeledger.caliper.core.vocabulary import CALIPER_CONTEXT, TIMEBACK_PROFILE
-from timeledger.caliper.envelope import DEFAULT_MAX_EVENTS, Envelope, TimebackRef, parse_envelope
+from timeledger.caliper.envelope import (
+    DEFAULT_MAX_EVENTS,
+    Envelope,
+    ScreenedEvent,
+    ScreenedItems,
+    TimebackRef,
+    parse_envelope,
+)
 from timeledger.caliper.metrics import metric_problems
 from timeledger.caliper.timeback import (
     METRIC_ITEM_TYPES,
@@ -166,7 +173,12 @@ class _Envelope(_Strict):
     sensor: str
     sendTime: str
     dataVersion: str
-    data: list[_TimeSpent | _Completed]
+    data: list[msgspec.Raw]
+    """Each item's JSON text, decoded on its own (`_EVENT`): no dict is built for it."""
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=True)
+_EVENT = msgspec.json.Decoder(_TimeSpent | _Completed, strict=True)
 
 
 def read_envelope(raw: bytes | str, max_events: int = DEFAULT_MAX_EVENTS) -> Envelope:
@@ -176,26 +188,51 @@ def read_envelope(raw: bytes | str, max_events: int = DEFAULT_MAX_EVENTS) -> Env
 
 
 def screen_envelope(raw: bytes | str, max_events: int) -> Envelope | None:
-    """The checked envelope when it is plainly valid Timeback; None to let the full rules decide."""
+    """The checked envelope when it is plainly valid Timeback; None to let the full rules decide.
+
+    Each event's stored text is its JSON as received when the body is written compactly (as
+    orjson, JSON.stringify and the SDKs write it), else orjson's writing of it, as the full
+    rules store it: one line (export writes NDJSON), and a text compaction can take fields out
+    of (store/column_fields.py)."""
     if _holds_nul_escape(raw):
         return None  # text holding U+0000: the full rules name where
     try:
-        body = orjson.loads(raw)
-        parsed = msgspec.convert(body, _Envelope, strict=True)
-    except (orjson.JSONDecodeError, msgspec.ValidationError):
+        parsed = _ENVELOPE.decode(raw)
+        if not parsed.data or len(parsed.data) > max_events:
+            return None
+        events = [_EVENT.decode(item) for item in parsed.data]
+    except msgspec.DecodeError:  # malformed, or not plain Timeback (ValidationError)
         return None
-    if (parsed.dataVersion != CALIPER_CONTEXT or not parsed.data
-            or len(parsed.data) > max_events or not is_iri(parsed.sensor)
+    if (parsed.dataVersion != CALIPER_CONTEXT or not is_iri(parsed.sensor)
             or not _utc(parsed.sendTime)):
         return None
+    as_received = not _spaced_or_escaped(raw)
     refs: dict[int, TimebackRef] = {}
-    for index, event in enumerate(parsed.data):
-        if not _plain_event(event):
+    screened: list[ScreenedEvent] = []
+    for index, (event, item) in enumerate(zip(events, parsed.data, strict=True)):
+        event_time = _plain_event_time(event)
+        if event_time is None:
             return None
         refs[index] = _ref(event.actor.email,
                            event.extensions.get("runId") if event.extensions else None,
                            event.session)
-    return Envelope(parsed.sensor, parsed.sendTime, parsed.dataVersion, body["data"], refs=refs)
+        text = bytes(item).decode() if as_received else orjson.dumps(
+            orjson.loads(bytes(item))).decode()
+        screened.append(ScreenedEvent(event.id, "TimeSpentEvent" if isinstance(event, _TimeSpent)
+                                      else "ActivityEvent", event.action, event.profile,
+                                      event.actor.id, event_time, text))
+    return Envelope(parsed.sensor, parsed.sendTime, parsed.dataVersion, ScreenedItems(screened),
+                    refs=refs, screened=screened)
+
+
+def _spaced_or_escaped(raw: bytes | str) -> bool:
+    """Whether the body may be written other than orjson writes it: an escape, a line break or
+    a tab (never inside a JSON string), or `": "` or `", "` (Python's json default; a quote
+    inside a string is escaped, so these are separators). Other spacing is stored as received,
+    which reads back byte for byte and only compacts less."""
+    if isinstance(raw, str):
+        return any(mark in raw for mark in ("\\", "\n", "\r", "\t", '": ', '", '))
+    return any(mark in raw for mark in (b"\\", b"\n", b"\r", b"\t", b'": ', b'", '))
 
 
 MAX_REMEMBERED_REFS = 4096
@@ -217,9 +254,6 @@ def _new_ref(email: str, extension_run_id: Scalar, session: str | None) -> Timeb
 _remembered_ref = lru_cache(maxsize=MAX_REMEMBERED_REFS)(_new_ref)
 
 
-_STORED_EVENT = msgspec.json.Decoder(_TimeSpent | _Completed, strict=True)
-
-
 def screen_stored_text(text: bytes | str) -> TimebackFacts | None:
     """A stored event's facts when it is plainly valid Timeback, by the same checks as at ingest;
     None to let the full rules decide (the projector's fast path). It takes the JSON text as the
@@ -227,7 +261,7 @@ def screen_stored_text(text: bytes | str) -> TimebackFacts | None:
     if _holds_nul_escape(text):
         return None  # text holding U+0000: the full rules refuse it
     try:
-        event = _STORED_EVENT.decode(text)
+        event = _EVENT.decode(text)
     except msgspec.DecodeError:  # malformed, or not a plain Timeback event (ValidationError)
         return None
     party = _plain_party(event)
@@ -259,12 +293,14 @@ def _moment(value: str) -> datetime | None:
         return None
 
 
-def _plain_event(event: _TimeSpent | _Completed) -> bool:
+def _plain_event_time(event: _TimeSpent | _Completed) -> datetime | None:
+    """The event's parsed eventTime if it keeps every rule, else None."""
     if _plain_party(event) is None:
-        return False
+        return None
     if isinstance(event, _TimeSpent):
-        return _plain_time(event.eventTime, event.generated.items) is not None
-    return _plain_completion(event) is not None
+        window = _plain_time(event.eventTime, event.generated.items)
+        return None if window is None else window[0]
+    return _plain_completion(event)
 
 
 def _plain_party(event: _TimeSpent | _Completed) -> Party | None:

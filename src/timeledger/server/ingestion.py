@@ -12,7 +12,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from timeledger.caliper.envelope import Envelope, TimebackRef
+from timeledger.caliper.envelope import Envelope, ScreenedEvent, TimebackRef
 from timeledger.caliper.times import TimeFormatError, parse_utc
 from timeledger.server.group_commit import GroupCommit
 from timeledger.server.store.database import writer_turn
@@ -106,6 +106,14 @@ def _timeback_row(item: dict[str, Any], ref: TimebackRef, partition: int, sensor
             orjson.dumps(item).decode(), partition)
 
 
+def _screened_row(event: ScreenedEvent, ref: TimebackRef, partition: int, sensor: str,
+                  received_at: datetime, job_id: str) -> AppendedRow:
+    """`_row` for an event the screen read: its fields and text as the screen gives them."""
+    return (event.event_id, DIGEST_NOT_STORED, "event", event.type, event.action, event.profile,
+            event.actor_id, ref.learner_email, ref.run_id, event.event_time, sensor, received_at,
+            job_id, event.text, partition)
+
+
 _EVENT_ID, _PARTITION = APPENDED_COLUMNS.index("event_id"), APPENDED_COLUMNS.index("partition")
 #: A row's result as the append decides it: (seq, status, message).
 Outcome = tuple[int, ResultStatus, str | None]
@@ -176,6 +184,12 @@ class Ingestor:
         refs = envelope.refs
         sensor = envelope.sensor
         partitions = self._partitions
+        if envelope.screened is not None:  # every item a plain Timeback event, with its ref
+            return [_screened_row(event, ref, 0 if partitions == 1 else
+                                  learner_partition(ref.learner_email, partitions),
+                                  sensor, received_at, job_id)
+                    for index, event in enumerate(envelope.screened)
+                    for ref in (refs[index],)]
         for index, item in enumerate(envelope.data):
             ref = refs.get(index)
             if ref is None:
@@ -190,13 +204,12 @@ class Ingestor:
         received_at = self._now()
         job_ids = [str(uuid.uuid4()) for _ in batch]
         rows: list[AppendedRow] = []
-        items: list[dict[str, Any]] = []
         for submission, job_id in zip(batch, job_ids, strict=True):
             rows.extend(self._rows(submission.envelope, received_at, job_id))
-            items.extend(submission.envelope.data)
         with writer_turn(self._engine), self._engine.begin() as conn:
             appended = append_values(conn, rows)
-            outcomes = _outcomes(rows, items, appended)
+            outcomes = _outcomes(rows, lambda: [item for submission in batch
+                                                for item in submission.envelope.data], appended)
             jobs_out: list[JobResult] = []
             job_rows: list[dict[str, Any]] = []
             offset = 0
@@ -230,13 +243,14 @@ class Ingestor:
         return jobs_out
 
 
-def _outcomes(rows: Sequence[AppendedRow], items: Sequence[dict[str, Any]],
+def _outcomes(rows: Sequence[AppendedRow], read_items: Callable[[], Sequence[dict[str, Any]]],
               appended: Appended) -> list[Outcome]:
     """Each row's result: stored, or the seq of its id's first event and whether this one has
-    the same body (duplicate) or not (conflict)."""
+    the same body (duplicate) or not (conflict). The items (one per row) are read only then."""
     seqs = appended.seqs
     if not appended.existing and len(seqs) == len(rows):  # every row new, every id once
         return [(seqs[row[_EVENT_ID]], "stored", None) for row in rows]
+    items = read_items()
     outcomes: list[Outcome] = []
     claimed: set[str] = set()
     first_item: dict[str, dict[str, Any]] = {}
