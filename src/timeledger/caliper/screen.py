@@ -230,9 +230,9 @@ def _spaced_or_escaped(raw: bytes | str) -> bool:
     a tab (never inside a JSON string), or `": "` or `", "` (Python's json default; a quote
     inside a string is escaped, so these are separators). Other spacing is stored as received,
     which reads back byte for byte and only compacts less."""
-    if isinstance(raw, str):
-        return any(mark in raw for mark in ("\\", "\n", "\r", "\t", '": ', '", '))
-    return any(mark in raw for mark in (b"\\", b"\n", b"\r", b"\t", b'": ', b'", '))
+    body = raw.encode() if isinstance(raw, str) else raw
+    return (b"\\" in body or b"\n" in body or b"\r" in body or b"\t" in body
+            or b'": ' in body or b'", ' in body)
 
 
 MAX_REMEMBERED_REFS = 4096
