@@ -178,26 +178,26 @@ class Ingestor:
                     raise
         raise AssertionError("unreachable")
 
+    def _partition(self, ref: TimebackRef) -> int:
+        partitions = self._partitions
+        return 0 if partitions == 1 else learner_partition(ref.learner_email, partitions)
+
     def _rows(self, envelope: Envelope, received_at: datetime,
               job_id: str) -> list[AppendedRow]:
-        rows = []
         refs = envelope.refs
         sensor = envelope.sensor
-        partitions = self._partitions
         if envelope.screened is not None:  # every item a plain Timeback event, with its ref
-            return [_screened_row(event, ref, 0 if partitions == 1 else
-                                  learner_partition(ref.learner_email, partitions),
-                                  sensor, received_at, job_id)
-                    for index, event in enumerate(envelope.screened)
-                    for ref in (refs[index],)]
+            return [_screened_row(event, refs[index], self._partition(refs[index]), sensor,
+                                  received_at, job_id)
+                    for index, event in enumerate(envelope.screened)]
+        rows = []
         for index, item in enumerate(envelope.data):
             ref = refs.get(index)
             if ref is None:
                 rows.append(_row(item, None, None, sensor, received_at, job_id))
             else:
-                partition = 0 if partitions == 1 else learner_partition(ref.learner_email,
-                                                                        partitions)
-                rows.append(_timeback_row(item, ref, partition, sensor, received_at, job_id))
+                rows.append(_timeback_row(item, ref, self._partition(ref), sensor, received_at,
+                                          job_id))
         return rows
 
     def _write_once(self, batch: Sequence[_Submission]) -> list[JobResult]:
