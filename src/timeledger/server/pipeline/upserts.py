@@ -117,7 +117,7 @@ class PendingUpsert:
         self._returning = tuple(returning)
         self._sql: str | None = None
         self._params: list[tuple[Any, ...]] = []
-        self._arrays: list[list[Any]] = []
+        self._arrays: list[Any] = []
         self._width = 0
         self._stmt: Any = None
         if not self._rows:
@@ -135,7 +135,7 @@ class PendingUpsert:
             over_arrays = _unnest_sql(conn, self._stmt, table, tuple(self._rows[0]))
             if over_arrays is not None:
                 self._sql, columns = over_arrays
-                self._arrays = column_arrays(self._rows, columns)
+                self._arrays = column_arrays(conn.dialect, table, self._rows, columns)
 
     def run(self, conn: sa.Connection) -> list[Any]:
         """Run the upsert in `conn`'s transaction; the rows it returned (see `upsert`)."""
@@ -252,7 +252,7 @@ class PendingInsert:
         self._markers = [row[marker] for row in rows]
         self._sql = self._stored_sql = ""
         self._params: list[tuple[Any, ...]] = []
-        self._arrays: list[list[Any]] = []
+        self._arrays: list[Any] = []
         self._keys: list[int] = []
         self._marker = 0
         if not rows:
@@ -264,7 +264,7 @@ class PendingInsert:
         if conn.dialect.name == "postgresql":
             self._sql = (f"{into} {unnest_rows(conn.dialect, table, tuple(columns))} {conflict} "
                          f"RETURNING {quote(marker)}")
-            self._arrays = column_arrays(rows, columns)
+            self._arrays = column_arrays(conn.dialect, table, rows, columns)
             return
         self._sql = f"{into} VALUES ({sql_marks(conn, len(columns))}) {conflict}"
         # which rows went in, when not all did: the marker stored under each row's key

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from timeledger.server.store.binary_arrays import register_binary_arrays
 from timeledger.server.store.writer_turns import turns_for
 
 SQLITE_FILE_NAME = "timeledger.sqlite3"
@@ -48,7 +49,13 @@ def create_engine(url: str) -> Engine:
             "check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    sa.event.listen(engine, "connect", _postgresql_adapters)
+    return engine
+
+
+def _postgresql_adapters(dbapi_connection: Any, _record: Any) -> None:
+    register_binary_arrays(dbapi_connection)
 
 
 def is_sqlite(engine_or_conn: Engine | sa.Connection) -> bool:

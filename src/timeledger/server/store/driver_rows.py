@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from timeledger.server.store.binary_arrays import binary_array
 from timeledger.server.store.compact_keys import (
     TERM_VALUES,
     CaliperTerm,
@@ -184,9 +185,24 @@ def _array_element(dialect: sa.Dialect, kind: sa.types.TypeEngine[Any]) -> str:
     return kind.compile(dialect=dialect)
 
 
-def column_arrays(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
-    """One list per column of the rows' values: `unnest_rows`' parameters."""
-    return [[row[name] for row in rows] for name in columns]
+def column_arrays(dialect: sa.Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+                  columns: Sequence[str]) -> list[Any]:
+    """One array per column of the rows' values: `unnest_rows`' parameters."""
+    return typed_arrays(dialect, table, tuple(columns),
+                        [[row[name] for row in rows] for name in columns])
+
+
+def typed_arrays(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...],
+                 values: Sequence[list[Any]]) -> list[Any]:
+    """Each column's values (`values`, in `columns`' order) as `unnest_rows` binds them: in
+    PostgreSQL's binary form where store/binary_arrays.py makes it, else as the list."""
+    return list(map(binary_array, _array_elements(dialect, table, columns), values))
+
+
+@functools.lru_cache(maxsize=64)
+def _array_elements(dialect: sa.Dialect, table: sa.Table,
+                    columns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_array_element(dialect, table.c[name].type) for name in columns)
 
 
 def execute_once(conn: sa.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

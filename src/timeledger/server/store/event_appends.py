@@ -20,6 +20,7 @@ from timeledger.server.store.driver_rows import (
     execute_many,
     execute_once,
     sql_marks,
+    typed_arrays,
     unnest_rows,
 )
 from timeledger.server.store.event_bodies import (
@@ -101,7 +102,7 @@ def append_jobs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     if conn.dialect.name == "postgresql":
         execute_once(conn, f"INSERT INTO {jobs.name} ({', '.join(JOB_COLUMNS)}) "
                            f"{unnest_rows(conn.dialect, jobs, JOB_COLUMNS)}",
-                     column_arrays(rows, JOB_COLUMNS))
+                     column_arrays(conn.dialect, jobs, rows, JOB_COLUMNS))
         return
     sql = (f"INSERT INTO {jobs.name} ({', '.join(JOB_COLUMNS)}) "
            f"VALUES ({sql_marks(conn, len(JOB_COLUMNS))})")
@@ -116,7 +117,8 @@ def _append_postgresql(conn: sa.Connection, rows: Sequence[AppendedRow],
     sql = (f"INSERT INTO events ({', '.join(APPENDED_COLUMNS)}, xact) "
            f"{unnest_rows(conn.dialect, events, APPENDED_COLUMNS, WRITING_TRANSACTION)} "
            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq, xact")
-    returned = execute_once(conn, sql, [list(column) for column in zip(*rows, strict=True)])
+    returned = execute_once(conn, sql, typed_arrays(conn.dialect, events, APPENDED_COLUMNS,
+                                                    list(map(list, zip(*rows, strict=True)))))
     return (returned[0][2] if returned else 0), {event_id: seq for event_id, seq, _ in returned}
 
 
