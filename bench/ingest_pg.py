@@ -9,19 +9,21 @@ and migrated (`timeledger db upgrade`'s migrations) here and dropped at the end.
 Three layouts on one database each, all started on this host: API processes
 (`timeledger serve --projectors 0`) and projector processes (`timeledger project`):
 1 API and no projector (the append alone), 1 API with 1 projector, 2 APIs with 2 projectors.
-A client in another process posts the envelopes of bench/ingest.py (100 heartbeat events each)
-over `--connections` connections, alternating between the APIs. For each layout it prints the
-acknowledged rate (first send to last acknowledgement) and, with projectors, the end-to-end rate
-(first send until every event is projected: `projector_positions` has passed every partition's
-head). Then the same event rows (with their partition and writing transaction) are written
-straight into the events table with bare psycopg, one transaction per envelope, over as many
-connections (threads of this process): the raw ceiling, in two forms, `executemany` of a one-row
-INSERT (`raw=executemany`, the `ratio`'s baseline) and one INSERT over column arrays
-(`raw=unnest`, the form the API's append uses; `unnest_raw_ratio`). Beside each rate, where the
-CPU went while it ran (Linux /proc): the cores the whole machine kept busy (other work on it
-included) and the CPU seconds of the API and projector processes (for the raw writes, of this
-process) and, on the throwaway cluster, of PostgreSQL's processes (`db_cpu_s`). With every core
-busy, more processes cannot go faster; the CPU seconds per event do not depend on other work.
+A client in another process posts the envelopes of bench/ingest.py (100 heartbeat events each) over
+`--connections` connections, alternating between the APIs, once every API answers and every
+projector has connected (a projector's start, over a second of CPU importing, is not ingest's). For
+each layout it prints the acknowledged rate (first send to last acknowledgement) and, with
+projectors, the end-to-end rate (first send until every event is projected: `projector_positions`
+has passed every partition's head). Then the same event rows (with their partition and writing
+transaction) are written straight into the events table with bare psycopg, one transaction per
+envelope, over as many connections (threads of this process): the raw ceiling, in two forms,
+`executemany` of a one-row INSERT (`raw=executemany`, the `ratio`'s baseline, also measured before
+the layouts) and one INSERT over column arrays (`raw=unnest`, the form the API's append uses;
+`unnest_raw_ratio`). Beside each rate, where the CPU went while it ran (Linux /proc): the cores the
+whole machine kept busy (other work on it included) and the CPU seconds of the API and projector
+processes (for the raw writes, of this process) and, on the throwaway cluster, of PostgreSQL's
+processes (`db_cpu_s`). With every core busy, more processes cannot go faster; the CPU seconds per
+event do not depend on other work.
 
 While the layouts with projectors run, `pg_locks` (ungranted) joined with `pg_stat_activity` is
 sampled every 50 ms: it prints the share of samples in which some backend of the database waited
@@ -29,6 +31,8 @@ on a lock, and on which relation (the tuple lock a row waiter holds, else the ta
 names). Last line:
 `pg_ingest_events_per_s=<n> pg_raw_events_per_s=<n> ratio=<x> scale_ratio=<x> lock_wait_share=<x>
 unnest_raw_ratio=<x>` (ingest: the best acknowledged rate of the layouts with projectors;
+raw: the mean of `raw=executemany` measured before the layouts and after them, which the line
+before the last prints with their spread, since the ceiling alone moved by a fifth between runs;
 scale_ratio: end to end, 2 APIs with 2 projectors against 1 with 1).
 Durability: by default `synchronous_commit=off` (a crash may lose the last commits, never corrupt:
 like bench/ingest.py's SQLite in WAL with synchronous=NORMAL); `--durability full` waits for
@@ -217,6 +221,7 @@ class Layout:
 LAYOUTS = (Layout(1, 0), Layout(1, 1), Layout(2, 2))
 #: How long the projectors may take to catch up after the last acknowledgement.
 CATCH_UP_DEADLINE_S = 900.0
+PROJECTOR_START_DEADLINE_S = 120.0
 POLL_S = 0.05
 
 
@@ -383,9 +388,39 @@ def _caught_up(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
 
 
 def _start_projectors(url: str, count: int, folder: Path) -> list[subprocess.Popen[bytes]]:
+    """`count` projector processes, each connecting as `_projector_name(n)`."""
     log = (folder / "projectors.log").open("ab")
-    return [subprocess.Popen([sys.executable, "-m", "timeledger", "project", "--db", url],
-                             stdout=log, stderr=subprocess.STDOUT) for _ in range(count)]
+    return [subprocess.Popen(
+        [sys.executable, "-m", "timeledger", "project", "--db",
+         sa.make_url(url).update_query_dict({"application_name": _projector_name(n)})
+         .render_as_string(hide_password=False)],
+        stdout=log, stderr=subprocess.STDOUT) for n in range(count)]
+
+
+def _projector_name(n: int) -> str:
+    return f"bench-projector-{n}"
+
+
+def _wait_for_projectors(server: Server, database: str,
+                         children: list[subprocess.Popen[bytes]]) -> None:
+    """Until every projector has connected to the database: a projector process takes over a
+    second of CPU to start (its imports), which is not the ingest's to pay for, and which
+    overlapped the acknowledged phase when the client started at once."""
+    names = [_projector_name(n) for n in range(len(children))]
+    deadline = time.monotonic() + PROJECTOR_START_DEADLINE_S
+    with server.connect(database, autocommit=True) as conn:
+        while True:
+            connected = {name for name, in conn.execute(
+                "SELECT DISTINCT application_name FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = ANY(%s)", [names])}
+            if connected == set(names):
+                return
+            if any(child.poll() is not None for child in children):
+                raise SystemExit("a projector exited while starting (see projectors.log)")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"projectors not connected after "
+                                 f"{PROJECTOR_START_DEADLINE_S:.0f} s: {sorted(connected)}")
+            time.sleep(POLL_S)
 
 
 def _stop_projectors(children: list[subprocess.Popen[bytes]]) -> None:
@@ -414,6 +449,7 @@ def measure_layout(server: Server, folder: Path, bodies: list[bytes], connection
         for api in apis:
             api.start()
         projectors = _start_projectors(url, layout.projectors, folder)
+        _wait_for_projectors(server, database, projectors)
         queue: multiprocessing.Queue[tuple[float, float]] = multiprocessing.Queue()
         sender = multiprocessing.Process(target=_client, args=(
             [api.base_url for api in apis], apis[0].token(), bodies, connections, queue))
@@ -515,6 +551,7 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
         raise SystemExit("--envelopes and --connections must be at least 1")
     bodies = build_envelopes(envelopes)
     with open_server(db_url, durability) as (server, kind), TemporaryDirectory() as tmp:
+        raw_before = measure_raw(server, bodies, connections, RAW_FORMS[0])
         results = [measure_layout(server, Path(tmp), bodies, connections, layout)
                    for layout in LAYOUTS]
         raws = [measure_raw(server, bodies, connections, form) for form in RAW_FORMS]
@@ -543,7 +580,10 @@ def run(db_url: str | None, envelopes: int, connections: int, durability: str) -
     best = max(r.acked_per_s for r in projecting)
     one, two = (next(r for r in projecting if r.layout == Layout(n, n)) for n in (1, 2))
     assert one.end_to_end_per_s and two.end_to_end_per_s
-    raw, unnest = (r.events_per_s for r in raws)
+    raw_after, unnest = (r.events_per_s for r in raws)
+    raw = (raw_before.events_per_s + raw_after) / 2
+    print(f"raw_before={raw_before.events_per_s:.0f} raw_after={raw_after:.0f} "
+          f"raw_spread={abs(raw_before.events_per_s - raw_after) / raw:.3f}")
     print(f"pg_ingest_events_per_s={best:.0f} pg_raw_events_per_s={raw:.0f} "
           f"ratio={best / raw:.3f} scale_ratio={two.end_to_end_per_s / one.end_to_end_per_s:.3f} "
           f"lock_wait_share={share:.3f} unnest_raw_ratio={best / unnest:.3f}")
