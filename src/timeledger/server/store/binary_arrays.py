@@ -5,8 +5,8 @@ binds 15 such arrays a group and the projector one per column of each upsert: ps
 about 6 us an appended event.
 
 `binary_array` makes the bytes when the values are all of the column's Python type (or None);
-otherwise it gives the list back unchanged, and psycopg dumps it as before. Each kind of array is
-its own class, sent by a dumper that `register_binary_arrays` adds to a connection."""
+otherwise it gives the list back unchanged, and psycopg dumps it as before. The arrays are sent by
+a dumper that `register_binary_arrays` adds to a connection."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import struct
 from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
 from psycopg import adapters, pq
-from psycopg.abc import AdaptContext, Buffer
+from psycopg.abc import AdaptContext, Buffer, DumperKey
 from psycopg.adapt import Dumper, PyFormat
 
 _HEAD = struct.Struct("!iiiii")  # dimensions (1), has nulls, element oid, length, lower bound (1)
@@ -27,49 +27,35 @@ _NULL = _LENGTH.pack(-1)
 _NONE_TYPE = type(None)
 
 
+class ArrayKind(NamedTuple):
+    """A PostgreSQL array type: its element's oid and its own."""
+
+    element_oid: int
+    array_oid: int
+
+
+TEXT, INT8, FLOAT8, BOOL = ArrayKind(25, 1009), ArrayKind(20, 1016), ArrayKind(701, 1022), \
+    ArrayKind(16, 1000)
+TIMESTAMPTZ = ArrayKind(1184, 1185)
+
+
 class BinaryArray:
-    """One column's values as the bytes of a PostgreSQL array of `element_oid`."""
+    """One column's values as the bytes of a PostgreSQL array of `kind`."""
 
-    __slots__ = ("payload",)
-    element_oid: ClassVar[int]
-    array_oid: ClassVar[int]
+    __slots__ = ("kind", "payload")
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, kind: ArrayKind, payload: bytes) -> None:
+        self.kind = kind
         self.payload = payload
 
 
-class TextArray(BinaryArray):
-    __slots__ = ()
-    element_oid, array_oid = 25, 1009
-
-
-class Int8Array(BinaryArray):
-    __slots__ = ()
-    element_oid, array_oid = 20, 1016
-
-
-class Float8Array(BinaryArray):
-    __slots__ = ()
-    element_oid, array_oid = 701, 1022
-
-
-class BoolArray(BinaryArray):
-    __slots__ = ()
-    element_oid, array_oid = 16, 1000
-
-
-class TimestamptzArray(BinaryArray):
-    __slots__ = ()
-    element_oid, array_oid = 1184, 1185
-
-
-def _array(kind: type[BinaryArray], count: int, parts: list[bytes],
-           has_null: bool) -> BinaryArray:
+def _array(kind: ArrayKind, count: int, parts: list[bytes], has_null: bool) -> BinaryArray:
     """The array of `count` elements, given as `parts` that join into each element's length
     and bytes (or `_NULL`) in turn."""
     if not count:
-        return kind(_EMPTY.pack(0, 0, kind.element_oid))
-    return kind(b"".join((_HEAD.pack(1, has_null, kind.element_oid, count, 1), *parts)))
+        return BinaryArray(kind, _EMPTY.pack(0, 0, kind.element_oid))
+    return BinaryArray(kind, b"".join((_HEAD.pack(1, has_null, kind.element_oid, count, 1),
+                                       *parts)))
 
 
 def _text(values: list[Any]) -> BinaryArray:
@@ -78,22 +64,22 @@ def _text(values: list[Any]) -> BinaryArray:
     except TypeError:
         if not set(map(type, values)) <= {str, _NONE_TYPE}:
             raise
-        return _array(TextArray, len(values), [
+        return _array(TEXT, len(values), [
             _NULL if value is None else _with_length(value.encode()) for value in values], True)
     if len(set(map(len, encoded))) == 1:  # ids, terms, a group's job: one length, one prefix
         prefix = _LENGTH.pack(len(encoded[0]))
-        return _array(TextArray, len(encoded), [prefix, prefix.join(encoded)], False)
+        return _array(TEXT, len(encoded), [prefix, prefix.join(encoded)], False)
     parts: list[bytes] = [b""] * (2 * len(encoded))  # each length, then its bytes
     parts[0::2] = map(_LENGTH.pack, map(len, encoded))
     parts[1::2] = encoded
-    return _array(TextArray, len(encoded), parts, False)
+    return _array(TEXT, len(encoded), parts, False)
 
 
 def _with_length(data: bytes) -> bytes:
     return _LENGTH.pack(len(data)) + data
 
 
-def _fixed(kind: type[BinaryArray], size: int, dump: Callable[[Any], bytes],
+def _fixed(kind: ArrayKind, size: int, dump: Callable[[Any], bytes],
            types: frozenset[type]) -> Callable[[list[Any]], BinaryArray]:
     """Arrays of values of `types` (or None), each dumped by `dump` into `size` bytes."""
     prefix = _LENGTH.pack(size)
@@ -111,7 +97,7 @@ def _fixed(kind: type[BinaryArray], size: int, dump: Callable[[Any], bytes],
 
 def _aware(dump: Callable[[datetime], bytes]) -> Callable[[list[Any]], BinaryArray]:
     """`_fixed` for times, each aware (psycopg sends a naive one as `timestamp`)."""
-    make = _fixed(TimestamptzArray, 8, dump, frozenset({datetime}))
+    make = _fixed(TIMESTAMPTZ, 8, dump, frozenset({datetime}))
 
     def aware(values: list[Any]) -> BinaryArray:
         if None in set(map(_TZINFO, filter(None, values))):
@@ -124,15 +110,15 @@ def _aware(dump: Callable[[datetime], bytes]) -> Callable[[list[Any]], BinaryArr
 _TIMESTAMPTZ = adapters.get_dumper(datetime, PyFormat.BINARY)(datetime)
 _TZINFO = attrgetter("tzinfo")
 _INT8 = struct.Struct("!q")
-_INTEGERS = _fixed(Int8Array, 8, _INT8.pack, frozenset({int}))
+_INTEGERS = _fixed(INT8, 8, _INT8.pack, frozenset({int}))
 #: For each element type `unnest_rows` casts to, how this module packs the column's values.
 _MAKERS: dict[str, Callable[[list[Any]], BinaryArray]] = {
     "text": _text,
     "BIGINT": _INTEGERS,
     "INTEGER": _INTEGERS,
     "SMALLINT": _INTEGERS,
-    "FLOAT": _fixed(Float8Array, 8, struct.Struct("!d").pack, frozenset({float, int})),
-    "BOOLEAN": _fixed(BoolArray, 1, struct.Struct("!?").pack, frozenset({bool})),
+    "FLOAT": _fixed(FLOAT8, 8, struct.Struct("!d").pack, frozenset({float, int})),
+    "BOOLEAN": _fixed(BOOL, 1, struct.Struct("!?").pack, frozenset({bool})),
     "TIMESTAMP WITH TIME ZONE": _aware(_TIMESTAMPTZ.dump),  # type: ignore[arg-type]
 }
 
@@ -150,26 +136,24 @@ def binary_array(element: str, values: list[Any]) -> BinaryArray | list[Any]:
         return values
 
 
-def _payload_dumper(kind: type[BinaryArray]) -> type[Dumper]:
-    class PayloadDumper(Dumper):
-        format = pq.Format.BINARY
+class _BinaryArrayDumper(Dumper):
+    """Sends a `BinaryArray`'s bytes as they are, typed by its kind (a dumper per kind, made
+    once per connection by psycopg's `upgrade`)."""
 
-        def __init__(self, cls: type, context: AdaptContext | None = None) -> None:
-            super().__init__(cls, context)
-            self.oid = kind.array_oid
+    format = pq.Format.BINARY
 
-        def dump(self, obj: Any) -> Buffer:
-            return obj.payload  # type: ignore[no-any-return]
-    PayloadDumper.__name__ = f"{kind.__name__}Dumper"
-    return PayloadDumper
+    def get_key(self, obj: Any, format: PyFormat) -> DumperKey:
+        return (BinaryArray, obj.kind.array_oid)
 
+    def upgrade(self, obj: Any, format: PyFormat) -> Dumper:
+        typed = _BinaryArrayDumper(BinaryArray)
+        typed.oid = obj.kind.array_oid
+        return typed
 
-_DUMPERS = [(kind, _payload_dumper(kind))
-            for kind in (TextArray, Int8Array, Float8Array, BoolArray, TimestamptzArray)]
+    def dump(self, obj: Any) -> Buffer:
+        return obj.payload  # type: ignore[no-any-return]
 
 
 def register_binary_arrays(context: AdaptContext) -> None:
     """Teach a psycopg connection (or adapters map) to send `BinaryArray`s as they are."""
-    for kind, dumper in _DUMPERS:
-        context.adapters.register_dumper(kind, dumper)
-
+    context.adapters.register_dumper(BinaryArray, _BinaryArrayDumper)
