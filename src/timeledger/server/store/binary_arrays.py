@@ -137,8 +137,8 @@ def binary_array(element: str, values: list[Any]) -> BinaryArray | list[Any]:
 
 
 class _BinaryArrayDumper(Dumper):
-    """Sends a `BinaryArray`'s bytes as they are, typed by its kind (a dumper per kind, made
-    once per connection by psycopg's `upgrade`)."""
+    """Sends a `BinaryArray`'s bytes as they are, typed by its kind (psycopg asks `upgrade`
+    for a dumper of each kind a statement binds)."""
 
     format = pq.Format.BINARY
 
