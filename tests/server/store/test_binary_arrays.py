@@ -16,11 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.postgres import PostgresCluster
-from timeledger.server.store.binary_arrays import (
-    BinaryArray,
-    binary_array,
-    register_binary_arrays,
-)
+from timeledger.server.store.binary_array_dumper import register_binary_arrays
+from timeledger.server.store.binary_arrays import BinaryArray, binary_array
 
 _NO_NUL = st.characters(codec="utf-8", blacklist_characters="\x00")
 _ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),

@@ -6,19 +6,17 @@ about 6 us an appended event.
 
 `binary_array` makes the bytes when the values are all of the column's Python type (or None);
 otherwise it gives the list back unchanged, and psycopg dumps it as before. The arrays are sent by
-a dumper that `register_binary_arrays` adds to a connection."""
+the dumper store/binary_array_dumper.py adds to each PostgreSQL connection. psycopg is an extra
+(`timeledger[postgres]`), so this module imports it only when PostgreSQL first binds a time."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
-
-from psycopg import adapters, pq
-from psycopg.abc import AdaptContext, Buffer, DumperKey
-from psycopg.adapt import Dumper, PyFormat
 
 _HEAD = struct.Struct("!iiiii")  # dimensions (1), has nulls, element oid, length, lower bound (1)
 _EMPTY = struct.Struct("!iii")  # no dimensions: an empty array
@@ -106,8 +104,20 @@ def _aware(dump: Callable[[datetime], bytes]) -> Callable[[list[Any]], BinaryArr
     return aware
 
 
-#: psycopg's own dumper of a datetime into timestamptz's 8 bytes (in C with psycopg[binary])
-_TIMESTAMPTZ = adapters.get_dumper(datetime, PyFormat.BINARY)(datetime)
+@functools.cache
+def _timestamptz_array() -> Callable[[list[Any]], BinaryArray]:
+    """Times packed by psycopg's own dumper of a datetime into timestamptz's 8 bytes (in C with
+    psycopg[binary])."""
+    from psycopg import adapters  # an extra: only PostgreSQL gets here (the module docstring)
+    from psycopg.adapt import PyFormat
+
+    return _aware(adapters.get_dumper(datetime, PyFormat.BINARY)(datetime).dump)  # type: ignore[arg-type]
+
+
+def _times(values: list[Any]) -> BinaryArray:
+    return _timestamptz_array()(values)
+
+
 _TZINFO = attrgetter("tzinfo")
 _INT8 = struct.Struct("!q")
 _INTEGERS = _fixed(INT8, 8, _INT8.pack, frozenset({int}))
@@ -119,7 +129,7 @@ _MAKERS: dict[str, Callable[[list[Any]], BinaryArray]] = {
     "SMALLINT": _INTEGERS,
     "FLOAT": _fixed(FLOAT8, 8, struct.Struct("!d").pack, frozenset({float, int})),
     "BOOLEAN": _fixed(BOOL, 1, struct.Struct("!?").pack, frozenset({bool})),
-    "TIMESTAMP WITH TIME ZONE": _aware(_TIMESTAMPTZ.dump),  # type: ignore[arg-type]
+    "TIMESTAMP WITH TIME ZONE": _times,
 }
 
 
@@ -134,26 +144,3 @@ def binary_array(element: str, values: list[Any]) -> BinaryArray | list[Any]:
         return make(values)
     except (TypeError, struct.error):
         return values
-
-
-class _BinaryArrayDumper(Dumper):
-    """Sends a `BinaryArray`'s bytes as they are, typed by its kind (psycopg asks `upgrade`
-    for a dumper of each kind a statement binds)."""
-
-    format = pq.Format.BINARY
-
-    def get_key(self, obj: Any, format: PyFormat) -> DumperKey:
-        return (BinaryArray, obj.kind.array_oid)
-
-    def upgrade(self, obj: Any, format: PyFormat) -> Dumper:
-        typed = _BinaryArrayDumper(BinaryArray)
-        typed.oid = obj.kind.array_oid
-        return typed
-
-    def dump(self, obj: Any) -> Buffer:
-        return obj.payload  # type: ignore[no-any-return]
-
-
-def register_binary_arrays(context: AdaptContext) -> None:
-    """Teach a psycopg connection (or adapters map) to send `BinaryArray`s as they are."""
-    context.adapters.register_dumper(BinaryArray, _BinaryArrayDumper)

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from timeledger.server.store.binary_arrays import register_binary_arrays
 from timeledger.server.store.writer_turns import turns_for
 
 SQLITE_FILE_NAME = "timeledger.sqlite3"
@@ -55,6 +54,9 @@ def create_engine(url: str) -> Engine:
 
 
 def _postgresql_adapters(dbapi_connection: Any, _record: Any) -> None:
+    # Here, not at the top: psycopg is an extra, and a connection here means it is installed.
+    from timeledger.server.store.binary_array_dumper import register_binary_arrays
+
     register_binary_arrays(dbapi_connection)
 
 
