@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
+import pytest
+import sqlalchemy as sa
 
 from tests.support.events import T0, heartbeat, unique_email, wrap
+from tests.support.loop_reads import loop_read_backends
 from tests.support.platform import PlatformProcess
+from timeledger.server.store.database import create_engine
+from timeledger.server.store.schema import events
 
 
 def _token(platform: PlatformProcess, **kwargs: object) -> httpx.Response:
@@ -82,3 +89,38 @@ def test_revoked_client_loses_its_tokens(platform: PlatformProcess) -> None:
     again = _token(platform, data={"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert again.status_code == 401
     assert platform.cli("clients", "revoke", client_id, check=False).returncode != 0
+
+
+@pytest.mark.backends("pg")
+def test_on_postgresql_tokens_are_read_on_the_loop_and_a_lost_connection_costs_no_request(
+        make_platform: Callable[..., PlatformProcess]) -> None:
+    """serve checks bearer tokens through its loop's own connection (store/loop_reads.py); when
+    that connection is gone, the request is answered through the engine and the next one
+    connects again."""
+    platform = make_platform()
+    email = unique_email()
+    run = "7d1f4a52-9b1e-4c1e-8d3a-5b7f2f1e9a10"
+    engine = create_engine(platform.database_url())
+    headers = {"Authorization": f"Bearer {platform.token()}"}
+    try:
+        with httpx.Client(base_url=platform.base_url, headers=headers, timeout=30) as http:
+            def send(minute: int) -> None:
+                envelope = wrap(heartbeat(email, run, T0 + timedelta(minutes=minute), 15))
+                reply = http.post("/caliper/event", json=envelope)
+                assert reply.status_code == 200, reply.text
+
+            send(0)
+            [first] = loop_read_backends(engine)
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                                    {"pid": first}).scalar_one()
+            send(1)  # through a worker thread
+            send(2)  # and on the loop again, through a new connection
+            assert len(set(loop_read_backends(engine)) - {first}) == 1
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(events)
+                                  .where(events.c.learner_email == email)).scalar_one()
+        assert stored == 3
+    finally:
+        engine.dispose()
+

@@ -100,13 +100,17 @@ async def token(request: Request) -> JsonResponse:
 
 
 async def _lookup(platform: Platform, token: str) -> AccessToken | None:
-    """On SQLite the read runs on the loop (see store/nowait_reads.py), unless the store would
-    make it wait; then, and on PostgreSQL, on a worker thread."""
+    """The read runs on the loop: on SQLite without waiting (store/nowait_reads.py), on
+    PostgreSQL through the loop's own connection (store/loop_reads.py). Where SQLite would make
+    it wait, or PostgreSQL's read failed, it runs again on a worker thread through the engine."""
     credentials = platform.credentials
-    if credentials.reads_without_waiting:
-        with contextlib.suppress(StoreBusy):
-            return credentials.lookup_token_nowait(token, platform.now())
-    return await run_in_threadpool(credentials.lookup_token, token, platform.now())
+    now = platform.now()
+    with contextlib.suppress(StoreBusy):
+        if credentials.reads_without_waiting:
+            return credentials.lookup_token_nowait(token, now)
+        if credentials.reads_on_loop:
+            return await credentials.lookup_token_on_loop(token, now)
+    return await run_in_threadpool(credentials.lookup_token, token, now)
 
 
 def require_scope(scope: str) -> Callable[[Request], Awaitable[AccessToken]]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from timeledger.server.secret_hashing import hash_secret, new_token, token_digest, verify_secret
+from timeledger.server.store.loop_reads import LoopReader
 from timeledger.server.store.nowait_reads import NowaitReader
 from timeledger.server.store.schema import access_tokens, api_clients
 
@@ -60,15 +61,23 @@ class CredentialStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._nowait = NowaitReader.for_engine(engine)
+        self._loop_reads = LoopReader.for_engine(engine)
 
     @property
     def reads_without_waiting(self) -> bool:
         """Whether `lookup_token_nowait` can be used (SQLite files)."""
         return self._nowait is not None
 
+    @property
+    def reads_on_loop(self) -> bool:
+        """Whether `lookup_token_on_loop` can be used (PostgreSQL)."""
+        return self._loop_reads is not None
+
     def close(self) -> None:
         if self._nowait is not None:
             self._nowait.close()
+        if self._loop_reads is not None:
+            self._loop_reads.close()
 
     def create_client(self, name: str, scopes: tuple[str, ...], now: datetime) -> IssuedCredentials:
         unknown = [s for s in scopes if s not in SCOPES]
@@ -144,9 +153,22 @@ class CredentialStore:
                      datetime.fromisoformat(expires_at).replace(tzinfo=UTC), now)
 
 
-_TOKEN_BY_DIGEST = (f"SELECT {access_tokens.c.client_id.name}, {access_tokens.c.scopes.name}, "
-                    f"{access_tokens.c.expires_at.name} FROM {access_tokens.name} "
-                    f"WHERE {access_tokens.c.token_hash.name} = ?")
+    async def lookup_token_on_loop(self, token: str, now: datetime) -> AccessToken | None:
+        """`lookup_token` on the event loop (store/loop_reads.py); raises `StoreBusy` when the
+        read failed (ask again through a worker thread), and `RuntimeError` where
+        `reads_on_loop` is False."""
+        if self._loop_reads is None:
+            raise RuntimeError("only PostgreSQL is read on the loop")
+        row = await self._loop_reads.first(_TOKEN_BY_DIGEST_PG, (token_digest(token),))
+        if row is None:
+            return None
+        client_id, scopes, expires_at = row
+        return _live(token, client_id, scopes, expires_at.astimezone(UTC), now)
+
+
+_TOKEN_BY_DIGEST = ("SELECT client_id, scopes, expires_at FROM access_tokens "
+                    "WHERE token_hash = ?")
+_TOKEN_BY_DIGEST_PG = _TOKEN_BY_DIGEST.replace("?", "%s")
 
 
 def _live(token: str, client_id: str, scopes: str, expires_at: datetime,

@@ -5,8 +5,8 @@ hop each way and SQLAlchemy's checkout and result processing, several times the 
 itself. In WAL mode a reader does not wait for writers or checkpoints, so on SQLite the read can
 run on the loop; the connection has a busy timeout of 0, and in the rare moment SQLite would make
 it wait (a log being recovered, a `VACUUM` from the CLI) it raises `StoreBusy` at once and the
-caller takes the thread path instead. PostgreSQL has no such reader: a read there is a network
-round trip, which must not hold up the loop.
+caller takes the thread path instead. A read on PostgreSQL is a network round trip, which must
+not hold up the loop: there it awaits an asynchronous connection (store/loop_reads.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 
 class StoreBusy(Exception):
-    """The read would have had to wait; ask again through a worker thread."""
+    """The read would have had to wait, or (PostgreSQL) failed; ask again through a worker
+    thread."""
 
 
 class NowaitReader:
