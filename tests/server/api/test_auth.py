@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.events import T0, heartbeat, unique_email, wrap
-from tests.support.loop_reads import loop_read_backends
 from tests.support.platform import PlatformProcess
+from tests.support.token_reads import loop_read_backends
 from timeledger.server.store.database import create_engine
 from timeledger.server.store.schema import events
 

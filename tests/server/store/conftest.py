@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.support.postgres import Backend
+from timeledger.server.store.credentials import CredentialStore
 from timeledger.server.store.database import create_engine, sqlite_url
+from timeledger.server.store.migrate import ensure_schema
 
 
 @pytest.fixture
@@ -34,3 +36,12 @@ def engine(new_url: Callable[[], str]) -> Iterator[Engine]:
     made = create_engine(new_url())
     yield made
     made.dispose()
+
+
+@pytest.fixture
+def credentials(engine: Engine) -> Iterator[CredentialStore]:
+    """The credential store of a migrated database on this test's backend."""
+    ensure_schema(engine, auto_create_empty=True)
+    store = CredentialStore(engine)
+    yield store
+    store.close()

@@ -5,38 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.support.loop_reads import loop_read_backends
+from tests.support.token_reads import issued_client, issued_token, loop_read_backends
 from timeledger.server.store import loop_reads
 from timeledger.server.store.credentials import AccessToken, CredentialStore
 from timeledger.server.store.loop_reads import LoopReader
-from timeledger.server.store.migrate import ensure_schema
 from timeledger.server.store.nowait_reads import StoreBusy
 
 pytestmark = pytest.mark.backends("pg")  # SQLite reads on the loop without waiting
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def credentials(engine: Engine) -> Iterator[CredentialStore]:
-    ensure_schema(engine, auto_create_empty=True)
-    store = CredentialStore(engine)
-    yield store
-    store.close()
-
-
-def _issued(credentials: CredentialStore, scopes: tuple[str, ...] = ("events:write",)) -> str:
-    issued = credentials.create_client("app", scopes, NOW)
-    token = credentials.issue_token(issued.client_id, issued.client_secret, (), NOW)
-    assert token is not None
-    return token.token
 
 
 def _loop_backends_once_gone(engine: Engine, gone: list[int]) -> list[int]:
@@ -50,7 +33,7 @@ def _loop_backends_once_gone(engine: Engine, gone: list[int]) -> list[int]:
 
 def test_the_loop_side_lookup_answers_as_the_engine_does(backend: object,
                                                           credentials: CredentialStore) -> None:
-    token = _issued(credentials, ("events:write", "reports:read"))
+    token = issued_token(credentials, NOW, ("events:write", "reports:read"))
     assert credentials.reads_on_loop
     assert not credentials.reads_without_waiting
 
@@ -69,14 +52,12 @@ def test_the_loop_side_lookup_answers_as_the_engine_does(backend: object,
 def test_a_revoked_clients_token_is_refused_on_the_next_read(backend: object,
                                                                credentials: CredentialStore
                                                                ) -> None:
-    issued = credentials.create_client("app", ("events:write",), NOW)
-    token = credentials.issue_token(issued.client_id, issued.client_secret, (), NOW)
-    assert token is not None
+    client_id, token = issued_client(credentials, NOW)
 
     async def before_and_after() -> tuple[object, object]:
-        before = await credentials.lookup_token_on_loop(token.token, NOW)  # connection open
-        assert credentials.revoke(issued.client_id, NOW)
-        return before, await credentials.lookup_token_on_loop(token.token, NOW)
+        before = await credentials.lookup_token_on_loop(token, NOW)  # connection open
+        assert credentials.revoke(client_id, NOW)
+        return before, await credentials.lookup_token_on_loop(token, NOW)
 
     before, after = asyncio.run(before_and_after())
     assert before is not None
@@ -85,7 +66,7 @@ def test_a_revoked_clients_token_is_refused_on_the_next_read(backend: object,
 
 def test_a_lost_connection_sends_one_read_to_the_thread_path_then_reconnects(
         backend: object, engine: Engine, credentials: CredentialStore) -> None:
-    token = _issued(credentials)
+    token = issued_token(credentials, NOW)
 
     async def through_a_lost_connection() -> None:
         assert await credentials.lookup_token_on_loop(token, NOW) is not None
@@ -104,7 +85,7 @@ def test_a_lost_connection_sends_one_read_to_the_thread_path_then_reconnects(
 def test_a_read_past_its_time_gives_way_and_the_next_one_answers(
         backend: object, engine: Engine, credentials: CredentialStore,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    _issued(credentials)
+    issued_token(credentials, NOW)
     reader = LoopReader.for_engine(engine)
     assert reader is not None
     monkeypatch.setattr(loop_reads, "READ_TIMEOUT_S", 0.2)
@@ -122,7 +103,7 @@ def test_a_read_past_its_time_gives_way_and_the_next_one_answers(
 
 def test_each_loop_reads_through_its_own_connection_and_close_ends_them(
         backend: object, engine: Engine, credentials: CredentialStore) -> None:
-    token = _issued(credentials)
+    token = issued_token(credentials, NOW)
 
     async def lookup() -> list[int]:
         assert await credentials.lookup_token_on_loop(token, NOW) is not None

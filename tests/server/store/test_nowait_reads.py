@@ -5,39 +5,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from tests.support.token_reads import issued_client, issued_token
 from timeledger.server.store.credentials import CredentialStore
-from timeledger.server.store.migrate import ensure_schema
 from timeledger.server.store.nowait_reads import StoreBusy
 
-pytestmark = pytest.mark.backends("sqlite")  # PostgreSQL has no loop-side reader (module doc)
+pytestmark = pytest.mark.backends("sqlite")  # PostgreSQL: test_loop_reads.py
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def credentials(engine: Engine) -> Iterator[CredentialStore]:
-    ensure_schema(engine, auto_create_empty=True)
-    store = CredentialStore(engine)
-    yield store
-    store.close()
-
-
-def _issued(credentials: CredentialStore) -> str:
-    issued = credentials.create_client("app", ("events:write",), NOW)
-    token = credentials.issue_token(issued.client_id, issued.client_secret, (), NOW)
-    assert token is not None
-    return token.token
-
-
 def test_the_loop_side_lookup_answers_as_the_engine_does(backend: object,
                                                           credentials: CredentialStore) -> None:
-    token = _issued(credentials)
+    token = issued_token(credentials, NOW)
     assert credentials.reads_without_waiting
     found = credentials.lookup_token_nowait(token, NOW)
     assert found is not None
@@ -49,7 +33,7 @@ def test_the_loop_side_lookup_answers_as_the_engine_does(backend: object,
 
 def test_an_expired_token_is_refused_at_its_expiry(backend: object,
                                                     credentials: CredentialStore) -> None:
-    token = _issued(credentials)
+    token = issued_token(credentials, NOW)
     found = credentials.lookup_token_nowait(token, NOW)
     assert found is not None
     just_before = found.expires_at - timedelta(microseconds=1)
@@ -61,19 +45,17 @@ def test_an_expired_token_is_refused_at_its_expiry(backend: object,
 def test_a_revoked_clients_token_is_refused_on_the_next_read(backend: object,
                                                                credentials: CredentialStore
                                                                ) -> None:
-    issued = credentials.create_client("app", ("events:write",), NOW)
-    token = credentials.issue_token(issued.client_id, issued.client_secret, (), NOW)
-    assert token is not None
-    assert credentials.lookup_token_nowait(token.token, NOW) is not None  # connection is open
-    assert credentials.revoke(issued.client_id, NOW)
-    assert credentials.lookup_token_nowait(token.token, NOW) is None
+    client_id, token = issued_client(credentials, NOW)
+    assert credentials.lookup_token_nowait(token, NOW) is not None  # connection is open
+    assert credentials.revoke(client_id, NOW)
+    assert credentials.lookup_token_nowait(token, NOW) is None
 
 
 def test_a_store_that_would_make_the_read_wait_is_refused_at_once(backend: object,
                                                                   engine: Engine,
                                                                   credentials: CredentialStore
                                                                   ) -> None:
-    token = _issued(credentials)
+    token = issued_token(credentials, NOW)
     assert engine.url.database
     engine.dispose()  # an exclusive lock needs every other connection closed
     credentials.close()  # the reader opens its connection again on its next read
