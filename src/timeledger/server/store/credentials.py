@@ -152,7 +152,6 @@ class CredentialStore:
         return _live(token, client_id, scopes,
                      datetime.fromisoformat(expires_at).replace(tzinfo=UTC), now)
 
-
     async def lookup_token_on_loop(self, token: str, now: datetime) -> AccessToken | None:
         """`lookup_token` on the event loop (store/loop_reads.py); raises `StoreBusy` when the
         read failed (ask again through a worker thread), and `RuntimeError` where
